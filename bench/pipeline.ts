@@ -1,0 +1,89 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createApp } from '../src/app.ts'
+import { replayFile } from '../src/cli/replay.ts'
+import { configFromEnv } from '../src/config.ts'
+import { createLogger } from '../src/log.ts'
+import { Metrics } from '../src/metrics.ts'
+import { decode, DEFAULT_DECODE } from '../src/pipeline/decode.ts'
+import { fileSource } from '../src/pipeline/sources.ts'
+import { TABLES, addEventRows, emptyRows, type BatchRows } from '../src/store/rows.ts'
+import { migrate } from '../src/store/migrations.ts'
+import { Store } from '../src/store/store.ts'
+import { chTime } from '../src/util/time.ts'
+import { dataset, rate, type Figure } from './common.ts'
+
+const BATCH = 10_000
+const decodeOpts = { ...DEFAULT_DECODE, futureToleranceMs: 10 * 365 * 86_400_000 }
+
+/**
+ * Issue 2's goal: the full pipeline (decode → state → detect → ClickHouse) at
+ * ≥ 100k fee lines/s per process, and at ≥ 0.8 × the slower of two baselines
+ * measured on the same data in the same run: parse + validate only, and the
+ * sink only (the same rows inserted, no detection).
+ */
+export async function benchPipeline(feeLines: number): Promise<{ figures: Figure[]; raw: Record<string, number> }> {
+  const ds = await dataset(feeLines)
+  const dataDir = mkdtempSync(join(tmpdir(), 'fw-bench-'))
+  const signal = new AbortController().signal
+
+  // Baseline 1: read + parse + validate, nothing else.
+  let t0 = performance.now()
+  let lines = 0
+  let events = 0
+  for await (const b of fileSource(ds.eventsFile, { batchSize: BATCH }).batches(signal)) {
+    for (const r of b.records) {
+      const d = decode(r.value, decodeOpts)
+      if (d.ok) {
+        events++
+        if (d.event.event_type === 'fee.uploaded') lines += d.event.payload.lines.length
+      }
+    }
+  }
+  const parseMs = performance.now() - t0
+
+  // Baseline 2: the same rows, built beforehand (untimed), inserted batch by batch.
+  const batches: BatchRows[] = []
+  for await (const b of fileSource(ds.eventsFile, { batchSize: BATCH }).batches(signal)) {
+    const rows = emptyRows()
+    const at = chTime(Date.now())
+    for (const r of b.records) {
+      const d = decode(r.value, decodeOpts)
+      if (d.ok) addEventRows(rows, d.event, d.text, r.pos, at)
+    }
+    batches.push(rows)
+  }
+  const store = await Store.open({ dataDir, database: 'bench_sink' })
+  await migrate(store)
+  t0 = performance.now()
+  for (const rows of batches) await Promise.all(TABLES.map((t) => store.insert(t, rows[t])))
+  const sinkMs = performance.now() - t0
+  batches.length = 0
+  await store.close()
+
+  // The pipeline, end to end, into its own database.
+  const config = configFromEnv({ FUNDWATCH_KB: ds.kbDir, FUNDWATCH_DATA_DIR: dataDir, FUNDWATCH_DB: 'bench_pipeline', CLICKHOUSE_URL: '', FUNDWATCH_BATCH_SIZE: String(BATCH) })
+  const app = await createApp(config, { log: createLogger({ level: 'warn' }), metrics: new Metrics() })
+  const r = await replayFile(app, ds.eventsFile, { batchSize: BATCH })
+  const stages = await app.metrics.batchSeconds.get()
+  await app.close()
+  const stageSeconds = Object.fromEntries(stages.values.filter((v) => v.metricName === 'fundwatch_batch_seconds_sum').map((v) => [String(v.labels.stage), v.value]))
+
+  const parseRate = rate(lines, parseMs)
+  const sinkRate = rate(lines, sinkMs)
+  const pipeRate = rate(r.feeLines, r.ms)
+  const slower = Math.min(parseRate, sinkRate)
+  const figures: Figure[] = [
+    { name: 'dataset fee lines', value: lines, unit: 'lines' },
+    { name: 'dataset events', value: events, unit: 'events' },
+    { name: 'baseline: parse + validate only', value: parseRate, unit: 'lines/s' },
+    { name: 'baseline: sink only (same rows, no detection)', value: sinkRate, unit: 'lines/s' },
+    { name: 'pipeline: fee lines', value: pipeRate, unit: 'lines/s', goal: '≥ 100,000', met: pipeRate >= 100_000 },
+    { name: 'pipeline: events', value: rate(r.events, r.ms), unit: 'events/s' },
+    { name: 'pipeline ÷ slower baseline', value: Math.round((pipeRate / slower) * 100) / 100, unit: '×', goal: '≥ 0.8', met: pipeRate >= 0.8 * slower },
+    { name: 'alerts raised (distinct)', value: r.uniqueAlerts ?? 0, unit: 'alerts' },
+  ]
+  for (const [stage, s] of Object.entries(stageSeconds)) figures.push({ name: `pipeline time in stage: ${stage}`, value: Math.round(s * 1000), unit: 'ms' })
+  return { figures, raw: { lines, events, parseMs, sinkMs, pipelineMs: r.ms, parseRate, sinkRate, pipeRate, ...Object.fromEntries(Object.entries(stageSeconds).map(([k, v]) => [`stage_${k}_s`, v])) } }
+}

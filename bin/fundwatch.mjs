@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// Loads the TypeScript CLI through tsx's loader in this same process (no build
+// step, and signals — SIGTERM for a clean stop, SIGKILL in the crash tests —
+// reach the process that does the work, not a wrapper).
+import { register } from 'tsx/esm/api'
+
+register()
+await import('../src/cli/main.ts')

@@ -1,0 +1,149 @@
+// Small pure helpers shared by the streaming detectors. Nothing here keeps
+// state: detectors read the person state the engine hands them.
+import type { Diagnosis, DiagnosisRow, Text } from '../../schemas/index.ts'
+import type { DetectContext, Finding } from '../../src/detect/types.ts'
+import type { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
+import type { FeeLineState, VisitState } from '../../src/state/types.ts'
+import { cnDayNumber, cnIso } from '../../src/util/time.ts'
+
+/**
+ * What a detector returns when it finds nothing. Shared and frozen so the hot
+ * path (most events find nothing) allocates no array; the engine only reads it.
+ */
+export const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[]
+
+/** 医疗类别 codes of inpatient stays: 2x 住院 and 52 生育住院. */
+export const INPATIENT_MED_TYPES: readonly string[] = ['21', '22', '23', '24', '25', '26', '28', '52']
+
+export function isInpatient(med_type: string): boolean {
+  return (med_type.length === 2 && med_type[0] === '2') || med_type === '52'
+}
+
+/** Money in yuan, rounded to the fen (amounts are summed in fen to stay exact). */
+export function toFen(yuan: number): number {
+  return Math.round(yuan * 100)
+}
+export function fromFen(fen: number): number {
+  return fen / 100
+}
+export function round2(yuan: number): number {
+  return Math.round(yuan * 100) / 100
+}
+
+/**
+ * The state of a line the current fee.uploaded event carries, or undefined when
+ * it is reversed (a reversal may have arrived before a redelivery of the upload).
+ */
+export function activeLine(visit: VisitState, feedetl_sn: string): FeeLineState | undefined {
+  const l = visit.lines.get(feedetl_sn)
+  return l === undefined || l.reversed ? undefined : l
+}
+
+/** The fee.uploaded payload lines of the context, or undefined for any other event. */
+export function uploadedLines(ctx: DetectContext): readonly { feedetl_sn: string }[] | undefined {
+  return ctx.event.event_type === 'fee.uploaded' ? ctx.event.payload.lines : undefined
+}
+
+/** Principal diagnosis: the discharge one once the visit is closed, else the flagged one, else the first. */
+export function principalDiagnosis(v: VisitState): string | undefined {
+  if (v.dscg_maindiag_code) return v.dscg_maindiag_code
+  return mainOf(v.diagnoses)
+}
+
+export function mainOf(ds: readonly Diagnosis[]): string | undefined {
+  for (const d of ds) if (d.maindiag_flag === '1') return d.diag_code
+  return ds[0]?.diag_code
+}
+
+/** Whether a code starts with any of the prefixes (ICD-10 / ICD-9-CM-3 prefix matching). */
+export function startsWithAny(code: string, prefixes: readonly string[]): boolean {
+  for (const p of prefixes) if (code.startsWith(p)) return true
+  return false
+}
+
+/** Fund payment of a visit so far: the sum of fund_pay_sumamt over its settlements that stand. */
+export function fundPaid(v: VisitState): number {
+  let fen = 0
+  for (const s of v.settlements.values()) if (!s.reversed) fen += toFen(s.fund_pay_sumamt)
+  return fromFen(fen)
+}
+
+export function activeSettlementIds(v: VisitState): string[] {
+  const ids: string[] = []
+  for (const s of v.settlements.values()) if (!s.reversed) ids.push(s.setl_id)
+  return ids
+}
+
+/** event_ids that a finding about a visit rests on (its opening and closing). */
+export function visitEventIds(v: VisitState): string[] {
+  const ids: string[] = []
+  if (v.open_event_id) ids.push(v.open_event_id)
+  if (v.close_event_id) ids.push(v.close_event_id)
+  return ids
+}
+
+/** A line as evidence: what a reviewer needs to find and judge it. */
+export function lineEvidence(l: FeeLineState): Record<string, unknown> {
+  return {
+    feedetl_sn: l.feedetl_sn, med_list_codg: l.med_list_codg, fee_ocur_time: cnIso(l.fee_ocur_time),
+    cnt: l.cnt, pric: l.pric, amount: l.amount, bilg_dr_codg: l.bilg_dr_codg, bilg_dept_codg: l.bilg_dept_codg,
+    ...(l.hours === undefined ? {} : { hours: l.hours }),
+    ...(l.prd_days === undefined ? {} : { prd_days: l.prd_days }),
+  }
+}
+
+/** Policy texts cited by several detectors (the knowledge base's 政策依据). */
+export const REGULATION = '《医疗保障基金使用监督管理条例》(国务院令第735号)'
+export const KB_MEASURES = '《医疗保障基金智能审核和监控知识库、规则库管理办法(试行)》'
+
+export function text(zh: string, en: string): Text {
+  return { zh, en }
+}
+
+/** A finding about one fee line: keyed by visit and line, so a redelivery gives the same key. */
+export function lineFinding(
+  visit: VisitState, l: FeeLineState, amount_at_risk: number, message: Text, evidence: Record<string, unknown>, keySuffix = '',
+): Finding {
+  return {
+    key: `${visit.mdtrt_id}/${l.feedetl_sn}${keySuffix}`,
+    subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id, doctor: l.bilg_dr_codg },
+    refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: [l.feedetl_sn], event_ids: [l.event_id] },
+    amount_at_risk,
+    message,
+    evidence: { ...evidence, line: lineEvidence(l) },
+  }
+}
+
+/**
+ * Inpatient days, counted the way bed days are billed (算入不算出): China
+ * calendar days from admission to discharge, the discharge day not counted,
+ * at least 1.
+ */
+export function stayDays(begntime: number, endtime: number): number {
+  return Math.max(1, cnDayNumber(endtime) - cnDayNumber(begntime))
+}
+
+/** Great-circle distance in km between two points given in degrees. */
+export function haversineKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const r = Math.PI / 180
+  const a = Math.sin(((lat2 - lat1) * r) / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lon2 - lon1) * r) / 2) ** 2
+  return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(a)))
+}
+
+/** The line's amount scaled to the share of its quantity that exceeds a limit. */
+export function excessShare(amount: number, total: number, limit: number): number {
+  return total <= limit || total <= 0 ? 0 : round2((amount * (total - limit)) / total)
+}
+
+/**
+ * The KB row of a diagnosis by longest prefix: J96.000 finds a row for J96.000,
+ * J96.00, J96.0 or J96. KnowledgeBase.diagnosis() tries only the exact code and
+ * the 3-character category, which misses rows kept at 4-character depth (CC lists are).
+ */
+export function diagnosisRow(kb: KnowledgeBase, code: string): DiagnosisRow | undefined {
+  for (let n = code.length; n >= 3; n--) {
+    const row = kb.diagnoses.get(code.slice(0, n))
+    if (row !== undefined) return row
+  }
+  return undefined
+}

@@ -1,0 +1,86 @@
+import { z } from 'zod'
+import { defineDetector, type Finding } from '../../src/detect/types.ts'
+import type { FeeLineState } from '../../src/state/types.ts'
+import { DAY_MS, cnDate, cnDayNumber } from '../../src/util/time.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, lineEvidence, lineFinding, text, uploadedLines } from '../_shared/common.ts'
+import { linesWithCode } from '../_shared/visit-index.ts'
+
+const params = z.object({
+  min_institutions: z.number().int().min(2).max(20).default(3)
+    .describe('Distinct institutions whose supplies of one drug overlap in time, counting the new purchase'),
+  window_days: z.number().int().min(7).max(366).default(30)
+    .describe('How far back purchases are looked for: a longer supply bought earlier is not seen (the state window grows with this)'),
+  default_prd_days: z.number().int().min(0).max(90).default(0)
+    .describe('Days of supply assumed for a drug line without prd_days; 0 = such lines are not judged'),
+}).strict()
+
+export default defineDetector({
+  kind: 'stream',
+  id: 'drug-hoarding',
+  version: '1.0.0',
+  title: text('囤药倒卖(多机构重复购药)', 'Drug hoarding across institutions'),
+  pattern: text('囤药倒卖', 'Drug hoarding across pharmacies'),
+  description: text(
+    '参保人在多家药店/医疗机构购买同一药品，各次供应天数相互重叠，提示囤积、倒卖。',
+    'A person buying the same drug at several pharmacies or institutions with overlapping days of supply, suggesting hoarding for resale.',
+  ),
+  stages: ['pre', 'in'],
+  scenarios: ['pharmacy', 'outpatient', 'chronic'],
+  result: 'suspicious',
+  severity: 'medium',
+  basis: text(
+    `${REGULATION}第四十一条：个人不得利用其享受医疗保障待遇的机会转卖药品；第三十八条第(五)项(定点机构为转卖药品提供便利)。${KB_MEASURES}"重复开药""囤药倒卖"类规则。`,
+    `${REGULATION} art. 41 (individuals may not resell drugs obtained through their benefits) and art. 38(5); the repeat-prescribing and hoarding rule family of the national rule base measures.`,
+  ),
+  params,
+  reactsTo: ['fee.uploaded'],
+  lookbackDays: (p) => p.window_days + 1,
+  detect(ctx, p) {
+    const uploaded = uploadedLines(ctx)
+    const visit = ctx.visit
+    const person = ctx.person
+    if (uploaded === undefined || visit === undefined || person === undefined) return NO_FINDINGS
+    let findings: Finding[] | undefined
+    for (const u of uploaded) {
+      const l = activeLine(visit, u.feedetl_sn)
+      if (l === undefined || (l.list_type !== 'drug' && l.list_type !== 'herb')) continue
+      const days = supplyDays(l, p.default_prd_days)
+      if (days === 0) continue
+      const start = cnDayNumber(l.fee_ocur_time)
+      const end = start + days - 1
+      const horizon = l.fee_ocur_time - p.window_days * DAY_MS
+      const overlapping: FeeLineState[] = []
+      const institutions = new Set<string>([visit.fixmedins_code])
+      for (const v of person.visits.values()) {
+        if (v === visit || v.fixmedins_code === visit.fixmedins_code || (v.endtime !== undefined && v.endtime < horizon)) continue
+        for (const o of linesWithCode(ctx, v, l.med_list_codg)) {
+          if (o.fee_ocur_time < horizon) continue
+          const od = supplyDays(o, p.default_prd_days)
+          if (od === 0) continue
+          const os = cnDayNumber(o.fee_ocur_time)
+          if (os > end || os + od - 1 < start) continue
+          overlapping.push(o)
+          institutions.add(v.fixmedins_code)
+        }
+      }
+      if (institutions.size < p.min_institutions) continue
+      overlapping.sort((a, b) => a.fee_ocur_time - b.fee_ocur_time)
+      const name = ctx.kb.catalog.get(l.med_list_codg)?.name ?? l.med_list_codg
+      const f = lineFinding(visit, l, l.amount,
+        text(`${name}(${l.med_list_codg})在 ${institutions.size} 家机构购买，供应期相互重叠(本次 ${cnDate(l.fee_ocur_time)} 起 ${days} 天)`,
+          `${l.med_list_codg} (${name}) bought at ${institutions.size} institutions with overlapping supply (this purchase: ${days} days from ${cnDate(l.fee_ocur_time)})`),
+        {
+          institutions: [...institutions], min_institutions: p.min_institutions, supply_days: days, supply_from: cnDate(l.fee_ocur_time), supply_to: cnDate(end * DAY_MS),
+          overlapping_purchases: overlapping.map((o) => ({ ...lineEvidence(o), mdtrt_id: o.mdtrt_id, fixmedins_code: person.visits.get(o.mdtrt_id)?.fixmedins_code })),
+        })
+      f.refs.mdtrt_ids = [visit.mdtrt_id, ...new Set(overlapping.map((o) => o.mdtrt_id))]
+      f.refs.feedetl_sns = [l.feedetl_sn, ...overlapping.map((o) => o.feedetl_sn)]
+      ;(findings ??= []).push(f)
+    }
+    return findings ?? NO_FINDINGS
+  },
+})
+
+function supplyDays(l: FeeLineState, fallback: number): number {
+  return l.prd_days !== undefined && l.prd_days > 0 ? l.prd_days : fallback
+}

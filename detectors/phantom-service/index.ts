@@ -1,0 +1,295 @@
+import { z } from 'zod'
+import { defineDetector, type DetectContext, type Finding } from '../../src/detect/types.ts'
+import type { FeeLineState, PersonState, VisitState } from '../../src/state/types.ts'
+import { DAY_MS, cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
+import {
+  INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, fromFen, lineEvidence, lineFinding, round2, stayDays, text, toFen,
+  uploadedLines, visitEventIds,
+} from '../_shared/common.ts'
+
+const params = z.object({
+  check_outside_stay: z.boolean().default(true).describe('Lines dated before the visit began or after it ended'),
+  check_after_death: z.boolean().default(true).describe('Lines dated after the person\'s death (KB persons death_date, or a discharge by death)'),
+  tolerance_minutes: z.number().int().min(0).max(1440).default(120)
+    .describe('Slack around admission, discharge and death times (HIS clocks, orders entered just before admission)'),
+  check_hours_per_day: z.boolean().default(true).describe('More hours of an hour-billed item (catalog time_unit hour) in one China day than the day has'),
+  max_hours_per_day: z.number().positive().max(48).default(24).describe('Hours of one hour-billed item a visit may bill per China day'),
+  check_bed_days: z.boolean().default(true).describe('More bed days (med_chrgitm_type 01) than days in the stay'),
+  count_discharge_day: z.boolean().default(false)
+    .describe('Bill the discharge day as a bed day too (default: 算入不算出, admission day counted, discharge day not)'),
+  check_outpatient_during_stay: z.boolean().default(true)
+    .describe('Outpatient or pharmacy lines dated while the person is inpatient at another institution'),
+  check_overlapping_stays: z.boolean().default(true).describe('Two inpatient stays at different institutions overlapping in time'),
+  overlap_tolerance_hours: z.number().min(0).max(72).default(12).describe('Overlap of two stays accepted as a transfer'),
+  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes that count as an inpatient stay'),
+}).strict()
+type Params = z.infer<typeof params>
+
+export default defineDetector({
+  kind: 'stream',
+  id: 'phantom-service',
+  version: '1.0.0',
+  title: text('虚构医药服务', 'Phantom services'),
+  pattern: text('虚构服务', 'Phantom services'),
+  description: text(
+    '入院前、出院后或死亡后发生的费用；按小时计费项目单日超过24小时；床位天数超过住院天数；在他院住院期间发生门诊/药店费用；两家机构住院时间重叠。',
+    'Lines before admission, after discharge or after death; more than 24 hours a day of an hour-billed item; more bed days than days in the stay; outpatient lines while inpatient elsewhere; overlapping stays at two institutions.',
+  ),
+  stages: ['pre', 'in'],
+  scenarios: ['outpatient', 'inpatient', 'pharmacy', 'chronic', 'maternity', 'remote'],
+  result: 'suspicious',
+  severity: 'high',
+  basis: text(
+    `${REGULATION}第四十条：定点医药机构通过虚构医药服务项目等方式骗取医疗保障基金支出的，责令退回，处骗取金额2倍以上5倍以下罚款。${KB_MEASURES}"虚构服务""虚记费用"类规则。`,
+    `${REGULATION} art. 40: defrauding the fund by fictitious services is recovered and fined 2–5 times the amount; the phantom-service rule family of the national rule base measures.`,
+  ),
+  params,
+  reactsTo: ['fee.uploaded', 'visit.opened', 'visit.closed'],
+  lookbackDays: () => 2,
+  detect(ctx, p) {
+    const visit = ctx.visit
+    const person = ctx.person
+    if (visit === undefined || person === undefined) return NO_FINDINGS
+    const out: Finding[] = []
+    const tol = p.tolerance_minutes * 60_000
+    const inpatient = p.inpatient_med_types.includes(visit.med_type)
+    const uploaded = uploadedLines(ctx)
+
+    if (uploaded !== undefined) {
+      const death = (p.check_after_death ? deathInstant(ctx, person) : undefined)
+      let hourKeys: Set<string> | undefined
+      let beds = false
+      let any = false
+      for (const u of uploaded) {
+        const l = activeLine(visit, u.feedetl_sn)
+        if (l === undefined) continue
+        any = true
+        const t = timing(visit, l, death, tol, p)
+        if (t !== undefined) out.push(t)
+        if (p.check_hours_per_day && ctx.kb.catalog.get(l.med_list_codg)?.time_unit === 'hour') (hourKeys ??= new Set()).add(`${l.med_list_codg}@${cnDayNumber(l.fee_ocur_time)}`)
+        if (l.med_chrgitm_type === '01') beds = true
+      }
+      if (hourKeys !== undefined) hoursPerDay(ctx, visit, hourKeys, p, out)
+      if (beds && p.check_bed_days && inpatient) bedDays(ctx, visit, p, out)
+      if (!inpatient && p.check_outpatient_during_stay) outpatientDuringStay(person, visit, tol, p, out)
+      if (inpatient && p.check_overlapping_stays && any) overlaps(person, visit, p, out)
+    } else if (ctx.event.event_type === 'visit.closed') {
+      const death = (p.check_after_death ? deathInstant(ctx, person) : undefined)
+      // Lines uploaded before the discharge was known, dated after it.
+      if (p.check_outside_stay || death !== undefined) {
+        for (const l of visit.lines.values()) {
+          if (l.reversed) continue
+          const t = timing(visit, l, death, tol, p)
+          if (t !== undefined) out.push(t)
+        }
+      }
+      // A death ends every other visit too.
+      if (visit.dscg_way === '5' && death !== undefined) {
+        for (const v of person.visits.values()) {
+          if (v === visit) continue
+          for (const l of v.lines.values()) if (!l.reversed && l.fee_ocur_time > death.at + tol) out.push(timing(v, l, death, tol, p)!)
+        }
+      }
+      if (inpatient && p.check_bed_days) bedDays(ctx, visit, p, out)
+      if (inpatient && p.check_overlapping_stays) overlaps(person, visit, p, out)
+    } else if (ctx.event.event_type === 'visit.opened') {
+      if (inpatient && p.check_overlapping_stays) overlaps(person, visit, p, out)
+    }
+    return out.length === 0 ? NO_FINDINGS : out
+  },
+})
+
+interface Death { at: number; source: 'kb_death_date' | 'dscg_way_5'; mdtrt_id?: string; date: string }
+
+/** The earliest known death: the KB date (end of that China day) or a discharge by death. */
+function deathInstant(ctx: DetectContext, person: PersonState): Death | undefined {
+  let d: Death | undefined
+  const kbDate = ctx.kb.persons.get(person.psn_no)?.death_date
+  if (kbDate !== undefined) {
+    // Any time on the day of death is plausible; the day after is not.
+    const endOfDay = Date.parse(`${kbDate}T00:00:00+08:00`) + DAY_MS - 1
+    d = { at: endOfDay, source: 'kb_death_date', date: kbDate }
+  }
+  for (const v of person.visits.values()) {
+    if (v.dscg_way === '5' && v.endtime !== undefined && (d === undefined || v.endtime < d.at)) {
+      d = { at: v.endtime, source: 'dscg_way_5', mdtrt_id: v.mdtrt_id, date: cnDate(v.endtime) }
+    }
+  }
+  return d
+}
+
+function timing(visit: VisitState, l: FeeLineState, death: Death | undefined, tol: number, p: Params): Finding | undefined {
+  const reasons: string[] = []
+  const zh: string[] = []
+  const en: string[] = []
+  if (p.check_outside_stay && visit.opened && visit.begntime > 0 && l.fee_ocur_time < visit.begntime - tol) {
+    reasons.push('before_admission')
+    zh.push(`早于就诊开始 ${cnIso(visit.begntime)}`)
+    en.push(`before the visit began at ${cnIso(visit.begntime)}`)
+  }
+  if (p.check_outside_stay && visit.endtime !== undefined && l.fee_ocur_time > visit.endtime + tol) {
+    reasons.push('after_discharge')
+    zh.push(`晚于出院/结束 ${cnIso(visit.endtime)}`)
+    en.push(`after the visit ended at ${cnIso(visit.endtime)}`)
+  }
+  if (death !== undefined && l.fee_ocur_time > death.at + tol) {
+    reasons.push('after_death')
+    zh.push(`晚于死亡日期 ${death.date}`)
+    en.push(`after the person's death on ${death.date}`)
+  }
+  if (reasons.length === 0) return undefined
+  return lineFinding(visit, l, l.amount,
+    text(`费用发生于 ${cnIso(l.fee_ocur_time)}，${zh.join('，')}`, `Line dated ${cnIso(l.fee_ocur_time)}, ${en.join(', ')}`),
+    {
+      rule: 'timing', reasons, tolerance_minutes: p.tolerance_minutes, begntime: visit.begntime > 0 ? cnIso(visit.begntime) : undefined,
+      endtime: visit.endtime === undefined ? undefined : cnIso(visit.endtime), ...(death === undefined ? {} : { death }),
+    }, '/timing')
+}
+
+function hoursPerDay(ctx: DetectContext, visit: VisitState, keys: Set<string>, p: Params, out: Finding[]): void {
+  const groups = new Map<string, FeeLineState[]>()
+  for (const l of visit.lines.values()) {
+    if (l.reversed) continue
+    const k = `${l.med_list_codg}@${cnDayNumber(l.fee_ocur_time)}`
+    if (!keys.has(k)) continue
+    const a = groups.get(k)
+    if (a === undefined) groups.set(k, [l])
+    else a.push(l)
+  }
+  for (const lines of groups.values()) {
+    let hours = 0
+    let amount = 0
+    for (const l of lines) {
+      hours += l.hours ?? l.cnt
+      amount += l.amount
+    }
+    if (hours <= p.max_hours_per_day) continue
+    const first = lines[0]!
+    const day = cnDate(first.fee_ocur_time)
+    const name = ctx.kb.catalog.get(first.med_list_codg)?.name ?? first.med_list_codg
+    out.push({
+      key: `${visit.mdtrt_id}/${first.med_list_codg}/${day}/hours`,
+      subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id },
+      refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: lines.map((l) => l.feedetl_sn), event_ids: [...new Set(lines.map((l) => l.event_id))] },
+      amount_at_risk: excessShare(amount, hours, p.max_hours_per_day),
+      message: text(`${name}(${first.med_list_codg})${day} 计费 ${hours} 小时，超过 ${p.max_hours_per_day} 小时`,
+        `${first.med_list_codg} (${name}): ${hours} hours billed on ${day}, more than ${p.max_hours_per_day}`),
+      evidence: { rule: 'hours_per_day', day, hours, max_hours_per_day: p.max_hours_per_day, lines: lines.map(lineEvidence) },
+    })
+  }
+}
+
+function bedDays(ctx: DetectContext, visit: VisitState, p: Params, out: Finding[]): void {
+  if (!visit.opened || visit.begntime === 0) return
+  const lines: FeeLineState[] = []
+  let billed = 0
+  let fen = 0
+  for (const l of visit.lines.values()) {
+    if (l.reversed || l.med_chrgitm_type !== '01') continue
+    lines.push(l)
+    billed += l.cnt
+    fen += toFen(l.amount)
+  }
+  // While the stay is open, no more days can have been used than have begun.
+  const allowed = visit.endtime !== undefined
+    ? stayDays(visit.begntime, visit.endtime) + (p.count_discharge_day ? 1 : 0)
+    : cnDayNumber(ctx.eventTime) - cnDayNumber(visit.begntime) + 1
+  if (billed <= allowed) return
+  const perDay = fen / 100 / billed
+  out.push({
+    key: `${visit.mdtrt_id}/bed-days`,
+    subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id },
+    refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: lines.map((l) => l.feedetl_sn), event_ids: [...new Set([...visitEventIds(visit), ...lines.map((l) => l.event_id)])] },
+    amount_at_risk: round2((billed - allowed) * perDay),
+    message: text(`床位费计 ${billed} 天，住院仅 ${allowed} 天`, `${billed} bed days billed for a stay of ${allowed} days`),
+    evidence: {
+      rule: 'bed_days', bed_days_billed: billed, days_in_stay: allowed, stay_closed: visit.endtime !== undefined, count_discharge_day: p.count_discharge_day,
+      begntime: cnIso(visit.begntime), ...(visit.endtime === undefined ? { as_of: cnIso(ctx.eventTime) } : { endtime: cnIso(visit.endtime) }),
+      lines: lines.map(lineEvidence),
+    },
+  })
+}
+
+function outpatientDuringStay(person: PersonState, visit: VisitState, tol: number, p: Params, out: Finding[]): void {
+  for (const s of person.visits.values()) {
+    if (s === visit || s.fixmedins_code === visit.fixmedins_code || !s.opened || !p.inpatient_med_types.includes(s.med_type)) continue
+    const from = s.begntime + tol
+    const to = s.endtime === undefined ? Infinity : s.endtime - tol
+    if (to <= from) continue
+    // The whole visit, not only this upload: the finding's amount is the visit's total inside the stay.
+    const inside: FeeLineState[] = []
+    let fen = 0
+    for (const l of visit.lines.values()) {
+      if (!l.reversed && l.fee_ocur_time > from && l.fee_ocur_time < to) {
+        inside.push(l)
+        fen += toFen(l.amount)
+      }
+    }
+    if (inside.length === 0) continue
+    out.push({
+      key: `${visit.mdtrt_id}/during/${s.mdtrt_id}`,
+      subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id },
+      refs: { mdtrt_ids: [visit.mdtrt_id, s.mdtrt_id], feedetl_sns: inside.map((l) => l.feedetl_sn), event_ids: [...new Set([...visitEventIds(s), ...inside.map((l) => l.event_id)])] },
+      amount_at_risk: fromFen(fen),
+      message: text(`参保人在 ${s.fixmedins_code} 住院期间(${cnIso(s.begntime)} 起)于本机构发生门诊/购药费用 ${inside.length} 条`,
+        `${inside.length} outpatient/pharmacy line(s) here while the person was inpatient at ${s.fixmedins_code} (since ${cnIso(s.begntime)})`),
+      evidence: {
+        rule: 'outpatient_during_stay', tolerance_minutes: p.tolerance_minutes,
+        stay: { mdtrt_id: s.mdtrt_id, fixmedins_code: s.fixmedins_code, begntime: cnIso(s.begntime), endtime: s.endtime === undefined ? null : cnIso(s.endtime) },
+        lines: inside.map(lineEvidence),
+      },
+    })
+  }
+}
+
+/** A stay's end as far as the facts go: its discharge, else its latest line (presence), else its admission. */
+function effectiveEnd(v: VisitState): number {
+  if (v.endtime !== undefined) return v.endtime
+  let end = v.begntime
+  for (const l of v.lines.values()) if (!l.reversed && l.fee_ocur_time > end) end = l.fee_ocur_time
+  return end
+}
+
+function overlaps(person: PersonState, visit: VisitState, p: Params, out: Finding[]): void {
+  if (!visit.opened || visit.begntime === 0) return
+  const tol = p.overlap_tolerance_hours * 3600_000
+  let end: number | undefined
+  for (const s of person.visits.values()) {
+    if (s === visit || s.fixmedins_code === visit.fixmedins_code || !s.opened || s.begntime === 0 || !p.inpatient_med_types.includes(s.med_type)) continue
+    // Cheap bounds before any scan of lines.
+    if (visit.endtime !== undefined && s.begntime >= visit.endtime) continue
+    if (s.endtime !== undefined && s.endtime <= visit.begntime) continue
+    end ??= effectiveEnd(visit)
+    const sEnd = effectiveEnd(s)
+    const from = Math.max(visit.begntime, s.begntime)
+    const to = Math.min(end, sEnd)
+    if (to - from <= tol) continue
+    const [a, b] = visit.mdtrt_id < s.mdtrt_id ? [visit, s] : [s, visit]
+    const later = visit.begntime >= s.begntime ? visit : s
+    const inside: FeeLineState[] = []
+    let fen = 0
+    for (const l of later.lines.values()) {
+      if (!l.reversed && l.fee_ocur_time >= from && l.fee_ocur_time <= to) {
+        inside.push(l)
+        fen += toFen(l.amount)
+      }
+    }
+    const hours = round2((to - from) / 3600_000)
+    out.push({
+      key: `${a.mdtrt_id}~${b.mdtrt_id}`,
+      subject: { fixmedins_code: later.fixmedins_code, psn_no: later.psn_no, mdtrt_id: later.mdtrt_id },
+      refs: { mdtrt_ids: [a.mdtrt_id, b.mdtrt_id], feedetl_sns: inside.map((l) => l.feedetl_sn), event_ids: [...visitEventIds(a), ...visitEventIds(b)] },
+      amount_at_risk: fromFen(fen),
+      message: text(`两家机构住院时间重叠 ${hours} 小时：${a.fixmedins_code}(${a.mdtrt_id}) 与 ${b.fixmedins_code}(${b.mdtrt_id})`,
+        `Inpatient stays at two institutions overlap by ${hours} hours: ${a.fixmedins_code} (${a.mdtrt_id}) and ${b.fixmedins_code} (${b.mdtrt_id})`),
+      evidence: {
+        rule: 'overlapping_stays', overlap_hours: hours, overlap_tolerance_hours: p.overlap_tolerance_hours, overlap_from: cnIso(from), overlap_to: cnIso(to),
+        stays: [a, b].map((v) => ({
+          mdtrt_id: v.mdtrt_id, fixmedins_code: v.fixmedins_code, begntime: cnIso(v.begntime),
+          endtime: v.endtime === undefined ? null : cnIso(v.endtime), end_from: v.endtime === undefined ? 'latest_line' : 'discharge',
+        })),
+        later_stay_lines_in_overlap: inside.length,
+      },
+    })
+  }
+}

@@ -1,0 +1,145 @@
+import { z } from 'zod'
+import {
+  Admdvs, Certno, DateOnly, DateTime, DeptCode, DiagCode, DoctorCode, FeedetlSn, FixmedinsCode, Gend, Insutype,
+  ListCode, ListType, MdtrtId, MedChrgitmType, MedType, Money, OprnCode, PsnNo, Quantity, SetlId,
+} from './common.ts'
+
+// Unknown extra fields are kept and stored with the raw event (CONTRACT.md), so
+// every object here is loose: extras pass validation and are never a reason to reject.
+
+export const Diagnosis = z.looseObject({
+  diag_code: DiagCode,
+  diag_name: z.string().min(1).max(200),
+  maindiag_flag: z.enum(['0', '1']),
+})
+
+export const Psn = z.looseObject({
+  gend: Gend,
+  brdy: DateOnly,
+  certno: Certno.optional(),
+  psn_name: z.string().min(1).max(50).optional().describe('Name (sensitive)'),
+})
+
+export const VisitOpened = z.looseObject({
+  mdtrt_id: MdtrtId,
+  psn_no: PsnNo,
+  med_type: MedType,
+  begntime: DateTime,
+  insutype: Insutype,
+  insuplc_admdvs: Admdvs,
+  ipt_otp_no: z.string().min(1).max(40),
+  adm_dept_codg: DeptCode,
+  atddr_no: DoctorCode,
+  psn: Psn,
+  diagnoses: z.array(Diagnosis).max(50),
+})
+
+export const FeeLine = z.looseObject({
+  feedetl_sn: FeedetlSn,
+  fee_ocur_time: DateTime,
+  med_list_codg: ListCode,
+  medins_list_codg: z.string().min(1).max(50),
+  list_type: ListType,
+  med_chrgitm_type: MedChrgitmType,
+  cnt: Quantity,
+  pric: Money,
+  det_item_fee_sumamt: Money,
+  bilg_dept_codg: DeptCode,
+  bilg_dr_codg: DoctorCode,
+  prd_days: z.number().int().min(0).max(366).optional(),
+  hours: Quantity.optional(),
+})
+
+export const FeeUploaded = z.looseObject({
+  mdtrt_id: MdtrtId,
+  psn_no: PsnNo,
+  lines: z.array(FeeLine).min(1).max(5000),
+})
+
+export const FeeReversed = z.looseObject({
+  mdtrt_id: MdtrtId,
+  psn_no: PsnNo.optional(),
+  feedetl_sns: z.array(FeedetlSn).min(1).max(5000),
+})
+
+export const Operation = z.looseObject({ oprn_oprt_code: OprnCode, oprn_oprt_date: DateOnly.or(DateTime) })
+
+export const DSCG_WAYS = ['1', '2', '3', '4', '5', '9'] as const
+export const VisitClosed = z.looseObject({
+  mdtrt_id: MdtrtId,
+  psn_no: PsnNo,
+  endtime: DateTime,
+  dscg_way: z.enum(DSCG_WAYS).describe('离院方式: 1 医嘱离院 2 医嘱转院 3 医嘱转社区 4 非医嘱离院 5 死亡 9 其他'),
+  dscg_maindiag_code: DiagCode,
+  diagnoses: z.array(Diagnosis).max(50).optional(),
+  operations: z.array(Operation).max(50).optional(),
+})
+
+export const PayGroup = z.looseObject({
+  type: z.enum(['DRG', 'DIP']),
+  code: z.string().regex(/^[0-9A-Za-z._-]{1,30}$/),
+  weight: z.string().regex(/^\d{1,4}(\.\d{1,4})?$/, 'weight: a decimal string'),
+})
+
+export const SettlementCompleted = z.looseObject({
+  setl_id: SetlId,
+  mdtrt_id: MdtrtId,
+  psn_no: PsnNo,
+  setl_time: DateTime,
+  med_type: MedType,
+  insutype: Insutype,
+  medfee_sumamt: Money,
+  fulamt_ownpay_amt: Money,
+  inscp_scp_amt: Money,
+  hifp_pay: Money,
+  fund_pay_sumamt: Money,
+  acct_pay: Money,
+  psn_cash_pay: Money,
+  pay_grp: PayGroup.optional(),
+})
+
+export const SettlementReversed = z.looseObject({ setl_id: SetlId, mdtrt_id: MdtrtId, psn_no: PsnNo.optional() })
+
+export const InventoryMovement = z.looseObject({
+  fixmedins_code: FixmedinsCode,
+  med_list_codg: ListCode,
+  kind: z.enum(['purchase', 'sale', 'return', 'stock_count', 'loss']),
+  cnt: Quantity,
+  movement_time: DateTime,
+  batch_no: z.string().min(1).max(40).optional(),
+  mdtrt_id: MdtrtId.optional(),
+  setl_id: SetlId.optional(),
+})
+
+export const Source = z.looseObject({ fixmedins_code: FixmedinsCode, system: z.string().min(1).max(100).optional() })
+
+const envelope = {
+  event_id: z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/, 'event_id: printable ASCII without spaces'),
+  event_time: DateTime,
+  schema_version: z.literal(1),
+  source: Source,
+}
+
+/** One event type, one member of the union: event_type picks the payload schema. */
+export const ClaimEvent = z.discriminatedUnion('event_type', [
+  z.looseObject({ ...envelope, event_type: z.literal('visit.opened'), payload: VisitOpened }),
+  z.looseObject({ ...envelope, event_type: z.literal('fee.uploaded'), payload: FeeUploaded }),
+  z.looseObject({ ...envelope, event_type: z.literal('fee.reversed'), payload: FeeReversed }),
+  z.looseObject({ ...envelope, event_type: z.literal('visit.closed'), payload: VisitClosed }),
+  z.looseObject({ ...envelope, event_type: z.literal('settlement.completed'), payload: SettlementCompleted }),
+  z.looseObject({ ...envelope, event_type: z.literal('settlement.reversed'), payload: SettlementReversed }),
+])
+
+export const InventoryEvent = z.looseObject({ ...envelope, event_type: z.literal('inventory.movement'), payload: InventoryMovement })
+
+/** Everything that can arrive on the claims or inventory topic. */
+export const AnyEvent = z.discriminatedUnion('event_type', [...ClaimEvent.options, InventoryEvent])
+
+export const EVENT_TYPES = ['visit.opened', 'fee.uploaded', 'fee.reversed', 'visit.closed', 'settlement.completed', 'settlement.reversed', 'inventory.movement'] as const
+export type EventType = (typeof EVENT_TYPES)[number]
+export type AnyEvent = z.infer<typeof AnyEvent>
+export type ClaimEvent = z.infer<typeof ClaimEvent>
+export type InventoryEvent = z.infer<typeof InventoryEvent>
+export type EventOf<T extends EventType> = Extract<AnyEvent, { event_type: T }>
+export type FeeLine = z.infer<typeof FeeLine>
+export type Diagnosis = z.infer<typeof Diagnosis>

@@ -1,0 +1,119 @@
+import type { FastifyRequest } from 'fastify'
+import type { z } from 'zod'
+import type { App } from '../app.ts'
+import { revealDeep } from '../auth/mask.ts'
+import { canSee, STAFF, type Principal, type Role } from '../auth/principal.ts'
+import type { User, Users } from '../auth/users.ts'
+import { FundwatchError } from '../errors.ts'
+import type { AccessLog } from '../evidence/access-log.ts'
+import type { CaseService } from '../review/cases.ts'
+import type { ReviewService, StatusRow } from '../review/service.ts'
+import { alertsById, type StoredAlert } from '../store/alerts.ts'
+import type { LiveFeed } from './plugins/live.ts'
+import type { AlertItem } from './schemas.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal
+  }
+  interface FastifyContextConfig {
+    /** Roles allowed on the route; a /api route without it refuses everyone (fail closed). */
+    roles?: readonly Role[]
+    /** The SSE stream also takes ?access_token= (EventSource cannot send headers). */
+    tokenInQuery?: boolean
+  }
+}
+
+/** What every API plugin works with, built once per server. */
+export interface ApiDeps {
+  app: App
+  users: Users
+  review: ReviewService
+  cases: CaseService
+  access: AccessLog
+  live: LiveFeed
+  now: () => number
+  directory: UserDirectory
+}
+
+/** The caller; the auth hook has already refused requests without one. */
+export function who(req: FastifyRequest): Principal {
+  if (!req.principal) throw new FundwatchError('UNAUTHORIZED', 'a bearer token is required')
+  return req.principal
+}
+
+/** The stated purpose: ?purpose= or X-Purpose (percent-encoded when it is not ASCII, as browsers require). */
+export function purposeOf(req: FastifyRequest): string {
+  const q = (req.query as { purpose?: unknown } | undefined)?.purpose
+  if (typeof q === 'string' && q.trim()) return q.trim().slice(0, 200)
+  const h = req.headers['x-purpose']
+  if (typeof h !== 'string' || !h.trim()) return ''
+  try {
+    return decodeURIComponent(h).trim().slice(0, 200)
+  } catch {
+    return h.trim().slice(0, 200)
+  }
+}
+
+/** Unmasked personal data: only an inspector, only with a stated purpose. */
+export function reveals(req: FastifyRequest): boolean {
+  return who(req).role === 'inspector' && purposeOf(req).length >= 2
+}
+
+/** Names of users, for showing who an alert is assigned to; refreshed every few seconds. */
+export class UserDirectory {
+  private cached: { at: number; users: User[] } | undefined
+  constructor(private readonly users: Users, private readonly now: () => number) {}
+
+  async all(): Promise<User[]> {
+    if (!this.cached || this.now() - this.cached.at > 5_000) this.cached = { at: this.now(), users: await this.users.list() }
+    return this.cached.users
+  }
+
+  invalidate(): void {
+    this.cached = undefined
+  }
+
+  async names(): Promise<Map<string, string>> {
+    return new Map((await this.all()).map((u) => [u.id, u.name]))
+  }
+
+  /** An assignee must be an active staff user who may see the alert. */
+  async checkAssignee(id: string, place: { fixmedins_code: string; admdvs: string }): Promise<void> {
+    const u = (await this.all()).find((x) => x.id === id)
+    if (!u || u.revoked_at || !STAFF.includes(u.role) || !canSee(u, place)) throw new FundwatchError('BAD_REQUEST', `assignee ${id} is not an active reviewer who can see this alert`)
+  }
+}
+
+/** An alert the caller may see, or 404 — for another region's alert too, so ids do not leak. */
+export async function visibleAlert(deps: ApiDeps, req: FastifyRequest, id: string): Promise<StoredAlert> {
+  const [a] = await alertsById(deps.app.store, [id])
+  if (!a || !canSee(who(req), { fixmedins_code: a.alert.subject.fixmedins_code, admdvs: a.admdvs })) throw new FundwatchError('NOT_FOUND', `alert ${id} not found`)
+  return a
+}
+
+export function alertMeta(a: StoredAlert) {
+  return {
+    alert_id: a.alert.alert_id, detector_id: a.alert.detector.id, fixmedins_code: a.alert.subject.fixmedins_code, admdvs: a.admdvs,
+    amount_at_risk: a.alert.amount_at_risk, detected_at: Date.parse(a.alert.detected_at),
+  }
+}
+
+type AlertItemOut = z.output<typeof AlertItem>
+
+/** The feed's view of an alert: the detection, where it is, and its workflow now. */
+export function alertItem(deps: ApiDeps, a: StoredAlert, row: StatusRow | undefined, names: Map<string, string>, reveal = false): AlertItemOut {
+  const wf = deps.review.workflow(alertMeta(a), row)
+  return {
+    ...a.alert,
+    evidence: reveal ? (revealDeep(a.alert.evidence) as Record<string, unknown>) : a.alert.evidence,
+    admdvs: a.admdvs,
+    institution_name: deps.app.kb().institutions.get(a.alert.subject.fixmedins_code)?.name ?? null,
+    workflow: { ...wf, assignee_name: wf.assignee ? (names.get(wf.assignee) ?? null) : null },
+  }
+}
+
+export async function alertItems(deps: ApiDeps, list: readonly StoredAlert[], reveal = false): Promise<AlertItemOut[]> {
+  const [states, names] = await Promise.all([deps.review.states(list.map((a) => a.alert.alert_id)), deps.directory.names()])
+  return list.map((a) => alertItem(deps, a, states.get(a.alert.alert_id), names, reveal))
+}

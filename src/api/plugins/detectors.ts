@@ -1,0 +1,79 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { STAFF, scopeSql, type Principal } from '../../auth/principal.ts'
+import type { Detector } from '../../detect/types.ts'
+import { FundwatchError } from '../../errors.ts'
+import { who, type ApiDeps } from '../context.ts'
+import { DetectorInfo, errors } from '../schemas.ts'
+
+interface Stats { alerts: number; amount: number; confirmed: number; dismissed: number; closed: number }
+
+/**
+ * Triage outcomes per detector, in the caller's scope: a decided alert counts
+ * as confirmed, a dismissed one as a false positive. Untouched alerts are open.
+ */
+async function detectorStats(deps: ApiDeps, p: Principal): Promise<Map<string, Stats>> {
+  const s = deps.app.store
+  const scope = scopeSql(p, { admdvs: 'admdvs', fixmedins_code: 'fixmedins_code' })
+  const [alerts, verdicts] = await Promise.all([
+    s.query<{ detector_id: string; alerts: string; amount: string }>(
+      `SELECT detector_id, count() AS alerts, sum(amount_at_risk) AS amount FROM ${s.t('alerts')} FINAL WHERE ${scope.sql} GROUP BY detector_id`, scope.params),
+    s.query<{ detector_id: string; confirmed: string; dismissed: string }>(
+      `SELECT detector_id, countIf(status = 'decided') AS confirmed, countIf(status = 'dismissed') AS dismissed FROM ${s.t('alert_status')} FINAL WHERE ${scope.sql} GROUP BY detector_id`, scope.params),
+  ])
+  const out = new Map<string, Stats>()
+  for (const a of alerts) out.set(a.detector_id, { alerts: Number(a.alerts), amount: Number(a.amount), confirmed: 0, dismissed: 0, closed: 0 })
+  for (const v of verdicts) {
+    const st = out.get(v.detector_id) ?? { alerts: 0, amount: 0, confirmed: 0, dismissed: 0, closed: 0 }
+    st.confirmed = Number(v.confirmed)
+    st.dismissed = Number(v.dismissed)
+    st.closed = st.confirmed + st.dismissed
+    out.set(v.detector_id, st)
+  }
+  return out
+}
+
+function info(deps: ApiDeps, d: Detector, stats: Stats | undefined): z.output<typeof DetectorInfo> {
+  const active = deps.app.engine().active.find((a) => a.detector.id === d.id)
+  const defaults = d.params.safeParse({})
+  const st = stats ?? { alerts: 0, amount: 0, confirmed: 0, dismissed: 0, closed: 0 }
+  return {
+    id: d.id, version: d.version, kind: d.kind, title: d.title, pattern: d.pattern, description: d.description,
+    stages: [...d.stages], scenarios: [...d.scenarios], result: d.result, severity: d.severity, basis: d.basis,
+    params_schema: z.toJSONSchema(d.params, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
+    params: (active?.params ?? (defaults.success ? defaults.data : {})) as Record<string, unknown>,
+    enabled: Boolean(active),
+    stats: {
+      alerts: st.alerts, open: Math.max(0, st.alerts - st.closed), confirmed: st.confirmed, dismissed: st.dismissed,
+      precision: st.closed ? st.confirmed / st.closed : null, amount_at_risk: st.amount.toFixed(2),
+    },
+  }
+}
+
+/** The detector catalog: what each rule catches, its parameters (JSON Schema from its zod schema) and how its alerts fared in review. */
+export const detectorsPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { deps }) => {
+  const r = f.withTypeProvider<ZodTypeProvider>()
+
+  r.get('/api/v1/detectors', {
+    config: { roles: STAFF },
+    schema: { tags: ['detectors'], summary: 'Detector catalog with parameters and triage outcomes', response: { 200: z.object({ detectors: z.array(DetectorInfo) }), ...errors } },
+  }, async (req) => {
+    const stats = await detectorStats(deps, who(req))
+    return { detectors: deps.app.registry.map((d) => info(deps, d, stats.get(d.id))) }
+  })
+
+  r.get('/api/v1/detectors/:id', {
+    config: { roles: STAFF },
+    schema: {
+      tags: ['detectors'], summary: 'One detector',
+      params: z.object({ id: z.string().regex(/^[a-z][a-z0-9-]{2,40}$/) }),
+      response: { 200: z.object({ detector: DetectorInfo }), ...errors },
+    },
+  }, async (req) => {
+    const d = deps.app.registry.find((x) => x.id === req.params.id)
+    if (!d) throw new FundwatchError('NOT_FOUND', `detector ${req.params.id} not found`)
+    const stats = await detectorStats(deps, who(req))
+    return { detector: info(deps, d, stats.get(d.id)) }
+  })
+}

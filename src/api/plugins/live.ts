@@ -1,0 +1,113 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { z } from 'zod'
+import type { Alert } from '../../../schemas/index.ts'
+import type { App } from '../../app.ts'
+import { canSee, STAFF, type Principal } from '../../auth/principal.ts'
+import type { AlertSink } from '../../pipeline/types.ts'
+import type { StoredAlert } from '../../store/alerts.ts'
+import { alertItem, who, type ApiDeps } from '../context.ts'
+import { AlertItem, Workflow } from '../schemas.ts'
+
+interface Client {
+  principal: Principal
+  write(chunk: string): void
+  close(): void
+}
+
+/** A client further behind than this is cut off; it reconnects and reloads the feed. */
+const MAX_BUFFERED = 1 << 20
+const PING_MS = 15_000
+
+export interface LiveFeed {
+  /** Add to the pipeline's alertSinks: every stored alert is pushed to the connected clients allowed to see it. */
+  readonly sink: AlertSink
+  /** GET /api/v1/alerts/stream (registered by buildServer). */
+  readonly plugin: FastifyPluginAsync<{ deps: ApiDeps }>
+  publishWorkflow(a: StoredAlert, workflow: z.output<typeof Workflow>): void
+  clients(): number
+  close(): void
+}
+
+/**
+ * The live feed over Server-Sent Events. The pipeline publishes alerts after
+ * they are stored; each connected client receives those in its scope, encoded
+ * through the same AlertItem schema as the feed (so evidence is masked the
+ * same way). Alerts are pushed at most once per alert_id per process lifetime
+ * window, which absorbs the re-publication of a replayed batch.
+ */
+export function createLiveFeed(app: App): LiveFeed {
+  const clients = new Set<Client>()
+  let deps: ApiDeps | undefined
+  const recent = new Map<string, string>() // alert_id → event_time last pushed
+
+  const send = (event: string, data: unknown, place: { fixmedins_code: string; admdvs: string }, id?: string) => {
+    const chunk = `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+    for (const c of clients) if (canSee(c.principal, place)) c.write(chunk)
+  }
+
+  const sink: AlertSink = {
+    name: 'live-feed',
+    async publish(alerts: readonly Alert[]) {
+      if (!deps || clients.size === 0) return
+      const names = await deps.directory.names()
+      for (const alert of alerts) {
+        // A refined finding (later event_time) is news; the same one replayed is not.
+        if (recent.get(alert.alert_id) === alert.event_time) continue
+        recent.set(alert.alert_id, alert.event_time)
+        if (recent.size > 50_000) recent.delete(recent.keys().next().value!)
+        const stored: StoredAlert = { alert, admdvs: app.kb().institutions.get(alert.subject.fixmedins_code)?.admdvs ?? '' }
+        const item = z.encode(AlertItem, alertItem(deps, stored, undefined, names))
+        send('alert', item, { fixmedins_code: alert.subject.fixmedins_code, admdvs: stored.admdvs }, alert.alert_id)
+      }
+    },
+  }
+
+  const ping = setInterval(() => { for (const c of clients) c.write(': ping\n\n') }, PING_MS)
+  ping.unref()
+
+  const plugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, opts) => {
+    deps = opts.deps
+    f.get('/api/v1/alerts/stream', {
+      config: { roles: STAFF, tokenInQuery: true },
+      schema: {
+        tags: ['alerts'], summary: 'Live feed (text/event-stream): `alert` and `workflow` events in the caller\'s scope',
+        querystring: z.object({ access_token: z.string().max(100).optional() }).strict(),
+      },
+    }, async (req, reply) => {
+      const principal = who(req)
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-content-type-options': 'nosniff',
+      })
+      const client: Client = {
+        principal,
+        write(chunk) {
+          if (res.writableLength > MAX_BUFFERED) return client.close()
+          res.write(chunk)
+        },
+        close() {
+          clients.delete(client)
+          res.end()
+        },
+      }
+      clients.add(client)
+      res.write('retry: 3000\n: connected\n\n')
+      req.raw.on('close', () => clients.delete(client))
+    })
+  }
+
+  return {
+    sink,
+    plugin,
+    publishWorkflow(a, workflow) {
+      send('workflow', { alert_id: a.alert.alert_id, workflow: z.encode(Workflow, workflow) }, { fixmedins_code: a.alert.subject.fixmedins_code, admdvs: a.admdvs })
+    },
+    clients: () => clients.size,
+    close() {
+      clearInterval(ping)
+      for (const c of [...clients]) c.close()
+    },
+  }
+}

@@ -1,0 +1,149 @@
+import { z } from 'zod'
+import { Alert, Result, Severity, Stage, Text } from '../../schemas/index.ts'
+import { MaskedBirthday, MaskedCertno, MaskedName, MaskedRecord } from '../auth/mask.ts'
+import { Role } from '../auth/principal.ts'
+import { Decision } from '../review/service.ts'
+import { Status } from '../review/workflow.ts'
+
+/**
+ * Response schemas. Besides documenting the API (OpenAPI at /docs), they are
+ * the gate personal data passes through: objects strip keys they do not name,
+ * and the sensitive fields are codecs that mask any plain value (see auth/mask.ts).
+ */
+export const ErrorBody = z.object({ error: z.string(), message: z.string() })
+export const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody }
+
+const Money = z.string().regex(/^-?\d+\.\d{2}$/)
+const Time = z.string().describe('RFC 3339, UTC')
+
+export const Workflow = z.object({
+  status: Status,
+  assignee: z.string().nullable(),
+  assignee_name: z.string().nullable(),
+  due_at: Time.nullable(),
+  overdue: z.boolean(),
+  entered_at: Time,
+  version: z.number().int().min(0).describe('Send it back with a change; 0 = never touched'),
+  updated_by: z.string().nullable(),
+  decision: Decision.nullable(),
+  dismiss_reason: z.string().nullable(),
+})
+
+export const AlertItem = Alert.extend({
+  evidence: MaskedRecord,
+  admdvs: z.string(),
+  institution_name: z.string().nullable(),
+  workflow: Workflow,
+})
+
+export const Action = z.object({
+  action_id: z.string(),
+  alert_id: z.string(),
+  version: z.number().int(),
+  kind: z.enum(['transition', 'assign']),
+  from: Status,
+  to: Status.nullable(),
+  reason: z.string(),
+  assignee: z.string().nullable(),
+  decision: Decision.nullable(),
+  by: z.string(),
+  by_name: z.string(),
+  role: z.string(),
+  at: Time,
+})
+
+const Diagnosis = z.object({ diag_code: z.string(), diag_name: z.string(), maindiag_flag: z.string() })
+
+export const Visit = z.object({
+  mdtrt_id: z.string(), psn_no: z.string(), fixmedins_code: z.string(), med_type: z.string(), insutype: z.string(), begntime: Time,
+  insuplc_admdvs: z.string(), ipt_otp_no: z.string(), adm_dept_codg: z.string(), atddr_no: z.string(), gend: z.string(),
+  brdy: MaskedBirthday, certno: MaskedCertno, psn_name: MaskedName, diagnoses: z.array(Diagnosis),
+})
+export const Discharge = z.object({
+  mdtrt_id: z.string(), psn_no: z.string(), fixmedins_code: z.string(), endtime: Time, dscg_way: z.string(), dscg_maindiag_code: z.string(),
+  diagnoses: z.array(Diagnosis), operations: z.array(z.object({ oprn_oprt_code: z.string(), oprn_oprt_date: z.string() })),
+})
+export const FeeLine = z.object({
+  mdtrt_id: z.string(), psn_no: z.string(), feedetl_sn: z.string(), fixmedins_code: z.string(), fee_ocur_time: Time,
+  med_list_codg: z.string(), medins_list_codg: z.string(), list_type: z.string(), med_chrgitm_type: z.string(),
+  cnt: z.string(), pric: z.string(), det_item_fee_sumamt: z.string(), bilg_dept_codg: z.string(), bilg_dr_codg: z.string(),
+  prd_days: z.number().nullable(), hours: z.string().nullable(), reversed: z.boolean(), flagged: z.boolean().describe('Named in an alert\'s refs'),
+  item_name: z.string().nullable(),
+})
+export const Settlement = z.object({
+  setl_id: z.string(), mdtrt_id: z.string(), psn_no: z.string(), fixmedins_code: z.string(), setl_time: Time, med_type: z.string(), insutype: z.string(),
+  medfee_sumamt: z.string(), fulamt_ownpay_amt: z.string(), inscp_scp_amt: z.string(), hifp_pay: z.string(), fund_pay_sumamt: z.string(),
+  acct_pay: z.string(), psn_cash_pay: z.string(), pay_grp_type: z.string(), pay_grp_code: z.string(), pay_grp_weight: z.string(), reversed: z.boolean(),
+})
+export const Claims = {
+  visits: z.array(Visit),
+  discharges: z.array(Discharge),
+  fee_lines: z.array(FeeLine),
+  settlements: z.array(Settlement),
+}
+
+export const CaseSubject = z.object({
+  kind: z.enum(['institution', 'doctor', 'person']),
+  fixmedins_code: z.string(),
+  doctor: z.string(),
+  psn_no: z.string(),
+})
+export const Case = z.object({
+  case_id: z.string(),
+  title: z.string(),
+  subject: CaseSubject,
+  status: z.enum(['open', 'closed']),
+  alert_ids: z.array(z.string()),
+  fixmedins_codes: z.array(z.string()),
+  admdvs: z.array(z.string()),
+  assignee: z.string().nullable(),
+  note: z.string(),
+  created_by: z.string(),
+  created_at: Time,
+  updated_at: Time,
+  version: z.number().int(),
+  amount_at_risk: Money,
+})
+export const TimelineEntry = z.object({
+  at: Time,
+  kind: z.enum(['case', 'alert']),
+  alert_id: z.string().nullable(),
+  what: z.string(),
+  by_name: z.string(),
+  reason: z.string(),
+})
+
+export const DetectorInfo = z.object({
+  id: z.string(), version: z.string(), kind: z.enum(['stream', 'audit']), title: Text, pattern: Text, description: Text,
+  stages: z.array(Stage), scenarios: z.array(z.string()), result: Result, severity: Severity, basis: Text,
+  params_schema: z.record(z.string(), z.unknown()).describe('JSON Schema of the parameters (from the detector\'s zod schema)'),
+  params: z.record(z.string(), z.unknown()).describe('Effective parameters from the rule base'),
+  enabled: z.boolean(),
+  stats: z.object({
+    alerts: z.number().int(), open: z.number().int(), confirmed: z.number().int(), dismissed: z.number().int(),
+    precision: z.number().nullable().describe('confirmed / (confirmed + dismissed); null before any verdict'),
+    amount_at_risk: Money,
+  }),
+})
+
+export const InstitutionRisk = z.object({
+  fixmedins_code: z.string(), name: z.string().nullable(), admdvs: z.string(), alerts: z.number().int(), open_alerts: z.number().int(),
+  open_amount_at_risk: Money, confirmed: z.number().int(), dismissed: z.number().int(), confirmed_rate: z.number().nullable(), overdue: z.number().int(),
+})
+
+export const UserOut = z.object({
+  id: z.string(), name: z.string(), role: Role, admdvs: z.array(z.string()), fixmedins_codes: z.array(z.string()),
+  created_at: Time, created_by: z.string(), revoked_at: Time.nullable(),
+})
+
+export const AccessEntry = z.object({
+  access_id: z.string(), at: Time, user_id: z.string(), user_name: z.string(), role: z.string(),
+  action: z.enum(['view', 'export']), object_type: z.enum(['alert', 'case']), object_id: z.string(), purpose: z.string(), revealed: z.boolean(),
+})
+
+/** Comma-separated list in a query string. */
+export const csv = <T extends z.ZodType<string, string>>(item: T) => z.string().max(2000).transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)).pipe(z.array(item).max(100))
+
+export const Purpose = z.string().trim().min(2).max(200).describe('Why the evidence is viewed or exported (written to the access log)')
+export const AlertId = z.string().regex(/^[0-9a-f]{32}$/)
+export const CaseId = z.string().regex(/^C\d{8}-[0-9a-f]{8}$/)

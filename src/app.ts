@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs'
+import type { Config } from './config.ts'
+import { DetectEngine } from './detect/engine.ts'
+import { buildRegistry } from './detect/registry.ts'
+import { parseRules } from './detect/rules-file.ts'
+import type { Detector } from './detect/types.ts'
+import { FundwatchError } from './errors.ts'
+import { KnowledgeBase } from './kb/knowledge-base.ts'
+import { createLogger, type Logger } from './log.ts'
+import { Metrics } from './metrics.ts'
+import { Pipeline, type PipelineDeps } from './pipeline/pipeline.ts'
+import { PersonCache } from './state/cache.ts'
+import { migrate } from './store/migrations.ts'
+import { Store } from './store/store.ts'
+
+/**
+ * Everything a process role needs, built once from the frozen config and passed
+ * down explicitly (no module-level singletons): tests build their own App with
+ * their own database, logger stream and metrics registry.
+ */
+export interface App {
+  config: Config
+  store: Store
+  metrics: Metrics
+  log: Logger
+  registry: readonly Detector[]
+  kb: () => KnowledgeBase
+  engine: () => DetectEngine
+  setKb(kb: KnowledgeBase): void
+  setRules(rules: unknown): DetectEngine
+  /** Swaps in an engine built elsewhere (the rule-base reload validates first, then swaps). */
+  setEngine(engine: DetectEngine): void
+  cache: PersonCache
+  pipeline(extra?: Partial<PipelineDeps>): Pipeline
+  close(): Promise<void>
+}
+
+export interface AppOptions {
+  log?: Logger
+  metrics?: Metrics
+  registry?: readonly Detector[]
+  kb?: KnowledgeBase
+  rules?: unknown
+}
+
+export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
+  const log = opts.log ?? createLogger({ level: config.logLevel })
+  const metrics = opts.metrics ?? new Metrics({ defaultMetrics: true })
+  const store = await Store.open({ url: config.clickhouseUrl, dataDir: config.dataDir, database: config.database })
+  const { applied } = await migrate(store)
+  if (applied.length) log.info({ applied }, 'migrations applied')
+  const registry = opts.registry ?? buildRegistry()
+  let kb = opts.kb ?? (await loadKb(config.kbDir))
+  let engine = opts.rules !== undefined || !config.rulesFile
+    ? new DetectEngine(registry, opts.rules ?? {})
+    : parseRules(readRulesText(config.rulesFile), registry, config.rulesFile).engine
+  const cache = new PersonCache(store, { maxPersons: config.maxPersons, metrics })
+  log.info({ store: store.embedded ? `chdb:${config.dataDir}` : 'clickhouse', database: config.database, kb: kb.version, detectors: engine.active.map((a) => `${a.detector.id}@${a.detector.version}`) }, 'fundwatch ready')
+  return {
+    config, store, metrics, log, registry, cache,
+    kb: () => kb,
+    engine: () => engine,
+    setKb(next) { kb = next },
+    setRules(rules) {
+      engine = new DetectEngine(registry, rules)
+      return engine
+    },
+    setEngine(next) {
+      engine = next
+    },
+    pipeline: (extra = {}) => new Pipeline({ store, cache, metrics, log, kb: () => kb, engine: () => engine, decode: { maxBytes: config.maxRecordBytes }, ...extra }),
+    close: () => store.close(),
+  }
+}
+
+/** The user's knowledge base, or the generated sample when none is given (loaded lazily: it is code, not files). */
+export async function loadKb(dir: string | undefined): Promise<KnowledgeBase> {
+  if (dir) return (await import('./kb/loader.ts')).loadKnowledgeBase(dir)
+  const { sampleKnowledgeBase } = await import('./kb/sample.ts')
+  return new KnowledgeBase(sampleKnowledgeBase(), 'sample')
+}
+
+export function readRulesText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw new FundwatchError('RULEBASE_INVALID', `cannot read rule base ${path}`, { cause })
+  }
+}

@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { runAudit, auditTopK } from '../audit/runner.ts'
+import { FundwatchError } from '../errors.ts'
+import type { Label } from '../generator/labels.ts'
+import { CN_OFFSET_MS, DAY_MS, cnDate } from '../util/time.ts'
+import { appFromFlags } from './common.ts'
+
+const USAGE = `usage: fundwatch audit [--from D] [--to D] [--detector id]... [--kb dir] [--rules file] [--data-dir dir] [--labels file --top K] [--json]
+
+Runs the audit (事后) detectors over stored history and stores their alerts.
+  --from D        first day of the window (YYYY-MM-DD, China time) or an RFC 3339 instant; default: 30 days before --to
+  --to D          last day of the window, inclusive (YYYY-MM-DD) or an RFC 3339 instant (exclusive); default: yesterday
+  --detector id   only this audit detector (repeatable); default: every enabled one
+  --labels file   a generated dataset's labels.jsonl: also print precision among the top K alerts per detector
+  --top K         K for --labels (default 10)
+  --json          print the run as JSON instead of a table`
+
+/** A China day (YYYY-MM-DD) or an RFC 3339 instant, as epoch ms; a day given as the end means the end of that day. */
+export function parseWhen(s: string, end: boolean): number {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) {
+    const t = Date.parse(`${s}T00:00:00+08:00`)
+    if (Number.isNaN(t)) throw new FundwatchError('BAD_REQUEST', `not a date: ${s}`)
+    return end ? t + DAY_MS : t
+  }
+  const t = Date.parse(s)
+  if (Number.isNaN(t) || !/[zZ]|[+-]\d{2}:\d{2}$/.test(s)) throw new FundwatchError('BAD_REQUEST', `not a YYYY-MM-DD date or an RFC 3339 time with offset: ${s}`)
+  return t
+}
+
+/** The window the flags ask for: [from, to), China days, defaults to the 30 days ending yesterday. */
+export function auditWindow(flags: { from?: string; to?: string }, now = Date.now()): { from: number; to: number } {
+  const today = Math.floor((now + CN_OFFSET_MS) / DAY_MS) * DAY_MS - CN_OFFSET_MS
+  const to = flags.to ? parseWhen(flags.to, true) : today
+  const from = flags.from ? parseWhen(flags.from, false) : to - 30 * DAY_MS
+  if (!(from < to)) throw new FundwatchError('BAD_REQUEST', `--from must be before --to (${cnDate(from)} .. ${cnDate(to - 1)})`)
+  return { from, to }
+}
+
+/** `fundwatch audit`: runs the audit detectors over a window of stored history; exit 1 when a detector failed. */
+export async function auditCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      from: { type: 'string' }, to: { type: 'string' }, detector: { type: 'string', multiple: true },
+      kb: { type: 'string' }, rules: { type: 'string' }, 'data-dir': { type: 'string' },
+      labels: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) {
+    console.log(USAGE)
+    return 0
+  }
+  const window = auditWindow(values)
+  const k = values.top === undefined ? 10 : Number(values.top)
+  if (!(Number.isInteger(k) && k > 0)) throw new FundwatchError('BAD_REQUEST', `--top must be a positive integer (got ${values.top})`)
+  const labels = values.labels ? readLabels(values.labels) : undefined
+  const app = await appFromFlags(values, { logLevel: process.env.LOG_LEVEL ?? 'warn' })
+  try {
+    const t0 = performance.now()
+    const run = await runAudit(app, { ...window, ...(values.detector ? { detectors: values.detector } : {}) })
+    const ms = performance.now() - t0
+    const scores = labels ? auditTopK(run.alerts, labels, k) : undefined
+    if (values.json) {
+      console.log(JSON.stringify({ from: cnDate(window.from), to: cnDate(window.to - 1), ms: Math.round(ms), byDetector: run.byDetector, errors: run.errors, detectorMs: run.ms, ...(scores ? { topK: k, scores } : {}) }, null, 2))
+    } else {
+      const lines = [`audited ${cnDate(window.from)} .. ${cnDate(window.to - 1)} in ${(ms / 1000).toFixed(1)} s: ${run.alerts.length} alerts stored`]
+      for (const [id, n] of Object.entries(run.byDetector)) {
+        const amount = run.alerts.filter((a) => a.detector.id === id).reduce((s, a) => s + Number(a.amount_at_risk), 0)
+        const sc = scores?.[id]
+        const p = sc ? `  precision@${k} ${sc.precision === undefined ? '–' : sc.precision.toFixed(2)} (${sc.tp}/${sc.k}), labels found ${sc.labelsFound}/${sc.labels}` : ''
+        lines.push(`  ${id.padEnd(20)} ${String(n).padStart(5)} alerts  ${amount.toFixed(2).padStart(14)} at risk  ${String(run.ms[id] ?? 0).padStart(6)} ms${p}`)
+      }
+      for (const e of run.errors) lines.push(`  ${e.detector.padEnd(20)} FAILED (${e.reason}); see the log`)
+      console.log(lines.join('\n'))
+    }
+    return run.errors.length ? 1 : 0
+  } finally {
+    await app.close()
+  }
+}
+
+function readLabels(path: string): Label[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw new FundwatchError('BAD_REQUEST', `cannot read labels ${path}`, { cause })
+  }
+  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Label)
+}
+
+export { USAGE as AUDIT_USAGE }

@@ -1,0 +1,36 @@
+import { createApp, type App } from '../app.ts'
+import { configFromEnv } from '../config.ts'
+import { watchRulesFile } from '../detect/rules-file.ts'
+import type { CommonFlags } from './main.ts'
+
+export async function appFromFlags(flags: CommonFlags, overrides: Record<string, unknown> = {}): Promise<App> {
+  const config = configFromEnv(process.env, { kbDir: flags.kb, rulesFile: flags.rules, dataDir: flags['data-dir'], ...overrides })
+  const app = await createApp(config)
+  // A long-running role follows edits of its rules file (hot reload between batches).
+  if (config.rulesFile) {
+    const stop = watchRulesFile(app, config.rulesFile)
+    const close = app.close
+    app.close = async () => {
+      stop()
+      await close()
+    }
+  }
+  return app
+}
+
+/** Stops cleanly on SIGINT/SIGTERM: the signal aborts the run, stored batches stay committed. */
+export function stopSignal(): AbortController {
+  const ac = new AbortController()
+  const stop = (sig: string) => {
+    if (ac.signal.aborted) process.exit(130)
+    process.stderr.write(`\n${sig}: stopping after the batch in flight…\n`)
+    ac.abort(new Error(sig))
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  return ac
+}
+
+export function fmtRate(n: number, ms: number): string {
+  return ms > 0 ? Math.round((n * 1000) / ms).toLocaleString('en-US') : '–'
+}

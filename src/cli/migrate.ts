@@ -1,0 +1,16 @@
+import { configFromEnv } from '../config.ts'
+import { migrate } from '../store/migrations.ts'
+import { Store } from '../store/store.ts'
+import type { CommonFlags } from './main.ts'
+
+export async function migrateCmd(flags: CommonFlags): Promise<number> {
+  const config = configFromEnv(process.env, { dataDir: flags['data-dir'] })
+  const store = await Store.open({ url: config.clickhouseUrl, dataDir: config.dataDir, database: config.database })
+  try {
+    const { applied, current } = await migrate(store)
+    console.log(applied.length ? `applied migrations ${applied.join(', ')}; schema at version ${current}` : `schema already at version ${current}`)
+    return 0
+  } finally {
+    await store.close()
+  }
+}

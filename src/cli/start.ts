@@ -1,0 +1,59 @@
+import { buildServer, createLiveFeed } from '../api/server.ts'
+import { bootstrapAdmin } from '../auth/bootstrap.ts'
+import { createGenerator, type Generator } from '../generator/generate.ts'
+import { KnowledgeBase } from '../kb/knowledge-base.ts'
+import { generatorSource } from '../pipeline/sources.ts'
+import { DAY_MS } from '../util/time.ts'
+import { appFromFlags, stopSignal } from './common.ts'
+import type { CommonFlags } from './main.ts'
+
+/**
+ * The embedded default: one process, every role. A short generated history is
+ * replayed as fast as it goes (so every detector has something to show within
+ * seconds), then a live stream continues at a steady rate until stopped.
+ */
+export async function start(flags: CommonFlags & { port?: string; rate?: string; seed?: string }): Promise<number> {
+  const app = await appFromFlags(flags, { port: flags.port })
+  const live = createLiveFeed(app)
+  const server = await buildServer(app, { live })
+  const ac = stopSignal()
+  ac.signal.addEventListener('abort', () => void server.close())
+  const address = await server.listen({ port: app.config.port, host: app.config.host })
+  // The admin token exists only on first start and is printed here once, never
+  // logged; it rides in the URL fragment, which browsers do not send to servers.
+  const token = await bootstrapAdmin(app)
+  console.log([
+    `fundwatch is running at ${address}`,
+    token ? `  console  ${address}/#token=${token}\n           (first start: an admin was created; this link is shown once — keep it, or create users with \`fundwatch users create\`)` : `  console  ${address}/  (log in with your token)`,
+    `  API      ${address}/api/v1/alerts  (Authorization: Bearer <token>; OpenAPI at ${address}/docs)`,
+    `  metrics  ${address}/metrics`,
+    `  data     ${app.store.embedded ? `chDB in ${app.config.dataDir}` : 'ClickHouse server'}`,
+  ].join('\n'))
+  const rate = Number(flags.rate ?? 300)
+  const seed = Number(flags.seed ?? Date.now() % 100_000)
+  const base = app.kb().data
+  // The generator registers its made-up persons in the knowledge base (gender,
+  // birth date, 门诊慢特病, death): the detectors must see them as the platform would.
+  const persons = new Map(base.persons.map((p) => [p.psn_no, p]))
+  const withPersons = (g: Generator) => {
+    for (const p of g.persons) persons.set(p.psn_no, p)
+    app.setKb(new KnowledgeBase({ ...base, persons: [...persons.values()] }, app.kb().version))
+    return g
+  }
+  try {
+    const history = withPersons(createGenerator({ seed, persons: 600, days: 40, startTime: Date.now() - 41 * DAY_MS, fraudRate: 0.03, kb: base }))
+    const h = await app.pipeline({ alertSinks: [live.sink] }).run(generatorSource(history.events(), { batchSize: 1000 }), ac.signal)
+    app.log.info({ events: h.events, alerts: h.alerts }, 'generated history replayed; live stream follows')
+    for (let round = 1; !ac.signal.aborted; round++) {
+      const stream = withPersons(createGenerator({ seed: seed + round, persons: 2000, days: 1, startTime: Date.now() - DAY_MS, fraudRate: 0.01, kb: base }))
+      await app.pipeline({ alertSinks: [live.sink] }).run(generatorSource(stream.events(), { ratePerSec: rate }), ac.signal)
+    }
+  } catch (err) {
+    if (!ac.signal.aborted) throw err
+  } finally {
+    live.close()
+    await server.close()
+    await app.close()
+  }
+  return 0
+}

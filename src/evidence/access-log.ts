@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto'
+import type { Principal } from '../auth/principal.ts'
+import { FundwatchError } from '../errors.ts'
+import type { Store } from '../store/store.ts'
+import { chTime, fromChTime } from '../util/time.ts'
+
+export interface AccessEntry {
+  access_id: string
+  at: string
+  user_id: string
+  user_name: string
+  role: string
+  action: 'view' | 'export'
+  object_type: 'alert' | 'case'
+  object_id: string
+  purpose: string
+  revealed: boolean
+}
+
+/**
+ * Every view or export of evidence (claim lines, visits, settlements behind an
+ * alert or a case): who, which object, when, the purpose they stated, and
+ * whether personal data was shown unmasked. Written before the evidence is
+ * returned, so a failed write means no evidence.
+ */
+export class AccessLog {
+  constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
+
+  async record(by: Principal | { id: string; name: string; role: string }, e: { action: 'view' | 'export'; object_type: 'alert' | 'case'; object_id: string; purpose: string; revealed: boolean }): Promise<string> {
+    const access_id = randomUUID()
+    await this.store.insert('evidence_access_log', [{
+      access_id, at: chTime(this.now()), user_id: by.id, user_name: by.name, role: by.role, ...e,
+    }])
+    return access_id
+  }
+
+  async list(q: { limit: number; cursor?: string; object_id?: string; user_id?: string }): Promise<{ entries: AccessEntry[]; next?: string }> {
+    const where: string[] = []
+    const params: Record<string, unknown> = { limit: q.limit + 1 }
+    if (q.cursor) {
+      const [at, id] = Buffer.from(q.cursor, 'base64url').toString('utf8').split('|')
+      if (!at || !id || !/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?$/.test(at) || !/^[0-9a-f-]{36}$/.test(id)) throw new FundwatchError('BAD_REQUEST', 'invalid cursor')
+      where.push(`(at, access_id) < ({c_at:DateTime64(3,'UTC')}, {c_id:String})`)
+      Object.assign(params, { c_at: at, c_id: id })
+    }
+    if (q.object_id) {
+      where.push('object_id = {object_id:String}')
+      params.object_id = q.object_id
+    }
+    if (q.user_id) {
+      where.push('user_id = {user_id:String}')
+      params.user_id = q.user_id
+    }
+    const rows = await this.store.query<Record<string, unknown>>(
+      `SELECT * FROM ${this.store.t('evidence_access_log')} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, access_id DESC LIMIT {limit:UInt32}`, params)
+    const page = rows.slice(0, q.limit)
+    const last = page.at(-1)
+    return {
+      entries: page.map((r) => ({
+        access_id: String(r.access_id), at: new Date(fromChTime(String(r.at))).toISOString(), user_id: String(r.user_id), user_name: String(r.user_name),
+        role: String(r.role), action: r.action === 'export' ? 'export' : 'view', object_type: r.object_type === 'case' ? 'case' : 'alert',
+        object_id: String(r.object_id), purpose: String(r.purpose), revealed: Boolean(r.revealed),
+      })),
+      next: rows.length > q.limit && last ? Buffer.from(`${String(last.at)}|${String(last.access_id)}`).toString('base64url') : undefined,
+    }
+  }
+}

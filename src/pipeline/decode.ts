@@ -1,0 +1,93 @@
+import { isUtf8 } from 'node:buffer'
+import type { z } from 'zod'
+import { AnyEvent, EVENT_TYPES } from '../../schemas/index.ts'
+
+export interface DecodeOptions {
+  /** Larger records are rejected unread (CONTRACT.md: oversized messages). */
+  maxBytes: number
+  /** event_time later than now + this is "in the far future". */
+  futureToleranceMs: number
+  now: () => number
+}
+
+export const DEFAULT_DECODE: DecodeOptions = { maxBytes: 1 << 20, futureToleranceMs: 24 * 3600_000, now: Date.now }
+
+export type Decoded =
+  | { ok: true; event: AnyEvent; eventTime: number; text: string }
+  | { ok: false; reason: string; detail: string }
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES)
+
+/**
+ * Bytes → a validated event, or a machine-readable reason. Never throws: a bad
+ * record becomes a dead letter and the partition moves on.
+ *
+ * Reasons are `<code>` or `<code>@<path>` with array indices folded to `*`
+ * (schema.invalid_type@payload.lines.*.cnt), so the reason is precise enough
+ * to act on and still a bounded label set for metrics.
+ */
+export function decode(bytes: Buffer, opts: DecodeOptions = DEFAULT_DECODE): Decoded {
+  if (bytes.length > opts.maxBytes) return fail('oversized', `${bytes.length} bytes > limit ${opts.maxBytes}`)
+  if (bytes.length === 0) return fail('empty', 'empty record')
+  if (!isUtf8(bytes)) return fail('bad_encoding', 'not valid UTF-8')
+  const text = bytes.toString('utf8')
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    return fail('not_json', (e as Error).message)
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('not_object', `top level is ${Array.isArray(json) ? 'an array' : typeof json}`)
+  const obj = json as Record<string, unknown>
+  // Checked before the schema so the reason says what is wrong instead of "no union member matched".
+  if (typeof obj.event_type !== 'string') return fail(obj.event_type === undefined ? 'missing_event_type' : 'schema.invalid_type@event_type', 'event_type must be a string')
+  if (!KNOWN_TYPES.has(obj.event_type)) return fail('unknown_event_type', `event_type "${String(obj.event_type).slice(0, 60)}"`)
+  if (obj.schema_version !== 1) return fail('unsupported_schema_version', `schema_version ${JSON.stringify(obj.schema_version)?.slice(0, 20)}`)
+
+  const parsed = AnyEvent.safeParse(obj)
+  if (!parsed.success) return zodFail(parsed.error)
+  const ev = parsed.data
+  const eventTime = Date.parse(ev.event_time)
+  if (eventTime > opts.now() + opts.futureToleranceMs) return fail('future_time@event_time', `event_time ${ev.event_time} is in the future`)
+  const rule = checkArithmetic(ev)
+  if (rule) return rule
+  return { ok: true, event: ev, eventTime, text }
+}
+
+function checkArithmetic(ev: AnyEvent): Decoded | undefined {
+  if (ev.event_type === 'fee.uploaded') {
+    const lines = ev.payload.lines
+    const seen = new Set<string>()
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i]!
+      if (Number(l.cnt) === 0) return fail('zero_quantity@payload.lines.*.cnt', `line ${i}: cnt is 0`)
+      // Money and quantities have ≤ 4 decimals, so float products stay far inside the 0.01 tolerance.
+      const diff = Math.abs(Number(l.cnt) * Number(l.pric) - Number(l.det_item_fee_sumamt))
+      if (diff > 0.01 + 1e-9) return fail('amount_mismatch@payload.lines.*', `line ${i} (${l.feedetl_sn}): cnt ${l.cnt} × pric ${l.pric} ≠ det_item_fee_sumamt ${l.det_item_fee_sumamt}`)
+      if (seen.has(l.feedetl_sn)) return fail('duplicate_line_id@payload.lines.*.feedetl_sn', `line ${i}: feedetl_sn ${l.feedetl_sn} repeated in one event`)
+      seen.add(l.feedetl_sn)
+    }
+  } else if (ev.event_type === 'settlement.completed') {
+    const p = ev.payload
+    const parts = Number(p.fund_pay_sumamt) + Number(p.acct_pay) + Number(p.psn_cash_pay)
+    if (Math.abs(parts - Number(p.medfee_sumamt)) > 0.01 + 1e-9)
+      return fail('settlement_sum_mismatch@payload', `fund_pay_sumamt + acct_pay + psn_cash_pay = ${parts.toFixed(2)} ≠ medfee_sumamt ${p.medfee_sumamt}`)
+    if (Number(p.hifp_pay) > Number(p.fund_pay_sumamt) + 1e-9) return fail('fund_pay_mismatch@payload.hifp_pay', `hifp_pay ${p.hifp_pay} > fund_pay_sumamt ${p.fund_pay_sumamt}`)
+    if (Number(p.inscp_scp_amt) > Number(p.medfee_sumamt) + 1e-9) return fail('scope_amount_mismatch@payload.inscp_scp_amt', `inscp_scp_amt ${p.inscp_scp_amt} > medfee_sumamt ${p.medfee_sumamt}`)
+  }
+  return undefined
+}
+
+function zodFail(err: z.ZodError): Decoded {
+  const issue = err.issues[0]!
+  const path = issue.path.map((p) => (typeof p === 'number' ? '*' : String(p))).join('.')
+  const custom = issue.code === 'custom' ? (issue.params as { reason?: string } | undefined)?.reason : undefined
+  // A missing field reads as invalid_type with "received undefined"; name it for what it is.
+  const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message)
+  const code = custom ?? (missing ? 'schema.missing' : `schema.${issue.code}`)
+  return fail(path ? `${code}@${path}` : code, `${issue.path.join('.')}: ${issue.message}`)
+}
+
+function fail(reason: string, detail: string): Decoded {
+  return { ok: false, reason, detail: detail.slice(0, 500) }
+}

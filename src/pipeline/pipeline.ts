@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto'
+import type { Alert, AnyEvent } from '../../schemas/index.ts'
+import type { DetectEngine } from '../detect/engine.ts'
+import type { DetectContext } from '../detect/types.ts'
+import type { KnowledgeBase } from '../kb/knowledge-base.ts'
+import type { Logger } from '../log.ts'
+import type { Metrics } from '../metrics.ts'
+import { applyEvent, prune } from '../state/apply.ts'
+import type { PersonCache } from '../state/cache.ts'
+import type { PersonState } from '../state/types.ts'
+import { TABLES, addEventRows, alertRow, emptyRows, psnOf, type BatchRows } from '../store/rows.ts'
+import type { Store } from '../store/store.ts'
+import { DAY_MS, chTime, cnIso } from '../util/time.ts'
+import { DEFAULT_DECODE, decode, type DecodeOptions } from './decode.ts'
+import type { AlertSink, DeadLetterOut, DeadLetterSink, Source, SourceBatch } from './types.ts'
+
+export interface PipelineDeps {
+  store: Store
+  cache: PersonCache
+  metrics: Metrics
+  log: Logger
+  /** Read once per batch, so a reload takes effect between batches, never inside one. */
+  kb: () => KnowledgeBase
+  engine: () => DetectEngine
+  alertSinks?: AlertSink[]
+  deadLetterSinks?: DeadLetterSink[]
+  decode?: Partial<DecodeOptions>
+  /** Batches decoded and detected ahead of the one being stored. */
+  maxInFlight?: number
+  retry?: { baseMs: number; maxMs: number }
+  now?: () => number
+  /** Fault injection for the crash tests: called at each named point with the batch sequence number. */
+  fault?: FaultHook
+}
+
+export type FaultPoint = 'after-detect' | 'after-store' | 'after-commit' | 'rebalance'
+export type FaultHook = (point: FaultPoint, n: number) => void
+
+export interface PreparedBatch {
+  seq: number
+  batch: SourceBatch
+  rows: BatchRows
+  alerts: Alert[]
+  deadLetters: DeadLetterOut[]
+  events: number
+  feeLines: number
+}
+
+export interface RunSummary {
+  batches: number
+  records: number
+  events: number
+  feeLines: number
+  rejected: number
+  alerts: number
+  rejectedByReason: Record<string, number>
+}
+
+/**
+ * The one pipeline all sources feed. Delivery: a batch's rows go to ClickHouse,
+ * then its alerts and dead letters to their sinks, and only then is the source
+ * position committed. A failing write is retried with backoff, forever, while
+ * the source waits (bounded in-flight work) — never dropped, never committed
+ * past. Stored rows carry deterministic ids, so replaying a batch after a crash
+ * changes nothing.
+ */
+export class Pipeline {
+  private seq = 0
+  private readonly decodeOpts: DecodeOptions
+  private readonly now: () => number
+
+  constructor(private readonly d: PipelineDeps) {
+    this.decodeOpts = { ...DEFAULT_DECODE, ...d.decode }
+    this.now = d.now ?? Date.now
+  }
+
+  async run(source: Source, signal: AbortSignal, onBatch?: (p: PreparedBatch, sum: Readonly<RunSummary>) => void): Promise<RunSummary> {
+    const sum: RunSummary = { batches: 0, records: 0, events: 0, feeLines: 0, rejected: 0, alerts: 0, rejectedByReason: {} }
+    const max = this.d.maxInFlight ?? 2
+    const inFlight: Promise<void>[] = []
+    let failed: unknown
+    // Iterated by hand so that on stop the in-flight batches are stored and
+    // committed *before* the source is closed (a Kafka consumer that left the
+    // group could no longer commit them).
+    const it = source.batches(signal)[Symbol.asyncIterator]()
+    try {
+      while (!failed && !signal.aborted) {
+        const next = await it.next()
+        if (next.done) break
+        const batch = next.value
+        const p = await this.prepare(batch, 'in', signal)
+        // Persist in order: a later batch's commit must never overtake an earlier one's store.
+        const prev = inFlight.at(-1) ?? Promise.resolve()
+        const done = prev.then(() => this.persist(p, signal)).then(() => {
+          sum.batches++
+          sum.records += batch.records.length
+          sum.events += p.events
+          sum.feeLines += p.feeLines
+          sum.rejected += p.deadLetters.length
+          sum.alerts += p.alerts.length
+          for (const dl of p.deadLetters) sum.rejectedByReason[dl.reason] = (sum.rejectedByReason[dl.reason] ?? 0) + 1
+          onBatch?.(p, sum)
+        })
+        done.catch((e: unknown) => { failed ??= e })
+        inFlight.push(done)
+        this.d.metrics.inFlightBatches.set(inFlight.length)
+        while (inFlight.length >= max) {
+          await inFlight[0]!.catch(() => undefined)
+          inFlight.shift()
+          this.d.metrics.inFlightBatches.set(inFlight.length)
+        }
+      }
+      for (const f of inFlight) await f.catch(() => undefined)
+    } finally {
+      await it.return?.()
+    }
+    this.d.metrics.inFlightBatches.set(0)
+    if (failed) throw failed
+    return sum
+  }
+
+  /** Decode, restore state, apply, detect: everything but the writes. */
+  async prepare(batch: SourceBatch, stage: 'in' = 'in', signal: AbortSignal = new AbortController().signal): Promise<PreparedBatch> {
+    const seq = ++this.seq
+    const m = this.d.metrics
+    const kb = this.d.kb()
+    const engine = this.d.engine()
+    const now = this.now()
+    const t0 = performance.now()
+    const rows = emptyRows()
+    const deadLetters: DeadLetterOut[] = []
+    const valid: { ev: AnyEvent; t: number; owner: string }[] = []
+    const ingestedAt = chTime(now)
+    let feeLines = 0
+    for (const rec of batch.records) {
+      const r = decode(rec.value, this.decodeOpts)
+      if (r.ok) {
+        valid.push({ ev: r.event, t: r.eventTime, owner: rec.owner })
+        addEventRows(rows, r.event, r.text, rec.pos, ingestedAt)
+        if (r.event.event_type === 'fee.uploaded') feeLines += r.event.payload.lines.length
+      } else {
+        deadLetters.push({ dlq_id: dlqId(rec.pos), reason: r.reason, detail: r.detail, record: rec, received_at: cnIso(now) })
+      }
+    }
+    const t1 = performance.now()
+
+    const persons = new Map<string, { psn_no: string; owner: string }>()
+    let minTime = Infinity
+    for (const v of valid) {
+      const psn = psnOf(v.ev)
+      if (psn) persons.set(psn, { psn_no: psn, owner: v.owner })
+      if (v.t < minTime) minTime = v.t
+    }
+    // State comes from the store: while it is unreachable, wait and retry like a sink.
+    await this.retry('state', signal, () => this.d.cache.ensure(persons.values(), seq, minTime - engine.lookbackDays * DAY_MS))
+    const t2 = performance.now()
+
+    const alerts = new Map<string, Alert>()
+    const touched = new Set<PersonState>()
+    for (const { ev, t } of valid) {
+      const psn = psnOf(ev)
+      const person = psn ? this.d.cache.get(psn) : undefined
+      const visit = person ? applyEvent(person, ev, t) : undefined
+      if (person) touched.add(person)
+      const ctx: DetectContext = { event: ev, stage, kb, person, visit, eventTime: t }
+      for (const a of engine.detect(ctx, now, m, this.d.log)) alerts.set(a.alert_id, a)
+    }
+    for (const p of touched) prune(p, engine.lookbackDays)
+    const t3 = performance.now()
+
+    for (const a of alerts.values()) rows.alerts.push(alertRow(a, kb.institutions.get(a.subject.fixmedins_code)?.admdvs ?? ''))
+    for (const dl of deadLetters) {
+      rows.dead_letters.push({ dlq_id: dl.dlq_id, reason: dl.reason, detail: dl.detail, source: dl.record.pos, received_at: ingestedAt, raw_base64: dl.record.value.toString('base64') })
+    }
+    m.batchSeconds.observe({ stage: 'decode' }, (t1 - t0) / 1000)
+    m.batchSeconds.observe({ stage: 'state' }, (t2 - t1) / 1000)
+    m.batchSeconds.observe({ stage: 'detect' }, (t3 - t2) / 1000)
+    for (const { id, ms } of engine.takeTimings()) m.detectorBatchSeconds.observe({ detector: id }, ms / 1000)
+    this.d.fault?.('after-detect', seq)
+    return { seq, batch, rows, alerts: [...alerts.values()], deadLetters, events: valid.length, feeLines }
+  }
+
+  /** Store, publish, then commit — retrying each step until it succeeds or the run is aborted. */
+  async persist(p: PreparedBatch, signal: AbortSignal): Promise<void> {
+    const m = this.d.metrics
+    const t0 = performance.now()
+    await this.retry('clickhouse', signal, () => this.store(p.rows))
+    this.d.fault?.('after-store', p.seq)
+    const t1 = performance.now()
+    for (const s of this.d.alertSinks ?? []) if (p.alerts.length) await this.retry(s.name, signal, () => s.publish(p.alerts))
+    for (const s of this.d.deadLetterSinks ?? []) if (p.deadLetters.length) await this.retry(s.name, signal, () => s.publish(p.deadLetters))
+    if (p.batch.commit) {
+      await this.retry('commit', signal, p.batch.commit)
+      m.commits.inc()
+      this.d.fault?.('after-commit', p.seq)
+    }
+    m.batchSeconds.observe({ stage: 'store' }, (t1 - t0) / 1000)
+    m.batchSeconds.observe({ stage: 'publish' }, (performance.now() - t1) / 1000)
+    this.d.cache.trim(p.seq)
+    // Counted once stored, so the counters never run ahead of what a reader can find.
+    for (const ev of p.rows.events as { event_type: string }[]) m.eventsIn.inc({ type: ev.event_type })
+    m.feeLinesIn.inc(p.feeLines)
+    for (const dl of p.deadLetters) m.rejected.inc({ reason: dl.reason })
+    for (const a of p.alerts) m.alerts.inc({ detector: a.detector.id, severity: a.severity })
+  }
+
+  private async store(rows: BatchRows): Promise<void> {
+    const m = this.d.metrics
+    await Promise.all(TABLES.map(async (table) => {
+      const r = rows[table]
+      if (r.length === 0) return
+      const t0 = performance.now()
+      await this.d.store.insert(table, r)
+      m.sinkSeconds.observe({ sink: `clickhouse.${table}` }, (performance.now() - t0) / 1000)
+      m.sinkBatchRows.observe({ sink: `clickhouse.${table}` }, r.length)
+    }))
+  }
+
+  private async retry(sink: string, signal: AbortSignal, fn: () => Promise<void>): Promise<void> {
+    const { baseMs, maxMs } = this.d.retry ?? { baseMs: 100, maxMs: 10_000 }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fn()
+        return
+      } catch (err) {
+        if (signal.aborted) throw err
+        this.d.metrics.sinkRetries.inc({ sink })
+        const wait = Math.min(maxMs, baseMs * 2 ** attempt) * (0.5 + Math.random() / 2)
+        this.d.log.warn({ err, sink, attempt, wait_ms: Math.round(wait) }, 'sink write failed; retrying, nothing committed')
+        await sleep(wait, signal)
+      }
+    }
+  }
+}
+
+/** Dead letters are keyed by where the record sat, so a replay rewrites the same row. */
+export function dlqId(pos: string): string {
+  return createHash('sha256').update(pos).digest('hex').slice(0, 32)
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
+    const onAbort = () => { clearTimeout(t); reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

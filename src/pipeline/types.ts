@@ -1,0 +1,43 @@
+import type { Alert } from '../../schemas/index.ts'
+
+/** One record as a source delivers it: the original bytes and where they came from. */
+export interface SourceRecord {
+  value: Buffer
+  /** Stable position, e.g. "fundwatch.claims.v1/3/1042" or "claims.jsonl:17": the dead-letter id derives from it. */
+  pos: string
+  /** Who owns the record's person state, e.g. "fundwatch.claims.v1/3"; state is dropped per owner on a rebalance. */
+  owner: string
+  key?: string | null
+  headers?: Record<string, string>
+}
+
+export interface SourceBatch {
+  records: SourceRecord[]
+  /** Called only after the batch is stored and published: commits the source position (Kafka offsets). */
+  commit?: () => Promise<void>
+}
+
+/** Kafka, a file, or the generator: the pipeline does not know which. */
+export interface Source {
+  readonly name: string
+  batches(signal: AbortSignal): AsyncIterable<SourceBatch>
+}
+
+export interface DeadLetterOut {
+  dlq_id: string
+  reason: string
+  detail: string
+  record: SourceRecord
+  received_at: string
+}
+
+/** Downstream of the store: the alerts topic, the live feed. Must be idempotent per alert_id. */
+export interface AlertSink {
+  readonly name: string
+  publish(alerts: readonly Alert[]): Promise<void>
+}
+
+export interface DeadLetterSink {
+  readonly name: string
+  publish(records: readonly DeadLetterOut[]): Promise<void>
+}

@@ -1,0 +1,200 @@
+import type { Diagnosis } from '../../schemas/index.ts'
+import type { Metrics } from '../metrics.ts'
+import type { Store } from '../store/store.ts'
+import { chTime, fromChTime } from '../util/time.ts'
+import { newPerson, visitOf } from './apply.ts'
+import type { PersonState } from './types.ts'
+
+const LOAD_CHUNK = 1000
+
+interface Held {
+  state: PersonState
+  /** Sequence number of the newest batch that touched it; evictable once that batch is stored. */
+  batch: number
+}
+
+/**
+ * Person state for the partitions this processor owns: a bounded cache over
+ * ClickHouse history. A person missing from the cache (first sight, a partition
+ * newly assigned after a rebalance, a restart) is loaded from the stored rows
+ * before the batch is processed — all misses of a batch in one round of queries.
+ * Eviction never drops a person touched by a batch that is not yet stored,
+ * because a reload could not see that batch's rows.
+ */
+export class PersonCache {
+  private readonly held = new Map<string, Held>()
+
+  constructor(private readonly store: Store, private readonly opts: { maxPersons: number; metrics?: Metrics }) {}
+
+  get size(): number {
+    return this.held.size
+  }
+
+  get(psn_no: string): PersonState | undefined {
+    return this.held.get(psn_no)?.state
+  }
+
+  /** Makes every person of the batch present, loading misses from ClickHouse history since `sinceMs`. */
+  async ensure(psns: Iterable<{ psn_no: string; owner: string }>, batch: number, sinceMs: number): Promise<void> {
+    const missing = new Map<string, string>()
+    for (const { psn_no, owner } of psns) {
+      const h = this.held.get(psn_no)
+      if (h) {
+        h.batch = batch
+        h.state.owner = owner
+      } else missing.set(psn_no, owner)
+    }
+    if (missing.size === 0) return
+    // Persons travel as a query parameter, i.e. in the request URI: bounded per query.
+    const ids = [...missing.keys()]
+    const loaded = new Map<string, PersonState>()
+    for (let i = 0; i < ids.length; i += LOAD_CHUNK) {
+      for (const [k, v] of await loadPersons(this.store, ids.slice(i, i + LOAD_CHUNK), sinceMs)) loaded.set(k, v)
+    }
+    for (const [psn_no, owner] of missing) {
+      const state = loaded.get(psn_no) ?? newPerson(psn_no, owner)
+      state.owner = owner
+      this.held.set(psn_no, { state, batch })
+    }
+    this.opts.metrics?.stateLoads.inc(missing.size)
+    this.opts.metrics?.statePersons.set(this.held.size)
+  }
+
+  /** After batch `storedBatch` is durably stored: trim to the size bound, oldest first. */
+  trim(storedBatch: number): void {
+    let excess = this.held.size - this.opts.maxPersons
+    if (excess <= 0) return
+    for (const [k, h] of this.held) {
+      if (excess <= 0) break
+      if (h.batch <= storedBatch) {
+        this.held.delete(k)
+        excess--
+      }
+    }
+    this.opts.metrics?.statePersons.set(this.held.size)
+  }
+
+  /** A partition was revoked: its persons now belong to another processor. */
+  dropOwner(owner: string): number {
+    let n = 0
+    for (const [k, h] of this.held) {
+      if (h.state.owner !== owner) continue
+      this.held.delete(k)
+      n++
+    }
+    this.opts.metrics?.statePersons.set(this.held.size)
+    return n
+  }
+
+  clear(): void {
+    this.held.clear()
+  }
+}
+
+type Row = Record<string, unknown>
+const ms = (v: unknown) => fromChTime(String(v))
+
+/**
+ * Rebuilds person state from stored rows (FINAL: replays may have written rows
+ * twice before a merge). The queries run together, one round per batch.
+ */
+export async function loadPersons(store: Store, candidates: string[], sinceMs: number): Promise<Map<string, PersonState>> {
+  // Most misses are persons never seen before. One query on the sorting-key
+  // column alone (no FINAL, no other columns) finds those with any history;
+  // only they pay for the full reads below. Without it, each batch's full
+  // reads of random persons touched nearly every granule of six tables with
+  // FINAL, and a replay slowed down quadratically with the size of the store.
+  const known = await store.query<{ psn_no: string }>(
+    `SELECT DISTINCT psn_no FROM (
+      SELECT psn_no FROM ${store.t('visits')} WHERE psn_no IN {psns:Array(String)}
+      UNION ALL SELECT psn_no FROM ${store.t('fee_lines')} WHERE psn_no IN {psns:Array(String)}
+      UNION ALL SELECT psn_no FROM ${store.t('settlements')} WHERE psn_no IN {psns:Array(String)})`,
+    { psns: candidates },
+  )
+  if (known.length === 0) return new Map()
+  const psns = known.map((r) => r.psn_no)
+  const p = { psns, since: chTime(sinceMs) }
+  const [visits, discharges, lines, fr, setls, sr] = await Promise.all([
+    store.query<Row>(`SELECT * FROM ${store.t('visits')} FINAL WHERE psn_no IN {psns:Array(String)} AND begntime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
+    store.query<Row>(`SELECT * FROM ${store.t('discharges')} FINAL WHERE psn_no IN {psns:Array(String)} AND endtime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
+    store.query<Row>(`SELECT psn_no, mdtrt_id, feedetl_sn, fixmedins_code, fee_ocur_time, med_list_codg, medins_list_codg, list_type, med_chrgitm_type,
+        toString(cnt) AS cnt, toString(pric) AS pric, toString(det_item_fee_sumamt) AS amt, bilg_dept_codg, bilg_dr_codg, prd_days, toString(hours) AS hours, event_id
+      FROM ${store.t('fee_lines')} FINAL WHERE psn_no IN {psns:Array(String)} AND fee_ocur_time >= {since:DateTime64(3,'UTC')}`, p),
+    store.query<Row>(`SELECT mdtrt_id, feedetl_sn FROM ${store.t('fee_reversals')} FINAL WHERE psn_no IN {psns:Array(String)}`, p),
+    store.query<Row>(`SELECT setl_id, mdtrt_id, psn_no, fixmedins_code, setl_time, med_type, toString(medfee_sumamt) AS medfee_sumamt, toString(hifp_pay) AS hifp_pay,
+        toString(fund_pay_sumamt) AS fund_pay_sumamt, toString(inscp_scp_amt) AS inscp_scp_amt, pay_grp_type, pay_grp_code, toString(pay_grp_weight) AS pay_grp_weight, event_id
+      FROM ${store.t('settlements')} FINAL WHERE psn_no IN {psns:Array(String)} AND setl_time >= {since:DateTime64(3,'UTC')}`, p),
+    store.query<Row>(`SELECT setl_id FROM ${store.t('settlement_reversals')} FINAL WHERE psn_no IN {psns:Array(String)}`, p),
+  ])
+  const out = new Map<string, PersonState>()
+  const person = (psn_no: string) => {
+    let s = out.get(psn_no)
+    if (!s) out.set(psn_no, (s = newPerson(psn_no, '')))
+    return s
+  }
+  const bump = (s: PersonState, t: number) => { if (t > s.last_event_time) s.last_event_time = t }
+  for (const r of visits) {
+    const s = person(String(r.psn_no))
+    const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
+    Object.assign(v, {
+      opened: true, med_type: String(r.med_type), insutype: String(r.insutype), begntime: ms(r.begntime), atddr_no: String(r.atddr_no),
+      adm_dept_codg: String(r.adm_dept_codg), diagnoses: diagnoses(r.diagnoses), open_event_id: String(r.event_id),
+    })
+    s.gend = String(r.gend)
+    s.brdy = String(r.brdy)
+    bump(s, ms(r.begntime))
+  }
+  for (const r of discharges) {
+    const s = person(String(r.psn_no))
+    const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
+    v.endtime = ms(r.endtime)
+    v.dscg_way = String(r.dscg_way)
+    v.dscg_maindiag_code = String(r.dscg_maindiag_code)
+    const d = diagnoses(r.diagnoses)
+    if (d.length) v.diagnoses = d
+    v.operations = (r.operations as [string, string][] | { oprn_oprt_code: string; oprn_oprt_date: string }[]).map((o) =>
+      Array.isArray(o) ? { oprn_oprt_code: o[0], oprn_oprt_date: o[1] } : o)
+    v.close_event_id = String(r.event_id)
+    bump(s, v.endtime)
+  }
+  const reversed = new Set(fr.map((r) => `${r.mdtrt_id}/${r.feedetl_sn}`))
+  for (const r of lines) {
+    const s = person(String(r.psn_no))
+    const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
+    const t = ms(r.fee_ocur_time)
+    v.lines.set(String(r.feedetl_sn), {
+      feedetl_sn: String(r.feedetl_sn), mdtrt_id: String(r.mdtrt_id), event_id: String(r.event_id), fee_ocur_time: t,
+      med_list_codg: String(r.med_list_codg), medins_list_codg: String(r.medins_list_codg), list_type: r.list_type as 'drug',
+      med_chrgitm_type: String(r.med_chrgitm_type), cnt: Number(r.cnt), pric: Number(r.pric), amount: Number(r.amt),
+      bilg_dept_codg: String(r.bilg_dept_codg), bilg_dr_codg: String(r.bilg_dr_codg),
+      prd_days: r.prd_days === null ? undefined : Number(r.prd_days), hours: r.hours === null || r.hours === '\\N' ? undefined : Number(r.hours),
+      reversed: reversed.has(`${r.mdtrt_id}/${r.feedetl_sn}`),
+    })
+    bump(s, t)
+  }
+  const setlReversed = new Set(sr.map((r) => String(r.setl_id)))
+  for (const r of setls) {
+    const s = person(String(r.psn_no))
+    const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
+    v.settlements.set(String(r.setl_id), {
+      setl_id: String(r.setl_id), mdtrt_id: String(r.mdtrt_id), event_id: String(r.event_id), setl_time: ms(r.setl_time), med_type: String(r.med_type),
+      medfee_sumamt: Number(r.medfee_sumamt), hifp_pay: Number(r.hifp_pay), fund_pay_sumamt: Number(r.fund_pay_sumamt), inscp_scp_amt: Number(r.inscp_scp_amt),
+      pay_grp: r.pay_grp_type ? { type: r.pay_grp_type as 'DRG', code: String(r.pay_grp_code), weight: Number(r.pay_grp_weight) } : undefined,
+      reversed: setlReversed.has(String(r.setl_id)),
+    })
+    if (!v.opened) v.med_type = String(r.med_type)
+    bump(s, ms(r.setl_time))
+  }
+  // A visit that began before the window still matters while it is open or
+  // ended inside the window (a long stay); visits ended before it are dropped.
+  for (const s of out.values()) {
+    for (const [id, v] of s.visits) if ((v.endtime ?? Infinity) < sinceMs) s.visits.delete(id)
+    if (s.visits.size === 0) out.delete(s.psn_no)
+  }
+  return out
+}
+
+function diagnoses(v: unknown): Diagnosis[] {
+  return ((v ?? []) as (Diagnosis | [string, string, string])[]).map((d) =>
+    Array.isArray(d) ? { diag_code: d[0], diag_name: d[1], maindiag_flag: d[2] as '0' | '1' } : d)
+}

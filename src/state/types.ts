@@ -1,0 +1,76 @@
+import type { Diagnosis } from '../../schemas/index.ts'
+
+/**
+ * Per-person state held by the processor that owns the person's partition: a
+ * bounded window of the person's visits with their lines and settlements. It
+ * is a cache over ClickHouse history (see state/loader.ts): on a miss it is
+ * rebuilt from the stored rows, so everything here must be derivable from them.
+ * Times are epoch milliseconds; money and quantities are numbers (yuan, units),
+ * formatted back to 2-decimal strings only at the boundary.
+ */
+export interface FeeLineState {
+  feedetl_sn: string
+  mdtrt_id: string
+  event_id: string
+  fee_ocur_time: number
+  med_list_codg: string
+  medins_list_codg: string
+  list_type: 'drug' | 'herb' | 'service' | 'consumable'
+  med_chrgitm_type: string
+  cnt: number
+  pric: number
+  amount: number
+  bilg_dept_codg: string
+  bilg_dr_codg: string
+  prd_days?: number
+  hours?: number
+  reversed: boolean
+}
+
+export interface SettlementState {
+  setl_id: string
+  mdtrt_id: string
+  event_id: string
+  setl_time: number
+  med_type: string
+  medfee_sumamt: number
+  hifp_pay: number
+  fund_pay_sumamt: number
+  inscp_scp_amt: number
+  pay_grp?: { type: 'DRG' | 'DIP'; code: string; weight: number }
+  reversed: boolean
+}
+
+export interface VisitState {
+  mdtrt_id: string
+  psn_no: string
+  fixmedins_code: string
+  /** Known once visit.opened was seen; a visit known only from lines has none. */
+  opened: boolean
+  med_type: string
+  insutype: string
+  begntime: number
+  endtime?: number
+  dscg_way?: string
+  dscg_maindiag_code?: string
+  atddr_no: string
+  adm_dept_codg: string
+  diagnoses: Diagnosis[]
+  operations: { oprn_oprt_code: string; oprn_oprt_date: string }[]
+  lines: Map<string, FeeLineState>
+  settlements: Map<string, SettlementState>
+  /** event_ids of visit.opened / visit.closed, for alert refs. */
+  open_event_id?: string
+  close_event_id?: string
+}
+
+export interface PersonState {
+  psn_no: string
+  gend?: string
+  brdy?: string
+  visits: Map<string, VisitState>
+  /** Who owns it, e.g. "fundwatch.claims.v1/3"; dropped when that partition is revoked. */
+  owner: string
+  /** Event time (ms) of the newest event applied; the retention window counts back from it. */
+  last_event_time: number
+}

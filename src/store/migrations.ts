@@ -1,0 +1,186 @@
+import type { Store } from './store.ts'
+
+/**
+ * Versioned, idempotent migrations owned by the app (`fundwatch migrate`).
+ * `{db}` is the store's database, checked to be a plain identifier when the
+ * store opens — the only thing ever interpolated into SQL.
+ *
+ * Every table that receives pipeline output is a ReplacingMergeTree whose
+ * sorting key is the row's deterministic id, so a batch replayed after a crash
+ * collapses onto the rows it already wrote. The partition key must be a pure
+ * function of that id's facts too (dedup happens within a partition only).
+ * Reads that must not see duplicates use FINAL or argMax.
+ */
+export interface Migration {
+  version: number
+  name: string
+  statements: string[]
+}
+
+const T = `DateTime64(3, 'UTC')`
+const DIAGS = `Array(Tuple(diag_code String, diag_name String, maindiag_flag String))`
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'events, claims, alerts, dead letters',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS {db}.events (
+        event_id String, event_type LowCardinality(String), event_time ${T},
+        fixmedins_code LowCardinality(String), psn_no String, mdtrt_id String,
+        source_pos String, ingested_at ${T}, raw String CODEC(ZSTD(3))
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (fixmedins_code, event_id)`,
+      `CREATE TABLE IF NOT EXISTS {db}.visits (
+        mdtrt_id String, psn_no String, fixmedins_code LowCardinality(String), med_type LowCardinality(String),
+        insutype LowCardinality(String), begntime ${T}, insuplc_admdvs LowCardinality(String), ipt_otp_no String,
+        adm_dept_codg LowCardinality(String), atddr_no String, gend LowCardinality(String), brdy String,
+        certno String, psn_name String, diagnoses ${DIAGS}, event_id String, event_time ${T},
+        INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(begntime) ORDER BY (psn_no, mdtrt_id)`,
+      `CREATE TABLE IF NOT EXISTS {db}.discharges (
+        mdtrt_id String, psn_no String, fixmedins_code LowCardinality(String), endtime ${T},
+        dscg_way LowCardinality(String), dscg_maindiag_code String, diagnoses ${DIAGS},
+        operations Array(Tuple(oprn_oprt_code String, oprn_oprt_date String)), event_id String, event_time ${T}
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(endtime) ORDER BY (psn_no, mdtrt_id)`,
+      `CREATE TABLE IF NOT EXISTS {db}.fee_lines (
+        psn_no String, mdtrt_id String, feedetl_sn String, fixmedins_code LowCardinality(String), fee_ocur_time ${T},
+        med_list_codg LowCardinality(String), medins_list_codg String, list_type LowCardinality(String),
+        med_chrgitm_type LowCardinality(String), cnt Decimal(18, 4), pric Decimal(18, 2), det_item_fee_sumamt Decimal(18, 2),
+        bilg_dept_codg LowCardinality(String), bilg_dr_codg String, prd_days Nullable(UInt16), hours Nullable(Decimal(18, 4)),
+        event_id String, event_time ${T},
+        INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4,
+        INDEX ix_visit mdtrt_id TYPE bloom_filter GRANULARITY 4
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(fee_ocur_time) ORDER BY (psn_no, mdtrt_id, feedetl_sn)`,
+      `CREATE TABLE IF NOT EXISTS {db}.fee_reversals (
+        psn_no String, mdtrt_id String, feedetl_sn String, fixmedins_code LowCardinality(String), event_id String, event_time ${T}
+      ) ENGINE = ReplacingMergeTree PARTITION BY tuple() ORDER BY (mdtrt_id, feedetl_sn)`,
+      `CREATE TABLE IF NOT EXISTS {db}.settlements (
+        setl_id String, mdtrt_id String, psn_no String, fixmedins_code LowCardinality(String), setl_time ${T},
+        med_type LowCardinality(String), insutype LowCardinality(String),
+        medfee_sumamt Decimal(18, 2), fulamt_ownpay_amt Decimal(18, 2), inscp_scp_amt Decimal(18, 2), hifp_pay Decimal(18, 2),
+        fund_pay_sumamt Decimal(18, 2), acct_pay Decimal(18, 2), psn_cash_pay Decimal(18, 2),
+        pay_grp_type LowCardinality(String), pay_grp_code String, pay_grp_weight Decimal(9, 4),
+        event_id String, event_time ${T},
+        INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(setl_time) ORDER BY (psn_no, setl_id)`,
+      `CREATE TABLE IF NOT EXISTS {db}.settlement_reversals (
+        psn_no String, setl_id String, mdtrt_id String, fixmedins_code LowCardinality(String), event_id String, event_time ${T}
+      ) ENGINE = ReplacingMergeTree PARTITION BY tuple() ORDER BY (setl_id)`,
+      `CREATE TABLE IF NOT EXISTS {db}.inventory_movements (
+        fixmedins_code LowCardinality(String), med_list_codg LowCardinality(String), kind LowCardinality(String),
+        cnt Decimal(18, 4), movement_time ${T}, batch_no String, mdtrt_id String, setl_id String, event_id String
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(movement_time) ORDER BY (fixmedins_code, med_list_codg, event_id)`,
+      // alert_id is deterministic from the detector and the facts, and event_time
+      // is the triggering event's, so a replay rewrites the same row into the
+      // same partition. A finding refined by a later event (an amount known only
+      // at settlement) has a later event_time and wins the merge.
+      `CREATE TABLE IF NOT EXISTS {db}.alerts (
+        alert_id String, detector_id LowCardinality(String), detector_version LowCardinality(String), params_hash LowCardinality(String),
+        result LowCardinality(String), severity LowCardinality(String), stage LowCardinality(String),
+        fixmedins_code LowCardinality(String), admdvs LowCardinality(String), psn_no String, doctor String, mdtrt_id String, setl_id String,
+        mdtrt_ids Array(String), feedetl_sns Array(String), setl_ids Array(String), event_ids Array(String),
+        amount_at_risk Decimal(18, 2), title_zh String, title_en String, message_zh String, message_en String,
+        evidence String, basis_zh String, basis_en String, event_time ${T}, detected_at ${T},
+        INDEX ix_detected detected_at TYPE minmax GRANULARITY 1
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(event_time) ORDER BY (alert_id)`,
+      `CREATE TABLE IF NOT EXISTS {db}.dead_letters (
+        dlq_id String, reason LowCardinality(String), detail String, source String, received_at ${T}, raw_base64 String CODEC(ZSTD(3))
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(received_at) ORDER BY (dlq_id)`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'review workflow, cases, access control',
+    statements: [
+      // Users and their tokens. Only the SHA-256 of a token is stored; a revoke
+      // writes a higher version of the same row.
+      `CREATE TABLE IF NOT EXISTS {db}.users (
+        user_id String, name String, role LowCardinality(String), admdvs Array(String), fixmedins_codes Array(String),
+        token_sha256 String, created_at ${T}, created_by String, revoked_at Nullable(${T}), version UInt32
+      ) ENGINE = ReplacingMergeTree(version) ORDER BY user_id`,
+      // The review record: one row per accepted transition or assignment,
+      // carrying the whole state after it. The insert deduplication token is
+      // (alert_id, version), so of two writers that both based a change on the
+      // same version only the first insert lands — optimistic concurrency that
+      // holds across API replicas; the loser reads back someone else's action_id
+      // and answers 409. The window must outlast any plausible race.
+      `CREATE TABLE IF NOT EXISTS {db}.alert_actions (
+        action_id String, alert_id String, version UInt32, kind LowCardinality(String),
+        from_status LowCardinality(String), status LowCardinality(String), reason String,
+        assignee String, entered_at ${T}, due_at Nullable(${T}),
+        recovered_amount Decimal(18, 2), penalty_amount Decimal(18, 2), measures String, dismiss_reason String,
+        detector_id LowCardinality(String), fixmedins_code LowCardinality(String), admdvs LowCardinality(String), amount_at_risk Decimal(18, 2),
+        by_user String, by_name String, role LowCardinality(String), at ${T}
+      ) ENGINE = MergeTree PARTITION BY toYYYYMM(at) ORDER BY (alert_id, version)
+      SETTINGS non_replicated_deduplication_window = 100000`,
+      // Latest workflow state per alert, kept apart from the immutable alerts
+      // table so a replayed alert never resets its review. Fed by the view
+      // below. A view receives a block even when the source deduplicated it, so
+      // writers also set deduplicate_blocks_in_dependent_materialized_views and
+      // this table keeps a deduplication window of its own: the loser of a race
+      // is dropped here too (ReviewService.write verifies and repairs).
+      `CREATE TABLE IF NOT EXISTS {db}.alert_status (
+        alert_id String, status LowCardinality(String), assignee String, entered_at ${T}, due_at Nullable(${T}),
+        recovered_amount Decimal(18, 2), penalty_amount Decimal(18, 2), measures String, dismiss_reason String,
+        detector_id LowCardinality(String), fixmedins_code LowCardinality(String), admdvs LowCardinality(String), amount_at_risk Decimal(18, 2),
+        updated_by String, updated_at ${T}, action_id String, version UInt32
+      ) ENGINE = ReplacingMergeTree(version) ORDER BY alert_id
+      SETTINGS non_replicated_deduplication_window = 100000`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.alert_status_mv TO {db}.alert_status AS
+        SELECT alert_id, status, assignee, entered_at, due_at, recovered_amount, penalty_amount, measures, dismiss_reason,
+          detector_id, fixmedins_code, admdvs, amount_at_risk, by_user AS updated_by, at AS updated_at, action_id, version
+        FROM {db}.alert_actions`,
+      // Cases follow the same pattern: append-only actions with the state after
+      // each, deduplicated on (case_id, version); the cases table is the latest.
+      `CREATE TABLE IF NOT EXISTS {db}.case_actions (
+        action_id String, case_id String, version UInt32, what LowCardinality(String), detail String,
+        title String, subject_kind LowCardinality(String), subject_fixmedins_code String, subject_doctor String, subject_psn_no String,
+        status LowCardinality(String), alert_ids Array(String), fixmedins_codes Array(String), admdvs Array(String),
+        assignee String, note String, created_by String, created_at ${T},
+        by_user String, by_name String, role LowCardinality(String), at ${T}
+      ) ENGINE = MergeTree PARTITION BY toYYYYMM(at) ORDER BY (case_id, version)
+      SETTINGS non_replicated_deduplication_window = 100000`,
+      `CREATE TABLE IF NOT EXISTS {db}.cases (
+        case_id String, title String, subject_kind LowCardinality(String), subject_fixmedins_code String, subject_doctor String, subject_psn_no String,
+        status LowCardinality(String), alert_ids Array(String), fixmedins_codes Array(String), admdvs Array(String),
+        assignee String, note String, created_by String, created_at ${T}, updated_by String, updated_at ${T}, action_id String, version UInt32
+      ) ENGINE = ReplacingMergeTree(version) ORDER BY case_id
+      SETTINGS non_replicated_deduplication_window = 100000`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.cases_mv TO {db}.cases AS
+        SELECT case_id, title, subject_kind, subject_fixmedins_code, subject_doctor, subject_psn_no, status, alert_ids, fixmedins_codes, admdvs,
+          assignee, note, created_by, created_at, by_user AS updated_by, at AS updated_at, action_id, version
+        FROM {db}.case_actions`,
+      // Who looked at or exported evidence, when, and why. Append-only.
+      `CREATE TABLE IF NOT EXISTS {db}.evidence_access_log (
+        access_id String, at ${T}, user_id String, user_name String, role LowCardinality(String),
+        action LowCardinality(String), object_type LowCardinality(String), object_id String, purpose String, revealed Bool
+      ) ENGINE = MergeTree PARTITION BY toYYYYMM(at) ORDER BY (at, access_id)`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'rule-base change record',
+    statements: [
+      // Every accepted rule-base change, whole: who, when, the text, and the
+      // detector@params_hash it produced (alerts carry the same hashes).
+      `CREATE TABLE IF NOT EXISTS {db}.rulebase_changes (
+        hash String, at DateTime64(3, 'UTC'), by String, source String, text String CODEC(ZSTD(3)), detectors Array(String)
+      ) ENGINE = MergeTree PARTITION BY toYYYYMM(at) ORDER BY (at, hash)`,
+    ],
+  },
+]
+
+export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS): Promise<{ applied: number[]; current: number }> {
+  await store.command(`CREATE TABLE IF NOT EXISTS ${store.t('schema_migrations')} (version UInt32, name String, applied_at DateTime64(3, 'UTC')) ENGINE = ReplacingMergeTree ORDER BY version`)
+  const done = new Set((await store.query<{ version: number }>(`SELECT version FROM ${store.t('schema_migrations')} FINAL`)).map((r) => Number(r.version)))
+  const applied: number[] = []
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(m.version)) continue
+    // Each statement is idempotent (IF NOT EXISTS), so a crash halfway through is
+    // repaired by running the migration again; the version row is written last.
+    for (const sql of m.statements) await store.command(sql.replaceAll('{db}', store.db))
+    await store.insert('schema_migrations', [{ version: m.version, name: m.name, applied_at: new Date().toISOString().replace('T', ' ').replace('Z', '') }])
+    applied.push(m.version)
+  }
+  return { applied, current: Math.max(0, ...migrations.map((m) => m.version)) }
+}

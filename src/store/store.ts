@@ -1,0 +1,81 @@
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
+import { FundwatchError } from '../errors.ts'
+
+export interface StoreOptions {
+  /** http(s)://user:pass@host:8123 of a ClickHouse server; unset = embedded chDB. */
+  url?: string
+  /** chDB data directory (embedded mode). */
+  dataDir?: string
+  /** Database holding fundwatch's tables; tests use one per file. */
+  database: string
+}
+
+/**
+ * The one way fundwatch talks to ClickHouse: `@clickhouse/client`, pointed at a
+ * server or at the in-process chDB engine. Same SQL, same client, both modes.
+ * Every query is parameterised ({name:Type}); nothing is string-built from input.
+ */
+export class Store {
+  readonly db: string
+  readonly embedded: boolean
+
+  private constructor(readonly client: ClickHouseClient, opts: StoreOptions) {
+    this.db = opts.database
+    this.embedded = !opts.url
+  }
+
+  static async open(opts: StoreOptions): Promise<Store> {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/.test(opts.database)) throw new FundwatchError('CONFIG_INVALID', `database name "${opts.database}" is not a plain identifier`)
+    let client: ClickHouseClient
+    if (opts.url) {
+      // The client's own error log is off: every failure is wrapped in a
+      // FundwatchError and logged (or retried) by the caller, once.
+      client = createClient({ url: opts.url, request_timeout: 60_000, log: { level: ClickHouseLogLevel.OFF }, clickhouse_settings: { date_time_input_format: 'best_effort' } })
+    } else {
+      // chdb/connection is CommonJS with a native addon; load it only in embedded mode.
+      const { createChdbConnection } = await import('chdb/connection')
+      // chdb types its Connection against @clickhouse/client-common, which the
+      // client now bundles as its own copy: same shape, distinct declarations.
+      const connection = createChdbConnection({ path: opts.dataDir ?? ':memory:' }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+      client = createClient({ connection })
+    }
+    const store = new Store(client, opts)
+    await store.command(`CREATE DATABASE IF NOT EXISTS ${opts.database}`)
+    return store
+  }
+
+  /** Table name qualified with the store's database. */
+  t(table: string): string {
+    return `${this.db}.${table}`
+  }
+
+  async query<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+    try {
+      const rs = await this.client.query({ query, query_params: params, format: 'JSONEachRow' })
+      return await rs.json<T>()
+    } catch (cause) {
+      throw new FundwatchError('STORE_QUERY_FAILED', `query failed: ${(cause as Error).message}`, { cause })
+    }
+  }
+
+  async command(query: string, params: Record<string, unknown> = {}): Promise<void> {
+    try {
+      await this.client.command({ query, query_params: params })
+    } catch (cause) {
+      throw new FundwatchError('STORE_QUERY_FAILED', `command failed: ${(cause as Error).message}`, { cause })
+    }
+  }
+
+  async insert(table: string, rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return
+    try {
+      await this.client.insert({ table: this.t(table), values: rows as object[], format: 'JSONEachRow' })
+    } catch (cause) {
+      throw new FundwatchError('STORE_INSERT_FAILED', `insert into ${table} failed: ${(cause as Error).message}`, { cause })
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.close()
+  }
+}

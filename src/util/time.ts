@@ -1,0 +1,28 @@
+/** All of China keeps one civil time (UTC+8): "a day" in rules (单日, 自然月) means a China day. */
+export const CN_OFFSET_MS = 8 * 3600_000
+export const DAY_MS = 86_400_000
+
+/** Days since the epoch, counted in China time. */
+export function cnDayNumber(ms: number): number {
+  return Math.floor((ms + CN_OFFSET_MS) / DAY_MS)
+}
+
+/** YYYY-MM-DD of an instant, in China time. */
+export function cnDate(ms: number): string {
+  return new Date(ms + CN_OFFSET_MS).toISOString().slice(0, 10)
+}
+
+/** RFC 3339 with +08:00, e.g. 2026-03-02T09:15:00+08:00. */
+export function cnIso(ms: number): string {
+  return new Date(ms + CN_OFFSET_MS).toISOString().replace(/\.\d{3}Z$/, '+08:00')
+}
+
+/** ClickHouse DateTime64(3) text in UTC, for inserts. */
+export function chTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+}
+
+/** Parse ClickHouse DateTime64 text (UTC) back to epoch ms. */
+export function fromChTime(s: string): number {
+  return Date.parse(s.replace(' ', 'T') + 'Z')
+}

@@ -1,0 +1,96 @@
+// Builders for audit-detector tests. Events are built by the wire-schema
+// builders of test/helpers/detect.ts and turned into table rows by the same
+// addEventRows the pipeline's sink uses, then inserted into a real chDB: the
+// detector's SQL runs against exactly the rows a replay would have stored.
+import { AnyEvent, type Alert } from '../../schemas/index.ts'
+import type { AuditContext, AuditDetector, Finding } from '../../src/detect/types.ts'
+import type { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
+import { TABLES, addEventRows, emptyRows } from '../../src/store/rows.ts'
+import type { Store } from '../../src/store/store.ts'
+import { chTime, cnIso } from '../../src/util/time.ts'
+import {
+  feeReversed, feeUploaded, nextId, settlementCompleted, settlementReversed, visitClosed, visitOpened, type LineArgs,
+} from '../helpers/detect.ts'
+
+/** Stores events as the pipeline's sink would (typed rows in every table they touch). */
+export async function storeEvents(store: Store, events: readonly AnyEvent[]): Promise<void> {
+  const rows = emptyRows()
+  const at = chTime(Date.now())
+  for (const e of events) addEventRows(rows, e, JSON.stringify(e), 'test', at)
+  for (const t of TABLES) await store.insert(t, rows[t])
+}
+
+/** China time, RFC 3339: cn('2026-03-02 09:15') → 2026-03-02T09:15:00+08:00. */
+export function cn(s: string): string {
+  return `${s.replace(' ', 'T')}:00+08:00`
+}
+export function ms(s: string): number {
+  return Date.parse(cn(s))
+}
+
+export interface VisitSpec {
+  fixmedins_code: string
+  /** 'YYYY-MM-DD hh:mm' China time. */
+  begntime: string
+  mdtrt_id?: string
+  psn_no?: string
+  med_type?: string
+  atddr_no?: string
+  adm_dept_codg?: string
+  diag?: string
+  /** Lines; fee_ocur_time defaults to 10 minutes after begntime. */
+  lines: (Omit<LineArgs, 'fee_ocur_time'> & { fee_ocur_time?: string })[]
+  /** Discharge time ('YYYY-MM-DD hh:mm'), for stays. */
+  endtime?: string
+  /** Settle (default: 30 minutes after the last event). false = not settled. */
+  settle?: false | { setl_id?: string; setl_time?: string; fund?: string; medfee?: string; pay_grp?: { type: 'DRG' | 'DIP'; code: string; weight: string } }
+}
+
+/** The events of one visit: opened, fees uploaded, closed (stays), settled. */
+export function visitEvents(v: VisitSpec): { events: AnyEvent[]; mdtrt_id: string; setl_id?: string; feedetl_sns: string[] } {
+  const mdtrt_id = v.mdtrt_id ?? nextId('V')
+  const psn_no = v.psn_no ?? nextId('PSN0000')
+  const env = { fixmedins_code: v.fixmedins_code }
+  const begin = cn(v.begntime)
+  const lines = v.lines.map((l) => ({ ...l, feedetl_sn: l.feedetl_sn ?? nextId('S'), fee_ocur_time: l.fee_ocur_time ?? cnIso(Date.parse(begin) + 10 * 60_000), bilg_dr_codg: l.bilg_dr_codg ?? v.atddr_no ?? 'DR0001' }))
+  const events: AnyEvent[] = [
+    visitOpened({ ...env, mdtrt_id, psn_no, begntime: begin, med_type: v.med_type ?? '11', atddr_no: v.atddr_no ?? 'DR0001', adm_dept_codg: v.adm_dept_codg ?? 'A03', diagnoses: [{ diag_code: v.diag ?? 'J06.900' }] }),
+  ]
+  if (lines.length) events.push(feeUploaded({ ...env, mdtrt_id, psn_no, lines }))
+  let last = Math.max(Date.parse(begin), ...lines.map((l) => Date.parse(l.fee_ocur_time)))
+  if (v.endtime) {
+    events.push(visitClosed({ ...env, mdtrt_id, psn_no, endtime: cn(v.endtime), dscg_maindiag_code: v.diag ?? 'J18.900' }))
+    last = Math.max(last, ms(v.endtime))
+  }
+  let setl_id: string | undefined
+  if (v.settle !== false) {
+    const s = v.settle ?? {}
+    setl_id = s.setl_id ?? nextId('SETL')
+    const total = lines.reduce((a, l) => a + Number(l.cnt ?? '1') * Number(l.pric ?? '10.00'), 0)
+    const medfee = s.medfee ?? total.toFixed(2)
+    events.push(settlementCompleted({
+      ...env, mdtrt_id, psn_no, setl_id, setl_time: s.setl_time ? cn(s.setl_time) : cnIso(last + 30 * 60_000),
+      med_type: v.med_type ?? '11', medfee_sumamt: medfee, fund_pay_sumamt: s.fund ?? (Number(medfee) * 0.6).toFixed(2),
+      ...(s.pay_grp ? { pay_grp: s.pay_grp } : {}),
+    }))
+  }
+  return { events, mdtrt_id, ...(setl_id ? { setl_id } : {}), feedetl_sns: lines.map((l) => l.feedetl_sn) }
+}
+
+export function inventoryMovement(a: { fixmedins_code: string; med_list_codg: string; kind: 'purchase' | 'sale' | 'return' | 'stock_count' | 'loss'; cnt: string; time: string; mdtrt_id?: string }): AnyEvent {
+  const t = cn(a.time)
+  return AnyEvent.parse({
+    event_id: nextId('inv'), event_type: 'inventory.movement', event_time: t, schema_version: 1, source: { fixmedins_code: a.fixmedins_code },
+    payload: { fixmedins_code: a.fixmedins_code, med_list_codg: a.med_list_codg, kind: a.kind, cnt: a.cnt, movement_time: t, ...(a.mdtrt_id ? { mdtrt_id: a.mdtrt_id } : {}) },
+  })
+}
+
+export { feeReversed, settlementReversed }
+
+/** Runs an audit detector over [from, to) ('YYYY-MM-DD' China days, `to` inclusive) with parameter overrides. */
+export async function runDetector<D extends AuditDetector>(d: D, store: Store, kb: KnowledgeBase, from: string, to: string, params: Record<string, unknown> = {}): Promise<Finding[]> {
+  const ctx: AuditContext = { store, kb, from: ms(`${from} 00:00`), to: ms(`${to} 00:00`) + 86_400_000 }
+  return d.audit(ctx, d.params.parse(params) as never)
+}
+
+export type { Alert }

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createKafka, withAdmin } from '../../src/kafka/admin.ts'
+import { createTopics, topicNames } from '../../src/kafka/topics.ts'
+import { claimStream, deliveryKb } from '../helpers/claims.ts'
+import { count, produce, spawnProcessor, startCluster, waitFor, type Cluster } from '../helpers/cluster.ts'
+import { kafkaBrokers } from '../helpers/kafka.ts'
+
+/**
+ * Done-when 3: two processors in one group, one killed mid-stream → the other
+ * takes its partitions; exact counts; a split hospitalization whose admissions
+ * straddle the handover is still caught (the survivor loads the person's first
+ * stay from ClickHouse).
+ */
+let c: Cluster
+const first = claimStream({ persons: 2000, visitsPerPerson: 2, linesPerVisit: 3, splitEvery: 25, tag: 'H' })
+// The straddling persons: first stay before the kill, readmission after it.
+const straddle = claimStream({ persons: 40, visitsPerPerson: 0, linesPerVisit: 1, splitEvery: 1, tag: 'S' })
+const stayOne = straddle.events.filter((e) => !/B-o$/.test(e.event_id))
+const readmissions = straddle.events.filter((e) => /B-o$/.test(e.event_id))
+
+beforeAll(async () => {
+  c = await startCluster('handover', deliveryKb)
+  await withAdmin(createKafka({ brokers: kafkaBrokers() }), (admin) => createTopics(admin, { prefix: c.prefix, partitions: 6 }))
+})
+afterAll(async () => c?.close())
+
+describe('consumer-group handover', () => {
+  it('a survivor takes over a killed member’s partitions and still catches a split hospitalization across the handover', async () => {
+    const brokers = kafkaBrokers()
+    const kafka = createKafka({ brokers })
+    const topics = topicNames(c.prefix)
+    const small = { FUNDWATCH_FETCH_MAX_BYTES: String(32 * 1024) }
+    const a = spawnProcessor(c, brokers, 'a', small)
+    const b = spawnProcessor(c, brokers, 'b', small)
+    await produce(kafka, topics.claims, [...stayOne, ...first.events])
+    await waitFor('both members working', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')}`)) > 2000, 120_000, 200)
+    a.child.kill('SIGKILL')
+    expect((await a.exited).signal).toBe('SIGKILL')
+    await produce(kafka, topics.claims, readmissions)
+    const total = stayOne.length + first.events.length + readmissions.length
+    await waitFor('everything stored by the survivor', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')} FINAL`)) >= total, 180_000, 1000)
+    await waitFor('split alerts of the straddling persons', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('alerts')} FINAL WHERE detector_id = 'split-hospitalization' AND psn_no LIKE 'PSNS%'`)) >= straddle.splitPairs.length, 60_000)
+    b.child.kill('SIGTERM')
+    expect((await b.exited).code).toBe(0)
+
+    for (const t of ['events', 'alerts']) await c.store.command(`OPTIMIZE TABLE ${c.store.t(t)} FINAL`)
+    expect(await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')}`)).toBe(total)
+    expect(await count(c.store, `SELECT uniqExact(event_id) AS c FROM ${c.store.t('events')}`)).toBe(total)
+    const alertRows = await count(c.store, `SELECT count() AS c FROM ${c.store.t('alerts')}`)
+    expect(alertRows).toBe(await count(c.store, `SELECT uniqExact(alert_id) AS c FROM ${c.store.t('alerts')}`))
+    const split = await c.store.query<{ m: string[] }>(`SELECT mdtrt_ids AS m FROM ${c.store.t('alerts')} WHERE detector_id = 'split-hospitalization'`)
+    const found = new Set(split.map((r) => [...r.m].sort().join('+')))
+    for (const pair of [...straddle.splitPairs, ...first.splitPairs]) expect(found.has(pair.join('+')), pair.join('+')).toBe(true)
+    console.log(`handover: ${total} events stored once; ${split.length} split hospitalizations incl. ${straddle.splitPairs.length} straddling the kill; ${alertRows} alerts, none doubled`)
+  }, 400_000)
+})

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Partitioners } from 'kafkajs'
+import { createKafka, withAdmin } from '../../src/kafka/admin.ts'
+import { createTopics, topicNames } from '../../src/kafka/topics.ts'
+import { claimStream, deliveryKb } from '../helpers/claims.ts'
+import { count, produce, readTopic, spawnProcessor, startCluster, waitFor, type Cluster } from '../helpers/cluster.ts'
+import { kafkaBrokers } from '../helpers/kafka.ts'
+import { CASES } from '../helpers/malformed.ts'
+
+/**
+ * Done-when 6: ≥ 30 kinds of poison records → all in the DLQ with distinct
+ * reasons and their original bytes, the partition keeps moving (valid events
+ * produced after the poison are stored), and the processor never crashes.
+ */
+let c: Cluster
+const before = claimStream({ persons: 200, visitsPerPerson: 1, linesPerVisit: 2, splitEvery: 1000, tag: 'PB' })
+const after = claimStream({ persons: 200, visitsPerPerson: 1, linesPerVisit: 2, splitEvery: 1000, tag: 'PA' })
+
+beforeAll(async () => {
+  c = await startCluster('poison', deliveryKb)
+  await withAdmin(createKafka({ brokers: kafkaBrokers() }), (admin) => createTopics(admin, { prefix: c.prefix, partitions: 1 }))
+})
+afterAll(async () => c?.close())
+
+describe('poison records', () => {
+  it(`dead-letters ${CASES.length} kinds of malformed input with distinct reasons and keeps the partition moving`, async () => {
+    const brokers = kafkaBrokers()
+    const kafka = createKafka({ brokers })
+    const topics = topicNames(c.prefix)
+    const processor = spawnProcessor(c, brokers, 'p1', { FUNDWATCH_MAX_RECORD_BYTES: String(64 * 1024) })
+    await produce(kafka, topics.claims, before.events)
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    // One partition: the poison sits between the valid events, as it would in production.
+    await producer.send({ topic: topics.claims, messages: CASES.map(([name, bytes]) => ({ key: `poison-${name}`, value: bytes })) })
+    await producer.disconnect()
+    await produce(kafka, topics.claims, after.events)
+
+    const total = before.events.length + after.events.length
+    await waitFor('valid events after the poison stored', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')} FINAL`)) >= total, 120_000)
+    await waitFor('dead letters stored', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('dead_letters')} FINAL`)) >= CASES.length, 60_000)
+    expect(processor.child.exitCode, 'the processor must still be running').toBeNull()
+    processor.child.kill('SIGTERM')
+    expect((await processor.exited).code).toBe(0)
+
+    const dlq = await readTopic(kafka, topics.dlq, { expect: CASES.length })
+    expect(dlq).toHaveLength(CASES.length)
+    const byKey = new Map(dlq.map((m) => [m.key, m]))
+    for (const [name, bytes, reason] of CASES) {
+      const m = byKey.get(`poison-${name}`)
+      expect(m, name).toBeDefined()
+      expect(m!.headers['fundwatch.reason'], name).toBe(reason)
+      expect(Buffer.compare(m!.value, bytes), `${name}: original bytes kept`).toBe(0)
+      expect(m!.headers['fundwatch.source.topic']).toBe(topics.claims)
+      expect(Number(m!.headers['fundwatch.source.offset'])).toBeGreaterThanOrEqual(before.events.length)
+    }
+    expect(new Set(dlq.map((m) => m.headers['fundwatch.reason'])).size).toBe(CASES.length)
+    const stored = await c.store.query<{ reason: string }>(`SELECT reason FROM ${c.store.t('dead_letters')} FINAL`)
+    expect(stored.map((r) => r.reason).sort()).toEqual(CASES.map((x) => x[2]).sort())
+  }, 240_000)
+})

@@ -1,0 +1,78 @@
+import { ApiError } from './api.ts'
+import { h } from './dom.ts'
+import { colon, t } from './i18n.ts'
+
+let toastTimer = 0
+
+export function toast(text: string, kind: 'ok' | 'err' = 'ok'): void {
+  document.querySelector('.toast')?.remove()
+  const el = h('div', { class: `toast ${kind}`, role: 'status' }, text)
+  document.body.append(el)
+  window.clearTimeout(toastTimer)
+  toastTimer = window.setTimeout(() => el.remove(), kind === 'err' ? 6000 : 2500)
+}
+
+/** A message staff can act on: the server's own message for refusals, a plain one for the rest. */
+export function errorText(err: unknown): string {
+  if (err instanceof ApiError) {
+    if (err.status === 0) return t('err.network')
+    if (err.status === 403) return `${t('err.forbidden')}${colon()}${err.message}`
+    if (err.code === 'TRANSITION_REFUSED' || err.code === 'CONFLICT') return `${t('act.refused')}${colon()}${err.message}`
+    return `${t('err.generic')} (${err.status})${colon()}${err.message}`
+  }
+  return `${t('err.generic')}${colon()}${(err as Error).message}`
+}
+
+export function fail(err: unknown): void {
+  toast(errorText(err), 'err')
+}
+
+/**
+ * A modal form. Resolves with the form's values on submit, null on cancel or
+ * Escape. The first field takes focus so a keyboard user never reaches for the mouse.
+ */
+export function dialog(title: string, fields: HTMLElement[], submitLabel: string, opts: { danger?: boolean; validate?: (f: FormData) => string | null } = {}): Promise<FormData | null> {
+  return new Promise((resolve) => {
+    const err = h('div', { class: 'error hidden' })
+    const form = h('form', { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-label': title },
+      h('h3', null, title),
+      h('div', { class: 'body' }, fields, err),
+      h('div', { class: 'foot' },
+        h('button', { type: 'button', onclick: () => close(null) }, t('cases.cancel')),
+        h('button', { type: 'submit', class: opts.danger ? 'danger' : 'primary' }, submitLabel)))
+    const scrim = h('div', { class: 'scrim' }, form)
+    const close = (v: FormData | null): void => {
+      scrim.remove()
+      document.removeEventListener('keydown', onKey, true)
+      resolve(v)
+    }
+    // Escape closes the dialog and nothing else (the alert page would read it as "back to the list").
+    // The page's single-letter shortcuts stand down on their own while a dialog is open (see typing()).
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key !== 'Escape') return
+      e.stopPropagation()
+      close(null)
+    }
+    form.addEventListener('submit', (e) => {
+      e.preventDefault()
+      const fd = new FormData(form)
+      const problem = opts.validate?.(fd) ?? null
+      if (problem) {
+        err.textContent = problem
+        err.classList.remove('hidden')
+        return
+      }
+      close(fd)
+    })
+    scrim.addEventListener('mousedown', (e) => {
+      if (e.target === scrim) close(null)
+    })
+    document.addEventListener('keydown', onKey, true)
+    document.body.append(scrim)
+    form.querySelector<HTMLElement>('input, select, textarea')?.focus()
+  })
+}
+
+export function field(labelText: string, control: HTMLElement): HTMLElement {
+  return h('label', null, labelText, control)
+}

@@ -1,0 +1,75 @@
+import { api } from '../api.ts'
+import { h, mount } from '../dom.ts'
+import { money, pct } from '../format.ts'
+import { colon, getLang, label, pick, t } from '../i18n.ts'
+import type { DetectorInfo } from '../types.ts'
+import { fail } from '../ui.ts'
+
+// The rule catalog: what each detector looks for, its parameters (documented
+// by its own zod schema, served as JSON Schema), and how its alerts fared in
+// review — precision = confirmed / (confirmed + dismissed). One line per
+// detector; a click opens its description, policy basis and parameters.
+
+function show(v: unknown): string {
+  if (v === undefined) return '—'
+  return typeof v === 'string' ? v : JSON.stringify(v)
+}
+
+export function detectorsView(root: HTMLElement): () => void {
+  let disposed = false
+  mount(root, h('div', { class: 'muted' }, t('loading')))
+  void api.get<{ detectors: DetectorInfo[] }>('/detectors').then(({ detectors }) => {
+    if (disposed) return
+    const zh = getLang() === 'zh'
+    const list = [...detectors].sort((a, b) => b.stats.alerts - a.stats.alerts || a.id.localeCompare(b.id))
+    const COLS = 10
+    const rows = list.flatMap((d) => {
+      const props = d.params_schema.properties ?? {}
+      const more = h('tr', { class: 'more hidden', 'data-more': d.id },
+        h('td', { colspan: COLS, style: 'background:#fafbfc' },
+          h('div', { class: 'two', style: 'grid-template-columns:minmax(0,1fr) minmax(0,1fr)' },
+            h('div', null,
+              h('p', { style: 'margin:4px 0' }, pick(d.description)),
+              h('div', { class: 'basis' }, h('div', { class: 'muted', style: 'font-size:11px' }, t('alert.basis')), pick(d.basis)),
+              h('p', { class: 'muted', style: 'font-size:12px' }, `${zh ? '模式' : 'Pattern'}${colon()}${pick(d.pattern)} · ${zh ? '结论' : 'Result'}${colon()}${label('result', d.result)} · ${zh ? '默认等级' : 'Default severity'}${colon()}${label('sev', d.severity)}${d.scenarios.length ? ` · ${zh ? '场景' : 'Scenarios'}${colon()}${d.scenarios.join(zh ? '、' : ', ')}` : ''}`)),
+            Object.keys(props).length
+              ? h('table', { class: 'grid' },
+                h('thead', null, h('tr', null, h('th', null, t('det.params')), h('th', null, t('det.value')), h('th', null, t('det.default')), h('th', null, t('det.desc')))),
+                h('tbody', null, Object.entries(props).map(([name, p]) => h('tr', null,
+                  h('td', { class: 'mono' }, name),
+                  h('td', { class: 'mono' }, show(d.params[name])),
+                  h('td', { class: 'mono faint' }, show(p.default)),
+                  h('td', { class: 'muted', style: 'font-size:12px' }, p.description ?? '')))))
+              : h('div', { class: 'faint' }, '—'))))
+      const line = h('tr', { 'data-id': d.id, style: 'cursor:pointer', title: pick(d.description), onclick: () => { more.classList.toggle('hidden'); caret.textContent = more.classList.contains('hidden') ? '▸' : '▾' } },
+        h('td', { class: 'nowrap' }, h('b', null, pick(d.title))),
+        h('td', { class: 'mono nowrap' }, d.id, h('span', { class: 'faint' }, ` v${d.version}`)),
+        h('td', { class: 'nowrap' }, d.stages.map((s) => label('stage', s)).join(' / ')),
+        h('td', null, d.enabled ? h('span', { class: 'tag confirmed' }, t('yes')) : h('span', { class: 'tag closed' }, t('no'))),
+        h('td', { class: 'num' }, d.stats.alerts),
+        h('td', { class: 'num' }, d.stats.open),
+        h('td', { class: 'num' }, d.stats.confirmed),
+        h('td', { class: 'num' }, d.stats.dismissed),
+        h('td', { class: 'num' }, h('div', { class: 'row', style: 'justify-content:flex-end' },
+          h('span', { class: 'precision' }, pct(d.stats.precision)),
+          h('div', { class: 'bar', style: 'min-width:60px' }, h('i', { style: `width:${Math.round((d.stats.precision ?? 0) * 100)}%` })))),
+        h('td', { class: 'num' }, money(d.stats.amount_at_risk)))
+      const caret = h('span', { class: 'faint' }, '▸')
+      line.firstElementChild!.prepend(caret, ' ')
+      return [line, more]
+    })
+    mount(root,
+      h('h1', null, t('det.title'), h('span', { class: 'faint', style: 'font-size:12px;font-weight:400' }, zh ? `${detectors.length} 条规则 · 点击查看参数与政策依据` : `${detectors.length} detectors · click for parameters and policy basis`)),
+      h('section', { class: 'panel' },
+        h('table', { class: 'grid', id: 'detectors' },
+          h('thead', null, h('tr', null,
+            ['det.name', 'det.id', 'det.stages', 'det.enabled', 'det.alerts', 'status.open', 'det.confirmed', 'det.dismissed', 'det.precision', 'feed.amount'].map((k, i) =>
+              h('th', { class: i >= 4 ? 'num' : '' }, t(k as Parameters<typeof t>[0]))))),
+          h('tbody', null, rows))))
+  }).catch((e: unknown) => {
+    if (!disposed) fail(e)
+  })
+  return () => {
+    disposed = true
+  }
+}
