@@ -7,7 +7,7 @@ import type { Label, NearMiss } from './labels.ts'
 import type { Rng } from './random.ts'
 import {
   CHEMO_SCENARIO, DIALYSIS_ADMISSION_SCENARIO, HOUR, IPT, MIN, OTP, consultFees, dayStartOf, dialysisSession, dx, inpatientStay, labs,
-  outpatientVisit, pharmacyVisit, rx, chronicVisit, type IptScenario, type OtpScenario, type PharmacyLedger,
+  outpatientVisit, pharmacyVisit, rx, chronicVisit, type DayCtx, type IptScenario, type OtpScenario, type PharmacyLedger,
 } from './scenarios.ts'
 import { Visit, emitVisit, type GenCtx, type LineRec } from './visit.ts'
 import { distanceKm, type GInst, type GPerson, type GRegion, type World } from './world.ts'
@@ -102,6 +102,39 @@ function daytime(rng: Rng): [number, number] {
   return rng.chance(0.6) ? [rng.int(8, 11), rng.int(0, 59)] : [rng.int(14, 16), rng.int(0, 59)]
 }
 
+/** Schedules the outpatient visit `id` of `scenario` at `t`; the label gets the visit and the lines `build` returns. */
+function injectVisit(P: Planner, d: Draft, p: GPerson, inst: GInst, t: number, scenario: string, id: string, build: (v: Visit, t: number) => (LineRec | undefined)[]): void {
+  P.schedule(t, (er) => {
+    outpatientVisit(P.g, p, inst, t, otp(scenario), er, id, { build: (v, tt) => void d.label.refs.feedetl_sns.push(...sns(...build(v, tt))) })
+    d.label.refs.mdtrt_ids.push(id)
+  }, { drafts: [d] })
+}
+
+/** Schedules the stay `id` admitted at `start`; on its day `onDay` `add` bills the injected lines, which the label gets with the stay. */
+function injectStay(P: Planner, d: Draft, p: GPerson, inst: GInst, start: number, los: number, scenario: IptScenario, id: string, onDay: number, add: (c: DayCtx) => (LineRec | undefined)[]): void {
+  P.schedule(start, (er) => {
+    inpatientStay(P.g, p, inst, start, los, scenario, er, id, {
+      extra: (c) => {
+        if (c.d === onDay) d.label.refs.feedetl_sns.push(...sns(...add(c)))
+      },
+    })
+    d.label.refs.mdtrt_ids.push(id)
+  }, { drafts: [d] })
+}
+
+/** Schedules a legitimate outpatient visit at `t`: consultation fees and what `add` bills; the near miss gets the lines of `item`. */
+function nearMissVisit(P: Planner, nm: NearMiss, p: GPerson, inst: GInst, t: number, dxCodes: string[], item: string, add: (v: Visit, t: number) => void): void {
+  const id = P.mdtrt()
+  nm.refs.mdtrt_ids.push(id)
+  P.schedule(t, (er) => {
+    const { v } = customVisit(P.g, p, inst, t, dxCodes, id, er, (v, tt) => {
+      consultFees(v, tt)
+      add(v, tt)
+    })
+    nm.refs.feedetl_sns.push(...v.lines.filter((l) => l.item === P.world.item(item)).map((l) => l.sn))
+  })
+}
+
 // ------------------------------------------------------------------ stream patterns
 
 type Injector = (P: Planner, rng: Rng, i: number) => void
@@ -138,18 +171,12 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const d = P.draft('duplicate-charge', inst, '一级护理 and 二级护理 billed on the same day (exclusive nursing levels)', p)
       const id = P.mdtrt()
       const start = at(w, day, rng.int(9, 15))
-      P.schedule(start, (er) => {
-        inpatientStay(P.g, p, inst, start, los, ipt('pneumonia'), er, id, {
-          extra: (c) => {
-            if (c.d !== 3) return
-            const t = c.at(0, 7)
-            const n2 = c.v.lines.find((l) => l.item === w.item('nurse_2') && dayStartOf(l.t) === dayStartOf(t))
-            const n1 = c.v.add(w.item('nurse_1'), t + MIN, 1, { fraud: true })
-            d.label.refs.feedetl_sns.push(...sns(n2, n1))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectStay(P, d, p, inst, start, los, ipt('pneumonia'), id, 3, (c) => {
+        const t = c.at(0, 7)
+        const n2 = c.v.lines.find((l) => l.item === w.item('nurse_2') && dayStartOf(l.t) === dayStartOf(t))
+        const n1 = c.v.add(w.item('nurse_1'), t + MIN, 1, { fraud: true })
+        return [n2, n1]
+      })
     }
   },
 
@@ -168,15 +195,9 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const inst = hospitalIn(rng, r, 2) ?? r.general[0]!
       const key = woman ? 'psa' : 'prenatal'
       const d = P.draft('restricted-item', inst, `gender: ${key === 'psa' ? '前列腺特异性抗原测定 (men only) for a woman' : '产前检查 (women only) for a man'}`, p)
-      P.schedule(t, (er) => {
-        outpatientVisit(P.g, p, inst, t, otp('dermatitis'), er, id, {
-          build: (v, tt) => {
-            const l = v.add(w.item(key), tt + 15 * MIN, 1, { fraud: true })
-            d.label.refs.feedetl_sns.push(...sns(l))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectVisit(P, d, p, inst, t, 'dermatitis', id, (v, tt) => {
+        return [v.add(w.item(key), tt + 15 * MIN, 1, { fraud: true })]
+      })
     } else if (variant === 1) {
       // Age: a children's drug for an adult, or a quinolone (18+) for a child.
       const adultCase = rng.chance(0.5)
@@ -184,15 +205,9 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const inst = p.clinic ?? r.clinics[0]!
       const key = adultCase ? rng.pick(['kids_cold', 'ibuprofen_susp']) : 'levofloxacin'
       const d = P.draft('restricted-item', inst, `age: ${w.item(key).name} (age ${w.item(key).age_min ?? 0}–${w.item(key).age_max ?? '∞'}) for a person of ${w.age(p, t)}`, p)
-      P.schedule(t, (er) => {
-        outpatientVisit(P.g, p, inst, t, otp(adultCase ? 'urti-adult' : 'urti-child'), er, id, {
-          build: (v, tt) => {
-            const l = v.add(w.item(key), tt + 40 * MIN, 1, { fraud: true, sale: true, prd_days: 3 })
-            d.label.refs.feedetl_sns.push(...sns(l))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectVisit(P, d, p, inst, t, adultCase ? 'urti-adult' : 'urti-child', id, (v, tt) => {
+        return [v.add(w.item(key), tt + 40 * MIN, 1, { fraud: true, sale: true, prd_days: 3 })]
+      })
     } else {
       // Institution level: an MRI (level 2+) billed by a level-1 clinic.
       const inst = lv1ClinicIn(rng, r)
@@ -201,15 +216,9 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const key = rng.pick(['mri_head', 'ct_head', 'gastroscopy'])
       const cap = Math.round(Number(w.item(key).price_cap_lv2 ?? w.item(key).price_cap_lv3) * 100)
       const d = P.draft('restricted-item', inst, `level: ${w.item(key).name} (min level ${w.item(key).min_hosp_lv}) at a level-1 clinic`, p)
-      P.schedule(t, (er) => {
-        outpatientVisit(P.g, p, inst, t, otp(key === 'gastroscopy' ? 'gastritis' : 'dermatitis'), er, id, {
-          build: (v, tt) => {
-            const l = v.add(w.item(key), tt + 30 * MIN, 1, { fraud: true, priceFen: cap })
-            d.label.refs.feedetl_sns.push(...sns(l))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectVisit(P, d, p, inst, t, key === 'gastroscopy' ? 'gastritis' : 'dermatitis', id, (v, tt) => {
+        return [v.add(w.item(key), tt + 30 * MIN, 1, { fraud: true, priceFen: cap })]
+      })
     }
   },
 
@@ -251,15 +260,9 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
     const d = P.draft('over-standard-charge', inst, `${w.item(key).name} at ${(price / 100).toFixed(2)}, cap ${(cap / 100).toFixed(2)} at level ${inst.level}`, p)
     const id = P.mdtrt()
     const t = at(w, day, ...daytime(rng))
-    P.schedule(t, (er) => {
-      outpatientVisit(P.g, p, inst, t, otp('dermatitis'), er, id, {
-        build: (v, tt) => {
-          const l = v.add(w.item(key), tt + 20 * MIN, 1, { fraud: true, priceFen: price })
-          d.label.refs.feedetl_sns.push(...sns(l))
-        },
-      })
-      d.label.refs.mdtrt_ids.push(id)
-    }, { drafts: [d] })
+    injectVisit(P, d, p, inst, t, 'dermatitis', id, (v, tt) => {
+      return [v.add(w.item(key), tt + 20 * MIN, 1, { fraud: true, priceFen: price })]
+    })
   },
 
   'out-of-scope'(P, rng, i) {
@@ -275,15 +278,9 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const d = P.draft('out-of-scope', inst, `${w.item(key).name} (限 ${w.item(key).indications.join('/')}) for 急性上呼吸道感染 only`, p)
       const id = P.mdtrt()
       const t = at(w, day, ...daytime(rng))
-      P.schedule(t, (er) => {
-        outpatientVisit(P.g, p, inst, t, otp('urti-adult'), er, id, {
-          build: (v, tt) => {
-            const l = v.add(w.item(key), tt + 45 * MIN, 1, { fraud: true, sale: true, prd_days: key === 'oseltamivir' ? 5 : 14 })
-            d.label.refs.feedetl_sns.push(...sns(l))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectVisit(P, d, p, inst, t, 'urti-adult', id, (v, tt) => {
+        return [v.add(w.item(key), tt + 45 * MIN, 1, { fraud: true, sale: true, prd_days: key === 'oseltamivir' ? 5 : 14 })]
+      })
     } else {
       const inst = hospitalIn(rng, r, 2)
       const los = rng.int(6, 8)
@@ -292,16 +289,9 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const p = P.person(rng, { region: r, age: [40, 80] })
       const d = P.draft('out-of-scope', inst, '人血白蛋白 (限 K74/R18/E88: cirrhosis, ascites, hypoalbuminaemia) in a pneumonia stay without them', p)
       const id = P.mdtrt()
-      P.schedule(at(w, day, 10), (er) => {
-        inpatientStay(P.g, p, inst, at(w, day, 10), los, ipt('pneumonia'), er, id, {
-          extra: (c) => {
-            if (c.d !== 2) return
-            const l = c.v.add(w.item('albumin'), c.at(10, 15), 1, { fraud: true, sale: true })
-            d.label.refs.feedetl_sns.push(...sns(l))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectStay(P, d, p, inst, at(w, day, 10), los, ipt('pneumonia'), id, 2, (c) => {
+        return [c.v.add(w.item('albumin'), c.at(10, 15), 1, { fraud: true, sale: true })]
+      })
     }
   },
 
@@ -318,15 +308,9 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const d = P.draft('over-quantity', inst, `${w.item(key).name}: ${prd} days of supply, limit ${w.item(key).max_prd_days}`, p)
       const id = P.mdtrt()
       const t = at(w, day, ...daytime(rng))
-      P.schedule(t, (er) => {
-        outpatientVisit(P.g, p, inst, t, otp('dermatitis'), er, id, {
-          build: (v, tt) => {
-            const l = v.add(w.item(key), tt + 30 * MIN, Math.ceil(prd / 7), { fraud: true, sale: true, prd_days: prd })
-            d.label.refs.feedetl_sns.push(...sns(l))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectVisit(P, d, p, inst, t, 'dermatitis', id, (v, tt) => {
+        return [v.add(w.item(key), tt + 30 * MIN, Math.ceil(prd / 7), { fraud: true, sale: true, prd_days: prd })]
+      })
     } else {
       const inst = hospitalIn(rng, r, 2)
       const los = rng.int(6, 8)
@@ -335,16 +319,9 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const p = P.person(rng, { region: r, age: [40, 80] })
       const d = P.draft('over-quantity', inst, '注射用头孢曲松钠 billed 8 a day, limit 4', p)
       const id = P.mdtrt()
-      P.schedule(at(w, day, 10), (er) => {
-        inpatientStay(P.g, p, inst, at(w, day, 10), los, ipt('copd'), er, id, {
-          extra: (c) => {
-            if (c.d !== 2) return
-            const l = c.v.add(w.item('ceftriaxone'), c.at(16, 10), 6, { fraud: true, sale: true })
-            d.label.refs.feedetl_sns.push(...sns(l))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectStay(P, d, p, inst, at(w, day, 10), los, ipt('copd'), id, 2, (c) => {
+        return [c.v.add(w.item('ceftriaxone'), c.at(16, 10), 6, { fraud: true, sale: true })]
+      })
     }
   },
 
@@ -390,17 +367,12 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const d = P.draft('unbundling', inst, `全血细胞计数 billed with its components ${comps.join(', ')}`, p)
       const id = P.mdtrt()
       const t = at(w, day, ...daytime(rng))
-      P.schedule(t, (er) => {
-        outpatientVisit(P.g, p, inst, t, otp('dermatitis'), er, id, {
-          build: (v, tt) => {
-            v.add(w.item('blood_draw'), tt + 10 * MIN, 1)
-            const bundle = v.add(w.item('cbc'), tt + 12 * MIN, 1)
-            const parts = comps.map((c) => v.add(w.item(c), tt + 12 * MIN, 1, { fraud: true }))
-            d.label.refs.feedetl_sns.push(...sns(bundle, ...parts))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectVisit(P, d, p, inst, t, 'dermatitis', id, (v, tt) => {
+        v.add(w.item('blood_draw'), tt + 10 * MIN, 1)
+        const bundle = v.add(w.item('cbc'), tt + 12 * MIN, 1)
+        const parts = comps.map((c) => v.add(w.item(c), tt + 12 * MIN, 1, { fraud: true }))
+        return [bundle, ...parts]
+      })
     } else {
       const inst = hospitalIn(rng, r, 2)
       const los = rng.int(5, 6)
@@ -409,17 +381,11 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const p = P.person(rng, { region: r, age: [35, 70] })
       const d = P.draft('unbundling', inst, '腹腔镜胆囊切除术(含麻醉及换药) billed with 全身麻醉 separately', p)
       const id = P.mdtrt()
-      P.schedule(at(w, day, 10), (er) => {
-        inpatientStay(P.g, p, inst, at(w, day, 10), los, ipt('cholecystectomy'), er, id, {
-          extra: (c) => {
-            if (c.d !== 1) return
-            const pkg = c.v.lines.find((l) => l.item === w.item('lc_pkg'))
-            const ga = c.v.add(w.item('ga'), c.at(9), 1, { fraud: true })
-            d.label.refs.feedetl_sns.push(...sns(pkg, ga))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectStay(P, d, p, inst, at(w, day, 10), los, ipt('cholecystectomy'), id, 1, (c) => {
+        const pkg = c.v.lines.find((l) => l.item === w.item('lc_pkg'))
+        const ga = c.v.add(w.item('ga'), c.at(9), 1, { fraud: true })
+        return [pkg, ga]
+      })
     }
   },
 
@@ -712,16 +678,9 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
     const key = i % 2 === 0 ? 'stent' : 'pacemaker'
     const d = P.draft('high-value-consumable', inst, `${w.item(key).name} billed in a medical angina stay with no operation (needs ${w.item(key).oprn_prefixes.join('/')})`, p)
     const id = P.mdtrt()
-    P.schedule(at(w, day, 10), (er) => {
-      inpatientStay(P.g, p, inst, at(w, day, 10), los, ANGINA, er, id, {
-        extra: (c) => {
-          if (c.d !== 1) return
-          const l = c.v.add(w.item(key), c.at(10, 40), 1, { fraud: true })
-          d.label.refs.feedetl_sns.push(...sns(l))
-        },
-      })
-      d.label.refs.mdtrt_ids.push(id)
-    }, { drafts: [d] })
+    injectStay(P, d, p, inst, at(w, day, 10), los, ANGINA, id, 1, (c) => {
+      return [c.v.add(w.item(key), c.at(10, 40), 1, { fraud: true })]
+    })
   },
 
   'chronic-disease-abuse'(P, rng, i) {
@@ -751,15 +710,9 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       // The drug on an ordinary visit with neither the registration nor the diagnosis. Chronic-only drugs are
       // this pattern's alone (out-of-scope leaves them to it), so one label.
       const d = P.draft('chronic-disease-abuse', inst, `${w.item(key).name} (门诊慢特病 drug) for a person with no registered ${disease} and no such diagnosis`, p)
-      P.schedule(t, (er) => {
-        outpatientVisit(P.g, p, inst, t, otp('urti-adult'), er, id, {
-          build: (v, tt) => {
-            const l = v.add(w.item(key), tt + 40 * MIN, 1, { fraud: true, sale: true, prd_days: 30 })
-            d.label.refs.feedetl_sns.push(...sns(l))
-          },
-        })
-        d.label.refs.mdtrt_ids.push(id)
-      }, { drafts: [d] })
+      injectVisit(P, d, p, inst, t, 'urti-adult', id, (v, tt) => {
+        return [v.add(w.item(key), tt + 40 * MIN, 1, { fraud: true, sale: true, prd_days: 30 })]
+      })
     }
   },
 }
@@ -1085,16 +1038,8 @@ const NEAR: NearMissPlan[] = [
     const bd = new Date(t + 8 * HOUR + 2 * DAY_MS)
     w.setBirthday(p, `${bd.getUTCFullYear() - 18}-${String(bd.getUTCMonth() + 1).padStart(2, '0')}-${String(bd.getUTCDate()).padStart(2, '0')}`, rng)
     const inst = p.clinic ?? r.clinics[0]!
-    const id = P.mdtrt()
     const nm = P.nearMiss('child-drug-at-17', 'restricted-item', inst, `children's cold granules for a 17-year-old two days before the 18th birthday (${p.brdy})`, p)
-    nm.refs.mdtrt_ids.push(id)
-    P.schedule(t, (er) => {
-      const { v } = customVisit(P.g, p, inst, t, ['J06.900'], id, er, (v, tt) => {
-        consultFees(v, tt)
-        rx(v, 'kids_cold', tt + 20 * MIN, 1, 3)
-      })
-      nm.refs.feedetl_sns.push(...v.lines.filter((l) => l.item === w.item('kids_cold')).map((l) => l.sn))
-    })
+    nearMissVisit(P, nm, p, inst, t, ['J06.900'], 'kids_cold', (v, tt) => rx(v, 'kids_cold', tt + 20 * MIN, 1, 3))
   },
   function levelOk(P, rng) {
     const w = P.world
@@ -1103,17 +1048,8 @@ const NEAR: NearMissPlan[] = [
     const day = pickDay(P, rng, 1)
     if (!r || !inst || day === undefined) return
     const p = P.person(rng, { region: r, age: [55, 80] })
-    const id = P.mdtrt()
     const nm = P.nearMiss('level-restricted-item-at-its-level', 'restricted-item', inst, `头颅磁共振平扫 (level 2+) at a level-${inst.level} hospital`, p)
-    nm.refs.mdtrt_ids.push(id)
-    const t = at(w, day, 9)
-    P.schedule(t, (er) => {
-      const { v } = customVisit(P.g, p, inst, t, ['I69.300'], id, er, (v, tt) => {
-        consultFees(v, tt)
-        v.add(w.item('mri_head'), tt + 40 * MIN, 1)
-      })
-      nm.refs.feedetl_sns.push(...v.lines.filter((l) => l.item === w.item('mri_head')).map((l) => l.sn))
-    })
+    nearMissVisit(P, nm, p, inst, at(w, day, 9), ['I69.300'], 'mri_head', (v, tt) => v.add(w.item('mri_head'), tt + 40 * MIN, 1))
   },
   function priceAtCap(P, rng) {
     const w = P.world
@@ -1122,17 +1058,8 @@ const NEAR: NearMissPlan[] = [
     const day = pickDay(P, rng, 1)
     if (!r || !inst || day === undefined) return
     const p = P.person(rng, { region: r, age: [20, 70] })
-    const id = P.mdtrt()
     const nm = P.nearMiss('price-at-level-3-cap', 'over-standard-charge', inst, '全血细胞计数 at the level-3 cap, above the level-1 and level-2 caps', p)
-    nm.refs.mdtrt_ids.push(id)
-    const t = at(w, day, 9)
-    P.schedule(t, (er) => {
-      const { v } = customVisit(P.g, p, inst, t, ['J06.900'], id, er, (v, tt) => {
-        consultFees(v, tt)
-        labs(v, ['cbc'], tt + 10 * MIN)
-      })
-      nm.refs.feedetl_sns.push(...v.lines.filter((l) => l.item === w.item('cbc')).map((l) => l.sn))
-    })
+    nearMissVisit(P, nm, p, inst, at(w, day, 9), ['J06.900'], 'cbc', (v, tt) => labs(v, ['cbc'], tt + 10 * MIN))
   },
   function indicationBySecondary(P, rng) {
     const w = P.world
@@ -1141,17 +1068,8 @@ const NEAR: NearMissPlan[] = [
     if (!r || day === undefined) return
     const p = P.person(rng, { region: r, age: [55, 80] })
     const inst = p.hospital ?? r.general[0]!
-    const id = P.mdtrt()
     const nm = P.nearMiss('indication-by-secondary-diagnosis', 'out-of-scope', inst, '氯吡格雷 (限 I20–I25 …) for a visit whose principal is I10 and secondary I25.1', p)
-    nm.refs.mdtrt_ids.push(id)
-    const t = at(w, day, 9)
-    P.schedule(t, (er) => {
-      const { v } = customVisit(P.g, p, inst, t, ['I10.x00x002', 'I25.100'], id, er, (v, tt) => {
-        consultFees(v, tt)
-        rx(v, 'clopidogrel', tt + 20 * MIN, 1, 28)
-      })
-      nm.refs.feedetl_sns.push(...v.lines.filter((l) => l.item === w.item('clopidogrel')).map((l) => l.sn))
-    })
+    nearMissVisit(P, nm, p, inst, at(w, day, 9), ['I10.x00x002', 'I25.100'], 'clopidogrel', (v, tt) => rx(v, 'clopidogrel', tt + 20 * MIN, 1, 28))
   },
   function supplyAtMax(P, rng) {
     const w = P.world
@@ -1160,17 +1078,8 @@ const NEAR: NearMissPlan[] = [
     if (!r || day === undefined) return
     const p = P.person(rng, { region: r, age: [45, 80] })
     const inst = p.clinic ?? r.clinics[0]!
-    const id = P.mdtrt()
     const nm = P.nearMiss('supply-at-the-limit', 'over-quantity', inst, '苯磺酸氨氯地平片 for exactly 30 days (limit 30)', p)
-    nm.refs.mdtrt_ids.push(id)
-    const t = at(w, day, 9)
-    P.schedule(t, (er) => {
-      const { v } = customVisit(P.g, p, inst, t, ['I10.x00x002'], id, er, (v, tt) => {
-        consultFees(v, tt)
-        rx(v, 'amlodipine', tt + 20 * MIN, 2, 30)
-      })
-      nm.refs.feedetl_sns.push(...v.lines.filter((l) => l.item === w.item('amlodipine')).map((l) => l.sn))
-    })
+    nearMissVisit(P, nm, p, inst, at(w, day, 9), ['I10.x00x002'], 'amlodipine', (v, tt) => rx(v, 'amlodipine', tt + 20 * MIN, 2, 30))
   },
   function refillAfter32Days(P, rng) {
     const w = P.world
@@ -1198,17 +1107,8 @@ const NEAR: NearMissPlan[] = [
     if (!r || day === undefined) return
     const p = P.person(rng, { region: r, age: [30, 80] })
     const inst = p.hospital ?? r.general[0]!
-    const id = P.mdtrt()
     const nm = P.nearMiss('component-alone', 'unbundling', inst, '血红蛋白测定 alone (anaemia follow-up), no 血常规 on the visit', p)
-    nm.refs.mdtrt_ids.push(id)
-    const t = at(w, day, 9)
-    P.schedule(t, (er) => {
-      const { v } = customVisit(P.g, p, inst, t, ['D64.900'], id, er, (v, tt) => {
-        consultFees(v, tt)
-        labs(v, ['hgb'], tt + 10 * MIN)
-      })
-      nm.refs.feedetl_sns.push(...v.lines.filter((l) => l.item === w.item('hgb')).map((l) => l.sn))
-    })
+    nearMissVisit(P, nm, p, inst, at(w, day, 9), ['D64.900'], 'hgb', (v, tt) => labs(v, ['hgb'], tt + 10 * MIN))
   },
   function diedInHospital(P, rng) {
     const w = P.world
