@@ -195,9 +195,7 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const inst = hospitalIn(rng, r, 2) ?? r.general[0]!
       const key = woman ? 'psa' : 'prenatal'
       const d = P.draft('restricted-item', inst, `gender: ${key === 'psa' ? '前列腺特异性抗原测定 (men only) for a woman' : '产前检查 (women only) for a man'}`, p)
-      injectVisit(P, d, p, inst, t, 'dermatitis', id, (v, tt) => {
-        return [v.add(w.item(key), tt + 15 * MIN, 1, { fraud: true })]
-      })
+      injectVisit(P, d, p, inst, t, 'dermatitis', id, (v, tt) => [v.add(w.item(key), tt + 15 * MIN, 1, { fraud: true })])
     } else if (variant === 1) {
       // Age: a children's drug for an adult, or a quinolone (18+) for a child.
       const adultCase = rng.chance(0.5)
@@ -205,9 +203,7 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const inst = p.clinic ?? r.clinics[0]!
       const key = adultCase ? rng.pick(['kids_cold', 'ibuprofen_susp']) : 'levofloxacin'
       const d = P.draft('restricted-item', inst, `age: ${w.item(key).name} (age ${w.item(key).age_min ?? 0}–${w.item(key).age_max ?? '∞'}) for a person of ${w.age(p, t)}`, p)
-      injectVisit(P, d, p, inst, t, adultCase ? 'urti-adult' : 'urti-child', id, (v, tt) => {
-        return [v.add(w.item(key), tt + 40 * MIN, 1, { fraud: true, sale: true, prd_days: 3 })]
-      })
+      injectVisit(P, d, p, inst, t, adultCase ? 'urti-adult' : 'urti-child', id, (v, tt) => [v.add(w.item(key), tt + 40 * MIN, 1, { fraud: true, sale: true, prd_days: 3 })])
     } else {
       // Institution level: an MRI (level 2+) billed by a level-1 clinic.
       const inst = lv1ClinicIn(rng, r)
@@ -216,9 +212,7 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const key = rng.pick(['mri_head', 'ct_head', 'gastroscopy'])
       const cap = Math.round(Number(w.item(key).price_cap_lv2 ?? w.item(key).price_cap_lv3) * 100)
       const d = P.draft('restricted-item', inst, `level: ${w.item(key).name} (min level ${w.item(key).min_hosp_lv}) at a level-1 clinic`, p)
-      injectVisit(P, d, p, inst, t, key === 'gastroscopy' ? 'gastritis' : 'dermatitis', id, (v, tt) => {
-        return [v.add(w.item(key), tt + 30 * MIN, 1, { fraud: true, priceFen: cap })]
-      })
+      injectVisit(P, d, p, inst, t, key === 'gastroscopy' ? 'gastritis' : 'dermatitis', id, (v, tt) => [v.add(w.item(key), tt + 30 * MIN, 1, { fraud: true, priceFen: cap })])
     }
   },
 
@@ -260,9 +254,7 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
     const d = P.draft('over-standard-charge', inst, `${w.item(key).name} at ${(price / 100).toFixed(2)}, cap ${(cap / 100).toFixed(2)} at level ${inst.level}`, p)
     const id = P.mdtrt()
     const t = at(w, day, ...daytime(rng))
-    injectVisit(P, d, p, inst, t, 'dermatitis', id, (v, tt) => {
-      return [v.add(w.item(key), tt + 20 * MIN, 1, { fraud: true, priceFen: price })]
-    })
+    injectVisit(P, d, p, inst, t, 'dermatitis', id, (v, tt) => [v.add(w.item(key), tt + 20 * MIN, 1, { fraud: true, priceFen: price })])
   },
 
   'out-of-scope'(P, rng, i) {
@@ -278,9 +270,7 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const d = P.draft('out-of-scope', inst, `${w.item(key).name} (限 ${w.item(key).indications.join('/')}) for 急性上呼吸道感染 only`, p)
       const id = P.mdtrt()
       const t = at(w, day, ...daytime(rng))
-      injectVisit(P, d, p, inst, t, 'urti-adult', id, (v, tt) => {
-        return [v.add(w.item(key), tt + 45 * MIN, 1, { fraud: true, sale: true, prd_days: key === 'oseltamivir' ? 5 : 14 })]
-      })
+      injectVisit(P, d, p, inst, t, 'urti-adult', id, (v, tt) => [v.add(w.item(key), tt + 45 * MIN, 1, { fraud: true, sale: true, prd_days: key === 'oseltamivir' ? 5 : 14 })])
     } else {
       const inst = hospitalIn(rng, r, 2)
       const los = rng.int(6, 8)
@@ -289,9 +279,7 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const p = P.person(rng, { region: r, age: [40, 80] })
       const d = P.draft('out-of-scope', inst, '人血白蛋白 (限 K74/R18/E88: cirrhosis, ascites, hypoalbuminaemia) in a pneumonia stay without them', p)
       const id = P.mdtrt()
-      injectStay(P, d, p, inst, at(w, day, 10), los, ipt('pneumonia'), id, 2, (c) => {
-        return [c.v.add(w.item('albumin'), c.at(10, 15), 1, { fraud: true, sale: true })]
-      })
+      injectStay(P, d, p, inst, at(w, day, 10), los, ipt('pneumonia'), id, 2, (c) => [c.v.add(w.item('albumin'), c.at(10, 15), 1, { fraud: true, sale: true })])
     }
   },
 
@@ -308,9 +296,7 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const d = P.draft('over-quantity', inst, `${w.item(key).name}: ${prd} days of supply, limit ${w.item(key).max_prd_days}`, p)
       const id = P.mdtrt()
       const t = at(w, day, ...daytime(rng))
-      injectVisit(P, d, p, inst, t, 'dermatitis', id, (v, tt) => {
-        return [v.add(w.item(key), tt + 30 * MIN, Math.ceil(prd / 7), { fraud: true, sale: true, prd_days: prd })]
-      })
+      injectVisit(P, d, p, inst, t, 'dermatitis', id, (v, tt) => [v.add(w.item(key), tt + 30 * MIN, Math.ceil(prd / 7), { fraud: true, sale: true, prd_days: prd })])
     } else {
       const inst = hospitalIn(rng, r, 2)
       const los = rng.int(6, 8)
@@ -319,9 +305,7 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       const p = P.person(rng, { region: r, age: [40, 80] })
       const d = P.draft('over-quantity', inst, '注射用头孢曲松钠 billed 8 a day, limit 4', p)
       const id = P.mdtrt()
-      injectStay(P, d, p, inst, at(w, day, 10), los, ipt('copd'), id, 2, (c) => {
-        return [c.v.add(w.item('ceftriaxone'), c.at(16, 10), 6, { fraud: true, sale: true })]
-      })
+      injectStay(P, d, p, inst, at(w, day, 10), los, ipt('copd'), id, 2, (c) => [c.v.add(w.item('ceftriaxone'), c.at(16, 10), 6, { fraud: true, sale: true })])
     }
   },
 
@@ -678,9 +662,7 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
     const key = i % 2 === 0 ? 'stent' : 'pacemaker'
     const d = P.draft('high-value-consumable', inst, `${w.item(key).name} billed in a medical angina stay with no operation (needs ${w.item(key).oprn_prefixes.join('/')})`, p)
     const id = P.mdtrt()
-    injectStay(P, d, p, inst, at(w, day, 10), los, ANGINA, id, 1, (c) => {
-      return [c.v.add(w.item(key), c.at(10, 40), 1, { fraud: true })]
-    })
+    injectStay(P, d, p, inst, at(w, day, 10), los, ANGINA, id, 1, (c) => [c.v.add(w.item(key), c.at(10, 40), 1, { fraud: true })])
   },
 
   'chronic-disease-abuse'(P, rng, i) {
@@ -710,9 +692,7 @@ const INJECT: Record<Exclude<PatternId, 'provider-outlier' | 'case-mix-drift' | 
       // The drug on an ordinary visit with neither the registration nor the diagnosis. Chronic-only drugs are
       // this pattern's alone (out-of-scope leaves them to it), so one label.
       const d = P.draft('chronic-disease-abuse', inst, `${w.item(key).name} (门诊慢特病 drug) for a person with no registered ${disease} and no such diagnosis`, p)
-      injectVisit(P, d, p, inst, t, 'urti-adult', id, (v, tt) => {
-        return [v.add(w.item(key), tt + 40 * MIN, 1, { fraud: true, sale: true, prd_days: 30 })]
-      })
+      injectVisit(P, d, p, inst, t, 'urti-adult', id, (v, tt) => [v.add(w.item(key), tt + 40 * MIN, 1, { fraud: true, sale: true, prd_days: 30 })])
     }
   },
 }
