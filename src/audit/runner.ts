@@ -5,6 +5,7 @@ import type { DetectorRule } from '../detect/rulebase.ts'
 import type { AuditDetector, Finding } from '../detect/types.ts'
 import { FundwatchError } from '../errors.ts'
 import type { KnowledgeBase } from '../kb/knowledge-base.ts'
+import type { AlertSink } from '../pipeline/types.ts'
 import { alertMatchesLabel, type Label } from '../generator/labels.ts'
 import { PATTERNS, type PatternId } from '../detect/patterns.ts'
 import { alertRow } from '../store/rows.ts'
@@ -17,6 +18,8 @@ export interface AuditOptions {
   to: number
   /** Only these audit detectors (ids); default every enabled one. */
   detectors?: string[]
+  /** Where the stored alerts go next (the alerts topic), as the pipeline's alert sinks: after the store, in order. */
+  sinks?: AlertSink[]
 }
 
 export interface AuditRun {
@@ -35,7 +38,9 @@ export interface AuditRun {
  * detector version, parameter hash, rule-base result and severity), at stage
  * `post`, with the window end as event_time: the same window over the same
  * facts gives the same alert ids and the same event_time, so a re-run replaces
- * its earlier rows in the alerts table instead of adding to them.
+ * its earlier rows in the alerts table instead of adding to them. Once
+ * stored, the alerts are published to `sinks` (the alerts topic), like the
+ * pipeline's: consumers see audit findings in the same document and place.
  */
 export async function runAudit(app: App, options: AuditOptions): Promise<AuditRun> {
   // Detectors bind the window as Int64 milliseconds: whole milliseconds only.
@@ -78,6 +83,7 @@ export async function runAudit(app: App, options: AuditOptions): Promise<AuditRu
     alerts.push(...unique)
   }
   await app.store.insert('alerts', alerts.map((x) => alertRow(x, kb.institutions.get(x.subject.fixmedins_code)?.admdvs ?? '')))
+  for (const sink of opts.sinks ?? []) if (alerts.length) await sink.publish(alerts)
   app.log.info({ from: cnIso(opts.from), to: eventTime, byDetector, errors: errors.length, ms }, 'audit finished')
   return { alerts, byDetector, errors, ms }
 }

@@ -2,13 +2,17 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { runAudit, auditTopK } from '../audit/runner.ts'
 import { FundwatchError } from '../errors.ts'
+import { createKafka } from '../kafka/admin.ts'
+import { kafkaAlertSink, kafkaProducer } from '../kafka/sinks.ts'
+import { topicNames } from '../kafka/topics.ts'
 import type { Label } from '../generator/labels.ts'
 import { CN_OFFSET_MS, DAY_MS, cnDate } from '../util/time.ts'
 import { appFromFlags } from './common.ts'
 
 const USAGE = `usage: fundwatch audit [--from D] [--to D] [--detector id]... [--kb dir] [--rules file] [--data-dir dir] [--labels file --top K] [--json]
 
-Runs the audit (事后) detectors over stored history and stores their alerts.
+Runs the audit (事后) detectors over stored history and stores their alerts;
+with KAFKA_BROKERS set they are also published to the alerts topic.
   --from D        first day of the window (YYYY-MM-DD, China time) or an RFC 3339 instant; default: 30 days before --to
   --to D          last day of the window, inclusive (YYYY-MM-DD) or an RFC 3339 instant (exclusive); default: yesterday
   --detector id   only this audit detector (repeatable); default: every enabled one
@@ -58,13 +62,22 @@ export async function auditCommand(args: string[]): Promise<number> {
   const app = await appFromFlags(values, { logLevel: process.env.LOG_LEVEL ?? 'warn' })
   try {
     const t0 = performance.now()
-    const run = await runAudit(app, { ...window, ...(values.detector ? { detectors: values.detector } : {}) })
+    // With KAFKA_BROKERS the stored alerts also go to the alerts topic, as the processors' do.
+    const brokers = app.config.kafkaBrokers
+    const producer = brokers ? await kafkaProducer(createKafka({ brokers, clientId: `fundwatch-audit-${process.pid}` })) : undefined
+    let run: Awaited<ReturnType<typeof runAudit>>
+    try {
+      const sinks = producer ? [kafkaAlertSink(producer, topicNames(app.config.topicPrefix).alerts)] : []
+      run = await runAudit(app, { ...window, ...(values.detector ? { detectors: values.detector } : {}), sinks })
+    } finally {
+      await producer?.disconnect().catch(() => undefined)
+    }
     const ms = performance.now() - t0
     const scores = labels ? auditTopK(run.alerts, labels, k) : undefined
     if (values.json) {
       console.log(JSON.stringify({ from: cnDate(window.from), to: cnDate(window.to - 1), ms: Math.round(ms), byDetector: run.byDetector, errors: run.errors, detectorMs: run.ms, ...(scores ? { topK: k, scores } : {}) }, null, 2))
     } else {
-      const lines = [`audited ${cnDate(window.from)} .. ${cnDate(window.to - 1)} in ${(ms / 1000).toFixed(1)} s: ${run.alerts.length} alerts stored`]
+      const lines = [`audited ${cnDate(window.from)} .. ${cnDate(window.to - 1)} in ${(ms / 1000).toFixed(1)} s: ${run.alerts.length} alerts stored${producer ? ' and published to the alerts topic' : ''}`]
       for (const [id, n] of Object.entries(run.byDetector)) {
         const amount = run.alerts.filter((a) => a.detector.id === id).reduce((s, a) => s + Number(a.amount_at_risk), 0)
         const sc = scores?.[id]

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util'
-import { buildServer } from '../api/server.ts'
+import { buildServer, createLiveFeed } from '../api/server.ts'
 import { createKafka, withAdmin } from '../kafka/admin.ts'
+import { followAlerts } from '../kafka/follow.ts'
 import { faultFromEnv, runProcessor } from '../kafka/processor.ts'
-import { createTopics } from '../kafka/topics.ts'
+import { createTopics, topicNames } from '../kafka/topics.ts'
 import { configFromEnv } from '../config.ts'
 import { appFromFlags, fmtRate, stopSignal } from './common.ts'
 
@@ -56,11 +57,18 @@ export async function extraCommand(cmd: string, args: string[]): Promise<number 
       // balancer, processors elsewhere). No generator, no pipeline.
       const { values } = parseArgs({ args, options: { kb: { type: 'string' }, rules: { type: 'string' }, 'data-dir': { type: 'string' }, port: { type: 'string' } } })
       const app = await appFromFlags(values, { port: values.port })
-      const server = await buildServer(app)
+      const live = createLiveFeed(app)
+      const server = await buildServer(app, { live })
+      // The live feed of a replica apart from the processors: the alerts topic.
+      const brokers = app.config.kafkaBrokers
+      const follower = brokers
+        ? await followAlerts(createKafka({ brokers, clientId: `fundwatch-api-${process.pid}` }), topicNames(app.config.topicPrefix).alerts, live.sink, app.log, { groupPrefix: `${app.config.topicPrefix}fundwatch-live` })
+        : undefined
       const ac = stopSignal()
       const address = await server.listen({ port: app.config.port, host: app.config.host })
-      console.log(`fundwatch API and console at ${address} (OpenAPI at ${address}/docs)`)
+      console.log(`fundwatch API and console at ${address} (OpenAPI at ${address}/docs); live feed: ${follower ? 'the alerts topic' : 'none (KAFKA_BROKERS is not set)'}`)
       await new Promise((r) => ac.signal.addEventListener('abort', r, { once: true }))
+      await follower?.stop()
       await server.close()
       await app.close()
       return 0

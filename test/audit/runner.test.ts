@@ -76,6 +76,21 @@ describe('runAudit', () => {
     expect(Number(rows[0]!.n)).toBe(before.length)
   })
 
+  it('publishes the stored alerts to its sinks after storing them, the same documents', async () => {
+    await app.store.command(`TRUNCATE TABLE ${app.store.t('alerts')}`)
+    const published: Alert[] = []
+    let storedWhenPublished = -1
+    const run = await runAudit(app, {
+      from: FROM, to: TO,
+      sinks: [{ name: 'memory', publish: async (alerts) => { storedWhenPublished = (await storedAlerts()).length; published.push(...alerts) } }],
+    })
+    expect(run.alerts.length).toBeGreaterThan(0)
+    expect(published).toEqual(run.alerts)
+    expect(storedWhenPublished).toBe(run.alerts.length)
+    const stored = await storedAlerts()
+    expect(published.map((a) => a.alert_id).sort()).toEqual(stored.map((a) => a.alert_id).sort())
+  })
+
   it('runs only the detectors asked for, and refuses ids that are not audit detectors', async () => {
     const run = await runAudit(app, { from: FROM, to: TO, detectors: ['capacity-exceeded'] })
     expect(Object.keys(run.byDetector)).toEqual(['capacity-exceeded'])

@@ -86,7 +86,7 @@ export async function produce(kafka: Kafka, topic: string, events: AnyEvent[], c
   }
 }
 
-/** Polls until `check` returns true (re-throwing its last error at the deadline). */
+/** Polls until `check` returns true; an error thrown by `check` ends the wait at once. */
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 500): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
