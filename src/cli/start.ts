@@ -1,16 +1,18 @@
 import { buildServer, createLiveFeed } from '../api/server.ts'
+import { runAudit } from '../audit/runner.ts'
 import { bootstrapAdmin } from '../auth/bootstrap.ts'
 import { createGenerator, type Generator } from '../generator/generate.ts'
 import { KnowledgeBase } from '../kb/knowledge-base.ts'
 import { generatorSource } from '../pipeline/sources.ts'
-import { DAY_MS } from '../util/time.ts'
+import { CN_OFFSET_MS, DAY_MS } from '../util/time.ts'
 import { appFromFlags, stopSignal } from './common.ts'
 import type { CommonFlags } from './main.ts'
 
 /**
  * The embedded default: one process, every role. A short generated history is
- * replayed as fast as it goes (so every detector has something to show within
- * seconds), then a live stream continues at a steady rate until stopped.
+ * replayed as fast as it goes and audited (so every detector, streaming and
+ * audit, has something to show within seconds), then a live stream continues
+ * at a steady rate until stopped.
  */
 export async function start(flags: CommonFlags & { port?: string; rate?: string; seed?: string }): Promise<number> {
   const app = await appFromFlags(flags, { port: flags.port })
@@ -43,7 +45,10 @@ export async function start(flags: CommonFlags & { port?: string; rate?: string;
   try {
     const history = withPersons(createGenerator({ seed, persons: 600, days: 40, startTime: Date.now() - 41 * DAY_MS, fraudRate: 0.03, kb: base }))
     const h = await app.pipeline({ alertSinks: [live.sink] }).run(generatorSource(history.events(), { batchSize: 1000 }), ac.signal)
-    app.log.info({ events: h.events, alerts: h.alerts }, 'generated history replayed; live stream follows')
+    // The audit (事后) stage over the history, as a nightly `fundwatch audit` would run it in production.
+    const end = Math.floor((Date.now() + CN_OFFSET_MS) / DAY_MS) * DAY_MS - CN_OFFSET_MS
+    const audit = await runAudit(app, { from: end - 40 * DAY_MS, to: end, sinks: [live.sink] })
+    app.log.info({ events: h.events, alerts: h.alerts, audit_alerts: audit.alerts.length, audit_errors: audit.errors.length }, 'generated history replayed and audited; live stream follows')
     for (let round = 1; !ac.signal.aborted; round++) {
       const stream = withPersons(createGenerator({ seed: seed + round, persons: 2000, days: 1, startTime: Date.now() - DAY_MS, fraudRate: 0.01, kb: base }))
       await app.pipeline({ alertSinks: [live.sink] }).run(generatorSource(stream.events(), { ratePerSec: rate }), ac.signal)
