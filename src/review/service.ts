@@ -152,8 +152,9 @@ export class ReviewService {
     return this.serial(alert.alert_id, async () => {
       const current = (await this.states([alert.alert_id])).get(alert.alert_id)
       const from: Status = current?.status ?? 'new'
-      checkTransition(from, input, by.role)
+      // A stale view first: whether the step is allowed is judged against the state the caller saw.
       if ((current?.version ?? 0) !== input.version) throw conflict(current?.version ?? 0, input.version)
+      checkTransition(from, input, by.role)
       const decision = input.to === 'decided' ? Decision.parse(input.decision) : null
       const now = this.now()
       const to = input.to

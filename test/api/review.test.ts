@@ -98,6 +98,10 @@ describe('optimistic concurrency', () => {
     await step('monitor', id, { to: 'first_review', version: 0 })
     const stale = await step('inspector', id, { to: 'dismissed', version: 0, reason: '重复' })
     expect([stale.statusCode, stale.json().error]).toEqual([409, 'CONFLICT'])
+    // The same step sent again from a stale screen (a colleague was quicker): not allowed from where the alert
+    // is now, but the answer is the stale view — reload — not a refusal of a step the caller never saw.
+    const again = await step('monitorA', id, { to: 'first_review', version: 0 })
+    expect([again.statusCode, again.json().error]).toEqual([409, 'CONFLICT'])
   })
 
   it('lets exactly one of several simultaneous changes through', async () => {
