@@ -61,10 +61,16 @@ export function startsWithAny(code: string, prefixes: readonly string[]): boolea
   return false
 }
 
-/** Fund payment of a visit so far: the sum of fund_pay_sumamt over its settlements that stand. */
-export function fundPaid(v: VisitState): number {
+/**
+ * What the insurance has paid on a visit so far, over its settlements that
+ * stand: the pooled funds (fund_pay_sumamt) plus the personal account
+ * (acct_pay) — both are fund money, and a pharmacy or outpatient visit of an
+ * employee is often paid from the account alone. The audit detectors count
+ * the same (src/audit/sql.ts, INSURANCE_PAID).
+ */
+export function insurancePaid(v: VisitState): number {
   let fen = 0
-  for (const s of v.settlements.values()) if (!s.reversed) fen += toFen(s.fund_pay_sumamt)
+  for (const s of v.settlements.values()) if (!s.reversed) fen += toFen(s.fund_pay_sumamt) + toFen(s.acct_pay)
   return fromFen(fen)
 }
 

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { cnDate, cnIso } from '../../src/util/time.ts'
-import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, fromFen, fundPaid, text, toFen } from '../_shared/common.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, fromFen, insurancePaid, text, toFen } from '../_shared/common.ts'
 
 const params = z.object({
   max_visits_per_day: z.number().int().min(1).max(50).default(3).describe('Visits of the counted types per person per China day; more is frequent'),
@@ -15,7 +15,7 @@ type Params = z.infer<typeof params>
 export default defineDetector({
   kind: 'stream',
   id: 'frequent-visits',
-  version: '1.0.0',
+  version: '1.1.0',
   title: text('频繁就医', 'Frequent visits'),
   pattern: text('频繁就医', 'Frequent visits'),
   description: text(
@@ -63,7 +63,7 @@ function finding(person: PersonState, visits: VisitState[], max: number, period:
   visits.sort((a, b) => a.begntime - b.begntime || (a.mdtrt_id < b.mdtrt_id ? -1 : 1))
   // The visits beyond the threshold are the excess; their fund payment is what is at risk.
   let fen = 0
-  for (const v of visits.slice(max)) fen += toFen(fundPaid(v))
+  for (const v of visits.slice(max)) fen += toFen(insurancePaid(v))
   const institutions = [...new Set(visits.map((v) => v.fixmedins_code))]
   const last = visits[visits.length - 1]!
   const zhPeriod = period === 'day' ? `${label} 当日` : `${label} 月`
@@ -79,7 +79,7 @@ function finding(person: PersonState, visits: VisitState[], max: number, period:
       `${visits.length} visits at ${institutions.length} institution(s) in ${period === 'day' ? 'the day' : 'the month'} ${label}, above ${max}`),
     evidence: {
       period, label, visits: visits.length, threshold: max, institutions,
-      visit_list: visits.map((v) => ({ mdtrt_id: v.mdtrt_id, fixmedins_code: v.fixmedins_code, med_type: v.med_type, begntime: cnIso(v.begntime), fund_pay: fundPaid(v) })),
+      visit_list: visits.map((v) => ({ mdtrt_id: v.mdtrt_id, fixmedins_code: v.fixmedins_code, med_type: v.med_type, begntime: cnIso(v.begntime), insurance_pay: insurancePaid(v) })),
       amount_basis: 'fund payment of the visits beyond the threshold, in time order',
     },
     event_time: cnIso(last.begntime),

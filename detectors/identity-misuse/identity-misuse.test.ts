@@ -36,6 +36,15 @@ describe('identity-misuse: after death', () => {
     expect(latestByKey(g).get('P1/after-death')!.amount_at_risk).toBe(260)
   })
 
+  it('counts the personal account in the amount: a pharmacy purchase after death paid from the account alone', () => {
+    const t = new Timeline(detector, kb, { check_travel: false }, 'PSN00000099')
+    t.push(open('R1', '2026-03-05T15:00:00+08:00', BEIJING_2, '41', 'PSN00000099'))
+    const g = t.push(settlementCompleted({ mdtrt_id: 'R1', psn_no: 'PSN00000099', setl_time: '2026-03-05T15:05:00+08:00', med_type: '41', fund_pay_sumamt: '0.00', acct_pay: '186.40', medfee_sumamt: '186.40' }))
+    const a = latestByKey(g).get('R1/after-death')!
+    expect(a.amount_at_risk).toBe(186.4)
+    expect(a.evidence['insurance_pay']).toBe(186.4)
+  })
+
   it('accepts visits within the tolerance after a death discharge (same-hour paperwork)', () => {
     const t = new Timeline(detector, kb, { check_travel: false })
     t.push(open('S1', '2026-03-01T09:00:00+08:00', BEIJING, '21'))

@@ -3,7 +3,7 @@ import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { cnDayNumber, cnIso } from '../../src/util/time.ts'
 import {
-  INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, fundPaid, principalDiagnosis, startsWithAny, text,
+  INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, insurancePaid, principalDiagnosis, startsWithAny, text,
 } from '../_shared/common.ts'
 
 const params = z.object({
@@ -25,7 +25,7 @@ type Params = z.infer<typeof params>
 export default defineDetector({
   kind: 'stream',
   id: 'split-hospitalization',
-  version: '1.0.0',
+  version: '1.1.0',
   title: text('分解住院', 'Split hospitalization'),
   pattern: text('分解住院', 'Split hospitalization'),
   description: text(
@@ -102,7 +102,7 @@ function finding(e: VisitState, l: VisitState, p: Params): Finding {
   const gap = cnDayNumber(l.begntime) - cnDayNumber(e.endtime!)
   const eDiag = principalDiagnosis(e)!
   const lDiag = principalDiagnosis(l)!
-  const fund = fundPaid(l)
+  const fund = insurancePaid(l)
   const setlIds = activeSettlementIds(l)
   const eventIds: string[] = []
   for (const id of [e.open_event_id, e.close_event_id, l.open_event_id]) if (id !== undefined) eventIds.push(id)
@@ -124,12 +124,12 @@ function finding(e: VisitState, l: VisitState, p: Params): Finding {
       planned_cycle_prefixes: p.planned_cycle_prefixes,
       earlier_stay: {
         mdtrt_id: e.mdtrt_id, fixmedins_code: e.fixmedins_code, med_type: e.med_type, begntime: cnIso(e.begntime), endtime: cnIso(e.endtime!),
-        dscg_way: e.dscg_way, principal_diagnosis: eDiag, fund_pay: fundPaid(e),
+        dscg_way: e.dscg_way, principal_diagnosis: eDiag, insurance_pay: insurancePaid(e),
       },
       readmission: {
         mdtrt_id: l.mdtrt_id, fixmedins_code: l.fixmedins_code, med_type: l.med_type, begntime: cnIso(l.begntime),
         ...(l.endtime === undefined ? {} : { endtime: cnIso(l.endtime) }), principal_diagnosis: lDiag,
-        diagnoses: l.diagnoses.map((d) => d.diag_code), fund_pay: fund, settled: setlIds.length > 0,
+        diagnoses: l.diagnoses.map((d) => d.diag_code), insurance_pay: fund, settled: setlIds.length > 0,
       },
     },
     // Stable across the re-issues on discharge and settlement: the alert is about the readmission.

@@ -65,6 +65,7 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
         medfee_sumamt: Number(p.medfee_sumamt),
         hifp_pay: Number(p.hifp_pay),
         fund_pay_sumamt: Number(p.fund_pay_sumamt),
+        acct_pay: Number(p.acct_pay),
         inscp_scp_amt: Number(p.inscp_scp_amt),
         pay_grp: p.pay_grp ? { type: p.pay_grp.type, code: p.pay_grp.code, weight: Number(p.pay_grp.weight) } : undefined,
         reversed: v.settlements.get(p.setl_id)?.reversed ?? false,

@@ -122,7 +122,7 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
       FROM ${store.t('fee_lines')} FINAL WHERE psn_no IN {psns:Array(String)} AND fee_ocur_time >= {since:DateTime64(3,'UTC')}`, p),
     store.query<Row>(`SELECT mdtrt_id, feedetl_sn FROM ${store.t('fee_reversals')} FINAL WHERE psn_no IN {psns:Array(String)}`, p),
     store.query<Row>(`SELECT setl_id, mdtrt_id, psn_no, fixmedins_code, setl_time, med_type, toString(medfee_sumamt) AS medfee_sumamt, toString(hifp_pay) AS hifp_pay,
-        toString(fund_pay_sumamt) AS fund_pay_sumamt, toString(inscp_scp_amt) AS inscp_scp_amt, pay_grp_type, pay_grp_code, toString(pay_grp_weight) AS pay_grp_weight, event_id
+        toString(fund_pay_sumamt) AS fund_pay_sumamt, toString(acct_pay) AS acct_pay, toString(inscp_scp_amt) AS inscp_scp_amt, pay_grp_type, pay_grp_code, toString(pay_grp_weight) AS pay_grp_weight, event_id
       FROM ${store.t('settlements')} FINAL WHERE psn_no IN {psns:Array(String)} AND setl_time >= {since:DateTime64(3,'UTC')}`, p),
     store.query<Row>(`SELECT setl_id FROM ${store.t('settlement_reversals')} FINAL WHERE psn_no IN {psns:Array(String)}`, p),
   ])
@@ -178,7 +178,7 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
     const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
     v.settlements.set(String(r.setl_id), {
       setl_id: String(r.setl_id), mdtrt_id: String(r.mdtrt_id), event_id: String(r.event_id), setl_time: ms(r.setl_time), med_type: String(r.med_type),
-      medfee_sumamt: Number(r.medfee_sumamt), hifp_pay: Number(r.hifp_pay), fund_pay_sumamt: Number(r.fund_pay_sumamt), inscp_scp_amt: Number(r.inscp_scp_amt),
+      medfee_sumamt: Number(r.medfee_sumamt), hifp_pay: Number(r.hifp_pay), fund_pay_sumamt: Number(r.fund_pay_sumamt), acct_pay: Number(r.acct_pay), inscp_scp_amt: Number(r.inscp_scp_amt),
       pay_grp: r.pay_grp_type ? { type: r.pay_grp_type as 'DRG', code: String(r.pay_grp_code), weight: Number(r.pay_grp_weight) } : undefined,
       reversed: setlReversed.has(String(r.setl_id)),
     })

@@ -36,6 +36,8 @@ export interface SettlementState {
   medfee_sumamt: number
   hifp_pay: number
   fund_pay_sumamt: number
+  /** 个人账户支付: insurance money too (职工医保); a pharmacy purchase is often paid from it alone. */
+  acct_pay: number
   inscp_scp_amt: number
   pay_grp?: { type: 'DRG' | 'DIP'; code: string; weight: number }
   reversed: boolean

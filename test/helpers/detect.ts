@@ -161,6 +161,8 @@ export interface SettleArgs extends Envelope {
   med_type?: string
   medfee_sumamt?: string
   fund_pay_sumamt?: string
+  /** 个人账户支付 (default 0.00). */
+  acct_pay?: string
   hifp_pay?: string
   pay_grp?: { type: 'DRG' | 'DIP'; code: string; weight: string }
 }
@@ -171,8 +173,8 @@ export function settlementCompleted(a: SettleArgs): EventOf<'settlement.complete
   return envelope('settlement.completed', a.setl_time, a, {
     setl_id: a.setl_id ?? nextId('setl'), mdtrt_id: a.mdtrt_id, psn_no: a.psn_no ?? PSN, setl_time: a.setl_time,
     med_type: a.med_type ?? '21', insutype: '310', medfee_sumamt: total, fulamt_ownpay_amt: '0.00', inscp_scp_amt: total,
-    hifp_pay: a.hifp_pay ?? fund, fund_pay_sumamt: fund, acct_pay: '0.00',
-    psn_cash_pay: (Number(total) - Number(fund)).toFixed(2),
+    hifp_pay: a.hifp_pay ?? fund, fund_pay_sumamt: fund, acct_pay: a.acct_pay ?? '0.00',
+    psn_cash_pay: (Number(total) - Number(fund) - Number(a.acct_pay ?? 0)).toFixed(2),
     ...(a.pay_grp ? { pay_grp: a.pay_grp } : {}),
   })
 }
