@@ -6,7 +6,7 @@ import { createKafka } from '../kafka/admin.ts'
 import { kafkaAlertSink, kafkaProducer } from '../kafka/sinks.ts'
 import { topicNames } from '../kafka/topics.ts'
 import type { Label } from '../generator/labels.ts'
-import { CN_OFFSET_MS, DAY_MS, cnDate } from '../util/time.ts'
+import { DAY_MS, cnDate, cnDayStart } from '../util/time.ts'
 import { appFromFlags } from './common.ts'
 
 const USAGE = `usage: fundwatch audit [--from D] [--to D] [--detector id]... [--kb dir] [--rules file] [--data-dir dir] [--labels file --top K] [--json]
@@ -34,7 +34,7 @@ export function parseWhen(s: string, end: boolean): number {
 
 /** The window the flags ask for: [from, to), China days, defaults to the 30 days ending yesterday. */
 export function auditWindow(flags: { from?: string; to?: string }, now = Date.now()): { from: number; to: number } {
-  const today = Math.floor((now + CN_OFFSET_MS) / DAY_MS) * DAY_MS - CN_OFFSET_MS
+  const today = cnDayStart(now)
   const to = flags.to ? parseWhen(flags.to, true) : today
   const from = flags.from ? parseWhen(flags.from, false) : to - 30 * DAY_MS
   if (!(from < to)) throw new FundwatchError('BAD_REQUEST', `--from must be before --to (${cnDate(from)} .. ${cnDate(to - 1)})`)

@@ -4,7 +4,7 @@ import { bootstrapAdmin } from '../auth/bootstrap.ts'
 import { createGenerator, type Generator } from '../generator/generate.ts'
 import { KnowledgeBase } from '../kb/knowledge-base.ts'
 import { generatorSource } from '../pipeline/sources.ts'
-import { CN_OFFSET_MS, DAY_MS } from '../util/time.ts'
+import { DAY_MS, cnDayStart } from '../util/time.ts'
 import { appFromFlags, stopSignal } from './common.ts'
 import type { CommonFlags } from './main.ts'
 
@@ -46,7 +46,7 @@ export async function start(flags: CommonFlags & { port?: string; rate?: string;
     const history = withPersons(createGenerator({ seed, persons: 600, days: 40, startTime: Date.now() - 41 * DAY_MS, fraudRate: 0.03, kb: base }))
     const h = await app.pipeline({ alertSinks: [live.sink] }).run(generatorSource(history.events(), { batchSize: 1000 }), ac.signal)
     // The audit (事后) stage over the history, as a nightly `fundwatch audit` would run it in production.
-    const end = Math.floor((Date.now() + CN_OFFSET_MS) / DAY_MS) * DAY_MS - CN_OFFSET_MS
+    const end = cnDayStart(Date.now())
     const audit = await runAudit(app, { from: end - 40 * DAY_MS, to: end, sinks: [live.sink] })
     app.log.info({ events: h.events, alerts: h.alerts, audit_alerts: audit.alerts.length, audit_errors: audit.errors.length }, 'generated history replayed and audited; live stream follows')
     for (let round = 1; !ac.signal.aborted; round++) {

@@ -1,6 +1,6 @@
 import type { Diagnosis, Doctor } from '../../schemas/index.ts'
 import { DEPTS } from '../kb/sample.ts'
-import { CN_OFFSET_MS, DAY_MS } from '../util/time.ts'
+import { DAY_MS, cnDayStart } from '../util/time.ts'
 import type { Rng } from './random.ts'
 import { Visit, dxOf, emitVisit, type Closed, type GenCtx, type LineRec } from './visit.ts'
 import type { GInst, GPerson, World } from './world.ts'
@@ -14,9 +14,7 @@ import type { GInst, GPerson, World } from './world.ts'
 export const MIN = 60_000
 export const HOUR = 3_600_000
 
-export function dayStartOf(t: number): number {
-  return Math.floor((t + CN_OFFSET_MS) / DAY_MS) * DAY_MS - CN_OFFSET_MS
-}
+export const dayStartOf = cnDayStart
 
 const DX_NAMES: Record<string, string> = {}
 export function dx(world: World, code: string, main: boolean): Diagnosis {

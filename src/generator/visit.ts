@@ -1,5 +1,5 @@
 import type { AnyEvent, CatalogItem, Diagnosis, Doctor, FeeLine } from '../../schemas/index.ts'
-import { CN_OFFSET_MS, DAY_MS } from '../util/time.ts'
+import { CN_OFFSET_MS, DAY_MS, cnDayNumber } from '../util/time.ts'
 import type { Rng } from './random.ts'
 import { fenToMoney, isoCn, type GInst, type GPerson, type World } from './world.ts'
 
@@ -62,9 +62,7 @@ function timeKey(ord: number, t: number): number {
   return ord * 4294967296 + Math.floor(t / MIN)
 }
 
-function chinaDay(t: number): number {
-  return Math.floor((t + CN_OFFSET_MS) / DAY_MS)
-}
+const chinaDay = cnDayNumber
 
 export function dxOf(code: string, name: string, main: boolean): Diagnosis {
   return { diag_code: code, diag_name: name, maindiag_flag: main ? '1' : '0' }

@@ -3,7 +3,7 @@ import type { CatalogItem, Doctor, Institution, Person } from '../../schemas/ind
 import { FundwatchError } from '../errors.ts'
 import type { KbData } from '../kb/knowledge-base.ts'
 import { DEPTS, REGIONS, SAMPLE_ITEM_KEYS, fakeName, sampleCode } from '../kb/sample.ts'
-import { CN_OFFSET_MS, DAY_MS } from '../util/time.ts'
+import { CN_OFFSET_MS, DAY_MS, cnDayStart } from '../util/time.ts'
 import { hashString, type Rng } from './random.ts'
 
 /**
@@ -98,7 +98,7 @@ export class World {
   constructor(readonly kb: KbData, readonly seed: number, startTime: number, days: number) {
     // Ids carry a tag of the seed so datasets of different seeds can share a store without colliding.
     this.tag = String(hashString(`fundwatch-seed:${seed}`) % 100000).padStart(5, '0')
-    this.startMs = Math.floor((startTime + CN_OFFSET_MS) / DAY_MS) * DAY_MS - CN_OFFSET_MS
+    this.startMs = cnDayStart(startTime)
     this.days = days
     this.endMs = this.startMs + days * DAY_MS
     for (const c of kb.catalog) this.byCode.set(c.med_list_codg, c)

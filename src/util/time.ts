@@ -7,6 +7,11 @@ export function cnDayNumber(ms: number): number {
   return Math.floor((ms + CN_OFFSET_MS) / DAY_MS)
 }
 
+/** The instant a China day begins (00:00 +08:00), for the day holding `ms`. */
+export function cnDayStart(ms: number): number {
+  return cnDayNumber(ms) * DAY_MS - CN_OFFSET_MS
+}
+
 /** YYYY-MM-DD of an instant, in China time. */
 export function cnDate(ms: number): string {
   return new Date(ms + CN_OFFSET_MS).toISOString().slice(0, 10)
