@@ -62,7 +62,7 @@ export async function extraCommand(cmd: string, args: string[]): Promise<number 
       // The live feed of a replica apart from the processors: the alerts topic.
       const brokers = app.config.kafkaBrokers
       const follower = brokers
-        ? await followAlerts(createKafka({ brokers, clientId: `fundwatch-api-${process.pid}` }), topicNames(app.config.topicPrefix).alerts, live.sink, app.log, { groupPrefix: `${app.config.topicPrefix}fundwatch-live` })
+        ? followAlerts(createKafka({ brokers, clientId: `fundwatch-api-${process.pid}` }), topicNames(app.config.topicPrefix).alerts, live.sink, app.log, { groupPrefix: `${app.config.topicPrefix}fundwatch-live` })
         : undefined
       const ac = stopSignal()
       const address = await server.listen({ port: app.config.port, host: app.config.host })

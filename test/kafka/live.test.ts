@@ -17,7 +17,8 @@ import { kafkaBrokers } from '../helpers/kafka.ts'
  * an API replica (`fundwatch serve`) as separate processes sharing only Kafka
  * and ClickHouse. A console connected to the replica must receive, over SSE,
  * every alert the processor stored — through the alerts topic — and the
- * replica must shrug off records on that topic that are not alerts.
+ * replica must shrug off records on that topic that are not alerts, and start
+ * before the topics exist.
  */
 const root = join(import.meta.dirname, '..', '..')
 const serveLog = () => (existsSync(join(c.dir, 'serve.log')) ? readFileSync(join(c.dir, 'serve.log'), 'utf8') : '')
@@ -28,7 +29,6 @@ const stream = claimStream({ persons: 300, visitsPerPerson: 1, linesPerVisit: 2,
 
 beforeAll(async () => {
   c = await startCluster('live', deliveryKb)
-  await withAdmin(createKafka({ brokers: kafkaBrokers() }), (admin) => createTopics(admin, { prefix: c.prefix, partitions: 2 }))
 })
 afterAll(async () => {
   for (const child of [serve, processor?.child]) child?.kill('SIGTERM')
@@ -60,8 +60,11 @@ describe('live feed across processes', () => {
     const kafka = createKafka({ brokers: kafkaBrokers() })
     const topics = topicNames(c.prefix)
     const { token } = await new Users(c.store).create({ name: '监控员乙', role: 'monitor', admdvs: [], fixmedins_codes: [] }, 'cli')
+    // The replica starts before the topics exist (a fresh deployment): it serves, and follows once they do.
     const address = await spawnServe()
     expect(serveLog()).toContain('live feed: the alerts topic')
+    expect((await fetch(`${address}/healthz`)).status).toBe(200)
+    await withAdmin(kafka, (admin) => createTopics(admin, { prefix: c.prefix, partitions: 2 }))
 
     const ac = new AbortController()
     const res = await fetch(`${address}/api/v1/alerts/stream?access_token=${token}`, { signal: ac.signal })
