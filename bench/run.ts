@@ -6,6 +6,7 @@ import { benchDetect } from './detect.ts'
 import { benchFeed } from './feed.ts'
 import { benchKafka } from './kafka.ts'
 import { benchPipeline } from './pipeline.ts'
+import { benchPrecheck } from './precheck.ts'
 
 /**
  * `npm run bench`: every throughput and latency goal of the project, measured
@@ -22,6 +23,7 @@ const sections: [string, () => Promise<{ figures: Figure[]; raw: Record<string, 
   ['kafka', () => benchKafka(feeLines, results.pipeline?.raw)],
   ['detect', () => benchDetect(feeLines, results.pipeline?.raw)],
   ['feed', () => benchFeed()],
+  ['precheck', () => benchPrecheck()],
 ]
 
 console.log(`fundwatch bench — ${new Date().toISOString()} — ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`)

@@ -25,6 +25,7 @@ export class Metrics {
   readonly commits: Counter
   readonly dlqRecords: Counter<'reason'>
   readonly ruleReloads: Counter<'outcome'>
+  readonly precheckSeconds: Histogram<'outcome'>
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry
@@ -51,6 +52,7 @@ export class Metrics {
     this.rebalances = new Counter({ name: 'fundwatch_rebalances_total', help: 'Consumer group rebalances seen', registers: [r] })
     this.commits = new Counter({ name: 'fundwatch_offset_commits_total', help: 'Offset commits after stored batches', registers: [r] })
     this.dlqRecords = new Counter({ name: 'fundwatch_dlq_records_total', help: 'Records written to the DLQ, by reason', labelNames: ['reason'], registers: [r] })
+    this.precheckSeconds = new Histogram({ name: 'fundwatch_precheck_seconds', help: 'Pre-check (事前) requests by outcome (findings, clean)', labelNames: ['outcome'], registers: [r], buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] })
     this.ruleReloads = new Counter({ name: 'fundwatch_rulebase_reloads_total', help: 'Rule-base reloads by outcome', labelNames: ['outcome'], registers: [r] })
   }
 }

@@ -24,6 +24,7 @@ import { institutionsPlugin } from './plugins/institutions.ts'
 import { createLiveFeed, type LiveFeed } from './plugins/live.ts'
 import { usersPlugin } from './plugins/users.ts'
 import { rulesPlugin } from './plugins/rules.ts'
+import { precheckPlugin } from './plugins/precheck.ts'
 
 export { createLiveFeed, type LiveFeed }
 
@@ -121,7 +122,7 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
     })
   })
 
-  for (const plugin of [authPlugin, alertsPlugin, live.plugin, casesPlugin, evidencePlugin, detectorsPlugin, institutionsPlugin, usersPlugin, rulesPlugin]) {
+  for (const plugin of [authPlugin, alertsPlugin, live.plugin, casesPlugin, evidencePlugin, detectorsPlugin, institutionsPlugin, usersPlugin, rulesPlugin, precheckPlugin]) {
     await f.register(plugin, { deps })
   }
 

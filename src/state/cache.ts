@@ -92,6 +92,8 @@ export class PersonCache {
 }
 
 type Row = Record<string, unknown>
+/** Up to this many candidates, loadPersons reads without probing first. */
+const FEW = 8
 const ms = (v: unknown) => fromChTime(String(v))
 
 /**
@@ -104,15 +106,16 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
   // only they pay for the full reads below. Without it, each batch's full
   // reads of random persons touched nearly every granule of six tables with
   // FINAL, and a replay slowed down quadratically with the size of the store.
-  const known = await store.query<{ psn_no: string }>(
+  // For a handful of persons (a pre-check) the probe costs a round of its own
+  // and saves nothing: read them directly.
+  const psns = candidates.length <= FEW ? candidates : (await store.query<{ psn_no: string }>(
     `SELECT DISTINCT psn_no FROM (
       SELECT psn_no FROM ${store.t('visits')} WHERE psn_no IN {psns:Array(String)}
       UNION ALL SELECT psn_no FROM ${store.t('fee_lines')} WHERE psn_no IN {psns:Array(String)}
       UNION ALL SELECT psn_no FROM ${store.t('settlements')} WHERE psn_no IN {psns:Array(String)})`,
     { psns: candidates },
-  )
-  if (known.length === 0) return new Map()
-  const psns = known.map((r) => r.psn_no)
+  )).map((r) => r.psn_no)
+  if (psns.length === 0) return new Map()
   const p = { psns, since: chTime(sinceMs) }
   const [visits, discharges, lines, fr, setls, sr] = await Promise.all([
     store.query<Row>(`SELECT * FROM ${store.t('visits')} FINAL WHERE psn_no IN {psns:Array(String)} AND begntime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),

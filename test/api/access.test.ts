@@ -119,6 +119,8 @@ const ROUTES: RouteCase[] = [
   { route: 'GET /api/v1/access-log', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/access-log') },
   { route: 'GET /api/v1/rules', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/rules') },
   { route: 'PUT /api/v1/rules', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'PUT', '/api/v1/rules', { text: 'detectors: {}\n' }) },
+  // Every role, each within its scope: the HIS (precheck) for its own hospital, staff to try a claim.
+  { route: 'POST /api/v1/precheck', roles: [...ROLES], ok: 200, call: (w) => fx.call(w, 'POST', '/api/v1/precheck', { events: eventsFor(people(1, INST_A, 700)[0]!, 2, 'pc').slice(0, 2) }) },
 ]
 
 describe('role × route matrix', () => {

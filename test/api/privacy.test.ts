@@ -121,6 +121,17 @@ describe('a full run never shows personal data to anyone but an inspector with a
     // Workflow, cases and evidence as admin (and the inspector without a purpose).
     await post('monitor', 'POST', `/api/v1/alerts/${idsA[0]}/transitions`, { to: 'first_review', version: 0, assignee: fx.ids.monitor })
     await post('admin', 'POST', `/api/v1/alerts/${idsA[1]}/assign`, { assignee: fx.ids.inspector, version: 0 })
+    // 事前: the HIS's draft carries the patient's 身份证号, name and birthday; the answers must not.
+    const drafter = people(1, INST_A, 450)[0]!
+    persons.push(drafter)
+    const draft = [
+      ...eventsFor(drafter, 2, 'draft').slice(0, 2),
+      feeUploaded({ event_id: `ev-ped-draft`, mdtrt_id: `MDTdraft${drafter.psn_no.slice(-4)}`, psn_no: drafter.psn_no, fixmedins_code: INST_A, lines: [{ feedetl_sn: 'PED-draft', fee_ocur_time: '2026-03-02T11:30:00+08:00', med_list_codg: 'DRUG-PED', list_type: 'drug', med_chrgitm_type: '11' }] }),
+    ]
+    for (const who of ['precheck', 'monitor', 'admin'] as const) {
+      const checked = await post(who, 'POST', '/api/v1/precheck', { events: draft }) as { findings: { evidence: Record<string, unknown> }[] }
+      expect(checked.findings.some((f) => JSON.stringify(f.evidence).includes('brdy'))).toBe(true)
+    }
     const created = await post('admin', 'POST', '/api/v1/cases', { title: '隐私测试案件', subject: { kind: 'person', psn_no: persons[0]!.psn_no }, alert_ids: idsA.slice(0, 6) }) as { case: { case_id: string } }
     const caseId = created.case.case_id
     await post('admin', 'PATCH', `/api/v1/cases/${caseId}`, { version: 1, add_alert_ids: idsA.slice(6, 9) })

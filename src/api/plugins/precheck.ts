@@ -1,0 +1,38 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { Alert } from '../../../schemas/index.ts'
+import { MaskedRecord } from '../../auth/mask.ts'
+import { ROLES } from '../../auth/principal.ts'
+import { precheck } from '../../precheck/precheck.ts'
+import { who, type ApiDeps } from '../context.ts'
+import { errors } from '../schemas.ts'
+
+/** POST /api/v1/precheck — 事前提醒 for a hospital HIS (role precheck, its own institution) and for staff trying a claim. */
+export const precheckPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { deps }) => {
+  const r = f.withTypeProvider<ZodTypeProvider>()
+  r.post('/api/v1/precheck', {
+    config: { roles: ROLES },
+    schema: {
+      tags: ['precheck'],
+      summary: '事前提醒: what the pre-stage detectors would flag in a draft claim (nothing is stored)',
+      description: 'The draft is contract events of one person (visit.opened, fee.uploaded, fee.reversed, visit.closed), checked against the person\'s stored history. Each event is validated as the pipeline validates it; a finding carries the alert_id its 事中 alert will have.',
+      body: z.object({ events: z.array(z.unknown()).min(1).max(200) }).strict(),
+      response: {
+        200: z.object({
+          psn_no: z.string(),
+          findings: z.array(Alert.extend({ evidence: MaskedRecord })),
+          violation: z.boolean().describe('Some finding is a 违规 (violation): stop and have the doctor or pharmacist confirm'),
+          ms: z.number().describe('Time the check took, milliseconds'),
+        }),
+        ...errors,
+      },
+    },
+  }, async (req) => {
+    const t0 = performance.now()
+    const res = await precheck(deps.app, who(req), req.body.events, deps.now())
+    const ms = performance.now() - t0
+    deps.app.metrics.precheckSeconds.observe({ outcome: res.findings.length ? 'findings' : 'clean' }, ms / 1000)
+    return { ...res, ms: Math.round(ms * 10) / 10 }
+  })
+}

@@ -1,0 +1,57 @@
+import type { Alert, AnyEvent } from '../../schemas/index.ts'
+import type { App } from '../app.ts'
+import { canSee, type Principal } from '../auth/principal.ts'
+import { FundwatchError } from '../errors.ts'
+import { DEFAULT_DECODE, decode } from '../pipeline/decode.ts'
+import { applyEvent, newPerson } from '../state/apply.ts'
+import { loadPersons } from '../state/cache.ts'
+import { psnOf } from '../store/rows.ts'
+import { DAY_MS } from '../util/time.ts'
+
+export interface PrecheckResult {
+  psn_no: string
+  /** What the detectors of the `pre` stage found in the draft, as alert documents at stage `pre`. */
+  findings: Alert[]
+  /** Any finding is a 违规 (violation): the HIS should stop and have the doctor or pharmacist confirm. */
+  violation: boolean
+}
+
+/** Claim events a draft may hold: what a doctor's order or a dispensing produces before settlement. */
+const DRAFT_TYPES: ReadonlySet<AnyEvent['event_type']> = new Set(['visit.opened', 'fee.uploaded', 'fee.reversed', 'visit.closed'])
+
+/**
+ * 事前提醒: runs the `pre`-stage detectors on a draft claim (contract events of
+ * one person, not yet settled) against that person's stored history, and says
+ * what they would flag — nothing is stored or published, and the processors'
+ * person state is never touched (the history is loaded into a copy of its own).
+ * Each event is validated exactly as the pipeline validates it; the caller may
+ * only check claims of institutions in its scope (a hospital HIS: its own).
+ * A finding has the alert_id the 事中 alert for the same facts will have.
+ */
+export async function precheck(app: App, caller: Principal, drafts: readonly unknown[], now = Date.now()): Promise<PrecheckResult> {
+  const kb = app.kb()
+  const engine = app.engine()
+  const events: { ev: AnyEvent; t: number }[] = []
+  drafts.forEach((draft, i) => {
+    const r = decode(Buffer.from(JSON.stringify(draft)), { ...DEFAULT_DECODE, now: () => now })
+    if (!r.ok) throw new FundwatchError('BAD_REQUEST', `events[${i}]: ${r.reason} (${r.detail})`)
+    if (!DRAFT_TYPES.has(r.event.event_type)) throw new FundwatchError('BAD_REQUEST', `events[${i}]: a draft holds ${[...DRAFT_TYPES].join(', ')}, not ${r.event.event_type}`)
+    const inst = r.event.source.fixmedins_code
+    if (!canSee(caller, { fixmedins_code: inst, admdvs: kb.institutions.get(inst)?.admdvs ?? '' })) {
+      throw new FundwatchError('FORBIDDEN', `events[${i}]: institution ${inst} is outside your scope`)
+    }
+    events.push({ ev: r.event, t: r.eventTime })
+  })
+  const psns = new Set(events.map((e) => psnOf(e.ev)))
+  if (psns.size !== 1) throw new FundwatchError('BAD_REQUEST', `a draft is about one person; got ${psns.size} (${[...psns].join(', ')})`)
+  const psn = [...psns][0]!
+  const since = Math.min(...events.map((e) => e.t)) - engine.lookbackDays * DAY_MS
+  const person = (await loadPersons(app.store, [psn], since)).get(psn) ?? newPerson(psn, 'precheck')
+  const findings = new Map<string, Alert>()
+  for (const { ev, t } of events) {
+    const visit = applyEvent(person, ev, t)
+    for (const a of engine.detect({ event: ev, stage: 'pre', kb, person, visit, eventTime: t }, now, app.metrics, app.log)) findings.set(a.alert_id, a)
+  }
+  const list = [...findings.values()]
+  return { psn_no: psn, findings: list, violation: list.some((a) => a.result === 'violation') }
+}
