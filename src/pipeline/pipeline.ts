@@ -88,7 +88,7 @@ export class Pipeline {
         const next = await it.next()
         if (next.done) break
         const batch = next.value
-        const p = await this.prepare(batch, 'in', signal)
+        const p = await this.prepare(batch, signal)
         // Persist in order: a later batch's commit must never overtake an earlier one's store.
         const prev = inFlight.at(-1) ?? Promise.resolve()
         const done = prev.then(() => this.persist(p, signal)).then(() => {
@@ -120,7 +120,7 @@ export class Pipeline {
   }
 
   /** Decode, restore state, apply, detect: everything but the writes. */
-  async prepare(batch: SourceBatch, stage: 'in' = 'in', signal: AbortSignal = new AbortController().signal): Promise<PreparedBatch> {
+  async prepare(batch: SourceBatch, signal: AbortSignal = new AbortController().signal): Promise<PreparedBatch> {
     const seq = ++this.seq
     const m = this.d.metrics
     const kb = this.d.kb()
@@ -162,7 +162,8 @@ export class Pipeline {
       const person = psn ? this.d.cache.get(psn) : undefined
       const visit = person ? applyEvent(person, ev, t) : undefined
       if (person) touched.add(person)
-      const ctx: DetectContext = { event: ev, stage, kb, person, visit, eventTime: t }
+      // The pipeline is the 事中 stage; 事前 runs the same detectors in src/precheck/.
+      const ctx: DetectContext = { event: ev, stage: 'in', kb, person, visit, eventTime: t }
       for (const a of engine.detect(ctx, now, m, this.d.log)) alerts.set(a.alert_id, a)
     }
     for (const p of touched) prune(p, engine.lookbackDays)
