@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
-import type { Alert, EventType, Stage } from '../../schemas/index.ts'
+import type { Alert, AnyEvent, EventType, Stage } from '../../schemas/index.ts'
 import { FundwatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
+import { applyEvent } from '../state/apply.ts'
+import type { PersonState } from '../state/types.ts'
 import { cnIso } from '../util/time.ts'
 import { RuleBaseConfig, paramsHash, type DetectorRule } from './rulebase.ts'
 import type { AuditDetector, DetectContext, Detector, Finding, StreamDetector } from './types.ts'
@@ -62,6 +64,17 @@ export class DetectEngine {
     this.stream = stream
     this.audits = active.filter((a): a is ActiveDetector<AuditDetector> => a.detector.kind === 'audit')
     this.lookbackDays = lookback
+  }
+
+  /**
+   * One event the way every stage takes it (the pipeline's 事中, the pre-check's
+   * 事前): applied to its person's state when it has one, then through the
+   * detectors of `stage`; findings go into `into` by alert_id, a later version
+   * of the same finding replacing the earlier.
+   */
+  step(into: Map<string, Alert>, o: { event: AnyEvent; eventTime: number; person?: PersonState; stage: Stage; kb: DetectContext['kb'] }, detectedAt: number, metrics?: Metrics, log?: Logger): void {
+    const visit = o.person ? applyEvent(o.person, o.event, o.eventTime) : undefined
+    for (const a of this.detect({ ...o, visit }, detectedAt, metrics, log)) into.set(a.alert_id, a)
   }
 
   /** Runs the stream detectors for one event. A detector that throws is counted and logged; the others still run. */

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto'
 import type { Alert, AnyEvent } from '../../schemas/index.ts'
 import type { DetectEngine } from '../detect/engine.ts'
-import type { DetectContext } from '../detect/types.ts'
 import type { KnowledgeBase } from '../kb/knowledge-base.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
-import { applyEvent, prune } from '../state/apply.ts'
+import { prune } from '../state/apply.ts'
 import type { PersonCache } from '../state/cache.ts'
 import type { PersonState } from '../state/types.ts'
 import { TABLES, addEventRows, alertRow, emptyRows, psnOf, type BatchRows } from '../store/rows.ts'
@@ -160,11 +159,9 @@ export class Pipeline {
     for (const { ev, t } of valid) {
       const psn = psnOf(ev)
       const person = psn ? this.d.cache.get(psn) : undefined
-      const visit = person ? applyEvent(person, ev, t) : undefined
       if (person) touched.add(person)
-      // The pipeline is the 事中 stage; 事前 runs the same detectors in src/precheck/.
-      const ctx: DetectContext = { event: ev, stage: 'in', kb, person, visit, eventTime: t }
-      for (const a of engine.detect(ctx, now, m, this.d.log)) alerts.set(a.alert_id, a)
+      // The pipeline is the 事中 stage; the pre-check (src/precheck/) takes the same step at 事前.
+      engine.step(alerts, { event: ev, eventTime: t, person, stage: 'in', kb }, now, m, this.d.log)
     }
     for (const p of touched) prune(p, engine.lookbackDays)
     const t3 = performance.now()

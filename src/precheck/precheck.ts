@@ -3,7 +3,7 @@ import type { App } from '../app.ts'
 import { canSee, type Principal } from '../auth/principal.ts'
 import { FundwatchError } from '../errors.ts'
 import { DEFAULT_DECODE, decode } from '../pipeline/decode.ts'
-import { applyEvent, newPerson } from '../state/apply.ts'
+import { newPerson } from '../state/apply.ts'
 import { loadPersons } from '../state/cache.ts'
 import { psnOf } from '../store/rows.ts'
 import { DAY_MS } from '../util/time.ts'
@@ -48,10 +48,7 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   const since = Math.min(...events.map((e) => e.t)) - engine.lookbackDays * DAY_MS
   const person = (await loadPersons(app.store, [psn], since)).get(psn) ?? newPerson(psn, 'precheck')
   const findings = new Map<string, Alert>()
-  for (const { ev, t } of events) {
-    const visit = applyEvent(person, ev, t)
-    for (const a of engine.detect({ event: ev, stage: 'pre', kb, person, visit, eventTime: t }, now, app.metrics, app.log)) findings.set(a.alert_id, a)
-  }
+  for (const { ev, t } of events) engine.step(findings, { event: ev, eventTime: t, person, stage: 'pre', kb }, now, app.metrics, app.log)
   const list = [...findings.values()]
   return { psn_no: psn, findings: list, violation: list.some((a) => a.result === 'violation') }
 }
