@@ -1,9 +1,9 @@
 import { z } from 'zod'
 import { Alert, Result, Severity, Stage, Text } from '../../schemas/index.ts'
 import { MaskedBirthday, MaskedCertno, MaskedName, MaskedRecord } from '../auth/mask.ts'
-import { Role } from '../auth/principal.ts'
+import { ROLES, Role } from '../auth/principal.ts'
 import { Decision } from '../review/service.ts'
-import { Status } from '../review/workflow.ts'
+import { STATUSES, Status } from '../review/workflow.ts'
 
 /**
  * Response schemas. Besides documenting the API (OpenAPI at /docs), they are
@@ -147,3 +147,21 @@ export const csv = <T extends z.ZodType<string, string>>(item: T) => z.string().
 export const Purpose = z.string().trim().min(2).max(200).describe('Why the evidence is viewed or exported (written to the access log)')
 export const AlertId = z.string().regex(/^[0-9a-f]{32}$/)
 export const CaseId = z.string().regex(/^C\d{8}-[0-9a-f]{8}$/)
+
+/** GET /me: the caller. */
+export const Me = z.object({ id: z.string(), name: z.string(), role: z.enum(ROLES), admdvs: z.array(z.string()), fixmedins_codes: z.array(z.string()) })
+
+/** GET /workflow: the steps, their deadlines and the allowed transitions. */
+export const WorkflowInfo = z.object({
+  statuses: z.array(z.object({ status: z.enum(STATUSES), zh: z.string(), en: z.string(), days: z.number().int().nullable(), open: z.boolean() })),
+  transitions: z.array(z.object({ from: z.enum(STATUSES), to: z.enum(STATUSES), roles: z.array(z.enum(ROLES)), reason_required: z.boolean(), decision_required: z.boolean() })),
+  holidays: z.array(z.string()), workdays: z.array(z.string()),
+})
+
+/** GET /alerts/:id: the alert, its record and the claims behind it. */
+export const AlertDetail = z.object({ alert: AlertItem, history: z.array(Action), ...Claims, revealed: z.boolean() })
+
+export const CaseTotals = z.object({ alerts: z.number().int(), open_alerts: z.number().int(), amount_at_risk: z.string(), recovered_amount: z.string(), penalty_amount: z.string() })
+
+/** GET /cases/:id: the case, its alerts, timeline and totals. */
+export const CaseDetail = z.object({ case: Case, alerts: z.array(AlertItem), timeline: z.array(TimelineEntry), totals: CaseTotals })

@@ -24,28 +24,7 @@ export type TimelineEntry = z.input<typeof Api.TimelineEntry>
 export type DetectorInfo = z.input<typeof Api.DetectorInfo>
 export type InstitutionRisk = z.input<typeof Api.InstitutionRisk>
 
-export interface AlertDetail {
-  alert: AlertItem
-  history: Action[]
-  visits: Visit[]
-  discharges: Discharge[]
-  /** Every line of the visits the alert refers to; `flagged` = named by the alert, `reversed` = withdrawn. */
-  fee_lines: FeeLine[]
-  settlements: Settlement[]
-  revealed: boolean
-}
-
-export interface WorkflowConfig {
-  statuses: { status: Status; zh: string; en: string; days: number | null }[]
-  transitions: { from: Status; to: Status; roles: string[]; reason_required: boolean; decision_required: boolean }[]
-  working_days: boolean
-}
-
-export interface CaseDetail {
-  case: Case
-  alerts: AlertItem[]
-  timeline: TimelineEntry[]
-  totals: { amount_at_risk: string; recovered_amount: string; penalty_amount: string; alerts: number; open_alerts: number }
-}
-
-export interface MeInfo { id: string; name: string; role: string; admdvs: string[]; fixmedins_codes: string[] }
+export type AlertDetail = z.input<typeof Api.AlertDetail>
+export type CaseDetail = z.input<typeof Api.CaseDetail>
+export type WorkflowConfig = z.input<typeof Api.WorkflowInfo>
+export type MeInfo = z.input<typeof Api.Me>

@@ -26,10 +26,10 @@ export interface Move { to: Status; reasonRequired: boolean; decisionRequired: b
 
 /** The moves the current user may make from a status, in the order the process runs. */
 export function movesFrom(status: Status): Move[] {
-  const role = getMe()?.role ?? ''
+  const role = getMe()?.role
   const closed = status === 'decided' || status === 'dismissed'
   return (config?.transitions ?? [])
-    .filter((tr) => tr.from === status && tr.roles.includes(role))
+    .filter((tr) => tr.from === status && role !== undefined && tr.roles.includes(role))
     .map((tr) => ({ to: tr.to, reasonRequired: tr.reason_required, decisionRequired: tr.decision_required, reopen: closed }))
 }
 

@@ -10,7 +10,7 @@ import { Decision } from '../../review/service.ts'
 import { STATUSES } from '../../review/workflow.ts'
 import { FEED_SORTS, listAlerts } from '../../store/alerts.ts'
 import { alertItem, alertItems, alertMeta, purposeOf, reveals, visibleAlert, who, type ApiDeps } from '../context.ts'
-import { Action, AlertId, AlertItem, Claims, Purpose, csv, errors } from '../schemas.ts'
+import { AlertDetail, AlertId, AlertItem, Purpose, csv, errors } from '../schemas.ts'
 
 const Time = z.string().max(40).refine((s) => !Number.isNaN(Date.parse(s)), 'RFC 3339 time').transform((s) => Date.parse(s))
 const Amount = z.coerce.number().min(0).max(1e12)
@@ -67,7 +67,7 @@ export const alertsPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { d
       params: z.object({ alert_id: AlertId }),
       querystring: z.object({ purpose: Purpose.optional() }).strict(),
       response: {
-        200: z.object({ alert: AlertItem, history: z.array(Action), ...Claims, revealed: z.boolean() }),
+        200: AlertDetail,
         ...errors,
       },
     },

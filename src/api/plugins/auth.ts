@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { z } from 'zod'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { ROLES, STAFF } from '../../auth/principal.ts'
 import { FundwatchError } from '../../errors.ts'
 import { STATUSES, STATUS_LABELS, TRANSITIONS, isOpen } from '../../review/workflow.ts'
 import type { ApiDeps } from '../context.ts'
 import { who } from '../context.ts'
-import { errors } from '../schemas.ts'
+import { Me, WorkflowInfo, errors } from '../schemas.ts'
 
 function bearer(req: FastifyRequest, allowQuery: boolean): string | undefined {
   const h = req.headers.authorization
@@ -53,7 +52,7 @@ export const authPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { dep
     config: { roles: ROLES },
     schema: {
       tags: ['auth'], summary: 'The caller: role and scope',
-      response: { 200: z.object({ id: z.string(), name: z.string(), role: z.enum(ROLES), admdvs: z.array(z.string()), fixmedins_codes: z.array(z.string()) }), ...errors },
+      response: { 200: Me, ...errors },
     },
   }, async (req) => {
     const p = who(req)
@@ -64,14 +63,7 @@ export const authPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { dep
     config: { roles: STAFF },
     schema: {
       tags: ['workflow'], summary: 'Steps of the handling process, their deadlines and the allowed transitions',
-      response: {
-        200: z.object({
-          statuses: z.array(z.object({ status: z.enum(STATUSES), zh: z.string(), en: z.string(), days: z.number().int().nullable(), open: z.boolean() })),
-          transitions: z.array(z.object({ from: z.enum(STATUSES), to: z.enum(STATUSES), roles: z.array(z.enum(ROLES)), reason_required: z.boolean(), decision_required: z.boolean() })),
-          holidays: z.array(z.string()), workdays: z.array(z.string()),
-        }),
-        ...errors,
-      },
+      response: { 200: WorkflowInfo, ...errors },
     },
   }, async () => {
     const cfg = deps.review.config

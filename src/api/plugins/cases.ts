@@ -7,7 +7,7 @@ import { CasePatch, NewCase, type CaseRec } from '../../review/cases.ts'
 import { isOpen } from '../../review/workflow.ts'
 import { alertsById, type StoredAlert } from '../../store/alerts.ts'
 import { alertItems, who, type ApiDeps } from '../context.ts'
-import { AlertItem, Case, CaseId, TimelineEntry, errors } from '../schemas.ts'
+import { Case, CaseDetail, CaseId, errors, type TimelineEntry } from '../schemas.ts'
 
 /** A case the caller may see (every place it touches is in their scope), or 404. */
 export async function visibleCase(deps: ApiDeps, req: FastifyRequest, id: string): Promise<CaseRec> {
@@ -52,8 +52,6 @@ export async function caseBundle(deps: ApiDeps, c: CaseRec) {
   return { alerts, items, timeline, totals }
 }
 
-const Totals = z.object({ alerts: z.number().int(), open_alerts: z.number().int(), amount_at_risk: z.string(), recovered_amount: z.string(), penalty_amount: z.string() })
-
 /** Cases: alerts about one institution, doctor or person, grouped for an inspector. */
 export const casesPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { deps }) => {
   const r = f.withTypeProvider<ZodTypeProvider>()
@@ -89,7 +87,7 @@ export const casesPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { de
     schema: {
       tags: ['cases'], summary: 'A case: its alerts with their workflow, the timeline, totals',
       params: z.object({ case_id: CaseId }),
-      response: { 200: z.object({ case: Case, alerts: z.array(AlertItem), timeline: z.array(TimelineEntry), totals: Totals }), ...errors },
+      response: { 200: CaseDetail, ...errors },
     },
   }, async (req) => {
     const c = await visibleCase(deps, req, req.params.case_id)
