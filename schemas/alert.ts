@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { DateTime, FixmedinsCode, Money } from './common.ts'
+import { DateTime, FixmedinsCode, MoneySum } from './common.ts'
 
 export const Stage = z.enum(['pre', 'in', 'post']).describe('pre 事前提醒, in 事中预警, post 事后审核')
 export const Result = z.enum(['violation', 'suspicious']).describe('violation 违规, suspicious 可疑')
@@ -30,7 +30,7 @@ export const Alert = z.object({
     setl_ids: z.array(z.string()),
     event_ids: z.array(z.string()),
   }),
-  amount_at_risk: Money,
+  amount_at_risk: MoneySum.describe('Money in yuan, two decimals; a sum, so it may exceed one field\'s N(16,2)'),
   title: Text,
   message: Text,
   evidence: z.record(z.string(), z.unknown()),

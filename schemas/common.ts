@@ -1,16 +1,36 @@
 import { z } from 'zod'
 
-/** Money: a decimal string, at most 2 decimals, never a float (CONTRACT.md). */
+/**
+ * Money: a decimal string, never a float (CONTRACT.md). The national interface's
+ * figures are N(16,2) for amounts, N(16,6) for unit prices and N(16,4) for
+ * quantities: at most 16 digits in all. src/util/money.ts does the arithmetic.
+ */
 export const Money = z
   .string()
-  .regex(/^\d{1,12}(\.\d{1,2})?$/, 'money: a non-negative decimal string with at most 2 decimals')
-  .describe('Money in yuan as a decimal string, e.g. "123.40"')
+  .regex(/^\d{1,14}(\.\d{1,2})?$/, 'money: a non-negative decimal string, at most 14 digits before the point and 2 after')
+  .describe('Money in yuan as a decimal string, e.g. "123.40" (N(16,2))')
 
-/** Quantities (cnt, hours) are decimal strings too. */
+/** A unit price (pric): up to 6 decimals, as the national interface's N(16,6). */
+export const Price = z
+  .string()
+  .regex(/^\d{1,10}(\.\d{1,6})?$/, 'price: a non-negative decimal string, at most 10 digits before the point and 6 after')
+  .describe('Unit price in yuan as a decimal string, e.g. "0.128333" (N(16,6))')
+
+/**
+ * A sum of money the system computes (an alert's amount at risk, a total): two
+ * decimals, as many digits as a ClickHouse Decimal(38,2) holds, so no sum of
+ * valid amounts can fall outside it.
+ */
+export const MoneySum = z
+  .string()
+  .regex(/^\d{1,36}\.\d{2}$/, 'a money sum: a non-negative decimal string with exactly 2 decimals')
+  .describe('Money in yuan with two decimals, e.g. "1234.50" (Decimal(38,2))')
+
+/** Quantities (cnt, hours) are decimal strings too: N(16,4). */
 export const Quantity = z
   .string()
-  .regex(/^\d{1,9}(\.\d{1,4})?$/, 'quantity: a non-negative decimal string with at most 4 decimals')
-  .describe('A quantity as a decimal string, e.g. "0.5"')
+  .regex(/^\d{1,12}(\.\d{1,4})?$/, 'quantity: a non-negative decimal string, at most 12 digits before the point and 4 after')
+  .describe('A quantity as a decimal string, e.g. "0.5" (N(16,4))')
 
 /** RFC 3339 with an offset (Z counts as one): 2026-03-02T09:15:00+08:00. */
 export const DateTime = z.iso.datetime({ offset: true }).describe('RFC 3339 date-time with offset')

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import {
   Admdvs, Certno, DateOnly, DateTime, DeptCode, DiagCode, DoctorCode, FeedetlSn, FixmedinsCode, Gend, Insutype,
-  ListCode, ListType, MdtrtId, MedChrgitmType, MedType, Money, OprnCode, PsnNo, Quantity, SetlId,
+  ListCode, ListType, MdtrtId, MedChrgitmType, MedType, Money, OprnCode, Price, PsnNo, Quantity, SetlId,
 } from './common.ts'
 
 // Unknown extra fields are kept and stored with the raw event (CONTRACT.md), so
@@ -42,7 +42,7 @@ export const FeeLine = z.looseObject({
   list_type: ListType,
   med_chrgitm_type: MedChrgitmType,
   cnt: Quantity,
-  pric: Money,
+  pric: Price,
   det_item_fee_sumamt: Money,
   bilg_dept_codg: DeptCode,
   bilg_dr_codg: DoctorCode,
@@ -95,6 +95,7 @@ export const SettlementCompleted = z.looseObject({
   fund_pay_sumamt: Money,
   acct_pay: Money,
   psn_cash_pay: Money,
+  hosp_part_amt: Money.optional().describe('医院负担金额: the share the institution bears'),
   pay_grp: PayGroup.optional(),
 })
 

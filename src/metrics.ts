@@ -12,6 +12,7 @@ export class Metrics {
   readonly rejected: Counter<'reason'>
   readonly alerts: Counter<'detector' | 'severity'>
   readonly detectorErrors: Counter<'detector'>
+  readonly degradedAlerts: Counter
   readonly detectorBatchSeconds: Histogram<'detector'>
   readonly sinkBatchRows: Histogram<'sink'>
   readonly sinkSeconds: Histogram<'sink'>
@@ -34,6 +35,7 @@ export class Metrics {
     this.feeLinesIn = new Counter({ name: 'fundwatch_fee_lines_in_total', help: 'Fee lines processed', registers: [r] })
     this.rejected = new Counter({ name: 'fundwatch_events_rejected_total', help: 'Records rejected to the dead-letter sink, by reason', labelNames: ['reason'], registers: [r] })
     this.alerts = new Counter({ name: 'fundwatch_alerts_total', help: 'Alerts raised, by detector and severity', labelNames: ['detector', 'severity'], registers: [r] })
+    this.degradedAlerts = new Counter({ name: 'fundwatch_api_degraded_alerts_total', help: 'Stored alerts answered degraded because they do not fit the response schema (each is logged with its id)', registers: [r] })
     this.detectorErrors = new Counter({ name: 'fundwatch_detector_errors_total', help: 'Detector calls that threw (the event goes on without that detector)', labelNames: ['detector'], registers: [r] })
     // Per batch, not per call: a histogram observation per event per detector
     // would cost more than most detectors do.

@@ -10,7 +10,7 @@ import type { CaseService } from '../review/cases.ts'
 import type { ReviewService, StatusRow } from '../review/service.ts'
 import { alertsById, type StoredAlert } from '../store/alerts.ts'
 import type { LiveFeed } from './plugins/live.ts'
-import type { AlertItem } from './schemas.ts'
+import { AlertItem, type DegradedAlert } from './schemas.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -113,7 +113,33 @@ export function alertItem(deps: ApiDeps, a: StoredAlert, row: StatusRow | undefi
   }
 }
 
-export async function alertItems(deps: ApiDeps, list: readonly StoredAlert[], reveal = false): Promise<AlertItemOut[]> {
+/** The feed's items, each checked against the response schema (see guardAlert). */
+export async function alertItems(deps: ApiDeps, list: readonly StoredAlert[], reveal = false): Promise<(AlertItemOut | DegradedOut)[]> {
+  return (await rawAlertItems(deps, list, reveal)).map((i) => guardAlert(deps, i))
+}
+
+/** The items as built, unchecked: for totals computed from them, never for output. */
+export async function rawAlertItems(deps: ApiDeps, list: readonly StoredAlert[], reveal = false): Promise<AlertItemOut[]> {
   const [states, names] = await Promise.all([deps.review.states(list.map((a) => a.alert.alert_id)), deps.directory.names()])
   return list.map((a) => alertItem(deps, a, states.get(a.alert.alert_id), names, reveal))
+}
+
+type DegradedOut = z.output<typeof DegradedAlert>
+
+/**
+ * The item if it fits the response schema, else a degraded stand-in — logged
+ * with the alert id and the failing fields (never their values: they may be
+ * personal data) — so one bad row never fails the page it is on.
+ */
+export function guardAlert(deps: ApiDeps, item: AlertItemOut): AlertItemOut | DegradedOut {
+  const r = AlertItem.safeEncode(item)
+  if (r.success) return item
+  const fields = [...new Set(r.error.issues.map((i) => i.path.join('.') || '(root)'))].slice(0, 10).join(', ')
+  deps.app.log.error({ alert_id: item.alert_id, fields }, 'stored alert does not fit the response schema; answered degraded')
+  deps.app.metrics.degradedAlerts.inc()
+  return { alert_id: item.alert_id, degraded: true, problem: `fields that cannot be shown: ${fields}` }
+}
+
+export function isDegraded(a: AlertItemOut | DegradedOut): a is DegradedOut {
+  return 'degraded' in a
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { Alert, Result, Severity, Stage, Text } from '../../schemas/index.ts'
+import { MoneySum } from '../../schemas/common.ts'
 import { MaskedBirthday, MaskedCertno, MaskedName, MaskedRecord } from '../auth/mask.ts'
 import { ROLES, Role } from '../auth/principal.ts'
 import { Decision } from '../review/service.ts'
@@ -13,7 +14,7 @@ import { STATUSES, Status } from '../review/workflow.ts'
 export const ErrorBody = z.object({ error: z.string(), message: z.string() })
 export const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody }
 
-const Money = z.string().regex(/^-?\d+\.\d{2}$/)
+const Money = MoneySum
 const Time = z.string().describe('RFC 3339, UTC')
 
 export const Workflow = z.object({
@@ -35,6 +36,20 @@ export const AlertItem = Alert.extend({
   institution_name: z.string().nullable(),
   workflow: Workflow,
 })
+
+/**
+ * A stored alert that does not fit the response schema (it should never happen:
+ * the store, the alert document and this schema bound the same fields) is
+ * logged with its id and answered in this form, so one bad row never fails a
+ * page for everyone in its scope.
+ */
+export const DegradedAlert = z.object({
+  alert_id: z.string(),
+  degraded: z.literal(true),
+  problem: z.string().describe('Which fields could not be shown; the server log has the alert id'),
+})
+/** An alert in a list or on its page: whole, or degraded. */
+export const AlertOrDegraded = z.union([AlertItem, DegradedAlert])
 
 export const Action = z.object({
   action_id: z.string(),
@@ -159,9 +174,9 @@ export const WorkflowInfo = z.object({
 })
 
 /** GET /alerts/:id: the alert, its record and the claims behind it. */
-export const AlertDetail = z.object({ alert: AlertItem, history: z.array(Action), ...Claims, revealed: z.boolean() })
+export const AlertDetail = z.object({ alert: AlertOrDegraded, history: z.array(Action), ...Claims, revealed: z.boolean() })
 
-export const CaseTotals = z.object({ alerts: z.number().int(), open_alerts: z.number().int(), amount_at_risk: z.string(), recovered_amount: z.string(), penalty_amount: z.string() })
+export const CaseTotals = z.object({ alerts: z.number().int(), open_alerts: z.number().int(), amount_at_risk: Money, recovered_amount: Money, penalty_amount: Money })
 
 /** GET /cases/:id: the case, its alerts, timeline and totals. */
-export const CaseDetail = z.object({ case: Case, alerts: z.array(AlertItem), timeline: z.array(TimelineEntry), totals: CaseTotals })
+export const CaseDetail = z.object({ case: Case, alerts: z.array(AlertOrDegraded), timeline: z.array(TimelineEntry), totals: CaseTotals })

@@ -10,6 +10,7 @@ import { alertMatchesLabel, type Label } from '../generator/labels.ts'
 import { PATTERNS, type PatternId } from '../detect/patterns.ts'
 import { alertRow } from '../store/rows.ts'
 import { cnIso } from '../util/time.ts'
+import { compareYuan } from '../util/money.ts'
 
 export interface AuditOptions {
   /** Inclusive window start, epoch ms. */
@@ -126,7 +127,7 @@ export function auditTopK(alerts: readonly Alert[], labels: readonly Label[], k:
   for (const [id, p] of Object.entries(PATTERNS) as [PatternId, (typeof PATTERNS)[PatternId]][]) {
     if (p.kind !== 'audit') continue
     const mine = alerts.filter((a) => a.detector.id === id)
-      .sort((x, y) => Number(y.amount_at_risk) - Number(x.amount_at_risk) || x.alert_id.localeCompare(y.alert_id))
+      .sort((x, y) => compareYuan(y.amount_at_risk, x.amount_at_risk) || x.alert_id.localeCompare(y.alert_id))
     const ls = labels.filter((l) => l.pattern === id)
     const top = mine.slice(0, k)
     const found = new Set<number>()

@@ -8,6 +8,7 @@ import { topicNames } from '../kafka/topics.ts'
 import type { Label } from '../generator/labels.ts'
 import { DAY_MS, cnDate, cnDayStart } from '../util/time.ts'
 import { appFromFlags } from './common.ts'
+import { sumYuan } from '../util/money.ts'
 
 const USAGE = `usage: fundwatch audit [--from D] [--to D] [--detector id]... [--kb dir] [--rules file] [--data-dir dir] [--labels file --top K] [--json]
 
@@ -79,10 +80,10 @@ export async function auditCommand(args: string[]): Promise<number> {
     } else {
       const lines = [`audited ${cnDate(window.from)} .. ${cnDate(window.to - 1)} in ${(ms / 1000).toFixed(1)} s: ${run.alerts.length} alerts stored${producer ? ' and published to the alerts topic' : ''}`]
       for (const [id, n] of Object.entries(run.byDetector)) {
-        const amount = run.alerts.filter((a) => a.detector.id === id).reduce((s, a) => s + Number(a.amount_at_risk), 0)
+        const amount = sumYuan(run.alerts.filter((a) => a.detector.id === id).map((a) => a.amount_at_risk))
         const sc = scores?.[id]
         const p = sc ? `  precision@${k} ${sc.precision === undefined ? '–' : sc.precision.toFixed(2)} (${sc.tp}/${sc.k}), labels found ${sc.labelsFound}/${sc.labels}` : ''
-        lines.push(`  ${id.padEnd(20)} ${String(n).padStart(5)} alerts  ${amount.toFixed(2).padStart(14)} at risk  ${String(run.ms[id] ?? 0).padStart(6)} ms${p}`)
+        lines.push(`  ${id.padEnd(20)} ${String(n).padStart(5)} alerts  ${amount.padStart(14)} at risk  ${String(run.ms[id] ?? 0).padStart(6)} ms${p}`)
       }
       for (const e of run.errors) lines.push(`  ${e.detector.padEnd(20)} FAILED (${e.reason}); see the log`)
       console.log(lines.join('\n'))

@@ -5,6 +5,7 @@ import { maskBirthday, maskCertno, maskDeep, maskName } from '../auth/mask.ts'
 import { STATUS_LABELS, type Status } from '../review/workflow.ts'
 import type { ClaimRecords, FeeLineRec } from './claims.ts'
 import { renderReport } from './report.ts'
+import { sumYuan } from '../util/money.ts'
 
 /** One alert as it goes into a pack: the detection, where it sits, its workflow now. */
 export interface PackAlert {
@@ -110,9 +111,9 @@ export async function buildEvidencePack(raw: PackInput): Promise<{ zip: Uint8Arr
   const bySn = alertsByLine(input.alerts)
   const totals = {
     alerts: input.alerts.length,
-    amount_at_risk: input.alerts.reduce((s, a) => s + Number(a.amount_at_risk), 0).toFixed(2),
-    recovered_amount: input.alerts.reduce((s, a) => s + Number(a.workflow.decision?.recovered_amount ?? 0), 0).toFixed(2),
-    penalty_amount: input.alerts.reduce((s, a) => s + Number(a.workflow.decision?.penalty_amount ?? 0), 0).toFixed(2),
+    amount_at_risk: sumYuan(input.alerts.map((a) => a.amount_at_risk)),
+    recovered_amount: sumYuan(input.alerts.map((a) => a.workflow.decision?.recovered_amount ?? '0')),
+    penalty_amount: sumYuan(input.alerts.map((a) => a.workflow.decision?.penalty_amount ?? '0')),
     fee_lines: input.claims.fee_lines.length,
     flagged_lines: input.claims.fee_lines.filter((l) => l.flagged).length,
   }

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { z } from 'zod'
 import { AnyEvent, EVENT_TYPES } from '../../schemas/index.ts'
+import { fen, scaled, yuan } from '../util/money.ts'
 
 export interface DecodeOptions {
   /** Larger records are rejected unread (CONTRACT.md: oversized messages). */
@@ -54,26 +55,32 @@ export function decode(bytes: Buffer, opts: DecodeOptions = DEFAULT_DECODE): Dec
   return { ok: true, event: ev, eventTime, text }
 }
 
+/** 0.01 yuan at the scale of cnt × pric (10 decimals): a line's amount may differ from the product by the national interface's per-line rounding. */
+const LINE_TOLERANCE = 100_000_000n
+
 function checkArithmetic(ev: AnyEvent): Decoded | undefined {
   if (ev.event_type === 'fee.uploaded') {
     const lines = ev.payload.lines
     const seen = new Set<string>()
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i]!
-      if (Number(l.cnt) === 0) return fail('zero_quantity@payload.lines.*.cnt', `line ${i}: cnt is 0`)
-      // Money and quantities have ≤ 4 decimals, so float products stay far inside the 0.01 tolerance.
-      const diff = Math.abs(Number(l.cnt) * Number(l.pric) - Number(l.det_item_fee_sumamt))
-      if (diff > 0.01 + 1e-9) return fail('amount_mismatch@payload.lines.*', `line ${i} (${l.feedetl_sn}): cnt ${l.cnt} × pric ${l.pric} ≠ det_item_fee_sumamt ${l.det_item_fee_sumamt}`)
+      const cnt = scaled(l.cnt, 4)
+      if (cnt === 0n) return fail('zero_quantity@payload.lines.*.cnt', `line ${i}: cnt is 0`)
+      // Exact, in integers: cnt has 4 decimals and pric 6, so their product has 10; the amount's 2 are scaled up to match.
+      const diff = cnt * scaled(l.pric, 6) - fen(l.det_item_fee_sumamt) * 100_000_000n
+      if (diff > LINE_TOLERANCE || diff < -LINE_TOLERANCE) return fail('amount_mismatch@payload.lines.*', `line ${i} (${l.feedetl_sn}): cnt ${l.cnt} × pric ${l.pric} ≠ det_item_fee_sumamt ${l.det_item_fee_sumamt}`)
       if (seen.has(l.feedetl_sn)) return fail('duplicate_line_id@payload.lines.*.feedetl_sn', `line ${i}: feedetl_sn ${l.feedetl_sn} repeated in one event`)
       seen.add(l.feedetl_sn)
     }
   } else if (ev.event_type === 'settlement.completed') {
     const p = ev.payload
-    const parts = Number(p.fund_pay_sumamt) + Number(p.acct_pay) + Number(p.psn_cash_pay)
-    if (Math.abs(parts - Number(p.medfee_sumamt)) > 0.01 + 1e-9)
-      return fail('settlement_sum_mismatch@payload', `fund_pay_sumamt + acct_pay + psn_cash_pay = ${parts.toFixed(2)} ≠ medfee_sumamt ${p.medfee_sumamt}`)
-    if (Number(p.hifp_pay) > Number(p.fund_pay_sumamt) + 1e-9) return fail('fund_pay_mismatch@payload.hifp_pay', `hifp_pay ${p.hifp_pay} > fund_pay_sumamt ${p.fund_pay_sumamt}`)
-    if (Number(p.inscp_scp_amt) > Number(p.medfee_sumamt) + 1e-9) return fail('scope_amount_mismatch@payload.inscp_scp_amt', `inscp_scp_amt ${p.inscp_scp_amt} > medfee_sumamt ${p.medfee_sumamt}`)
+    // The national settlement identity: medfee_sumamt = fund_pay_sumamt + acct_pay + psn_cash_pay + hosp_part_amt (CONTRACT.md).
+    const parts = fen(p.fund_pay_sumamt) + fen(p.acct_pay) + fen(p.psn_cash_pay) + fen(p.hosp_part_amt ?? '0')
+    const total = fen(p.medfee_sumamt)
+    if (parts - total > 1n || total - parts > 1n)
+      return fail('settlement_sum_mismatch@payload', `fund_pay_sumamt + acct_pay + psn_cash_pay + hosp_part_amt = ${yuan(parts)} ≠ medfee_sumamt ${p.medfee_sumamt}`)
+    if (fen(p.hifp_pay) > fen(p.fund_pay_sumamt)) return fail('fund_pay_mismatch@payload.hifp_pay', `hifp_pay ${p.hifp_pay} > fund_pay_sumamt ${p.fund_pay_sumamt}`)
+    if (fen(p.inscp_scp_amt) > total) return fail('scope_amount_mismatch@payload.inscp_scp_amt', `inscp_scp_amt ${p.inscp_scp_amt} > medfee_sumamt ${p.medfee_sumamt}`)
   }
   return undefined
 }

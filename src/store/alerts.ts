@@ -2,6 +2,7 @@ import type { Alert } from '../../schemas/index.ts'
 import { canSee, scopeSql, type Principal } from '../auth/principal.ts'
 import { FundwatchError } from '../errors.ts'
 import { chTime, fromChTime } from '../util/time.ts'
+import { fen, money, yuan } from '../util/money.ts'
 import { alertFromRow } from './rows.ts'
 import type { Store } from './store.ts'
 
@@ -22,8 +23,9 @@ export interface AlertQuery {
   severity?: readonly string[]
   /** Workflow statuses; `new` also matches alerts nobody has touched. */
   status?: readonly string[]
-  amount_min?: number
-  amount_max?: number
+  /** Money strings (yuan), compared exactly. */
+  amount_min?: string
+  amount_max?: string
   /** detected_at range, epoch ms, `to` exclusive. */
   from?: number
   to?: number
@@ -54,11 +56,11 @@ const NARROW = 'alert_id, event_time, detected_at, amount_at_risk, severity, fix
 const MAX_CANDIDATES = 50_000
 
 /** A row's position in a sort, compared element by element. */
-type Key = (string | number)[]
+type Key = (string | number | bigint)[]
 
 function keyOf(sort: FeedSort, r: Row): Key {
   if (sort === 'newest') return [String(r.detected_at), String(r.alert_id)]
-  if (sort === 'amount') return [Number(r.amount_at_risk), String(r.alert_id)]
+  if (sort === 'amount') return [fen(String(r.amount_at_risk)), String(r.alert_id)]
   return [SEV[String(r.severity)] ?? 1, String(r.detected_at), String(r.alert_id)]
 }
 
@@ -125,7 +127,7 @@ function finish(sort: FeedSort, rows: Row[], limit: number): { alerts: StoredAle
   const last = page.at(-1)
   return {
     alerts: page.map((r) => ({ alert: alertFromRow(r), admdvs: String(r.admdvs) })),
-    next: rows.length > limit && last ? Buffer.from(JSON.stringify([sort, ...keyOf(sort, last).map(String)])).toString('base64url') : undefined,
+    next: rows.length > limit && last ? Buffer.from(JSON.stringify([sort, ...keyOf(sort, last).map((x) => (typeof x === 'bigint' ? yuan(x) : String(x)))])).toString('base64url') : undefined,
   }
 }
 
@@ -142,10 +144,10 @@ function conditions(store: Store, q: AlertQuery, sort: FeedSort, after: Key | un
   }
   if (after) {
     if (sort === 'newest') where.push(`(detected_at, alert_id) < ({c_at:DateTime64(3,'UTC')}, {c_id:String})`)
-    else if (sort === 'amount') where.push(`(amount_at_risk, alert_id) < ({c_amt:Decimal(18,2)}, {c_id:String})`)
+    else if (sort === 'amount') where.push(`(amount_at_risk, alert_id) < ({c_amt:Decimal(38,2)}, {c_id:String})`)
     else where.push(`(${SEV_RANK}, detected_at, alert_id) < ({c_sev:UInt8}, {c_at:DateTime64(3,'UTC')}, {c_id:String})`)
     if (sort === 'newest') Object.assign(params, { c_at: after[0], c_id: after[1] })
-    else if (sort === 'amount') Object.assign(params, { c_amt: String(after[0]), c_id: after[1] })
+    else if (sort === 'amount') Object.assign(params, { c_amt: yuan(after[0] as bigint), c_id: after[1] })
     else Object.assign(params, { c_sev: after[0], c_at: after[1], c_id: after[2] })
   }
   const inList = (col: string, name: string, v: readonly string[] | undefined) => {
@@ -167,12 +169,12 @@ function conditions(store: Store, q: AlertQuery, sort: FeedSort, after: Key | un
     params.f_psn = q.psn_no
   }
   if (q.amount_min !== undefined) {
-    where.push('amount_at_risk >= {f_amin:Decimal(18,2)}')
-    params.f_amin = q.amount_min.toFixed(2)
+    where.push('amount_at_risk >= {f_amin:Decimal(38,2)}')
+    params.f_amin = money(q.amount_min)
   }
   if (q.amount_max !== undefined) {
-    where.push('amount_at_risk <= {f_amax:Decimal(18,2)}')
-    params.f_amax = q.amount_max.toFixed(2)
+    where.push('amount_at_risk <= {f_amax:Decimal(38,2)}')
+    params.f_amax = money(q.amount_max)
   }
   if (q.from !== undefined) {
     where.push(`detected_at >= {f_from:DateTime64(3,'UTC')}`)
@@ -215,12 +217,12 @@ function conditions(store: Store, q: AlertQuery, sort: FeedSort, after: Key | un
 function predicate(q: AlertQuery): (r: Row) => boolean {
   const inList = (v: readonly string[] | undefined, x: unknown) => !v?.length || v.includes(String(x))
   return (r) => {
-    const amount = Number(r.amount_at_risk)
+    const amount = fen(String(r.amount_at_risk))
     const at = fromChTime(String(r.detected_at))
     return inList(q.fixmedins_code, r.fixmedins_code) && inList(q.detector, r.detector_id) && inList(q.stage, r.stage)
       && inList(q.result, r.result) && inList(q.severity, r.severity)
       && (!q.admdvs || String(r.admdvs).startsWith(q.admdvs)) && (!q.psn_no || r.psn_no === q.psn_no)
-      && (q.amount_min === undefined || amount >= Number(q.amount_min.toFixed(2))) && (q.amount_max === undefined || amount <= Number(q.amount_max.toFixed(2)))
+      && (q.amount_min === undefined || amount >= fen(q.amount_min)) && (q.amount_max === undefined || amount <= fen(q.amount_max))
       && (q.from === undefined || at >= q.from) && (q.to === undefined || at < q.to)
       && (!q.scope || canSee(q.scope, { fixmedins_code: String(r.fixmedins_code), admdvs: String(r.admdvs) }))
   }
@@ -263,7 +265,7 @@ function decodeCursor(c: string, sort: FeedSort): Key {
   const [s, ...k] = v as string[]
   if (s !== sort) throw new FundwatchError('BAD_REQUEST', `cursor belongs to sort "${s}", not "${sort}"`)
   if (sort === 'newest' && k.length === 2 && AT.test(k[0]!) && ID.test(k[1]!)) return [k[0]!, k[1]!]
-  if (sort === 'amount' && k.length === 2 && /^\d{1,16}(\.\d{1,2})?$/.test(k[0]!) && ID.test(k[1]!)) return [Number(k[0]), k[1]!]
+  if (sort === 'amount' && k.length === 2 && /^\d{1,36}\.\d{2}$/.test(k[0]!) && ID.test(k[1]!)) return [fen(k[0]!), k[1]!]
   if (sort === 'severity' && k.length === 3 && /^[1-4]$/.test(k[0]!) && AT.test(k[1]!) && ID.test(k[2]!)) return [Number(k[0]), k[1]!, k[2]!]
   throw new FundwatchError('BAD_REQUEST', 'invalid cursor')
 }

@@ -168,6 +168,21 @@ export const MIGRATIONS: Migration[] = [
       ) ENGINE = MergeTree PARTITION BY toYYYYMM(at) ORDER BY (at, hash)`,
     ],
   },
+  {
+    version: 10,
+    name: 'money as the national interface bounds it; sums that cannot overflow',
+    statements: [
+      // Unit prices carry 6 decimals (N(16,6)); they were cut to 2.
+      `ALTER TABLE {db}.fee_lines MODIFY COLUMN pric Decimal(18, 6)`,
+      // The settlement identity names the institution's share (hosp_part_amt).
+      `ALTER TABLE {db}.settlements ADD COLUMN IF NOT EXISTS hosp_part_amt Decimal(18, 2) DEFAULT 0 AFTER psn_cash_pay`,
+      // An alert's amount at risk is a sum of amounts, each up to 14 digits: a
+      // Decimal(38, 2) holds any sum the pipeline can produce, exactly.
+      `ALTER TABLE {db}.alerts MODIFY COLUMN amount_at_risk Decimal(38, 2)`,
+      `ALTER TABLE {db}.alert_actions MODIFY COLUMN amount_at_risk Decimal(38, 2)`,
+      `ALTER TABLE {db}.alert_status MODIFY COLUMN amount_at_risk Decimal(38, 2)`,
+    ],
+  },
 ]
 
 export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS): Promise<{ applied: number[]; current: number }> {

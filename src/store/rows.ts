@@ -1,4 +1,5 @@
 import type { Alert, AnyEvent } from '../../schemas/index.ts'
+import { money } from '../util/money.ts'
 import { chTime } from '../util/time.ts'
 
 /** Rows for one batch, by table. Built while the batch is processed, inserted by the sink. */
@@ -78,7 +79,7 @@ export function addEventRows(rows: BatchRows, ev: AnyEvent, raw: string, sourceP
       rows.settlements.push({
         setl_id: p.setl_id, mdtrt_id: p.mdtrt_id, psn_no: p.psn_no, fixmedins_code: inst, setl_time: ts(p.setl_time), med_type: p.med_type,
         insutype: p.insutype, medfee_sumamt: p.medfee_sumamt, fulamt_ownpay_amt: p.fulamt_ownpay_amt, inscp_scp_amt: p.inscp_scp_amt,
-        hifp_pay: p.hifp_pay, fund_pay_sumamt: p.fund_pay_sumamt, acct_pay: p.acct_pay, psn_cash_pay: p.psn_cash_pay,
+        hifp_pay: p.hifp_pay, fund_pay_sumamt: p.fund_pay_sumamt, acct_pay: p.acct_pay, psn_cash_pay: p.psn_cash_pay, hosp_part_amt: p.hosp_part_amt ?? '0',
         pay_grp_type: p.pay_grp?.type ?? '', pay_grp_code: p.pay_grp?.code ?? '', pay_grp_weight: p.pay_grp?.weight ?? '0', ...base,
       })
       break
@@ -125,7 +126,7 @@ export function alertFromRow(r: Record<string, unknown>): Alert {
       ...(r.mdtrt_id ? { mdtrt_id: String(r.mdtrt_id) } : {}), ...(r.setl_id ? { setl_id: String(r.setl_id) } : {}),
     },
     refs: { mdtrt_ids: r.mdtrt_ids as string[], feedetl_sns: r.feedetl_sns as string[], setl_ids: r.setl_ids as string[], event_ids: r.event_ids as string[] },
-    amount_at_risk: Number(r.amount_at_risk).toFixed(2),
+    amount_at_risk: money(String(r.amount_at_risk)),
     title: { zh: String(r.title_zh), en: String(r.title_en) }, message: { zh: String(r.message_zh), en: String(r.message_en) },
     evidence: JSON.parse(String(r.evidence)) as Record<string, unknown>, basis: { zh: String(r.basis_zh), en: String(r.basis_en) },
     event_time: iso(r.event_time), detected_at: iso(r.detected_at),

@@ -11,6 +11,12 @@ export interface StoreOptions {
 }
 
 /**
+ * Decimals (money) come back as strings, never as JSON numbers a reader would
+ * parse into binary floating point (src/util/money.ts does the arithmetic).
+ */
+const READ_SETTINGS = { output_format_json_quote_decimals: 1 } as const
+
+/**
  * The one way fundwatch talks to ClickHouse: `@clickhouse/client`, pointed at a
  * server or at the in-process chDB engine. Same SQL, same client, both modes.
  * Every query is parameterised ({name:Type}); nothing is string-built from input.
@@ -51,7 +57,7 @@ export class Store {
 
   async query<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
     try {
-      const rs = await this.client.query({ query, query_params: params, format: 'JSONEachRow' })
+      const rs = await this.client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: READ_SETTINGS })
       return await rs.json<T>()
     } catch (cause) {
       throw new FundwatchError('STORE_QUERY_FAILED', `query failed: ${(cause as Error).message}`, { cause })

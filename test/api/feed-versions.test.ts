@@ -65,7 +65,7 @@ async function reference(q: AlertQuery): Promise<string[]> {
   const params: Record<string, unknown> = {}
   if (q.detector) { where.push('detector_id IN {d:Array(String)}'); params.d = q.detector }
   if (q.severity) { where.push('severity IN {s:Array(String)}'); params.s = q.severity }
-  if (q.amount_min !== undefined) { where.push('amount_at_risk >= {amin:Decimal(18,2)}'); params.amin = q.amount_min.toFixed(2) }
+  if (q.amount_min !== undefined) { where.push('amount_at_risk >= {amin:Decimal(38,2)}'); params.amin = q.amount_min }
   if (q.admdvs) { where.push('startsWith(admdvs, {a:String})'); params.a = q.admdvs }
   if (q.scope) { where.push('(arrayExists(x -> startsWith(admdvs, x), {sa:Array(String)}) OR has({sc:Array(String)}, fixmedins_code))'); Object.assign(params, { sa: q.scope.admdvs, sc: q.scope.fixmedins_codes }) }
   const order = q.sort === 'amount' ? 'amount_at_risk DESC, alert_id DESC' : q.sort === 'severity' ? `multiIf(severity = 'critical', 4, severity = 'high', 3, severity = 'medium', 2, 1) DESC, detected_at DESC, alert_id DESC` : 'detected_at DESC, alert_id DESC'
@@ -91,7 +91,7 @@ describe('feed over unmerged versions', () => {
     ['newest, small pages', { limit: 3 }],
     ['amount', { limit: 25, sort: 'amount' }],
     ['severity', { limit: 30, sort: 'severity' }],
-    ['amount ≥ 500 (an older version may have matched)', { limit: 10, amount_min: 500 }],
+    ['amount ≥ 500 (an older version may have matched)', { limit: 10, amount_min: '500' }],
     ['critical only, by amount', { limit: 7, sort: 'amount', severity: ['critical'] }],
     ['one detector in a region', { limit: 9, detector: ['restricted-item'], admdvs: '3707' }],
     ['scoped token', { limit: 11, sort: 'severity', scope: { admdvs: ['370703'], fixmedins_codes: ['H11010500001'] } }],

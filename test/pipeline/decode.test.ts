@@ -30,3 +30,29 @@ describe('decode: malformed input is rejected with its own machine-readable reas
     expect(r.ok).toBe(true)
   })
 })
+
+describe('decode: money as the national interface bounds it (N(16,2) amounts, N(16,6) prices, N(16,4) quantities)', () => {
+  const ok = (b: Buffer) => decode(b, opts)
+  it('accepts the largest figures the interface carries and checks their arithmetic exactly', () => {
+    // 9999.9999 × 9999999999.999999 = 99,999,999,989,999.99..., rounded per line to the fen.
+    const big = mutate('fee.uploaded', (e) => Object.assign(e.payload.lines[0], { cnt: '9999.9999', pric: '9999999999.999999', det_item_fee_sumamt: '99999998999999.99' }))
+    expect(ok(big)).toMatchObject({ ok: true })
+    const offByTwoFen = mutate('fee.uploaded', (e) => Object.assign(e.payload.lines[0], { cnt: '9999.9999', pric: '9999999999.999999', det_item_fee_sumamt: '99999998999999.97' }))
+    expect(ok(offByTwoFen)).toMatchObject({ ok: false, reason: 'amount_mismatch@payload.lines.*' })
+    const sixDecimals = mutate('fee.uploaded', (e) => Object.assign(e.payload.lines[0], { cnt: '3', pric: '0.128333', det_item_fee_sumamt: '0.38' }))
+    expect(ok(sixDecimals)).toMatchObject({ ok: true })
+  })
+  it('refuses an amount of 15 digits before the point', () => {
+    const r = ok(mutate('fee.uploaded', (e) => Object.assign(e.payload.lines[0], { cnt: '1', pric: '1.00', det_item_fee_sumamt: '100000000000000.00' })))
+    expect(r).toMatchObject({ ok: false, reason: 'schema.invalid_format@payload.lines.*.det_item_fee_sumamt' })
+  })
+  it('counts the institution\'s share (hosp_part_amt) in the settlement identity', () => {
+    const withShare = mutate('settlement.completed', (e) => {
+      e.payload.hosp_part_amt = '5.00'
+      e.payload.psn_cash_pay = (Number(e.payload.psn_cash_pay) - 5).toFixed(2)
+    })
+    expect(ok(withShare)).toMatchObject({ ok: true })
+    const unbalanced = mutate('settlement.completed', (e) => (e.payload.hosp_part_amt = '5.00'))
+    expect(ok(unbalanced)).toMatchObject({ ok: false, reason: 'settlement_sum_mismatch@payload' })
+  })
+})

@@ -28,3 +28,19 @@ export type AlertDetail = z.input<typeof Api.AlertDetail>
 export type CaseDetail = z.input<typeof Api.CaseDetail>
 export type WorkflowConfig = z.input<typeof Api.WorkflowInfo>
 export type MeInfo = z.input<typeof Api.Me>
+
+/** A stored alert the API could not answer whole (logged server-side with its id). */
+export type DegradedAlert = z.input<typeof Api.DegradedAlert>
+export type AlertOrDegraded = AlertItem | DegradedAlert
+
+export function isDegraded(a: AlertOrDegraded): a is DegradedAlert {
+  return 'degraded' in a
+}
+
+/** The whole alerts of a list, and the ids of those that came degraded (shown as a notice, never as a row). */
+export function splitDegraded(list: readonly AlertOrDegraded[]): { whole: AlertItem[]; degraded: string[] } {
+  const whole: AlertItem[] = []
+  const degraded: string[] = []
+  for (const a of list) if (isDegraded(a)) degraded.push(a.alert_id); else whole.push(a)
+  return { whole, degraded }
+}

@@ -76,3 +76,8 @@ export function dialog(title: string, fields: HTMLElement[], submitLabel: string
 export function field(labelText: string, control: HTMLElement): HTMLElement {
   return h('label', null, labelText, control)
 }
+
+/** Alerts the API answered degraded: said once, with their ids, never shown as rows. */
+export function warnDegraded(ids: readonly string[]): void {
+  if (ids.length) toast(`${ids.length} ${t('alert.degraded')}: ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ' …' : ''}`, 'err')
+}

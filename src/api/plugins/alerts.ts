@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { Result, Severity, Stage } from '../../../schemas/index.ts'
+import { Money, MoneySum } from '../../../schemas/common.ts'
 import { personal } from '../../auth/mask.ts'
 import { STAFF, unscoped, type Principal } from '../../auth/principal.ts'
 import { FundwatchError } from '../../errors.ts'
@@ -9,11 +10,11 @@ import { loadClaims } from '../../evidence/claims.ts'
 import { Decision } from '../../review/service.ts'
 import { STATUSES } from '../../review/workflow.ts'
 import { FEED_SORTS, listAlerts } from '../../store/alerts.ts'
-import { alertItem, alertItems, alertMeta, purposeOf, reveals, visibleAlert, who, type ApiDeps } from '../context.ts'
-import { AlertDetail, AlertId, AlertItem, Purpose, csv, errors } from '../schemas.ts'
+import { alertItem, alertItems, alertMeta, guardAlert, purposeOf, reveals, visibleAlert, who, type ApiDeps } from '../context.ts'
+import { AlertDetail, AlertId, AlertItem, AlertOrDegraded, Purpose, csv, errors } from '../schemas.ts'
 
 const Time = z.string().max(40).refine((s) => !Number.isNaN(Date.parse(s)), 'RFC 3339 time').transform((s) => Date.parse(s))
-const Amount = z.coerce.number().min(0).max(1e12)
+const Amount = MoneySum.or(Money).describe('Money in yuan, e.g. 100 or 100.50')
 
 export const FeedQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -44,7 +45,7 @@ export const alertsPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { d
     schema: {
       tags: ['alerts'], summary: 'Alert feed: filters, keyset pagination, sort by newest / amount / severity',
       querystring: FeedQuery,
-      response: { 200: z.object({ alerts: z.array(AlertItem), next: z.string().optional() }), ...errors },
+      response: { 200: z.object({ alerts: z.array(AlertOrDegraded), next: z.string().optional() }), ...errors },
     },
   }, async (req) => {
     const p = who(req)
@@ -80,7 +81,7 @@ export const alertsPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { d
       deps.review.states([a.alert.alert_id]), deps.directory.names(), deps.review.history(a.alert.alert_id), loadClaims(deps.app.store, [a.alert], deps.app.kb()),
     ])
     return {
-      alert: alertItem(deps, a, states.get(a.alert.alert_id), names, reveal),
+      alert: guardAlert(deps, alertItem(deps, a, states.get(a.alert.alert_id), names, reveal)),
       history,
       ...claims,
       visits: claims.visits.map((v) => ({ ...v, certno: personal(v.certno, reveal), psn_name: personal(v.psn_name, reveal), brdy: personal(v.brdy, reveal) })),

@@ -6,7 +6,8 @@ import { FundwatchError } from '../../errors.ts'
 import { CasePatch, NewCase, type CaseRec } from '../../review/cases.ts'
 import { isOpen } from '../../review/workflow.ts'
 import { alertsById, type StoredAlert } from '../../store/alerts.ts'
-import { alertItems, who, type ApiDeps } from '../context.ts'
+import { guardAlert, rawAlertItems, who, type ApiDeps } from '../context.ts'
+import { sumYuan } from '../../util/money.ts'
 import { Case, CaseDetail, CaseId, errors, type TimelineEntry } from '../schemas.ts'
 
 /** A case the caller may see (every place it touches is in their scope), or 404. */
@@ -29,7 +30,7 @@ export async function visibleAlerts(deps: ApiDeps, req: FastifyRequest, ids: rea
 }
 
 export function caseOut(c: CaseRec, alerts: readonly StoredAlert[]): z.output<typeof Case> {
-  return { ...c, amount_at_risk: alerts.reduce((s, a) => s + Number(a.alert.amount_at_risk), 0).toFixed(2) }
+  return { ...c, amount_at_risk: sumYuan(alerts.map((a) => a.alert.amount_at_risk)) }
 }
 
 /** Everything shown about a case: its alerts with workflow, the merged timeline, totals. */
@@ -37,19 +38,20 @@ export async function caseBundle(deps: ApiDeps, c: CaseRec) {
   const alerts = await alertsById(deps.app.store, c.alert_ids)
   const order = new Map(c.alert_ids.map((id, i) => [id, i]))
   alerts.sort((a, b) => (order.get(a.alert.alert_id) ?? 0) - (order.get(b.alert.alert_id) ?? 0))
-  const [items, events, actions] = await Promise.all([alertItems(deps, alerts), deps.cases.events(c.case_id), deps.review.histories(c.alert_ids)])
+  const [full, events, actions] = await Promise.all([rawAlertItems(deps, alerts), deps.cases.events(c.case_id), deps.review.histories(c.alert_ids)])
+  const items = full.map((i) => guardAlert(deps, i))
   const timeline: z.output<typeof TimelineEntry>[] = [
     ...events.map((e) => ({ at: e.at, kind: 'case' as const, alert_id: null, what: e.what, by_name: e.by_name, reason: e.detail })),
     ...actions.map((a) => ({ at: a.at, kind: 'alert' as const, alert_id: a.alert_id, what: a.kind === 'assign' ? 'assign' : `${a.from}→${a.to}`, by_name: a.by_name, reason: a.reason })),
   ].sort((x, y) => x.at.localeCompare(y.at))
   const totals = {
-    alerts: items.length,
-    open_alerts: items.filter((i) => isOpen(i.workflow.status)).length,
-    amount_at_risk: items.reduce((s, i) => s + Number(i.amount_at_risk), 0).toFixed(2),
-    recovered_amount: items.reduce((s, i) => s + Number(i.workflow.decision?.recovered_amount ?? 0), 0).toFixed(2),
-    penalty_amount: items.reduce((s, i) => s + Number(i.workflow.decision?.penalty_amount ?? 0), 0).toFixed(2),
+    alerts: full.length,
+    open_alerts: full.filter((i) => isOpen(i.workflow.status)).length,
+    amount_at_risk: sumYuan(full.map((i) => i.amount_at_risk)),
+    recovered_amount: sumYuan(full.map((i) => i.workflow.decision?.recovered_amount ?? '0')),
+    penalty_amount: sumYuan(full.map((i) => i.workflow.decision?.penalty_amount ?? '0')),
   }
-  return { alerts, items, timeline, totals }
+  return { alerts, full, items, timeline, totals }
 }
 
 /** Cases: alerts about one institution, doctor or person, grouped for an inspector. */

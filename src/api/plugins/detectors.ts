@@ -6,8 +6,9 @@ import type { Detector } from '../../detect/types.ts'
 import { FundwatchError } from '../../errors.ts'
 import { who, type ApiDeps } from '../context.ts'
 import { DetectorInfo, errors } from '../schemas.ts'
+import { money } from '../../util/money.ts'
 
-interface Stats { alerts: number; amount: number; confirmed: number; dismissed: number; closed: number }
+interface Stats { alerts: number; amount: string; confirmed: number; dismissed: number; closed: number }
 
 /**
  * Triage outcomes per detector, in the caller's scope: a decided alert counts
@@ -23,9 +24,9 @@ async function detectorStats(deps: ApiDeps, p: Principal): Promise<Map<string, S
       `SELECT detector_id, countIf(status = 'decided') AS confirmed, countIf(status = 'dismissed') AS dismissed FROM ${s.t('alert_status')} FINAL WHERE ${scope.sql} GROUP BY detector_id`, scope.params),
   ])
   const out = new Map<string, Stats>()
-  for (const a of alerts) out.set(a.detector_id, { alerts: Number(a.alerts), amount: Number(a.amount), confirmed: 0, dismissed: 0, closed: 0 })
+  for (const a of alerts) out.set(a.detector_id, { alerts: Number(a.alerts), amount: money(a.amount), confirmed: 0, dismissed: 0, closed: 0 })
   for (const v of verdicts) {
-    const st = out.get(v.detector_id) ?? { alerts: 0, amount: 0, confirmed: 0, dismissed: 0, closed: 0 }
+    const st = out.get(v.detector_id) ?? { alerts: 0, amount: '0.00', confirmed: 0, dismissed: 0, closed: 0 }
     st.confirmed = Number(v.confirmed)
     st.dismissed = Number(v.dismissed)
     st.closed = st.confirmed + st.dismissed
@@ -37,7 +38,7 @@ async function detectorStats(deps: ApiDeps, p: Principal): Promise<Map<string, S
 function info(deps: ApiDeps, d: Detector, stats: Stats | undefined): z.output<typeof DetectorInfo> {
   const active = deps.app.engine().active.find((a) => a.detector.id === d.id)
   const defaults = d.params.safeParse({})
-  const st = stats ?? { alerts: 0, amount: 0, confirmed: 0, dismissed: 0, closed: 0 }
+  const st = stats ?? { alerts: 0, amount: '0.00', confirmed: 0, dismissed: 0, closed: 0 }
   return {
     id: d.id, version: d.version, kind: d.kind, title: d.title, pattern: d.pattern, description: d.description,
     stages: [...d.stages], scenarios: [...d.scenarios], result: d.result, severity: d.severity, basis: d.basis,
@@ -46,7 +47,7 @@ function info(deps: ApiDeps, d: Detector, stats: Stats | undefined): z.output<ty
     enabled: Boolean(active),
     stats: {
       alerts: st.alerts, open: Math.max(0, st.alerts - st.closed), confirmed: st.confirmed, dismissed: st.dismissed,
-      precision: st.closed ? st.confirmed / st.closed : null, amount_at_risk: st.amount.toFixed(2),
+      precision: st.closed ? st.confirmed / st.closed : null, amount_at_risk: st.amount,
     },
   }
 }

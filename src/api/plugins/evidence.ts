@@ -8,7 +8,7 @@ import { loadClaims } from '../../evidence/claims.ts'
 import { buildEvidencePack, type Manifest, type PackAlert } from '../../evidence/pack.ts'
 import type { CaseRec } from '../../review/cases.ts'
 import { purposeOf, reveals, who, type ApiDeps } from '../context.ts'
-import { AccessEntry, AlertItem, Case, CaseId, Claims, Purpose, errors } from '../schemas.ts'
+import { AccessEntry, AlertOrDegraded, Case, CaseId, Claims, Purpose, errors } from '../schemas.ts'
 import { caseBundle, caseOut, visibleCase } from './cases.ts'
 
 /**
@@ -21,7 +21,8 @@ export async function exportCasePack(deps: ApiDeps, c: CaseRec, by: { id: string
   const claims = await loadClaims(deps.app.store, b.alerts.map((a) => a.alert), deps.app.kb())
   return buildEvidencePack({
     case: { ...c, institution_name: deps.app.kb().institutions.get(c.subject.fixmedins_code)?.name ?? null },
-    alerts: b.items as PackAlert[],
+    // The pack is the record: it carries every alert whole (its files are not response-schema bound).
+    alerts: b.full as PackAlert[],
     claims,
     timeline: b.timeline,
     generated_at: new Date(deps.now()).toISOString(),
@@ -45,7 +46,7 @@ export const evidencePlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, {
       tags: ['evidence'], summary: 'The visits, fee lines and settlements behind a case (logged as an evidence view)',
       params: z.object({ case_id: CaseId }),
       querystring: z.object({ purpose: Purpose.optional() }).strict(),
-      response: { 200: z.object({ case: Case, alerts: z.array(AlertItem), ...Claims, revealed: z.boolean() }), ...errors },
+      response: { 200: z.object({ case: Case, alerts: z.array(AlertOrDegraded), ...Claims, revealed: z.boolean() }), ...errors },
     },
   }, async (req) => {
     const c = await visibleCase(deps, req, req.params.case_id)

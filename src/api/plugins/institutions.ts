@@ -5,6 +5,7 @@ import { FixmedinsCode } from '../../../schemas/common.ts'
 import { STAFF, canSee, scopeSql, type Principal } from '../../auth/principal.ts'
 import { FundwatchError } from '../../errors.ts'
 import { chTime } from '../../util/time.ts'
+import { compareYuan, money } from '../../util/money.ts'
 import { who, type ApiDeps } from '../context.ts'
 import { InstitutionRisk, errors } from '../schemas.ts'
 
@@ -49,7 +50,7 @@ async function ranking(deps: ApiDeps, p: Principal, filter: { admdvs?: string; f
     const dismissed = Number(x?.dismissed ?? 0)
     return {
       fixmedins_code: a.fixmedins_code, name: kb.institutions.get(a.fixmedins_code)?.name ?? null, admdvs: a.region,
-      alerts: Number(a.alerts), open_alerts: Number(a.open_alerts), open_amount_at_risk: Number(a.open_amount).toFixed(2),
+      alerts: Number(a.alerts), open_alerts: Number(a.open_alerts), open_amount_at_risk: money(a.open_amount),
       confirmed, dismissed, confirmed_rate: confirmed + dismissed ? confirmed / (confirmed + dismissed) : null,
       overdue: Number(a.overdue_new) + Number(x?.overdue ?? 0),
     }
@@ -57,7 +58,7 @@ async function ranking(deps: ApiDeps, p: Principal, filter: { admdvs?: string; f
 }
 
 const SORTS = {
-  open_amount: (a: Risk, b: Risk) => Number(b.open_amount_at_risk) - Number(a.open_amount_at_risk),
+  open_amount: (a: Risk, b: Risk) => compareYuan(b.open_amount_at_risk, a.open_amount_at_risk),
   confirmed_rate: (a: Risk, b: Risk) => (b.confirmed_rate ?? -1) - (a.confirmed_rate ?? -1) || b.confirmed - a.confirmed,
   alerts: (a: Risk, b: Risk) => b.alerts - a.alerts,
 }

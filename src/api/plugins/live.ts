@@ -5,7 +5,7 @@ import type { App } from '../../app.ts'
 import { canSee, STAFF, type Principal } from '../../auth/principal.ts'
 import type { AlertSink } from '../../pipeline/types.ts'
 import type { StoredAlert } from '../../store/alerts.ts'
-import { alertItem, who, type ApiDeps } from '../context.ts'
+import { alertItem, guardAlert, isDegraded, who, type ApiDeps } from '../context.ts'
 import { AlertItem, Workflow } from '../schemas.ts'
 
 interface Client {
@@ -56,7 +56,11 @@ export function createLiveFeed(app: App): LiveFeed {
         recent.set(alert.alert_id, alert.event_time)
         if (recent.size > 50_000) recent.delete(recent.keys().next().value!)
         const stored: StoredAlert = { alert, admdvs: app.kb().institutions.get(alert.subject.fixmedins_code)?.admdvs ?? '' }
-        const item = z.encode(AlertItem, alertItem(deps, stored, undefined, names))
+        // An alert that does not fit the response schema is logged and not pushed
+        // (the feed shows it degraded); a throw here would stall the pipeline's sink.
+        const checked = guardAlert(deps, alertItem(deps, stored, undefined, names))
+        if (isDegraded(checked)) continue
+        const item = z.encode(AlertItem, checked)
         send('alert', item, { fixmedins_code: alert.subject.fixmedins_code, admdvs: stored.admdvs }, alert.alert_id)
       }
     },

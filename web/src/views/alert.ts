@@ -5,11 +5,14 @@ import { colon, getLang, label, pick, t } from '../i18n.ts'
 import { announce, onLive } from '../live.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
-import { OPEN_STATUSES, type AlertDetail, type AlertItem, type FeeLine, type Settlement, type Status, type Workflow } from '../types.ts'
+import { OPEN_STATUSES, isDegraded, type AlertDetail, type AlertItem, type FeeLine, type Settlement, type Status, type Workflow } from '../types.ts'
 import { fail, toast } from '../ui.ts'
 import { chooseForward, confirmMove, forwardMoves, movesFrom, moveLabel, performMove, statusLabel, type Move } from '../workflow.ts'
 import { createCaseDialog } from './cases.ts'
 import { feedUrl, neighbours, noteWorkflow } from './feed.ts'
+
+/** The detail of an alert that came whole (a degraded one is shown as a notice instead). */
+type Detail = Omit<AlertDetail, 'alert'> & { alert: AlertItem }
 
 // One alert, with everything a reviewer needs to decide without leaving the
 // page: what was found and why (evidence, policy basis), the claim lines
@@ -37,15 +40,22 @@ const both = (m: Record<string, [string, string]>, k: string): string => (m[k] ?
 
 export function alertView(root: HTMLElement, params: string[]): () => void {
   const id = params[0]!
-  let data: AlertDetail | null = null
+  let data: Detail | null = null
   let refsOnly = false
   let disposed = false
   mount(root, h('div', { class: 'muted' }, t('loading')))
 
   const load = async (): Promise<void> => {
     try {
-      data = await api.get<AlertDetail>(`/alerts/${id}`, withPurpose())
-      if (!disposed) draw()
+      const res = await api.get<AlertDetail>(`/alerts/${id}`, withPurpose())
+      if (disposed) return
+      const alert = res.alert
+      if (isDegraded(alert)) {
+        mount(root, backLink(), h('p', { class: 'error', id: 'degraded' }, `1 ${t('alert.degraded')}: ${alert.alert_id} (${alert.problem})`))
+        return
+      }
+      data = { ...res, alert }
+      draw()
     } catch (e) {
       if (disposed) return
       if (e instanceof ApiError && e.status === 404) mount(root, backLink(), h('p', { class: 'error' }, t('alert.notFound')))
@@ -100,7 +110,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
         h('span', { class: 'faint mono' }, a.alert_id)))
   }
 
-  function workflowPanel(a: AlertItem, d: AlertDetail): HTMLElement {
+  function workflowPanel(a: AlertItem, d: Detail): HTMLElement {
     const wf = a.workflow
     const s = wf.status
     // Steps this alert went through (申诉 is often skipped): from its record, not from the order alone.
@@ -128,7 +138,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
         moves.filter((m) => m.reopen).map((m) => button(m, ''))))
   }
 
-  function personPanel(d: AlertDetail): HTMLElement | null {
+  function personPanel(d: Detail): HTMLElement | null {
     const v = d.visits[0]
     if (!v) return null
     return h('section', { class: 'panel', id: 'person' },
@@ -141,7 +151,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
         h('tr', null, h('th', null, getLang() === 'zh' ? '出生' : 'Born'), h('td', { class: 'mono' }, v.brdy || '—')))))
   }
 
-  function historyPanel(d: AlertDetail): HTMLElement {
+  function historyPanel(d: Detail): HTMLElement {
     const items = [...d.history].sort((x, y) => (x.at < y.at ? 1 : -1))
     return h('section', { class: 'panel', id: 'history' },
       h('h2', null, t('alert.history')),
@@ -170,7 +180,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
   }
 
   /** The visits behind the alert, each with its fee lines in time order and its settlements; cited lines highlighted. */
-  function timeline(d: AlertDetail): HTMLElement {
+  function timeline(d: Detail): HTMLElement {
     const a = d.alert
     const refLines = new Set(a.refs.feedetl_sns)
     const refSetl = new Set(a.refs.setl_ids)

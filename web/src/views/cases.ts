@@ -3,9 +3,10 @@ import { h, mount } from '../dom.ts'
 import { dueIn, money, when, whenShort } from '../format.ts'
 import { colon, getLang, label, pick, t } from '../i18n.ts'
 import { purpose } from '../session.ts'
-import type { AlertItem, Case, CaseDetail } from '../types.ts'
-import { dialog, fail, field, toast } from '../ui.ts'
+import { splitDegraded, type AlertItem, type Case, type CaseDetail } from '../types.ts'
+import { dialog, fail, field, toast, warnDegraded } from '../ui.ts'
 import { statusLabel } from '../workflow.ts'
+import { fen, sumYuan, yuan } from '../../../src/util/money.ts'
 
 // Inspectors group alerts about one institution, doctor or person into a case
 // and take its evidence pack to a hearing. The pack is built by the server;
@@ -27,7 +28,7 @@ export async function createCaseDialog(alerts: AlertItem[]): Promise<string | nu
   const kind: Kind = inst ? 'institution' : doctor ? 'doctor' : psn ? 'person' : 'institution'
   const valueFor = (k: Kind): string => (k === 'institution' ? inst : k === 'doctor' ? doctor : psn) ?? ''
   const name = alerts.find((a) => a.institution_name)?.institution_name ?? inst ?? ''
-  const total = alerts.reduce((s, a) => s + Math.round(Number(a.amount_at_risk) * 100), 0) / 100
+  const total = sumYuan(alerts.map((a) => a.amount_at_risk))
   const zh = getLang() === 'zh'
   const subjectInput = h('input', { name: 'subject', value: valueFor(kind), required: true, maxlength: 40, class: 'mono' })
   const kindSelect = h('select', { name: 'kind', onchange: (e: Event) => { subjectInput.value = valueFor((e.target as HTMLSelectElement).value as Kind) } },
@@ -60,16 +61,16 @@ function subjectText(c: Case, institutionName?: string | null): string {
 }
 
 /** Alerts of a case by detector: how many, how much — the shape of the case at a glance. */
-function byDetector(alerts: AlertItem[]): { title: string; n: number; cents: number; open: number }[] {
-  const m = new Map<string, { title: string; n: number; cents: number; open: number }>()
+function byDetector(alerts: AlertItem[]): { title: string; n: number; fen: bigint; open: number }[] {
+  const m = new Map<string, { title: string; n: number; fen: bigint; open: number }>()
   for (const a of alerts) {
-    const e = m.get(a.detector.id) ?? { title: pick(a.title), n: 0, cents: 0, open: 0 }
+    const e = m.get(a.detector.id) ?? { title: pick(a.title), n: 0, fen: 0n, open: 0 }
     e.n++
-    e.cents += Math.round(Number(a.amount_at_risk) * 100)
+    e.fen += fen(a.amount_at_risk)
     if (a.workflow.status !== 'decided' && a.workflow.status !== 'dismissed') e.open++
     m.set(a.detector.id, e)
   }
-  return [...m.values()].sort((x, y) => y.cents - x.cents)
+  return [...m.values()].sort((x, y) => (y.fen > x.fen ? 1 : y.fen < x.fen ? -1 : 0))
 }
 
 export function casesView(root: HTMLElement, _params: string[], query: URLSearchParams): () => void {
@@ -120,8 +121,11 @@ export function caseView(root: HTMLElement, params: string[]): () => void {
 
   const load = async (): Promise<void> => {
     try {
-      const d = await api.get<CaseDetail>(`/cases/${id}`)
-      if (!disposed) draw(d)
+      const res = await api.get<CaseDetail>(`/cases/${id}`)
+      if (disposed) return
+      const { whole, degraded } = splitDegraded(res.alerts)
+      warnDegraded(degraded)
+      draw({ ...res, alerts: whole })
     } catch (e) {
       if (disposed) return
       if (e instanceof ApiError && e.status === 404) mount(root, h('a', { href: '/cases' }, '← ', t('cases.title')), h('p', { class: 'error' }, t('cases.notFound')))
@@ -129,7 +133,7 @@ export function caseView(root: HTMLElement, params: string[]): () => void {
     }
   }
 
-  function draw(d: CaseDetail): void {
+  function draw(d: Omit<CaseDetail, 'alerts'> & { alerts: AlertItem[] }): void {
     const c = d.case
     const zh = getLang() === 'zh'
     const dl = h('button', { type: 'button', class: 'primary', id: 'download-evidence', onclick: () => void download(c, dl) }, t('cases.download'))
@@ -177,7 +181,7 @@ export function caseView(root: HTMLElement, params: string[]): () => void {
               h('tbody', null, byDetector(d.alerts).map((r) => h('tr', null,
                 h('td', null, r.title, r.open < r.n ? h('div', { class: 'faint', style: 'font-size:11px' }, zh ? `已办结 ${r.n - r.open}` : `${r.n - r.open} closed`) : null),
                 h('td', { class: 'num' }, r.n),
-                h('td', { class: 'num amount' }, money((r.cents / 100).toFixed(2)))))))),
+                h('td', { class: 'num amount' }, money(yuan(r.fen)))))))),
           h('section', { class: 'panel', id: 'case-timeline' },
             h('h2', null, zh ? '案件记录' : 'Record'),
             d.timeline.length

@@ -5,10 +5,11 @@ import { colon, label, pick, t } from '../i18n.ts'
 import { announce, onLive } from '../live.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
-import { ALL_STATUSES, OPEN_STATUSES, type AlertItem, type DetectorInfo, type InstitutionRisk, type Workflow } from '../types.ts'
-import { fail, toast } from '../ui.ts'
+import { ALL_STATUSES, OPEN_STATUSES, splitDegraded, type AlertItem, type AlertOrDegraded, type DetectorInfo, type InstitutionRisk, type Workflow } from '../types.ts'
+import { fail, toast, warnDegraded } from '../ui.ts'
 import { chooseForward, confirmMove, forwardMoves, movesFrom, performMove, statusLabel, type Move } from '../workflow.ts'
 import { createCaseDialog } from './cases.ts'
+import { compareYuan, sumYuan } from '../../../src/util/money.ts'
 
 // The screen staff spend their day on. Built for the keyboard (j/k, Enter,
 // c/d/e), for not losing one's place (live alerts slot in above without moving
@@ -87,6 +88,14 @@ function apiQuery(f: Filters): Query {
 }
 
 /** Whether an alert belongs in the list under these filters (for live arrivals and after a transition). */
+/** A feed page with degraded alerts (see the API's DegradedAlert) taken out and reported once. */
+async function feedPage(path: string, q: Record<string, unknown>): Promise<{ alerts: AlertItem[]; next?: string }> {
+  const res = await api.get<{ alerts: AlertOrDegraded[]; next?: string }>(path, q as Parameters<typeof api.get>[1])
+  const { whole, degraded } = splitDegraded(res.alerts)
+  warnDegraded(degraded)
+  return { alerts: whole, next: res.next }
+}
+
 function matches(a: AlertItem, f: Filters): boolean {
   const status = f.status ?? 'open'
   if (status === 'open' && !OPEN_STATUSES.includes(a.workflow.status)) return false
@@ -97,9 +106,8 @@ function matches(a: AlertItem, f: Filters): boolean {
   if (f.severity && !(f.severity === 'high+' ? ['high', 'critical'] : [f.severity]).includes(a.severity)) return false
   if (f.stage && a.stage !== f.stage) return false
   if (f.result && a.result !== f.result) return false
-  const amt = Number(a.amount_at_risk)
-  if (f.amount_min && amt < Number(f.amount_min)) return false
-  if (f.amount_max && amt > Number(f.amount_max)) return false
+  if (f.amount_min && compareYuan(a.amount_at_risk, f.amount_min) < 0) return false
+  if (f.amount_max && compareYuan(a.amount_at_risk, f.amount_max) > 0) return false
   const at = Date.parse(a.detected_at)
   if (f.from && at < Date.parse(dayStart(f.from))) return false
   if (f.to && at >= Date.parse(dayAfter(f.to))) return false
@@ -231,8 +239,7 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
   }
 
   function updateCounts(): void {
-    const cents = st.rows.reduce((s, r) => s + Math.round(Number(r.amount_at_risk) * 100), 0)
-    countEl.textContent = `${st.rows.length} ${t('feed.count')} · ${t('feed.amount')} ${money((cents / 100).toFixed(2))}`
+    countEl.textContent = `${st.rows.length} ${t('feed.count')} · ${t('feed.amount')} ${money(sumYuan(st.rows.map((r) => r.amount_at_risk)))}`
     pickedEl.textContent = st.picked.size ? `${t('feed.selected')} ${st.picked.size}` : ''
     if (caseBtn) caseBtn.disabled = st.picked.size === 0
     if (loading) foot.textContent = t('loading')
@@ -293,7 +300,7 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
     loading = true
     updateCounts()
     try {
-      const res = await api.get<{ alerts: AlertItem[]; next?: string }>('/alerts', { ...apiQuery(f), limit: 100 })
+      const res = await feedPage('/alerts', { ...apiQuery(f), limit: 100 })
       if (disposed) return
       st.rows = dedupe(res.alerts)
       st.next = res.next
@@ -309,7 +316,7 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
   /** Coming back to a kept list: fetch the first page again and fold in what changed while away. */
   async function refresh(): Promise<void> {
     try {
-      const res = await api.get<{ alerts: AlertItem[]; next?: string }>('/alerts', { ...apiQuery(f), limit: 100 })
+      const res = await feedPage('/alerts', { ...apiQuery(f), limit: 100 })
       if (disposed) return
       const have = new Map(st.rows.map((r) => [r.alert_id, r]))
       const fresh: AlertItem[] = []
@@ -337,7 +344,7 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
     loading = true
     updateCounts()
     try {
-      const res = await api.get<{ alerts: AlertItem[]; next?: string }>('/alerts', { ...apiQuery(f), limit: 100, cursor: st.next })
+      const res = await feedPage('/alerts', { ...apiQuery(f), limit: 100, cursor: st.next })
       if (disposed) return
       const have = new Set(st.rows.map((r) => r.alert_id))
       const more = res.alerts.filter((a) => !have.has(a.alert_id))
