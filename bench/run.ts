@@ -7,6 +7,7 @@ import { benchFeed } from './feed.ts'
 import { benchKafka } from './kafka.ts'
 import { benchPipeline } from './pipeline.ts'
 import { benchPrecheck } from './precheck.ts'
+import { benchSoak } from './soak.ts'
 
 /**
  * `npm run bench`: every throughput and latency goal of the project, measured
@@ -24,6 +25,7 @@ const sections: [string, () => Promise<{ figures: Figure[]; raw: Record<string, 
   ['detect', () => benchDetect(feeLines, results.pipeline?.raw)],
   ['feed', () => benchFeed()],
   ['precheck', () => benchPrecheck()],
+  ['soak', () => benchSoak(feeLines)],
 ]
 
 console.log(`fundwatch bench — ${new Date().toISOString()} — ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`)
