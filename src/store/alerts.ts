@@ -263,7 +263,8 @@ function decodeCursor(c: string, sort: FeedSort): Key {
   const [s, ...k] = v as string[]
   if (s !== sort) throw new FundwatchError('BAD_REQUEST', `cursor belongs to sort "${s}", not "${sort}"`)
   if (sort === 'newest' && k.length === 2 && AT.test(k[0]!) && ID.test(k[1]!)) return [k[0]!, k[1]!]
-  if (sort === 'amount' && k.length === 2 && /^\d{1,16}(\.\d{1,2})?$/.test(k[0]!) && ID.test(k[1]!)) return [Number(k[0]), k[1]!]
+  // At most 16 digits in all, 2 of them decimals (the contract's money): a longer figure is no amount the store holds.
+  if (sort === 'amount' && k.length === 2 && /^\d{1,14}(\.\d{1,2})?$/.test(k[0]!) && ID.test(k[1]!)) return [Number(k[0]), k[1]!]
   if (sort === 'severity' && k.length === 3 && /^[1-4]$/.test(k[0]!) && AT.test(k[1]!) && ID.test(k[2]!)) return [Number(k[0]), k[1]!, k[2]!]
   throw new FundwatchError('BAD_REQUEST', 'invalid cursor')
 }
