@@ -44,9 +44,10 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (f, opts)
     if (!built()) return reply.code(503).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(NOT_BUILT)
     return reply.header('cache-control', 'no-cache').sendFile('index.html', { maxAge: 0, cacheControl: false })
   }
-  for (const url of CONSOLE_ROUTES) f.get(url, { schema: { hide: true } }, (_req, reply) => index(reply))
+  // The console's files carry no data (the data comes from /api with a token): public.
+  for (const url of CONSOLE_ROUTES) f.get(url, { config: { public: true }, schema: { hide: true } }, (_req, reply) => index(reply))
 
-  f.get<{ Params: { '*': string } }>('/assets/*', { schema: { hide: true } }, (req, reply) => {
+  f.get<{ Params: { '*': string } }>('/assets/*', { config: { public: true }, schema: { hide: true } }, (req, reply) => {
     if (!built()) return reply.code(404).send({ error: 'NOT_FOUND', message: 'console not built' })
     // Vite names every asset by its content hash: a changed file is a new URL.
     return reply.sendFile(`assets/${req.params['*']}`, { maxAge: 365 * 24 * 3600 * 1000, immutable: true })

@@ -2,7 +2,8 @@ import type { FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import type { App } from '../app.ts'
 import { revealDeep } from '../auth/mask.ts'
-import { canSee, STAFF, type Principal, type Role } from '../auth/principal.ts'
+import { statedPurpose } from '../auth/purpose.ts'
+import { CASEWORK, canSee, STAFF, type Placement, type Principal } from '../auth/principal.ts'
 import type { User, Users } from '../auth/users.ts'
 import { FundwatchError } from '../errors.ts'
 import type { AccessLog } from '../evidence/access-log.ts'
@@ -11,18 +12,6 @@ import type { ReviewService, StatusRow } from '../review/service.ts'
 import { alertsById, type StoredAlert } from '../store/alerts.ts'
 import type { LiveFeed } from './plugins/live.ts'
 import { AlertItem, type DegradedAlert } from './schemas.ts'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal?: Principal
-  }
-  interface FastifyContextConfig {
-    /** Roles allowed on the route; a /api route without it refuses everyone (fail closed). */
-    roles?: readonly Role[]
-    /** The SSE stream also takes ?access_token= (EventSource cannot send headers). */
-    tokenInQuery?: boolean
-  }
-}
 
 /** What every API plugin works with, built once per server. */
 export interface ApiDeps {
@@ -42,22 +31,26 @@ export function who(req: FastifyRequest): Principal {
   return req.principal
 }
 
-/** The stated purpose: ?purpose= or X-Purpose (percent-encoded when it is not ASCII, as browsers require). */
+/**
+ * The stated purpose: ?purpose= or X-Purpose (percent-encoded when it is not
+ * ASCII, as browsers require), cleaned of invisible characters; '' when
+ * neither states one.
+ */
 export function purposeOf(req: FastifyRequest): string {
   const q = (req.query as { purpose?: unknown } | undefined)?.purpose
-  if (typeof q === 'string' && q.trim()) return q.trim().slice(0, 200)
+  if (typeof q === 'string' && statedPurpose(q)) return statedPurpose(q)
   const h = req.headers['x-purpose']
-  if (typeof h !== 'string' || !h.trim()) return ''
+  if (typeof h !== 'string') return ''
   try {
-    return decodeURIComponent(h).trim().slice(0, 200)
+    return statedPurpose(decodeURIComponent(h))
   } catch {
-    return h.trim().slice(0, 200)
+    return statedPurpose(h)
   }
 }
 
 /** Unmasked personal data: only an inspector, only with a stated purpose. */
 export function reveals(req: FastifyRequest): boolean {
-  return who(req).role === 'inspector' && purposeOf(req).length >= 2
+  return who(req).role === 'inspector' && purposeOf(req) !== ''
 }
 
 /** Names of users, for showing who an alert is assigned to; refreshed every few seconds. */
@@ -79,9 +72,15 @@ export class UserDirectory {
   }
 
   /** An assignee must be an active staff user who may see the alert. */
-  async checkAssignee(id: string, place: { fixmedins_code: string; admdvs: string }): Promise<void> {
+  async checkAssignee(id: string, place: Placement): Promise<void> {
     const u = (await this.all()).find((x) => x.id === id)
     if (!u || u.revoked_at || !STAFF.includes(u.role) || !canSee(u, place)) throw new FundwatchError('BAD_REQUEST', `assignee ${id} is not an active reviewer who can see this alert`)
+  }
+
+  /** A case's assignee must be an active inspector or admin who may see every place the case touches. */
+  async checkCaseAssignee(id: string, places: readonly Placement[]): Promise<void> {
+    const u = (await this.all()).find((x) => x.id === id)
+    if (!u || u.revoked_at || !CASEWORK.includes(u.role) || !places.every((pl) => canSee(u, pl))) throw new FundwatchError('BAD_REQUEST', `assignee ${id} is not an active inspector who can see this case`)
   }
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { Alert, Result, Severity, Stage, Text } from '../../schemas/index.ts'
 import { MoneySum } from '../../schemas/common.ts'
 import { MaskedBirthday, MaskedCertno, MaskedName, MaskedRecord } from '../auth/mask.ts'
+import { PURPOSE_MAX_LENGTH, PURPOSE_MIN_CHARS, cleanPurpose, statedPurpose } from '../auth/purpose.ts'
 import { ROLES, Role } from '../auth/principal.ts'
 import { Decision } from '../review/service.ts'
 import { STATUSES, Status } from '../review/workflow.ts'
@@ -159,7 +160,10 @@ export const AccessEntry = z.object({
 /** Comma-separated list in a query string. */
 export const csv = <T extends z.ZodType<string, string>>(item: T) => z.string().max(2000).transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)).pipe(z.array(item).max(100))
 
-export const Purpose = z.string().trim().min(2).max(200).describe('Why the evidence is viewed or exported (written to the access log)')
+export const Purpose = z.string().max(1000).transform(cleanPurpose)
+  .refine((s) => statedPurpose(s) !== '', `a purpose states why in at least ${PURPOSE_MIN_CHARS} letters or digits`)
+  .transform((s) => s.slice(0, PURPOSE_MAX_LENGTH))
+  .describe(`Why the evidence is viewed or exported (written to the access log): ${PURPOSE_MIN_CHARS}–${PURPOSE_MAX_LENGTH} characters, invisible ones removed`)
 export const AlertId = z.string().regex(/^[0-9a-f]{32}$/)
 export const CaseId = z.string().regex(/^C\d{8}-[0-9a-f]{8}$/)
 

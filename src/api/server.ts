@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto'
 import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { createJsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { App } from '../app.ts'
@@ -13,20 +12,22 @@ import { AccessLog } from '../evidence/access-log.ts'
 import { CaseService } from '../review/cases.ts'
 import { reviewConfig, reviewConfigFromEnv, type ReviewConfig } from '../review/config.ts'
 import { ReviewService } from '../review/service.ts'
+import { accessControl, limitKey, publicRoutes, recordRoutes } from './access.ts'
+import { BODY_LIMIT, jsonBodies } from './body.ts'
 import { consolePlugin } from './console.ts'
 import { UserDirectory, type ApiDeps } from './context.ts'
 import { alertsPlugin } from './plugins/alerts.ts'
-import { authHook, authPlugin } from './plugins/auth.ts'
+import { authPlugin } from './plugins/auth.ts'
 import { casesPlugin } from './plugins/cases.ts'
 import { detectorsPlugin } from './plugins/detectors.ts'
 import { evidencePlugin } from './plugins/evidence.ts'
 import { institutionsPlugin } from './plugins/institutions.ts'
-import { createLiveFeed, type LiveFeed } from './plugins/live.ts'
+import { createLiveFeed, type LiveFeed, type LiveFeedOptions } from './plugins/live.ts'
 import { usersPlugin } from './plugins/users.ts'
 import { rulesPlugin } from './plugins/rules.ts'
 import { precheckPlugin } from './plugins/precheck.ts'
 
-export { createLiveFeed, type LiveFeed }
+export { createLiveFeed, type LiveFeed, type LiveFeedOptions }
 
 export interface ServerOptions {
   /** The live feed whose `sink` the pipeline publishes to; one is created when omitted (then nothing feeds it). */
@@ -37,18 +38,20 @@ export interface ServerOptions {
   now?: () => number
   /** Built console to serve at / (default web/dist); false = none. */
   webDir?: string | false
-  /** Requests per minute per token (per IP without one). */
+  /** Requests per minute per user; per client address for requests without a valid token (failed ones included). */
   rateLimitPerMinute?: number
+  /** Open live streams per token, when the live feed is created here (default 5). */
+  streamsPerToken?: number
 }
 
 /** The services behind the API, also used by the CLI (evidence export) without a server. */
-export function apiDeps(app: App, opts: Pick<ServerOptions, 'live' | 'review' | 'now'> = {}): ApiDeps {
+export function apiDeps(app: App, opts: Pick<ServerOptions, 'live' | 'review' | 'now' | 'streamsPerToken'> = {}): ApiDeps {
   const now = opts.now ?? Date.now
   const review = opts.review === undefined ? reviewConfigFromEnv() : Object.isFrozen(opts.review) ? (opts.review as ReviewConfig) : reviewConfig(opts.review)
   const users = new Users(app.store, { now })
   return {
     app, users, now,
-    live: opts.live ?? createLiveFeed(app),
+    live: opts.live ?? createLiveFeed(app, { streamsPerToken: opts.streamsPerToken }),
     review: new ReviewService(app.store, review, now),
     cases: new CaseService(app.store, now),
     access: new AccessLog(app.store, now),
@@ -56,29 +59,51 @@ export function apiDeps(app: App, opts: Pick<ServerOptions, 'live' | 'review' | 
   }
 }
 
-/** The HTTP surface. Each area is its own plugin; every route has request and response schemas. */
+const NOT_FOUND = { error: 'NOT_FOUND', message: 'not found' } as const
+
+/**
+ * The HTTP surface. Each area is its own plugin; every route has request and
+ * response schemas and declares who may call it (config.public or
+ * config.roles, checked on the matched route: see access.ts).
+ */
 export async function buildServer(app: App, opts: ServerOptions = {}): Promise<FastifyInstance> {
   // No per-request log lines: URLs can carry a token (the SSE stream) and a
   // feed polled all day would drown the pipeline's own logs. Errors are logged.
   const f = Fastify({
     loggerInstance: app.log.child({ component: 'http' }) as FastifyBaseLogger,
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT,
     logController: new LogController({ disableRequestLogging: true }),
+    // What the router refuses before any route is matched (a malformed
+    // percent-escape, a path parameter over the length limit) is answered in
+    // the API's error shape, and an over-long parameter like any path that
+    // matches no route: the same bare 404 for everyone.
+    frameworkErrors: (err, _req, reply) => {
+      const r = reply as unknown as FastifyReply
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') r.status(404).send(NOT_FOUND)
+      else r.status(400).send({ error: 'BAD_REQUEST', message: 'malformed URL' })
+    },
   })
+  // First: every route registered from here on passes through it.
+  recordRoutes(f)
   f.setValidatorCompiler(validatorCompiler)
   f.setSerializerCompiler(serializerCompiler)
-  f.setErrorHandler((err, _req, reply) => {
-    if (err instanceof FundwatchError) return reply.status(err.statusCode).send({ error: err.code, message: err.message })
+  f.setErrorHandler((err, req, reply) => {
     const e = err as { statusCode?: number; validation?: unknown; code?: string; message: string }
-    const status = e.statusCode ?? 500
+    const status = err instanceof FundwatchError ? err.statusCode : (e.statusCode ?? 500)
     if (status >= 500) {
-      // The cause of a response-schema failure can quote the response; log only its shape.
-      app.log.error({ err: { type: (err as Error).name, code: e.code, message: String(e.message).slice(0, 300) } }, 'request failed')
+      // The full error goes to the log, never to the client: a store error
+      // quotes the query, a response-schema failure can quote the response.
+      app.log.error({ err: { type: (err as Error).name, code: e.code, message: String(e.message).slice(0, 500) }, route: req.routeOptions.url }, 'request failed')
+      if (err instanceof FundwatchError && status === 503) return reply.status(503).send({ error: err.code, message: 'the store did not answer; try again shortly' })
       return reply.status(500).send({ error: 'INTERNAL', message: 'internal error' })
     }
+    if (err instanceof FundwatchError) return reply.status(status).send({ error: err.code, message: err.message })
     const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 429 ? 'RATE_LIMITED' : status === 404 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST'
     return reply.status(status).send({ error: code, message: e.message })
   })
+  // Nothing about a path that matches no route: not whether a token would help, not the path.
+  f.setNotFoundHandler((_req, reply) => reply.status(404).send(NOT_FOUND))
+  jsonBodies(f)
 
   const deps = apiDeps(app, opts)
   const live = deps.live
@@ -88,15 +113,17 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
     // The console is served from here; the OpenAPI UI needs its own inline bootstrap (staticCSP below).
     contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'connect-src': ["'self'"], 'img-src': ["'self'", 'data:'] } },
   })
+  // Not attached to routes by the plugin: access control runs it between
+  // finding out who calls and refusing them, so failed authentication counts.
   await f.register(rateLimit, {
+    global: false,
     max: opts.rateLimitPerMinute ?? 600,
     timeWindow: 60_000,
-    keyGenerator: (req) => {
-      const h = req.headers.authorization
-      return typeof h === 'string' ? createHash('sha256').update(h).digest('hex').slice(0, 24) : req.ip
-    },
+    keyGenerator: limitKey,
     errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: 'RATE_LIMITED', message: `rate limit: ${ctx.max} requests per minute` }),
   })
+  accessControl(f, deps.users, f.rateLimit())
+
   await f.register(swagger, {
     openapi: {
       info: { title: 'fundwatch API', version: '1', description: 'Alert feed, review workflow, cases and evidence. Bearer tokens; see docs/api.md.' },
@@ -105,18 +132,16 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
     },
     transform: createJsonSchemaTransform({ zodToJsonConfig: { unrepresentable: 'any' } }),
   })
-  await f.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
-
-  // Not encapsulated: the auth hook must cover every plugin registered after it.
-  await authHook(deps)(f)
+  // The OpenAPI UI cannot declare its routes public itself: they are marked as it registers them.
+  await f.register(publicRoutes(async (p) => { await p.register(swaggerUi, { routePrefix: '/docs', staticCSP: true }) }))
 
   await f.register(async (p) => {
     const r = p.withTypeProvider<ZodTypeProvider>()
-    r.get('/healthz', { schema: { hide: true, response: { 200: z.object({ status: z.literal('ok'), store: z.string(), kb: z.string() }) } } }, async () => {
+    r.get('/healthz', { config: { public: true }, schema: { hide: true, response: { 200: z.object({ status: z.literal('ok'), store: z.string(), kb: z.string() }) } } }, async () => {
       await app.store.query('SELECT 1')
       return { status: 'ok' as const, store: app.store.embedded ? 'chdb' : 'clickhouse', kb: app.kb().version }
     })
-    r.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    r.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
       reply.header('content-type', app.metrics.registry.contentType)
       return app.metrics.registry.metrics()
     })
@@ -128,6 +153,5 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
 
   // The console (web/dist): its own client-side paths and hashed assets; see src/api/console.ts.
   if (opts.webDir !== false) await f.register(consolePlugin, { dist: opts.webDir })
-  f.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'NOT_FOUND', message: `${req.method} ${req.url.split('?')[0]} not found` }))
   return f
 }

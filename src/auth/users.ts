@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { FixmedinsCode } from '../../schemas/common.ts'
 import { FundwatchError } from '../errors.ts'
@@ -51,15 +51,35 @@ function fromRow(r: UserRow): User {
   }
 }
 
+/** The active users, by token hash and by id, as of `at`. */
+interface Snapshot {
+  at: number
+  byHash: Map<string, User>
+  byId: Map<string, User>
+}
+
+const TOKEN = /^[A-Za-z0-9_-]{43}$/
+
 /**
- * Users and their hashed tokens. Token lookups are cached briefly because every
- * request makes one; a revoke through this instance drops the cache at once,
- * and other replicas see it within `cacheMs`.
+ * Users and their hashed tokens. Every request authenticates, so tokens are
+ * checked against an in-memory snapshot of the active users (one query
+ * loads it whole), never one query per token:
+ * - the snapshot is reloaded when older than `cacheMs` (5 s): a revocation on
+ *   another replica or by the CLI takes effect within that; one through this
+ *   instance at once;
+ * - a token it does not hold may be new (created by the CLI or another
+ *   replica), so a miss reloads it — but at most once per `missReloadMs`
+ *   (1 s) however many unknown tokens arrive, and concurrent reloads share
+ *   one query. A flood of made-up tokens therefore costs no store lookups,
+ *   and every unknown token is answered the same way, from memory.
  */
 export class Users {
-  private cache = new Map<string, { user: User | undefined; at: number }>()
+  private snap: Snapshot | undefined
+  private loading: Promise<Snapshot> | undefined
+  /** Bumped by every change through this instance: a load begun before it is not kept. */
+  private generation = 0
 
-  constructor(private readonly store: Store, private readonly opts: { cacheMs?: number; now?: () => number } = {}) {}
+  constructor(private readonly store: Store, private readonly opts: { cacheMs?: number; missReloadMs?: number; now?: () => number } = {}) {}
 
   private get now(): number {
     return (this.opts.now ?? Date.now)()
@@ -80,6 +100,7 @@ export class Users {
       token_sha256: hashToken(token), created_at: chTime(this.now), created_by: by === 'cli' ? 'cli' : by.id, revoked_at: null, version: 1,
     }
     await this.store.insert('users', [row])
+    this.invalidate()
     return { user: fromRow(row), token }
   }
 
@@ -100,24 +121,55 @@ export class Users {
     if (r.revoked_at) return fromRow(r)
     const next = { ...r, revoked_at: chTime(this.now), version: Number(r.version) + 1 }
     await this.store.insert('users', [next])
-    this.cache.clear()
+    this.invalidate()
     return fromRow(next)
   }
 
-  /** The active user holding this token, or undefined (unknown or revoked). */
+  /** The active user holding this token, or undefined (malformed, unknown or revoked). */
   async authenticate(token: string): Promise<Principal | undefined> {
-    if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined
+    if (!TOKEN.test(token)) return undefined
     const h = hashToken(token)
-    const hit = this.cache.get(h)
-    if (hit && this.now - hit.at < (this.opts.cacheMs ?? 5_000)) return hit.user
-    const rows = await this.store.query<UserRow>(`SELECT * FROM ${this.store.t('users')} FINAL WHERE token_sha256 = {h:String} LIMIT 1`, { h })
-    const r = rows[0]
-    // The equality already happened in SQL over hashes; compare again in constant
-    // time so the process never branches on a partial match of a secret.
-    const ok = r && timingSafeEqual(Buffer.from(r.token_sha256, 'hex'), Buffer.from(h, 'hex')) && !r.revoked_at
-    const user = ok ? fromRow(r) : undefined
-    if (this.cache.size > 10_000) this.cache.clear()
-    this.cache.set(h, { user, at: this.now })
-    return user
+    let s = await this.snapshot(this.opts.cacheMs ?? 5_000)
+    const missReload = this.opts.missReloadMs ?? 1_000
+    if (!s.byHash.has(h) && this.now - s.at >= missReload) s = await this.snapshot(missReload)
+    // A Map lookup on the token's SHA-256: no comparison runs on the secret itself.
+    return s.byHash.get(h)
+  }
+
+  /** Whether the user is active (not revoked), as of the snapshot: for long-lived connections to re-check. */
+  async isActive(id: string): Promise<boolean> {
+    return (await this.snapshot(this.opts.cacheMs ?? 5_000)).byId.has(id)
+  }
+
+  private invalidate(): void {
+    this.generation++
+    this.snap = undefined
+    this.loading = undefined
+  }
+
+  private snapshot(maxAgeMs: number): Promise<Snapshot> {
+    const s = this.snap
+    if (s && this.now - s.at < maxAgeMs) return Promise.resolve(s)
+    if (!this.loading) {
+      const p: Promise<Snapshot> = this.load().finally(() => { if (this.loading === p) this.loading = undefined })
+      this.loading = p
+    }
+    return this.loading
+  }
+
+  private async load(): Promise<Snapshot> {
+    const at = this.now
+    const generation = this.generation
+    const rows = await this.store.query<UserRow>(`SELECT * FROM ${this.store.t('users')} FINAL WHERE revoked_at IS NULL`)
+    const byHash = new Map<string, User>()
+    const byId = new Map<string, User>()
+    for (const r of rows) {
+      const u = fromRow(r)
+      byHash.set(r.token_sha256, u)
+      byId.set(u.id, u)
+    }
+    const snap = { at, byHash, byId }
+    if (generation === this.generation) this.snap = snap
+    return snap
   }
 }

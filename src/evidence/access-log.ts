@@ -4,6 +4,9 @@ import { FundwatchError } from '../errors.ts'
 import type { Store } from '../store/store.ts'
 import { chTime, fromChTime } from '../util/time.ts'
 
+/** A parameterised SQL predicate. */
+export interface Sql { sql: string; params: Record<string, unknown> }
+
 export interface AccessEntry {
   access_id: string
   at: string
@@ -34,9 +37,24 @@ export class AccessLog {
     return access_id
   }
 
-  async list(q: { limit: number; cursor?: string; object_id?: string; user_id?: string }): Promise<{ entries: AccessEntry[]; next?: string }> {
+  /**
+   * Newest first. `scope` holds the caller's scope as predicates over the
+   * alerts table (admdvs, fixmedins_code) and the cases table (see
+   * CaseService.scopeSql): an entry is listed only when the caller can see the
+   * object it is about. Without it, every entry.
+   */
+  async list(q: { limit: number; cursor?: string; object_id?: string; user_id?: string; scope?: { alerts: Sql; cases: Sql } }): Promise<{ entries: AccessEntry[]; next?: string }> {
     const where: string[] = []
     const params: Record<string, unknown> = { limit: q.limit + 1 }
+    const log = this.store.t('evidence_access_log')
+    if (q.scope && (q.scope.alerts.sql !== '1' || q.scope.cases.sql !== '1')) {
+      // The alert ids are narrowed to those in the log first, so the alerts
+      // table is read by its primary key (alert_id) rather than scanned.
+      where.push(`((object_type = 'alert' AND object_id IN (SELECT alert_id FROM ${this.store.t('alerts')}
+          WHERE alert_id IN (SELECT object_id FROM ${log} WHERE object_type = 'alert') AND ${q.scope.alerts.sql}))
+        OR (object_type = 'case' AND object_id IN (SELECT case_id FROM ${this.store.t('cases')} FINAL WHERE ${q.scope.cases.sql})))`)
+      Object.assign(params, q.scope.alerts.params, q.scope.cases.params)
+    }
     if (q.cursor) {
       const [at, id] = Buffer.from(q.cursor, 'base64url').toString('utf8').split('|')
       if (!at || !id || !/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?$/.test(at) || !/^[0-9a-f-]{36}$/.test(id)) throw new FundwatchError('BAD_REQUEST', 'invalid cursor')
@@ -52,7 +70,7 @@ export class AccessLog {
       params.user_id = q.user_id
     }
     const rows = await this.store.query<Record<string, unknown>>(
-      `SELECT * FROM ${this.store.t('evidence_access_log')} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, access_id DESC LIMIT {limit:UInt32}`, params)
+      `SELECT * FROM ${log} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, access_id DESC LIMIT {limit:UInt32}`, params)
     const page = rows.slice(0, q.limit)
     const last = page.at(-1)
     return {

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { type Principal, unscoped } from '../auth/principal.ts'
+import { type Placement, type Principal, unscoped } from '../auth/principal.ts'
 import { FundwatchError } from '../errors.ts'
 import type { StoredAlert } from '../store/alerts.ts'
 import type { Store } from '../store/store.ts'
@@ -149,8 +149,13 @@ export class CaseService {
     return rec
   }
 
-  /** `alertsAfter` are the case's alerts once the patch applies (checked for scope by the caller). */
-  update(by: Principal, current: CaseRec, patch: CasePatch, alertsAfter: (ids: string[]) => Promise<readonly StoredAlert[]>): Promise<CaseRec> {
+  /**
+   * `alertsAfter` are the case's alerts once the patch applies (checked for
+   * scope by the caller). `assignable` refuses an assignee who could not see
+   * the case as it will stand; it is asked whenever the assignee or the
+   * places the case touches change.
+   */
+  update(by: Principal, current: CaseRec, patch: CasePatch, alertsAfter: (ids: string[]) => Promise<readonly StoredAlert[]>, assignable: (id: string, places: Placement[]) => Promise<void>): Promise<CaseRec> {
     return this.serial(current.case_id, async () => {
       const latest = (await this.get(current.case_id)) ?? current
       if (latest.version !== patch.version) throw new FundwatchError('CONFLICT', `the case changed since version ${patch.version} (now ${latest.version}); reload and try again`)
@@ -169,6 +174,10 @@ export class CaseService {
         Object.assign(next, { alert_ids: ids, ...placements(alerts) })
         if (patch.add_alert_ids?.length) changes.push(`+${patch.add_alert_ids.length} alerts`)
         if (patch.remove_alert_ids?.length) changes.push(`-${patch.remove_alert_ids.length} alerts`)
+      }
+      const moved = next.fixmedins_codes.join() !== latest.fixmedins_codes.join() || next.admdvs.join() !== latest.admdvs.join()
+      if (next.assignee && (next.assignee !== latest.assignee || moved)) {
+        await assignable(next.assignee, next.fixmedins_codes.map((fixmedins_code, i) => ({ fixmedins_code, admdvs: next.admdvs[i] ?? '' })))
       }
       await this.write(by, next, what, changes.join(', '))
       return next

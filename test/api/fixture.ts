@@ -107,12 +107,12 @@ const USERS: Record<TokenName, { role: Role; admdvs?: string[]; fixmedins_codes?
   precheck: { role: 'precheck', fixmedins_codes: [INST_A], name: 'HIS-潍坊一院' },
 }
 
-export async function fixture(opts: { start?: string; review?: Record<string, unknown>; rules?: unknown } = {}): Promise<Fixture> {
+export async function fixture(opts: { start?: string; review?: Record<string, unknown>; rules?: unknown; webDir?: string; streamsPerToken?: number } = {}): Promise<Fixture> {
   const app = await testApp({ kb, rules: opts.rules })
   // Monday 2026-03-02 14:00 China time.
   const clock = new Clock(Date.parse(opts.start ?? '2026-03-02T14:00:00+08:00'))
-  const live = createLiveFeed(app)
-  const server = await buildServer(app, { live, now: clock.now, review: opts.review ?? {}, webDir: false, rateLimitPerMinute: 100_000 })
+  const live = createLiveFeed(app, { streamsPerToken: opts.streamsPerToken })
+  const server = await buildServer(app, { live, now: clock.now, review: opts.review ?? {}, webDir: opts.webDir ?? false, rateLimitPerMinute: 100_000 })
   const users = new Users(app.store)
   const tokens = {} as Record<TokenName, string>
   const ids = {} as Record<TokenName, string>

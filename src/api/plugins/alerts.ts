@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { Result, Severity, Stage } from '../../../schemas/index.ts'
-import { Money, MoneySum } from '../../../schemas/common.ts'
+import { DateTime, Money, MoneySum } from '../../../schemas/common.ts'
 import { personal } from '../../auth/mask.ts'
 import { STAFF, unscoped, type Principal } from '../../auth/principal.ts'
 import { FundwatchError } from '../../errors.ts'
@@ -13,7 +13,10 @@ import { FEED_SORTS, listAlerts } from '../../store/alerts.ts'
 import { alertItem, alertItems, alertMeta, guardAlert, purposeOf, reveals, visibleAlert, who, type ApiDeps } from '../context.ts'
 import { AlertDetail, AlertId, AlertItem, AlertOrDegraded, Purpose, csv, errors } from '../schemas.ts'
 
-const Time = z.string().max(40).refine((s) => !Number.isNaN(Date.parse(s)), 'RFC 3339 time').transform((s) => Date.parse(s))
+/** RFC 3339 with an offset, strictly as the wire contract has it (no `-1`, no `March 7`, no 30 February), in the years the store holds. */
+const Time = DateTime.max(40)
+  .refine((s) => Date.parse(s) >= Date.UTC(1900, 0, 1) && Date.parse(s) < Date.UTC(2300, 0, 1), 'a time between the years 1900 and 2299')
+  .transform((s) => Date.parse(s))
 const Amount = MoneySum.or(Money).describe('Money in yuan, e.g. 100 or 100.50')
 
 export const FeedQuery = z.object({

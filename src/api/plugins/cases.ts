@@ -80,6 +80,12 @@ export const casesPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { de
     },
   }, async (req, reply) => {
     const alerts = await visibleAlerts(deps, req, [...new Set(req.body.alert_ids)])
+    const subject = req.body.subject.fixmedins_code
+    if (subject !== undefined) {
+      // The subject is named by the caller, not derived: it must be a place the caller can see, like the alerts.
+      const admdvs = deps.app.kb().institutions.get(subject)?.admdvs ?? alerts.find((a) => a.alert.subject.fixmedins_code === subject)?.admdvs
+      if (admdvs === undefined || !canSee(who(req), { fixmedins_code: subject, admdvs })) throw new FundwatchError('NOT_FOUND', `institution ${subject} not found`)
+    }
     const c = await deps.cases.create(who(req), req.body, alerts)
     return reply.status(201).send({ case: caseOut(c, alerts) })
   })
@@ -108,12 +114,9 @@ export const casesPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { de
   }, async (req) => {
     const c = await visibleCase(deps, req, req.params.case_id)
     if (req.body.add_alert_ids?.length) await visibleAlerts(deps, req, req.body.add_alert_ids)
-    if (req.body.assignee) {
-      const u = (await deps.directory.all()).find((x) => x.id === req.body.assignee)
-      if (!u || u.revoked_at || !CASEWORK.includes(u.role)) throw new FundwatchError('BAD_REQUEST', `assignee ${req.body.assignee} is not an active inspector`)
-    }
     let after: readonly StoredAlert[] = []
-    const next = await deps.cases.update(who(req), c, req.body, async (ids) => (after = await alertsById(deps.app.store, ids)))
+    const next = await deps.cases.update(who(req), c, req.body, async (ids) => (after = await alertsById(deps.app.store, ids)),
+      (id, places) => deps.directory.checkCaseAssignee(id, places))
     if (!after.length) after = await alertsById(deps.app.store, next.alert_ids)
     return { case: caseOut(next, after) }
   })

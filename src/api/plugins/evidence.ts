@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { personal } from '../../auth/mask.ts'
-import { CASEWORK } from '../../auth/principal.ts'
+import { CASEWORK, scopeSql } from '../../auth/principal.ts'
 import { FundwatchError } from '../../errors.ts'
 import { loadClaims } from '../../evidence/claims.ts'
 import { buildEvidencePack, type Manifest, type PackAlert } from '../../evidence/pack.ts'
@@ -35,7 +35,8 @@ export async function exportCasePack(deps: ApiDeps, c: CaseRec, by: { id: string
 /**
  * Case evidence: the claim records behind a case as JSON, and the evidence
  * pack (zip). Both are written to the access log before anything is read, with
- * the caller's stated purpose; the log itself is readable by admins.
+ * the caller's stated purpose; the log itself is readable by admins, each
+ * seeing the entries about objects in their own scope.
  */
 export const evidencePlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { deps }) => {
   const r = f.withTypeProvider<ZodTypeProvider>()
@@ -68,7 +69,7 @@ export const evidencePlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, {
     schema: {
       tags: ['evidence'], summary: 'Evidence pack: case.json, lines.xlsx, lines.csv, report.html, manifest.json with SHA-256 of each (logged as an export)',
       params: z.object({ case_id: CaseId }),
-      querystring: z.object({ purpose: Purpose }).strict(),
+      querystring: z.object({ purpose: Purpose.optional().describe('Required here or in X-Purpose') }).strict(),
       produces: ['application/zip'],
       response: { 200: z.custom<Buffer>((v) => Buffer.isBuffer(v)).describe('application/zip'), ...errors },
     },
@@ -76,7 +77,7 @@ export const evidencePlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, {
     const c = await visibleCase(deps, req, req.params.case_id)
     const p = who(req)
     const purpose = purposeOf(req)
-    if (purpose.length < 2) throw new FundwatchError('BAD_REQUEST', 'an export needs a purpose')
+    if (!purpose) throw new FundwatchError('BAD_REQUEST', 'an export needs a purpose (?purpose= or X-Purpose)')
     const { zip, manifest } = await exportCasePack(deps, c, p, purpose, reveals(req))
     const packHash = manifest.files.map((x) => `${x.name}=${x.sha256}`).join(';')
     return reply
@@ -97,5 +98,9 @@ export const evidencePlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, {
       }).strict(),
       response: { 200: z.object({ entries: z.array(AccessEntry), next: z.string().optional() }), ...errors },
     },
-  }, async (req) => deps.access.list(req.query))
+  }, async (req) => {
+    // Scoped like the objects themselves: an entry shows only if the caller can see what it is about.
+    const p = who(req)
+    return deps.access.list({ ...req.query, scope: { alerts: scopeSql(p, { admdvs: 'admdvs', fixmedins_code: 'fixmedins_code' }), cases: deps.cases.scopeSql(p) } })
+  })
 }

@@ -17,6 +17,13 @@ interface Client {
 /** A client further behind than this is cut off; it reconnects and reloads the feed. */
 const MAX_BUFFERED = 1 << 20
 const PING_MS = 15_000
+/** Open streams one token may hold (a console tab holds one). */
+export const STREAMS_PER_TOKEN = 5
+
+export interface LiveFeedOptions {
+  /** Open streams per token; one more is refused with 429 (default STREAMS_PER_TOKEN). */
+  streamsPerToken?: number
+}
 
 export interface LiveFeed {
   /** Add to the pipeline's alertSinks: every stored alert is pushed to the connected clients allowed to see it. */
@@ -25,6 +32,13 @@ export interface LiveFeed {
   readonly plugin: FastifyPluginAsync<{ deps: ApiDeps }>
   publishWorkflow(a: StoredAlert, workflow: z.output<typeof Workflow>): void
   clients(): number
+  /** Ends the user's open streams (their token was revoked). */
+  closeUser(userId: string): void
+  /**
+   * Ends the streams of users no longer active — revoked by the CLI or on
+   * another replica. Runs with every ping; returns how many it ended.
+   */
+  revalidate(): Promise<number>
   close(): void
 }
 
@@ -35,7 +49,8 @@ export interface LiveFeed {
  * same way). Alerts are pushed at most once per alert_id per process lifetime
  * window, which absorbs the re-publication of a replayed batch.
  */
-export function createLiveFeed(app: App): LiveFeed {
+export function createLiveFeed(app: App, opts: LiveFeedOptions = {}): LiveFeed {
+  const perToken = opts.streamsPerToken ?? STREAMS_PER_TOKEN
   const clients = new Set<Client>()
   let deps: ApiDeps | undefined
   const recent = new Map<string, string>() // alert_id → event_time last pushed
@@ -66,23 +81,39 @@ export function createLiveFeed(app: App): LiveFeed {
     },
   }
 
-  const ping = setInterval(() => { for (const c of clients) c.write(': ping\n\n') }, PING_MS)
+  const revalidate = async (): Promise<number> => {
+    if (!deps) return 0
+    let ended = 0
+    for (const id of new Set([...clients].map((c) => c.principal.id))) {
+      if (await deps.users.isActive(id)) continue
+      for (const c of [...clients]) if (c.principal.id === id) { c.close(); ended++ }
+    }
+    return ended
+  }
+  const ping = setInterval(() => {
+    for (const c of clients) c.write(': ping\n\n')
+    revalidate().catch((err: unknown) => app.log.warn({ err: { message: (err as Error).message } }, 'live feed: checking tokens failed; streams kept until the next ping'))
+  }, PING_MS)
   ping.unref()
 
   const plugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, opts) => {
     deps = opts.deps
     f.get('/api/v1/alerts/stream', {
       config: { roles: STAFF, tokenInQuery: true },
+      // A HEAD of a stream that never ends tells nothing.
+      exposeHeadRoute: false,
       schema: {
         tags: ['alerts'], summary: 'Live feed (text/event-stream): `alert` and `workflow` events in the caller\'s scope',
         querystring: z.object({ access_token: z.string().max(100).optional() }).strict(),
       },
     }, async (req, reply) => {
       const principal = who(req)
+      const open = [...clients].filter((c) => c.principal.id === principal.id).length
+      if (open >= perToken) return reply.status(429).send({ error: 'RATE_LIMITED', message: `at most ${perToken} open streams per token; close one first` })
       reply.hijack()
       const res = reply.raw
       res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform',
+        'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store, no-transform',
         connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-content-type-options': 'nosniff',
       })
       const client: Client = {
@@ -109,6 +140,10 @@ export function createLiveFeed(app: App): LiveFeed {
       send('workflow', { alert_id: a.alert.alert_id, workflow: z.encode(Workflow, workflow) }, { fixmedins_code: a.alert.subject.fixmedins_code, admdvs: a.admdvs })
     },
     clients: () => clients.size,
+    closeUser(userId) {
+      for (const c of [...clients]) if (c.principal.id === userId) c.close()
+    },
+    revalidate,
     close() {
       clearInterval(ping)
       for (const c of [...clients]) c.close()

@@ -42,7 +42,7 @@ export const usersPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { de
   r.post('/api/v1/users/:user_id/revoke', {
     config: { roles: ['admin'] },
     schema: {
-      tags: ['users'], summary: 'Revoke a user\'s token (immediately on this server)',
+      tags: ['users'], summary: 'Revoke a user\'s token (immediately on this server, open live streams closed); not one\'s own',
       params: z.object({ user_id: z.string().regex(/^u_[0-9a-f]{16}$/) }),
       response: { 200: z.object({ user: UserOut }), ...errors },
     },
@@ -50,8 +50,11 @@ export const usersPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { de
     const p = who(req)
     const u = await deps.users.get(req.params.user_id)
     if (!u || !scopeWithin(u, p, admdvsOf)) throw new FundwatchError('NOT_FOUND', `user ${req.params.user_id} not found`)
+    // An admin's own token may be the last way in: another admin (or `fundwatch users revoke` on the host) revokes it.
+    if (u.id === p.id) throw new FundwatchError('CONFLICT', 'you cannot revoke your own token; another admin, or `fundwatch users revoke`, can')
     const revoked = await deps.users.revoke(u.id)
     deps.directory.invalidate()
+    deps.live.closeUser(u.id)
     return { user: out(revoked!) }
   })
 }
