@@ -207,6 +207,13 @@ describe('events that cannot be true (issue 8.10)', () => {
     expect(await n(`SELECT count() AS c FROM $alerts FINAL WHERE detector_id = 'phantom-service' AND has(mdtrt_ids, 'V-IMP1')`)).toBe(0)
   })
 
+  it('dead-letters an admission after the discharge already received for the visit', async () => {
+    const psn3 = 'PSNIMP0004'
+    const sum = await run([visitClosed({ event_id: 'imp-c2', mdtrt_id: 'V-IMP2', psn_no: psn3, endtime: t(3), dscg_maindiag_code: 'J18.900', fixmedins_code: A })], [open('imp-o2', 'V-IMP2', psn3, A, 5)])
+    expect(sum.rejectedByReason).toEqual({ discharge_before_admission: 1 })
+    expect(await n(`SELECT count() AS c FROM $visits FINAL WHERE mdtrt_id = 'V-IMP2'`)).toBe(0)
+  })
+
   it('dead-letters a fee for an existing visit under another psn_no as visit_person_mismatch', async () => {
     const sum = await run([fee('imp-f2', 'V-IMP1', 'PSNIMP0003', A, [{ feedetl_sn: 'V-IMP1-X1', fee_ocur_time: t(5, 15), med_list_codg: 'SVC-1' }])])
     expect(sum.rejectedByReason).toEqual({ visit_person_mismatch: 1 })
@@ -225,13 +232,15 @@ describe('references to facts never seen are stored and flagged for ops (issue 8
       setlReversal('ref-r2', 'V-REF1', psn, A, 'S-NEVER'),
       settlementCompleted({ event_id: 'ref-s1', mdtrt_id: 'V-REF-UNKNOWN', psn_no: psn, setl_id: 'S-REF2', setl_time: t(6), fixmedins_code: A }),
       reversal('ref-r3', 'V-REF-NONE', psn, A, ['X1']),
+      visitClosed({ event_id: 'ref-c1', mdtrt_id: 'V-REF-CLOSED', psn_no: psn, endtime: t(6), dscg_maindiag_code: 'J18.900', fixmedins_code: A }),
     ])
     expect(sum.rejected).toBe(0)
-    expect(sum.events).toBe(4)
+    expect(sum.events).toBe(5)
     expect(await dq('ref-r1')).toEqual([{ reason: 'reversal_of_unknown_line', refs: ['V-REF1-L9'], fixmedins_code: A, mdtrt_id: 'V-REF1' }])
     expect((await dq('ref-r2')).map((r) => r.reason)).toEqual(['reversal_of_unknown_settlement'])
     expect((await dq('ref-s1')).map((r) => r.reason)).toEqual(['settlement_of_unknown_visit'])
     expect((await dq('ref-r3')).map((r) => r.reason)).toEqual(['reversal_of_unknown_line'])
+    expect((await dq('ref-c1')).map((r) => r.reason)).toEqual(['discharge_of_unknown_visit'])
     // Stored as sent: the known line is reversed, the facts are on record.
     expect(await n(`SELECT count() AS c FROM $fee_reversals FINAL WHERE mdtrt_id = 'V-REF1'`)).toBe(2)
     expect(await flagged('reversal_of_unknown_line')).toBe(2)
