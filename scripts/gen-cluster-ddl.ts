@@ -22,7 +22,7 @@ export function clusterDdl(database = 'fundwatch'): string {
     for (const sql of m.statements) {
       const s = sql
         .replaceAll('{db}', database)
-        .replace(/^(CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS \S+)/, `$1 ON CLUSTER '{cluster}'`)
+        .replace(/^(CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS \S+|ALTER TABLE \S+|INSERT INTO \S+)/, (head: string) => (head.startsWith('INSERT') ? head : `${head} ON CLUSTER '{cluster}'`))
         .replace(/ENGINE = (Replacing|Summing|Aggregating)?MergeTree(\(([^)]*)\))?/, (_all, kind: string | undefined, _p, args: string | undefined) =>
           `ENGINE = Replicated${kind ?? ''}MergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}'${args ? `, ${args}` : ''})`)
       out.push(s.replace(/\n\s+/g, '\n  ').trim() + ';', '')

@@ -10,6 +10,7 @@ export class Metrics {
   readonly eventsIn: Counter<'type'>
   readonly feeLinesIn: Counter
   readonly rejected: Counter<'reason'>
+  readonly dataQuality: Counter<'reason'>
   readonly alerts: Counter<'detector' | 'severity'>
   readonly detectorErrors: Counter<'detector'>
   readonly degradedAlerts: Counter
@@ -34,6 +35,7 @@ export class Metrics {
     this.eventsIn = new Counter({ name: 'fundwatch_events_in_total', help: 'Valid events processed, by event type', labelNames: ['type'], registers: [r] })
     this.feeLinesIn = new Counter({ name: 'fundwatch_fee_lines_in_total', help: 'Fee lines processed', registers: [r] })
     this.rejected = new Counter({ name: 'fundwatch_events_rejected_total', help: 'Records rejected to the dead-letter sink, by reason', labelNames: ['reason'], registers: [r] })
+    this.dataQuality = new Counter({ name: 'fundwatch_data_quality_total', help: 'Events stored but flagged in the data_quality table (they name facts never received), by reason', labelNames: ['reason'], registers: [r] })
     this.alerts = new Counter({ name: 'fundwatch_alerts_total', help: 'Alerts raised, by detector and severity', labelNames: ['detector', 'severity'], registers: [r] })
     this.degradedAlerts = new Counter({ name: 'fundwatch_api_degraded_alerts_total', help: 'Stored alerts answered degraded because they do not fit the response schema (each is logged with its id)', registers: [r] })
     this.detectorErrors = new Counter({ name: 'fundwatch_detector_errors_total', help: 'Detector calls that threw (the event goes on without that detector)', labelNames: ['detector'], registers: [r] })

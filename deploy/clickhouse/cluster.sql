@@ -133,3 +133,41 @@ CREATE TABLE IF NOT EXISTS fundwatch.evidence_access_log ON CLUSTER '{cluster}' 
 CREATE TABLE IF NOT EXISTS fundwatch.rulebase_changes ON CLUSTER '{cluster}' (
   hash String, at DateTime64(3, 'UTC'), by String, source String, text String CODEC(ZSTD(3)), detectors Array(String)
   ) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY toYYYYMM(at) ORDER BY (at, hash);
+
+-- migration 4: admission: event and visit indexes, data quality
+CREATE TABLE IF NOT EXISTS fundwatch.event_index ON CLUSTER '{cluster}' (
+  event_id String, content_sha256 String, first_ingested SimpleAggregateFunction(min, DateTime64(3, 'UTC'))
+  ) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY tuple() ORDER BY (event_id, content_sha256);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.event_index_mv ON CLUSTER '{cluster}' TO fundwatch.event_index AS
+  SELECT event_id, lower(hex(SHA256(raw))) AS content_sha256, ingested_at AS first_ingested FROM fundwatch.events;
+
+CREATE TABLE IF NOT EXISTS fundwatch.visit_index ON CLUSTER '{cluster}' (
+  mdtrt_id String, psn_no String, fixmedins_code LowCardinality(String), first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC'))
+  ) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY tuple() ORDER BY (mdtrt_id, psn_no, fixmedins_code);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.visit_index_mv ON CLUSTER '{cluster}' TO fundwatch.visit_index AS
+  SELECT mdtrt_id, psn_no, fixmedins_code, event_time AS first_seen FROM fundwatch.events
+  WHERE mdtrt_id != '' AND event_type IN ('visit.opened', 'fee.uploaded', 'visit.closed', 'settlement.completed');
+
+INSERT INTO fundwatch.event_index SELECT event_id, lower(hex(SHA256(raw))), ingested_at FROM fundwatch.events;
+
+INSERT INTO fundwatch.visit_index SELECT mdtrt_id, psn_no, fixmedins_code, event_time FROM fundwatch.events
+  WHERE mdtrt_id != '' AND event_type IN ('visit.opened', 'fee.uploaded', 'visit.closed', 'settlement.completed');
+
+CREATE TABLE IF NOT EXISTS fundwatch.data_quality ON CLUSTER '{cluster}' (
+  dq_id String, reason LowCardinality(String), detail String,
+  event_id String, event_type LowCardinality(String), fixmedins_code LowCardinality(String), psn_no String, mdtrt_id String,
+  refs Array(String), event_time DateTime64(3, 'UTC'), detected_at DateTime64(3, 'UTC')
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY toYYYYMM(event_time) ORDER BY (fixmedins_code, reason, dq_id);
+
+-- migration 5: money as the national interface bounds it; sums that cannot overflow
+ALTER TABLE fundwatch.fee_lines ON CLUSTER '{cluster}' MODIFY COLUMN pric Decimal(18, 6);
+
+ALTER TABLE fundwatch.settlements ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS hosp_part_amt Decimal(18, 2) DEFAULT 0 AFTER psn_cash_pay;
+
+ALTER TABLE fundwatch.alerts ON CLUSTER '{cluster}' MODIFY COLUMN amount_at_risk Decimal(38, 2);
+
+ALTER TABLE fundwatch.alert_actions ON CLUSTER '{cluster}' MODIFY COLUMN amount_at_risk Decimal(38, 2);
+
+ALTER TABLE fundwatch.alert_status ON CLUSTER '{cluster}' MODIFY COLUMN amount_at_risk Decimal(38, 2);

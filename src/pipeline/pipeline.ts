@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Alert, AnyEvent } from '../../schemas/index.ts'
+import type { Alert } from '../../schemas/index.ts'
 import type { DetectEngine } from '../detect/engine.ts'
 import type { KnowledgeBase } from '../kb/knowledge-base.ts'
 import type { Logger } from '../log.ts'
@@ -7,11 +7,13 @@ import type { Metrics } from '../metrics.ts'
 import { prune } from '../state/apply.ts'
 import type { PersonCache } from '../state/cache.ts'
 import type { PersonState } from '../state/types.ts'
-import { TABLES, addEventRows, alertRow, emptyRows, psnOf, type BatchRows } from '../store/rows.ts'
+import { emptyKnown } from '../store/lookups.ts'
+import { TABLES, addEventRows, alertRow, dataQualityRow, emptyRows, psnOf, type BatchRows } from '../store/rows.ts'
 import type { Store } from '../store/store.ts'
 import { DAY_MS, chTime, cnIso } from '../util/time.ts'
+import { Admission, checkEvent, contentHash, type Candidate } from './admit.ts'
 import { DEFAULT_DECODE, decode, type DecodeOptions } from './decode.ts'
-import type { AlertSink, DeadLetterOut, DeadLetterSink, Source, SourceBatch } from './types.ts'
+import type { AlertSink, DeadLetterOut, DeadLetterSink, Source, SourceBatch, SourceRecord } from './types.ts'
 
 export interface PipelineDeps {
   store: Store
@@ -65,6 +67,7 @@ export interface RunSummary {
  */
 export class Pipeline {
   private seq = 0
+  private readonly admission = new Admission()
   private readonly decodeOpts: DecodeOptions
   private readonly now: () => number
 
@@ -118,7 +121,7 @@ export class Pipeline {
     return sum
   }
 
-  /** Decode, restore state, apply, detect: everything but the writes. */
+  /** Decode, admit, restore state, apply, detect: everything but the writes. */
   async prepare(batch: SourceBatch, signal: AbortSignal = new AbortController().signal): Promise<PreparedBatch> {
     const seq = ++this.seq
     const m = this.d.metrics
@@ -128,37 +131,58 @@ export class Pipeline {
     const t0 = performance.now()
     const rows = emptyRows()
     const deadLetters: DeadLetterOut[] = []
-    const valid: { ev: AnyEvent; t: number; owner: string }[] = []
+    const candidates: (Candidate & { t: number; rec: SourceRecord; text: string })[] = []
     const ingestedAt = chTime(now)
-    let feeLines = 0
+    const reject = (rec: SourceRecord, r: { reason: string; detail: string }) =>
+      deadLetters.push({ dlq_id: dlqId(rec.pos), reason: r.reason, detail: r.detail, record: rec, received_at: cnIso(now) })
     for (const rec of batch.records) {
       const r = decode(rec.value, this.decodeOpts)
-      if (r.ok) {
-        valid.push({ ev: r.event, t: r.eventTime, owner: rec.owner })
-        addEventRows(rows, r.event, r.text, rec.pos, ingestedAt)
-        if (r.event.event_type === 'fee.uploaded') feeLines += r.event.payload.lines.length
-      } else {
-        deadLetters.push({ dlq_id: dlqId(rec.pos), reason: r.reason, detail: r.detail, record: rec, received_at: cnIso(now) })
+      if (!r.ok) {
+        reject(rec, r)
+        continue
       }
+      // Sender and values no event can truly have: judged here, before the
+      // event can widen the history window loaded for its person.
+      const refused = checkEvent(r.event, rec, kb, this.decodeOpts)
+      if (refused) reject(rec, refused)
+      else candidates.push({ ev: r.event, t: r.eventTime, rec, text: r.text, sha256: contentHash(rec.value) })
     }
     const t1 = performance.now()
 
     const persons = new Map<string, { psn_no: string; owner: string }>()
     let minTime = Infinity
-    for (const v of valid) {
-      const psn = psnOf(v.ev)
-      if (psn) persons.set(psn, { psn_no: psn, owner: v.owner })
-      if (v.t < minTime) minTime = v.t
+    for (const c of candidates) {
+      const psn = psnOf(c.ev)
+      if (psn) persons.set(psn, { psn_no: psn, owner: c.rec.owner })
+      if (c.t < minTime) minTime = c.t
     }
-    // State comes from the store: while it is unreachable, wait and retry like a sink.
-    await this.retry('state', signal, () => this.d.cache.ensure(persons.values(), seq, minTime - engine.lookbackDays * DAY_MS))
+    // State and what admission must know come from the store: while it is
+    // unreachable, wait and retry like a sink.
+    let known = emptyKnown()
+    await Promise.all([
+      this.retry('state', signal, () => this.d.cache.ensure(persons.values(), seq, minTime - engine.lookbackDays * DAY_MS)),
+      this.retry('admission', signal, async () => { known = await this.admission.lookup(this.d.store, candidates) }),
+    ])
     const t2 = performance.now()
 
     const alerts = new Map<string, Alert>()
     const touched = new Set<PersonState>()
-    for (const { ev, t } of valid) {
+    let events = 0
+    let feeLines = 0
+    for (const c of candidates) {
+      const { ev, t } = c
       const psn = psnOf(ev)
       const person = psn ? this.d.cache.get(psn) : undefined
+      // Judged in order, against the state as it stands before this event (src/pipeline/admit.ts).
+      const verdict = this.admission.admit(c, person, known, seq)
+      if (!verdict.ok) {
+        reject(c.rec, verdict)
+        continue
+      }
+      events++
+      addEventRows(rows, ev, c.text, c.rec.pos, ingestedAt)
+      for (const f of verdict.flags) rows.data_quality.push(dataQualityRow(ev, f, ingestedAt))
+      if (ev.event_type === 'fee.uploaded') feeLines += ev.payload.lines.length
       if (person) touched.add(person)
       // The pipeline is the 事中 stage; the pre-check (src/precheck/) takes the same step at 事前.
       engine.step(alerts, { event: ev, eventTime: t, person, stage: 'in', kb }, now, m, this.d.log)
@@ -175,7 +199,7 @@ export class Pipeline {
     m.batchSeconds.observe({ stage: 'detect' }, (t3 - t2) / 1000)
     for (const { id, ms } of engine.takeTimings()) m.detectorBatchSeconds.observe({ detector: id }, ms / 1000)
     this.d.fault?.('after-detect', seq)
-    return { seq, batch, rows, alerts: [...alerts.values()], deadLetters, events: valid.length, feeLines }
+    return { seq, batch, rows, alerts: [...alerts.values()], deadLetters, events, feeLines }
   }
 
   /** Store, publish, then commit — retrying each step until it succeeds or the run is aborted. */
@@ -183,6 +207,7 @@ export class Pipeline {
     const m = this.d.metrics
     const t0 = performance.now()
     await this.retry('clickhouse', signal, () => this.store(p.rows))
+    this.admission.markStored(p.seq)
     this.d.fault?.('after-store', p.seq)
     const t1 = performance.now()
     for (const s of this.d.alertSinks ?? []) if (p.alerts.length) await this.retry(s.name, signal, () => s.publish(p.alerts))
@@ -199,19 +224,27 @@ export class Pipeline {
     for (const ev of p.rows.events as { event_type: string }[]) m.eventsIn.inc({ type: ev.event_type })
     m.feeLinesIn.inc(p.feeLines)
     for (const dl of p.deadLetters) m.rejected.inc({ reason: dl.reason })
+    for (const f of p.rows.data_quality as { reason: string }[]) m.dataQuality.inc({ reason: f.reason })
     for (const a of p.alerts) m.alerts.inc({ detector: a.detector.id, severity: a.severity })
   }
 
   private async store(rows: BatchRows): Promise<void> {
     const m = this.d.metrics
-    await Promise.all(TABLES.map(async (table) => {
+    const insert = async (table: (typeof TABLES)[number]) => {
       const r = rows[table]
       if (r.length === 0) return
       const t0 = performance.now()
       await this.d.store.insert(table, r)
       m.sinkSeconds.observe({ sink: `clickhouse.${table}` }, (performance.now() - t0) / 1000)
       m.sinkBatchRows.observe({ sink: `clickhouse.${table}` }, r.length)
-    }))
+    }
+    // Flags before the events they are about: a flag on "a settlement of an
+    // unknown visit" cannot be derived again once that settlement is stored
+    // (it made the visit known), so a crash between the two must not leave
+    // the event without its flag. The other way round, the redelivery writes
+    // the same flag again.
+    await insert('data_quality')
+    await Promise.all(TABLES.filter((t) => t !== 'data_quality').map(insert))
   }
 
   private async retry(sink: string, signal: AbortSignal, fn: () => Promise<void>): Promise<void> {

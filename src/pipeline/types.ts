@@ -9,6 +9,14 @@ export interface SourceRecord {
   owner: string
   key?: string | null
   headers?: Record<string, string>
+  /**
+   * The institution (fixmedins_code) the transport authenticated as the
+   * producer — e.g. the Kafka SASL principal, mapped to its institution — when
+   * it knows one. Admission then requires the envelope's source.fixmedins_code
+   * to be this institution (docs/admission.md). Unset: the envelope's source is
+   * the sender.
+   */
+  sender?: string
 }
 
 export interface SourceBatch {

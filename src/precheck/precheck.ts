@@ -7,6 +7,7 @@ import { newPerson } from '../state/apply.ts'
 import { loadPersons } from '../state/cache.ts'
 import { psnOf } from '../store/rows.ts'
 import { DAY_MS } from '../util/time.ts'
+import { admitDraft } from './admission.ts'
 
 export interface PrecheckResult {
   psn_no: string
@@ -45,6 +46,7 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   const psns = new Set(events.map((e) => psnOf(e.ev)))
   if (psns.size !== 1) throw new FundwatchError('BAD_REQUEST', `a draft is about one person; got ${psns.size} (${[...psns].join(', ')})`)
   const psn = [...psns][0]!
+  await admitDraft(app, caller, events, now)
   const since = Math.min(...events.map((e) => e.t)) - engine.lookbackDays * DAY_MS
   const person = (await loadPersons(app.store, [psn], since)).get(psn) ?? newPerson(psn, 'precheck')
   const findings = new Map<string, Alert>()

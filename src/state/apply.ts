@@ -34,7 +34,10 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
       return v
     }
     case 'fee.reversed': {
-      const v = visitOf(person, ev.payload.mdtrt_id, ev.source.fixmedins_code)
+      // A reversal withdraws; it never creates a visit (nor claims one for its
+      // sender): one of an unknown visit is stored and flagged (src/pipeline/admit.ts).
+      const v = person.visits.get(ev.payload.mdtrt_id)
+      if (!v) return undefined
       for (const sn of ev.payload.feedetl_sns) {
         const line = v.lines.get(sn)
         if (line) line.reversed = true
@@ -73,7 +76,8 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
       return v
     }
     case 'settlement.reversed': {
-      const v = visitOf(person, ev.payload.mdtrt_id, ev.source.fixmedins_code)
+      const v = person.visits.get(ev.payload.mdtrt_id)
+      if (!v) return undefined
       const s = v.settlements.get(ev.payload.setl_id)
       if (s) s.reversed = true
       return v

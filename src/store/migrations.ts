@@ -7,7 +7,8 @@ import type { Store } from './store.ts'
  *
  * Every table that receives pipeline output is a ReplacingMergeTree whose
  * sorting key is the row's deterministic id, so a batch replayed after a crash
- * collapses onto the rows it already wrote. The partition key must be a pure
+ * collapses onto the rows it already wrote (the lookup indexes fed by views
+ * are AggregatingMergeTrees keyed the same way). The partition key must be a pure
  * function of that id's facts too (dedup happens within a partition only).
  * Reads that must not see duplicates use FINAL or argMax.
  */
@@ -169,7 +170,52 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
-    version: 10,
+    version: 4,
+    name: 'admission: event and visit indexes, data quality',
+    statements: [
+      // What admission (src/pipeline/admit.ts) asks the store once per batch.
+      // Both indexes are fed by views from the events table — the source of
+      // truth — and keyed for point lookups; events itself is keyed for the
+      // screens (institution first), where a lookup by event_id alone would
+      // scan. Their rows carry only what identifies, never a copy of the event.
+      //
+      // event_index: every distinct content ever stored under an event_id, as
+      // the SHA-256 of the bytes received (stored raw = bytes received), with
+      // when it first arrived. Admission keeps one content per id, so normally
+      // one row per id; the first by time is the one that stands.
+      `CREATE TABLE IF NOT EXISTS {db}.event_index (
+        event_id String, content_sha256 String, first_ingested SimpleAggregateFunction(min, ${T})
+      ) ENGINE = AggregatingMergeTree PARTITION BY tuple() ORDER BY (event_id, content_sha256)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.event_index_mv TO {db}.event_index AS
+        SELECT event_id, lower(hex(SHA256(raw))) AS content_sha256, ingested_at AS first_ingested FROM {db}.events`,
+      // visit_index: who each visit belongs to — the person and the institution
+      // of the first event that established it (opened, lines, discharge,
+      // settlement; a reversal establishes nothing). Across persons, so a visit
+      // id reused under another psn_no is found too.
+      `CREATE TABLE IF NOT EXISTS {db}.visit_index (
+        mdtrt_id String, psn_no String, fixmedins_code LowCardinality(String), first_seen SimpleAggregateFunction(min, ${T})
+      ) ENGINE = AggregatingMergeTree PARTITION BY tuple() ORDER BY (mdtrt_id, psn_no, fixmedins_code)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.visit_index_mv TO {db}.visit_index AS
+        SELECT mdtrt_id, psn_no, fixmedins_code, event_time AS first_seen FROM {db}.events
+        WHERE mdtrt_id != '' AND event_type IN ('visit.opened', 'fee.uploaded', 'visit.closed', 'settlement.completed')`,
+      // History stored before this migration. The views exist first, so an
+      // event stored meanwhile lands in the index twice at worst — aggregated
+      // away — and never not at all; a re-run after a crash does the same.
+      `INSERT INTO {db}.event_index SELECT event_id, lower(hex(SHA256(raw))), ingested_at FROM {db}.events`,
+      `INSERT INTO {db}.visit_index SELECT mdtrt_id, psn_no, fixmedins_code, event_time FROM {db}.events
+        WHERE mdtrt_id != '' AND event_type IN ('visit.opened', 'fee.uploaded', 'visit.closed', 'settlement.completed')`,
+      // Events stored as sent but flagged: they name facts fundwatch has never
+      // seen (a reversal of an unknown line …). One row per (reason, event),
+      // deterministic id, so a replay rewrites the same row.
+      `CREATE TABLE IF NOT EXISTS {db}.data_quality (
+        dq_id String, reason LowCardinality(String), detail String,
+        event_id String, event_type LowCardinality(String), fixmedins_code LowCardinality(String), psn_no String, mdtrt_id String,
+        refs Array(String), event_time ${T}, detected_at ${T}
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (fixmedins_code, reason, dq_id)`,
+    ],
+  },
+  {
+    version: 5,
     name: 'money as the national interface bounds it; sums that cannot overflow',
     statements: [
       // Unit prices carry 6 decimals (N(16,6)); they were cut to 2.

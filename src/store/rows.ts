@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Alert, AnyEvent } from '../../schemas/index.ts'
 import { money } from '../util/money.ts'
 import { chTime } from '../util/time.ts'
@@ -14,12 +15,13 @@ export interface BatchRows {
   inventory_movements: object[]
   alerts: object[]
   dead_letters: object[]
+  data_quality: object[]
 }
 
-export const TABLES = ['events', 'visits', 'discharges', 'fee_lines', 'fee_reversals', 'settlements', 'settlement_reversals', 'inventory_movements', 'dead_letters', 'alerts'] as const satisfies readonly (keyof BatchRows)[]
+export const TABLES = ['events', 'visits', 'discharges', 'fee_lines', 'fee_reversals', 'settlements', 'settlement_reversals', 'inventory_movements', 'dead_letters', 'alerts', 'data_quality'] as const satisfies readonly (keyof BatchRows)[]
 
 export function emptyRows(): BatchRows {
-  return { events: [], visits: [], discharges: [], fee_lines: [], fee_reversals: [], settlements: [], settlement_reversals: [], inventory_movements: [], alerts: [], dead_letters: [] }
+  return { events: [], visits: [], discharges: [], fee_lines: [], fee_reversals: [], settlements: [], settlement_reversals: [], inventory_movements: [], alerts: [], dead_letters: [], data_quality: [] }
 }
 
 const ts = (iso: string): string => chTime(Date.parse(iso))
@@ -95,6 +97,19 @@ export function addEventRows(rows: BatchRows, ev: AnyEvent, raw: string, sourceP
       })
       break
     }
+  }
+}
+
+/**
+ * A data-quality flag on a stored event (src/pipeline/admit.ts). Its id is
+ * deterministic from the reason and the event, so a replay rewrites the row.
+ */
+export function dataQualityRow(ev: AnyEvent, flag: { reason: string; detail: string; refs: readonly string[] }, detectedAt: string): object {
+  return {
+    dq_id: createHash('sha256').update(`${flag.reason}\0${ev.event_id}`).digest('hex').slice(0, 32),
+    reason: flag.reason, detail: flag.detail, event_id: ev.event_id, event_type: ev.event_type, fixmedins_code: ev.source.fixmedins_code,
+    psn_no: psnOf(ev), mdtrt_id: 'mdtrt_id' in ev.payload ? (ev.payload.mdtrt_id ?? '') : '', refs: [...flag.refs],
+    event_time: ts(ev.event_time), detected_at: detectedAt,
   }
 }
 

@@ -3,6 +3,7 @@ import type { AnyEvent } from '../../schemas/index.ts'
 import { createGenerator } from '../../src/generator/generate.ts'
 import { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
 import { sampleKnowledgeBase } from '../../src/kb/sample.ts'
+import type { RunSummary } from '../../src/pipeline/pipeline.ts'
 import { generatorSource } from '../../src/pipeline/sources.ts'
 import { applyEvent, newPerson } from '../../src/state/apply.ts'
 import { loadPersons } from '../../src/state/cache.ts'
@@ -19,12 +20,13 @@ import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
  */
 let app: TestApp
 let events: AnyEvent[]
+let summary: RunSummary
 beforeAll(async () => {
   const start = Date.parse('2026-02-02T00:00:00+08:00')
   const gen = createGenerator({ seed: 424242, persons: 400, days: 30, startTime: start, fraudRate: 0.05, kb: sampleKnowledgeBase() })
   events = [...gen.events()]
   app = await testApp({ kb: new KnowledgeBase(gen.kb, 'generated') })
-  await app.pipeline().run(generatorSource(events, { batchSize: 500 }), new AbortController().signal)
+  summary = await app.pipeline().run(generatorSource(events, { batchSize: 500 }), new AbortController().signal)
 }, 120_000)
 afterAll(async () => {
   await app?.close()
@@ -32,6 +34,13 @@ afterAll(async () => {
 })
 
 describe('person state restored from ClickHouse', () => {
+  it('admits the generated month whole: nothing refused, nothing flagged (admission, docs/admission.md)', async () => {
+    expect(summary.rejectedByReason).toEqual({})
+    expect(summary.events).toBe(events.length)
+    expect(Number((await app.store.query<{ c: string }>(`SELECT count() AS c FROM ${app.store.t('data_quality')}`))[0]!.c)).toBe(0)
+  })
+
+
   it('equals the state built in memory from the same events, for every person', async () => {
     const memory = new Map<string, PersonState>()
     for (const ev of events) {
