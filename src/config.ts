@@ -22,6 +22,8 @@ export const Config = z
     maxRecordBytes: z.coerce.number().int().min(1024).max(64 << 20).default(1 << 20).describe('Larger records are dead-lettered as oversized (FUNDWATCH_MAX_RECORD_BYTES)'),
     sessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(30_000).describe('Kafka consumer session timeout: how long a dead member keeps its partitions (FUNDWATCH_SESSION_TIMEOUT_MS)'),
     maxPersons: z.coerce.number().int().min(100).default(500_000).describe('Person-state cache bound (FUNDWATCH_MAX_PERSONS)'),
+    trustProxy: z.string().regex(/^(true|[0-9a-fA-F:.\/]+(,[0-9a-fA-F:.\/]+)*)$/, 'true, or comma-separated addresses/CIDRs of the proxies').optional()
+      .describe('Behind a load balancer: whose X-Forwarded-For to trust, so rate limits count the client, not the balancer (FUNDWATCH_TRUST_PROXY: the proxies\' addresses/CIDRs, or true for any)'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .refine((c) => !(c.clickhouseUrl && c.dataDir !== '.data' && process.env.FUNDWATCH_DATA_DIR), {
@@ -33,7 +35,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
   const raw = {
     port: env.PORT, host: env.HOST, dataDir: env.FUNDWATCH_DATA_DIR, clickhouseUrl: env.CLICKHOUSE_URL || undefined, database: env.FUNDWATCH_DB,
     kbDir: env.FUNDWATCH_KB, rulesFile: env.FUNDWATCH_RULES, kafkaBrokers: env.KAFKA_BROKERS, topicPrefix: env.FUNDWATCH_TOPIC_PREFIX,
-    groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxPersons: env.FUNDWATCH_MAX_PERSONS, logLevel: env.LOG_LEVEL,
+    groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxPersons: env.FUNDWATCH_MAX_PERSONS, trustProxy: env.FUNDWATCH_TRUST_PROXY || undefined, logLevel: env.LOG_LEVEL,
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   }
   const parsed = Config.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)))

@@ -2,7 +2,7 @@ import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { createJsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { App } from '../app.ts'
@@ -42,6 +42,8 @@ export interface ServerOptions {
   rateLimitPerMinute?: number
   /** Open live streams per token, when the live feed is created here (default 5). */
   streamsPerToken?: number
+  /** The load balancers whose X-Forwarded-For is believed (default FUNDWATCH_TRUST_PROXY). */
+  trustProxy?: string
 }
 
 /** The services behind the API, also used by the CLI (evidence export) without a server. */
@@ -72,6 +74,7 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
   const f = Fastify({
     loggerInstance: app.log.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
+    trustProxy: trustProxy(opts.trustProxy ?? app.config.trustProxy),
     logController: new LogController({ disableRequestLogging: true }),
     // What the router refuses before any route is matched (a malformed
     // percent-escape, a path parameter over the length limit) is answered in
@@ -154,4 +157,10 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
   // The console (web/dist): its own client-side paths and hashed assets; see src/api/console.ts.
   if (opts.webDir !== false) await f.register(consolePlugin, { dist: opts.webDir })
   return f
+}
+
+/** FUNDWATCH_TRUST_PROXY as fastify takes it: unset = trust no forwarded header (req.ip is the peer). */
+export function trustProxy(v: string | undefined): FastifyServerOptions['trustProxy'] {
+  if (v === undefined) return false
+  return v === 'true' ? true : v
 }

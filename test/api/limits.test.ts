@@ -37,6 +37,27 @@ describe('failed authentication', () => {
     }
   })
 
+  it('counts the client behind a trusted load balancer, and only behind a trusted one', async () => {
+    const flood = async (server: Awaited<ReturnType<typeof buildServer>>, client: string) => {
+      const codes: number[] = []
+      for (let i = 0; i < 4; i++) codes.push((await server.inject({ method: 'GET', url: '/api/v1/me', remoteAddress: '10.1.2.3', headers: { authorization: `Bearer ${madeUp(i)}`, 'x-forwarded-for': client } })).statusCode)
+      return codes
+    }
+    const behind = await buildServer(fx.app, { webDir: false, rateLimitPerMinute: 3, review: {}, trustProxy: '10.0.0.0/8' })
+    const untrusted = await buildServer(fx.app, { webDir: false, rateLimitPerMinute: 3, review: {} })
+    try {
+      // Two clients behind one balancer: each has its own budget.
+      expect(await flood(behind, '203.0.113.5')).toEqual([401, 401, 401, 429])
+      expect(await flood(behind, '203.0.113.6')).toEqual([401, 401, 401, 429])
+      // A header from a peer nobody said to trust changes nothing: one budget, the peer's.
+      expect(await flood(untrusted, '203.0.113.7')).toEqual([401, 401, 401, 429])
+      expect(await flood(untrusted, '203.0.113.8')).toEqual([429, 429, 429, 429])
+    } finally {
+      await behind.close()
+      await untrusted.close()
+    }
+  })
+
   it('costs no store lookup per unknown token: a flood of made-up tokens reads the users table at most once', async () => {
     // Loads the users once, as the first request of the day would.
     expect((await fx.call('monitor', 'GET', '/api/v1/me')).statusCode).toBe(200)
