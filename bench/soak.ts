@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { malformedSamples } from '../src/generator/malformed.ts'
+import { fen, yuan } from '../src/util/money.ts'
 import { ROOT, dataset, rate, type Figure } from './common.ts'
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed event line, read field by field
+type Loose = any
 
 /** Peak resident memory the soak must stay under, for the processor replaying ≥ 1M fee lines with poison mixed in. */
 export const SOAK_RSS_BOUND_MB = 3072
@@ -41,11 +45,33 @@ export async function benchSoak(feeLines: number): Promise<{ figures: Figure[]; 
   const out = createWriteStream(file)
   let valid = 0
   let bad = 0
+  // Records that are well-formed but may not be applied, made from the traffic around them.
+  const institutions = new Set<string>()
+  let lastFee: Loose
+  const contextual: ((n: number) => string | undefined)[] = [
+    // The same event_id as a stored event, other content: the first stands.
+    () => lastFee && JSON.stringify({ ...lastFee, payload: { ...lastFee.payload, lines: lastFee.payload.lines.slice(0, 1).map((l: Loose) => ({ ...l, cnt: '50', det_item_fee_sumamt: yuan(fen(l.pric) * 50n) })) } }),
+    // Lines for another institution's visit.
+    (n) => {
+      const other = lastFee && [...institutions].find((c) => c !== lastFee.source.fixmedins_code)
+      return other && JSON.stringify({ ...lastFee, event_id: `soak-foreign-${n}`, source: { fixmedins_code: other } })
+    },
+    // A sender no knowledge base knows.
+    (n) => lastFee && JSON.stringify({ ...lastFee, event_id: `soak-unknown-${n}`, source: { fixmedins_code: 'H99999999999' } }),
+  ]
   for await (const line of createInterface({ input: createReadStream(ds.eventsFile), crlfDelay: Infinity })) {
     if (!line) continue
     out.write(line + '\n')
+    if (line.includes('"fee.uploaded"')) {
+      lastFee = JSON.parse(line)
+      institutions.add(lastFee.source.fixmedins_code)
+    }
     if (++valid % EVERY === 0) {
-      out.write(Buffer.concat([poison[bad % poison.length]!.bytes, Buffer.from('\n')]))
+      const k = bad % (poison.length + contextual.length)
+      const made = k < poison.length ? undefined : contextual[k - poison.length]!(bad)
+      const record = k < poison.length ? poison[k]!.bytes : made === undefined ? undefined : Buffer.from(made)
+      if (record === undefined) continue
+      out.write(Buffer.concat([record, Buffer.from('\n')]))
       bad++
     }
   }
@@ -70,7 +96,7 @@ export async function benchSoak(feeLines: number): Promise<{ figures: Figure[]; 
     { name: 'soak: fee lines', value: report.feeLines, unit: 'lines' },
     { name: 'soak: valid events / stored once', value: report.storedEvents, unit: `of ${valid.toLocaleString('en-US')}`, goal: 'all, once', met: allValidOnce },
     { name: 'soak: poison records / dead-lettered once', value: report.deadLetters, unit: `of ${bad.toLocaleString('en-US')}`, goal: 'all, once', met: allPoisonOnce },
-    { name: 'soak: poison kinds', value: poison.length, unit: 'kinds' },
+    { name: 'soak: poison kinds', value: poison.length + contextual.length, unit: 'kinds' },
     { name: 'soak: distinct reasons', value: Object.keys(report.poisonByReason).length, unit: 'reasons' },
     { name: 'soak: throughput', value: rate(report.feeLines, report.ms), unit: 'lines/s' },
     { name: 'soak: peak RSS', value: report.maxRssMb, unit: 'MB', goal: `< ${SOAK_RSS_BOUND_MB}`, met: report.maxRssMb < SOAK_RSS_BOUND_MB },
