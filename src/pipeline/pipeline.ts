@@ -11,7 +11,7 @@ import { TABLES, addEventRows, alertRow, emptyRows, psnOf, type BatchRows } from
 import type { Store } from '../store/store.ts'
 import { DAY_MS, chTime, cnIso } from '../util/time.ts'
 import { DEFAULT_DECODE, decode, type DecodeOptions } from './decode.ts'
-import type { AlertSink, DeadLetterOut, DeadLetterSink, Source, SourceBatch } from './types.ts'
+import type { AlertSink, DeadLetterOut, DeadLetterSink, Source, SourceBatch, SourceRecord } from './types.ts'
 
 export interface PipelineDeps {
   store: Store
@@ -138,7 +138,7 @@ export class Pipeline {
         addEventRows(rows, r.event, r.text, rec.pos, ingestedAt)
         if (r.event.event_type === 'fee.uploaded') feeLines += r.event.payload.lines.length
       } else {
-        deadLetters.push({ dlq_id: dlqId(rec.pos), reason: r.reason, detail: r.detail, record: rec, received_at: cnIso(now) })
+        deadLetters.push({ dlq_id: dlqId(rec), reason: r.reason, detail: r.detail, record: rec, received_at: cnIso(now) })
       }
     }
     const t1 = performance.now()
@@ -231,9 +231,15 @@ export class Pipeline {
   }
 }
 
-/** Dead letters are keyed by where the record sat, so a replay rewrites the same row. */
-export function dlqId(pos: string): string {
-  return createHash('sha256').update(pos).digest('hex').slice(0, 32)
+/**
+ * A dead letter's id: where the record sat, in full (a file's absolute path and
+ * line, or topic/partition/offset), and what it held (a hash of its bytes). A
+ * replay of the same record rewrites the same row; a different record — another
+ * file of the same name, a rewritten line — never overwrites it.
+ */
+export function dlqId(rec: Pick<SourceRecord, 'pos' | 'value'>): string {
+  const content = createHash('sha256').update(rec.value).digest('hex')
+  return createHash('sha256').update(rec.pos).update('\n').update(content).digest('hex').slice(0, 32)
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
