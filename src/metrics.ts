@@ -11,7 +11,7 @@ export class Metrics {
   readonly feeLinesIn: Counter
   readonly rejected: Counter<'reason'>
   readonly alerts: Counter<'detector' | 'severity'>
-  readonly detectorErrors: Counter<'detector'>
+  readonly detectorErrors: Counter<'detector' | 'kind'>
   readonly detectorBatchSeconds: Histogram<'detector'>
   readonly sinkBatchRows: Histogram<'sink'>
   readonly sinkSeconds: Histogram<'sink'>
@@ -34,7 +34,7 @@ export class Metrics {
     this.feeLinesIn = new Counter({ name: 'fundwatch_fee_lines_in_total', help: 'Fee lines processed', registers: [r] })
     this.rejected = new Counter({ name: 'fundwatch_events_rejected_total', help: 'Records rejected to the dead-letter sink, by reason', labelNames: ['reason'], registers: [r] })
     this.alerts = new Counter({ name: 'fundwatch_alerts_total', help: 'Alerts raised, by detector and severity', labelNames: ['detector', 'severity'], registers: [r] })
-    this.detectorErrors = new Counter({ name: 'fundwatch_detector_errors_total', help: 'Detector calls that threw (the event goes on without that detector)', labelNames: ['detector'], registers: [r] })
+    this.detectorErrors = new Counter({ name: 'fundwatch_detector_errors_total', help: 'Detector calls skipped for one event: threw, or over the time budget (kind); the event goes on without that detector', labelNames: ['detector', 'kind'], registers: [r] })
     // Per batch, not per call: a histogram observation per event per detector
     // would cost more than most detectors do.
     this.detectorBatchSeconds = new Histogram({

@@ -133,3 +133,10 @@ CREATE TABLE IF NOT EXISTS fundwatch.evidence_access_log ON CLUSTER '{cluster}' 
 CREATE TABLE IF NOT EXISTS fundwatch.rulebase_changes ON CLUSTER '{cluster}' (
   hash String, at DateTime64(3, 'UTC'), by String, source String, text String CODEC(ZSTD(3)), detectors Array(String)
   ) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY toYYYYMM(at) ORDER BY (at, hash);
+
+-- migration 4: detector errors
+CREATE TABLE IF NOT EXISTS fundwatch.detector_errors ON CLUSTER '{cluster}' (
+  event_id String, event_type LowCardinality(String), event_time DateTime64(3, 'UTC'), fixmedins_code LowCardinality(String),
+  detector_id LowCardinality(String), detector_version LowCardinality(String), kind LowCardinality(String),
+  detail String, elapsed_ms Float64, recorded_at DateTime64(3, 'UTC')
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', recorded_at) PARTITION BY toYYYYMM(event_time) ORDER BY (fixmedins_code, event_id, detector_id);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Alert, AnyEvent } from '../../schemas/index.ts'
-import type { DetectEngine } from '../detect/engine.ts'
+import type { DetectEngine, DetectorError } from '../detect/engine.ts'
 import type { KnowledgeBase } from '../kb/knowledge-base.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
@@ -41,6 +41,8 @@ export interface PreparedBatch {
   rows: BatchRows
   alerts: Alert[]
   deadLetters: DeadLetterOut[]
+  /** Detectors skipped for one event of the batch (stored in detector_errors). */
+  detectorErrors: DetectorError[]
   events: number
   feeLines: number
 }
@@ -155,18 +157,20 @@ export class Pipeline {
     const t2 = performance.now()
 
     const alerts = new Map<string, Alert>()
+    const detectorErrors: DetectorError[] = []
     const touched = new Set<PersonState>()
     for (const { ev, t } of valid) {
       const psn = psnOf(ev)
       const person = psn ? this.d.cache.get(psn) : undefined
       if (person) touched.add(person)
       // The pipeline is the 事中 stage; the pre-check (src/precheck/) takes the same step at 事前.
-      engine.step(alerts, { event: ev, eventTime: t, person, stage: 'in', kb }, now, m, this.d.log)
+      engine.step(alerts, { event: ev, eventTime: t, person, stage: 'in', kb }, now, m, this.d.log, detectorErrors)
     }
     for (const p of touched) prune(p, engine.lookbackDays)
     const t3 = performance.now()
 
     for (const a of alerts.values()) rows.alerts.push(alertRow(a, kb.institutions.get(a.subject.fixmedins_code)?.admdvs ?? ''))
+    for (const e of detectorErrors) rows.detector_errors.push({ ...e, event_time: chTime(Date.parse(e.event_time)), recorded_at: ingestedAt })
     for (const dl of deadLetters) {
       rows.dead_letters.push({ dlq_id: dl.dlq_id, reason: dl.reason, detail: dl.detail, source: dl.record.pos, received_at: ingestedAt, raw_base64: dl.record.value.toString('base64') })
     }
@@ -175,7 +179,7 @@ export class Pipeline {
     m.batchSeconds.observe({ stage: 'detect' }, (t3 - t2) / 1000)
     for (const { id, ms } of engine.takeTimings()) m.detectorBatchSeconds.observe({ detector: id }, ms / 1000)
     this.d.fault?.('after-detect', seq)
-    return { seq, batch, rows, alerts: [...alerts.values()], deadLetters, events: valid.length, feeLines }
+    return { seq, batch, rows, alerts: [...alerts.values()], deadLetters, detectorErrors, events: valid.length, feeLines }
   }
 
   /** Store, publish, then commit — retrying each step until it succeeds or the run is aborted. */

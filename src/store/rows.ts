@@ -13,12 +13,13 @@ export interface BatchRows {
   inventory_movements: object[]
   alerts: object[]
   dead_letters: object[]
+  detector_errors: object[]
 }
 
-export const TABLES = ['events', 'visits', 'discharges', 'fee_lines', 'fee_reversals', 'settlements', 'settlement_reversals', 'inventory_movements', 'dead_letters', 'alerts'] as const satisfies readonly (keyof BatchRows)[]
+export const TABLES = ['events', 'visits', 'discharges', 'fee_lines', 'fee_reversals', 'settlements', 'settlement_reversals', 'inventory_movements', 'dead_letters', 'detector_errors', 'alerts'] as const satisfies readonly (keyof BatchRows)[]
 
 export function emptyRows(): BatchRows {
-  return { events: [], visits: [], discharges: [], fee_lines: [], fee_reversals: [], settlements: [], settlement_reversals: [], inventory_movements: [], alerts: [], dead_letters: [] }
+  return { events: [], visits: [], discharges: [], fee_lines: [], fee_reversals: [], settlements: [], settlement_reversals: [], inventory_movements: [], alerts: [], dead_letters: [], detector_errors: [] }
 }
 
 const ts = (iso: string): string => chTime(Date.parse(iso))

@@ -27,7 +27,7 @@ describe('poison records', () => {
     const brokers = kafkaBrokers()
     const kafka = createKafka({ brokers })
     const topics = topicNames(c.prefix)
-    const processor = spawnProcessor(c, brokers, 'p1', { FUNDWATCH_MAX_RECORD_BYTES: String(64 * 1024) })
+    const processor = spawnProcessor(c, brokers, 'p1', { FUNDWATCH_MAX_RECORD_BYTES: String(64 * 1024), FUNDWATCH_MAX_LINES_PER_EVENT: '50' })
     await produce(kafka, topics.claims, before.events)
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
