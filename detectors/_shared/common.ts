@@ -1,7 +1,7 @@
 // Small pure helpers shared by the streaming detectors. Nothing here keeps
 // state: detectors read the person state the engine hands them.
 import type { Diagnosis, DiagnosisRow, Text } from '../../schemas/index.ts'
-import type { DetectContext, Finding } from '../../src/detect/types.ts'
+import type { DetectContext, Finding, Notice } from '../../src/detect/types.ts'
 import type { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
 import type { FeeLineState, VisitState } from '../../src/state/types.ts'
 import { cnDayNumber, cnIso } from '../../src/util/time.ts'
@@ -139,6 +139,8 @@ export function itemFinding(visit: VisitState, flagged: readonly FlaggedLine[], 
 export interface LineJudgement extends FlaggedLine {
   message: Text
   evidence: Record<string, unknown>
+  /** What the pre-check may disclose when the judgement rests on another institution's records (Finding.notice). */
+  notice?: Notice
 }
 
 /**
@@ -161,7 +163,9 @@ export function findingsByItem(visit: VisitState, judged: readonly LineJudgement
     for (const j of group) if (j.line.feedetl_sn < first.line.feedetl_sn) first = j
     const n = group.length
     const message = n === 1 ? first.message : text(`${first.message.zh}(共 ${n} 条明细)`, `${first.message.en} (${n} lines)`)
-    out.push(itemFinding(visit, group, rule, message, first.evidence))
+    const f = itemFinding(visit, group, rule, message, first.evidence)
+    if (first.notice !== undefined) f.notice = first.notice
+    out.push(f)
   }
   return out
 }

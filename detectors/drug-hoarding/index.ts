@@ -86,6 +86,11 @@ export default defineDetector({
           overlapping_purchases_count: others.length,
           overlapping_purchases: others.map((o) => ({ ...lineEvidence(o), mdtrt_id: o.mdtrt_id, fixmedins_code: person.visits.get(o.mdtrt_id)?.fixmedins_code })),
         })
+      f.notice = {
+        message: text(`${name}(${code})已在其他 ${institutions.size - 1} 家机构购买，供应期与本次重叠`,
+          `${code} (${name}) was also bought at ${institutions.size - 1} other institution(s) with supply overlapping this one`),
+        evidence: { institutions_involved: institutions.size, min_institutions: p.min_institutions },
+      }
       f.refs.mdtrt_ids = [visit.mdtrt_id, ...new Set(others.map((o) => o.mdtrt_id))]
       f.refs.feedetl_sns = [...f.refs.feedetl_sns!, ...others.map((o) => o.feedetl_sn)]
       f.refs.event_ids = [...new Set([...f.refs.event_ids!, ...others.map((o) => o.event_id)])]

@@ -148,6 +148,11 @@ function cumulative(ctx: DetectContext, person: PersonState, visit: VisitState, 
     text(`${name}(${code})近 ${p.window_days} 天累计供应 ${most} 天，超过 ${limit} 天`,
       `${code} (${name}): ${most} days supplied within ${p.window_days} days, above ${limit}`),
     { rule: 'cumulative_supply', window_days: p.window_days, supply_days: most, limit_days: limit, prescriptions_counted: prescriptions.length, prescriptions: prescriptions.map(lineEvidence) })
+  f.notice = {
+    message: text(`${name}(${code})近 ${p.window_days} 天累计供应 ${most} 天(含其他机构)，超过 ${limit} 天`,
+      `${code} (${name}): ${most} days supplied within ${p.window_days} days (all institutions), above ${limit}`),
+    evidence: { rule: 'cumulative_supply', window_days: p.window_days, supply_days: most, limit_days: limit },
+  }
   f.refs.mdtrt_ids = [...new Set(prescriptions.map((o) => o.mdtrt_id))]
   f.refs.feedetl_sns = prescriptions.map((o) => o.feedetl_sn)
   f.refs.event_ids = [...new Set(prescriptions.map((o) => o.event_id))]

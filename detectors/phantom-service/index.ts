@@ -156,6 +156,9 @@ function timing(visit: VisitState, l: FeeLineState, death: Death | undefined, to
       rule: 'timing', reasons, tolerance_minutes: p.tolerance_minutes, begntime: visit.begntime > 0 ? cnIso(visit.begntime) : undefined,
       endtime: visit.endtime === undefined ? undefined : cnIso(visit.endtime), ...(death === undefined ? {} : { death }),
     },
+    ...(reasons.includes('after_death')
+      ? { notice: { message: text('费用发生时间晚于参保人登记的死亡时间', 'Lines dated after the insured person is recorded as deceased'), evidence: { rule: 'timing', reasons } } }
+      : {}),
   }
 }
 
@@ -251,6 +254,7 @@ function outpatientDuringStay(person: PersonState, visit: VisitState, tol: numbe
         stay: { mdtrt_id: s.mdtrt_id, fixmedins_code: s.fixmedins_code, begntime: cnIso(s.begntime), endtime: s.endtime === undefined ? null : cnIso(s.endtime) },
         lines: inside.map(lineEvidence),
       },
+      notice: { message: text('参保人此时正在其他机构住院', 'The insured person is an inpatient at another institution at this time'), evidence: { rule: 'outpatient_during_stay' } },
     })
   }
 }
@@ -303,6 +307,7 @@ function overlaps(person: PersonState, visit: VisitState, p: Params, out: Findin
         })),
         later_stay_lines_in_overlap: inside.length,
       },
+      notice: { message: text('参保人在其他机构有时间重叠的住院记录', 'The insured person has an overlapping inpatient stay at another institution'), evidence: { rule: 'overlapping_stays' } },
     })
   }
 }

@@ -8,7 +8,7 @@ import type { PersonState } from '../state/types.ts'
 import { cnIso } from '../util/time.ts'
 import { boundEvidence } from './evidence.ts'
 import { RuleBaseConfig, paramsHash, type DetectorRule } from './rulebase.ts'
-import type { AuditDetector, DetectContext, Detector, Finding, StreamDetector } from './types.ts'
+import type { AuditDetector, DetectContext, Detector, Finding, Notice, StreamDetector } from './types.ts'
 
 export interface ActiveDetector<D extends Detector = Detector> {
   detector: D
@@ -108,18 +108,19 @@ export class DetectEngine {
    */
   step(
     into: Map<string, Alert>, o: { event: AnyEvent; eventTime: number; person?: PersonState; stage: Stage; kb: DetectContext['kb'] }, detectedAt: number,
-    metrics?: Metrics, log?: Logger, errors?: DetectorError[],
+    metrics?: Metrics, log?: Logger, errors?: DetectorError[], notices?: Map<string, Notice>,
   ): void {
     const visit = o.person ? applyEvent(o.person, o.event, o.eventTime) : undefined
-    for (const a of this.detect({ ...o, visit }, detectedAt, metrics, log, errors)) into.set(a.alert_id, a)
+    for (const a of this.detect({ ...o, visit }, detectedAt, metrics, log, errors, notices)) into.set(a.alert_id, a)
   }
 
   /**
    * Runs the stream detectors for one event. A detector that throws, or takes
    * longer than the budget, is skipped for this event: counted, logged, and
    * pushed to `errors` (the pipeline stores them); the others still run.
+   * A finding's notice (what the pre-check may disclose) goes to `notices`.
    */
-  detect(ctx: DetectContext, detectedAt: number, metrics?: Metrics, log?: Logger, errors?: DetectorError[]): Alert[] {
+  detect(ctx: DetectContext, detectedAt: number, metrics?: Metrics, log?: Logger, errors?: DetectorError[], notices?: Map<string, Notice>): Alert[] {
     const list = this.stream.get(ctx.event.event_type)
     if (!list) return []
     let out: Alert[] | undefined
@@ -147,7 +148,11 @@ export class DetectEngine {
         })
         continue
       }
-      for (const f of findings) (out ??= []).push(this.toAlert(a, f, ctx.stage, ctx.event.event_time, detectedAt))
+      for (const f of findings) {
+        const alert = this.toAlert(a, f, ctx.stage, ctx.event.event_time, detectedAt)
+        ;(out ??= []).push(alert)
+        if (notices !== undefined && f.notice !== undefined) notices.set(alert.alert_id, f.notice)
+      }
     }
     return out ?? []
   }
