@@ -68,7 +68,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     setEngine(next) {
       engine = next
     },
-    pipeline: (extra = {}) => new Pipeline({ store, cache, metrics, log, kb: () => kb, engine: () => engine, decode: { maxBytes: config.maxRecordBytes }, ...extra }),
+    pipeline: (extra = {}) => new Pipeline({ store, cache, metrics, log, kb: () => kb, engine: () => engine, decode: { maxBytes: config.maxRecordBytes, maxLines: config.maxLinesPerEvent }, ...extra }),
     close: () => store.close(),
   }
 }

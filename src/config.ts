@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { FundwatchError } from './errors.ts'
+import { MAX_LINES_PER_EVENT } from './pipeline/decode.ts'
 
 /**
  * Process configuration, from the environment (and CLI flags layered on top),
@@ -20,9 +21,11 @@ export const Config = z
     batchSize: z.coerce.number().int().min(1).max(100_000).default(10_000).describe('Records per batch for file and generator sources (FUNDWATCH_BATCH_SIZE); larger batches amortise the per-insert cost (measured: 2k → 10k cuts insert time by 40%)'),
     fetchMaxBytes: z.coerce.number().int().min(1024).max(64 << 20).default(4 << 20).describe('Kafka fetch size per partition, i.e. the Kafka batch size (FUNDWATCH_FETCH_MAX_BYTES)'),
     maxRecordBytes: z.coerce.number().int().min(1024).max(64 << 20).default(1 << 20).describe('Larger records are dead-lettered as oversized (FUNDWATCH_MAX_RECORD_BYTES)'),
+    maxLinesPerEvent: z.coerce.number().int().min(1).max(MAX_LINES_PER_EVENT).default(MAX_LINES_PER_EVENT)
+      .describe(`More fee lines in one event are dead-lettered as too_many_lines (FUNDWATCH_MAX_LINES_PER_EVENT); at most the contract's ${MAX_LINES_PER_EVENT}, which bounds a record's work`),
     sessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(30_000).describe('Kafka consumer session timeout: how long a dead member keeps its partitions (FUNDWATCH_SESSION_TIMEOUT_MS)'),
     maxPersons: z.coerce.number().int().min(100).default(500_000).describe('Person-state cache bound (FUNDWATCH_MAX_PERSONS)'),
-    trustProxy: z.string().regex(/^(true|[0-9a-fA-F:.\/]+(,[0-9a-fA-F:.\/]+)*)$/, 'true, or comma-separated addresses/CIDRs of the proxies').optional()
+    trustProxy: z.string().regex(/^(true|[0-9a-fA-F:./]+(,[0-9a-fA-F:./]+)*)$/, 'true, or comma-separated addresses/CIDRs of the proxies').optional()
       .describe('Behind a load balancer: whose X-Forwarded-For to trust, so rate limits count the client, not the balancer (FUNDWATCH_TRUST_PROXY: the proxies\' addresses/CIDRs, or true for any)'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -35,7 +38,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
   const raw = {
     port: env.PORT, host: env.HOST, dataDir: env.FUNDWATCH_DATA_DIR, clickhouseUrl: env.CLICKHOUSE_URL || undefined, database: env.FUNDWATCH_DB,
     kbDir: env.FUNDWATCH_KB, rulesFile: env.FUNDWATCH_RULES, kafkaBrokers: env.KAFKA_BROKERS, topicPrefix: env.FUNDWATCH_TOPIC_PREFIX,
-    groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxPersons: env.FUNDWATCH_MAX_PERSONS, trustProxy: env.FUNDWATCH_TRUST_PROXY || undefined, logLevel: env.LOG_LEVEL,
+    groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxLinesPerEvent: env.FUNDWATCH_MAX_LINES_PER_EVENT, maxPersons: env.FUNDWATCH_MAX_PERSONS, trustProxy: env.FUNDWATCH_TRUST_PROXY || undefined, logLevel: env.LOG_LEVEL,
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   }
   const parsed = Config.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)))

@@ -12,7 +12,7 @@ export class Metrics {
   readonly rejected: Counter<'reason'>
   readonly dataQuality: Counter<'reason'>
   readonly alerts: Counter<'detector' | 'severity'>
-  readonly detectorErrors: Counter<'detector'>
+  readonly detectorErrors: Counter<'detector' | 'kind'>
   readonly degradedAlerts: Counter
   readonly detectorBatchSeconds: Histogram<'detector'>
   readonly sinkBatchRows: Histogram<'sink'>
@@ -38,7 +38,7 @@ export class Metrics {
     this.dataQuality = new Counter({ name: 'fundwatch_data_quality_total', help: 'Events stored but flagged in the data_quality table (they name facts never received), by reason', labelNames: ['reason'], registers: [r] })
     this.alerts = new Counter({ name: 'fundwatch_alerts_total', help: 'Alerts raised, by detector and severity', labelNames: ['detector', 'severity'], registers: [r] })
     this.degradedAlerts = new Counter({ name: 'fundwatch_api_degraded_alerts_total', help: 'Stored alerts answered degraded because they do not fit the response schema (each is logged with its id)', registers: [r] })
-    this.detectorErrors = new Counter({ name: 'fundwatch_detector_errors_total', help: 'Detector calls that threw (the event goes on without that detector)', labelNames: ['detector'], registers: [r] })
+    this.detectorErrors = new Counter({ name: 'fundwatch_detector_errors_total', help: 'Detector calls skipped for one event: threw, or over the time budget (kind); the event goes on without that detector', labelNames: ['detector', 'kind'], registers: [r] })
     // Per batch, not per call: a histogram observation per event per detector
     // would cost more than most detectors do.
     this.detectorBatchSeconds = new Histogram({

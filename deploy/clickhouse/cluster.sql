@@ -171,3 +171,10 @@ ALTER TABLE fundwatch.alerts ON CLUSTER '{cluster}' MODIFY COLUMN amount_at_risk
 ALTER TABLE fundwatch.alert_actions ON CLUSTER '{cluster}' MODIFY COLUMN amount_at_risk Decimal(38, 2);
 
 ALTER TABLE fundwatch.alert_status ON CLUSTER '{cluster}' MODIFY COLUMN amount_at_risk Decimal(38, 2);
+
+-- migration 6: detector errors
+CREATE TABLE IF NOT EXISTS fundwatch.detector_errors ON CLUSTER '{cluster}' (
+  event_id String, event_type LowCardinality(String), event_time DateTime64(3, 'UTC'), fixmedins_code LowCardinality(String),
+  detector_id LowCardinality(String), detector_version LowCardinality(String), kind LowCardinality(String),
+  detail String, elapsed_ms Float64, recorded_at DateTime64(3, 'UTC')
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', recorded_at) PARTITION BY toYYYYMM(event_time) ORDER BY (fixmedins_code, event_id, detector_id);

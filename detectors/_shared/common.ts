@@ -1,7 +1,7 @@
 // Small pure helpers shared by the streaming detectors. Nothing here keeps
 // state: detectors read the person state the engine hands them.
 import type { Diagnosis, DiagnosisRow, Text } from '../../schemas/index.ts'
-import type { DetectContext, Finding } from '../../src/detect/types.ts'
+import type { DetectContext, Finding, Notice } from '../../src/detect/types.ts'
 import type { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
 import type { FeeLineState, VisitState } from '../../src/state/types.ts'
 import { cnDayNumber, cnIso } from '../../src/util/time.ts'
@@ -104,6 +104,70 @@ export const KB_MEASURES = '《医疗保障基金智能审核和监控知识库�
 
 export function text(zh: string, en: string): Text {
   return { zh, en }
+}
+
+/** A flagged line and the part of its amount at risk. */
+export interface FlaggedLine {
+  line: FeeLineState
+  amount: number
+}
+
+/**
+ * One finding about the flagged lines of one item in one visit under one rule
+ * (`rule` ends the key): however many lines of the item an event carries, one
+ * finding lists them all — never one finding per line, each quoting the others.
+ * The key names the visit and the item, so the finding judged again on a later
+ * upload (over all the item's lines: touchedItems) replaces its earlier alert.
+ * The amount is the sum of the lines' amounts, in fen.
+ */
+export function itemFinding(visit: VisitState, flagged: readonly FlaggedLine[], rule: string, message: Text, evidence: Record<string, unknown>): Finding {
+  const sorted = [...flagged].sort((a, b) => (a.line.feedetl_sn < b.line.feedetl_sn ? -1 : a.line.feedetl_sn > b.line.feedetl_sn ? 1 : 0))
+  const first = sorted[0]!.line
+  let fen = 0
+  for (const f of sorted) fen += toFen(f.amount)
+  return {
+    key: `${visit.mdtrt_id}/item/${first.med_list_codg}/${rule}`,
+    subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id, doctor: first.bilg_dr_codg },
+    refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: sorted.map((f) => f.line.feedetl_sn), event_ids: [...new Set(sorted.map((f) => f.line.event_id))] },
+    amount_at_risk: fromFen(fen),
+    message,
+    evidence: { ...evidence, lines_flagged: sorted.length, lines: sorted.map((f) => lineEvidence(f.line)) },
+  }
+}
+
+/** A line judged on its own: what a per-line rule says about it. */
+export interface LineJudgement extends FlaggedLine {
+  message: Text
+  evidence: Record<string, unknown>
+  /** What the pre-check may disclose when the judgement rests on another institution's records (Finding.notice). */
+  notice?: Notice
+}
+
+/**
+ * Per-line judgements of one visit folded into one finding per item
+ * (itemFinding): the message and evidence of the item's first line (by
+ * feedetl_sn), with the number of lines when there are several; every line is
+ * listed in the evidence and the refs, and their amounts are summed.
+ */
+export function findingsByItem(visit: VisitState, judged: readonly LineJudgement[], rule: string): Finding[] {
+  if (judged.length === 0) return NO_FINDINGS
+  const byItem = new Map<string, LineJudgement[]>()
+  for (const j of judged) {
+    const a = byItem.get(j.line.med_list_codg)
+    if (a === undefined) byItem.set(j.line.med_list_codg, [j])
+    else a.push(j)
+  }
+  const out: Finding[] = []
+  for (const group of byItem.values()) {
+    let first = group[0]!
+    for (const j of group) if (j.line.feedetl_sn < first.line.feedetl_sn) first = j
+    const n = group.length
+    const message = n === 1 ? first.message : text(`${first.message.zh}(共 ${n} 条明细)`, `${first.message.en} (${n} lines)`)
+    const f = itemFinding(visit, group, rule, message, first.evidence)
+    if (first.notice !== undefined) f.notice = first.notice
+    out.push(f)
+  }
+  return out
 }
 
 /** A finding about one fee line: keyed by visit and line, so a redelivery gives the same key. */

@@ -114,3 +114,41 @@ export function exclusiveGroupCodes(kb: KnowledgeBase, group: string): readonly 
   }
   return m.get(group) ?? []
 }
+
+/**
+ * The items the current fee.uploaded brings to its visit, each with every
+ * standing line of that item in the visit (earlier uploads included). A
+ * finding is one per item, visit and rule (itemFinding): it must be judged
+ * over all the item's lines, because its alert replaces the one an earlier
+ * upload of the same item raised.
+ */
+export function touchedItems(ctx: DetectContext, visit: VisitState): Map<string, FeeLineState[]> {
+  const out = new Map<string, FeeLineState[]>()
+  if (ctx.event.event_type !== 'fee.uploaded' || ctx.visit !== visit) return out
+  const idx = indexFor(ctx, visit)
+  for (const u of ctx.event.payload.lines) {
+    if (out.has(u.med_list_codg)) continue
+    const lines = idx.lines(u.med_list_codg)
+    if (lines.length > 0) out.set(u.med_list_codg, lines)
+  }
+  return out
+}
+
+/** Every standing line of the visit, by item: what a judgement at discharge reads. */
+export function itemsOfVisit(visit: VisitState): Map<string, FeeLineState[]> {
+  const out = new Map<string, FeeLineState[]>()
+  for (const l of visit.lines.values()) {
+    if (l.reversed) continue
+    const a = out.get(l.med_list_codg)
+    if (a === undefined) out.set(l.med_list_codg, [l])
+    else a.push(l)
+  }
+  return out
+}
+
+/** touchedItems, flattened: the lines a per-item finding judges again on this upload. */
+export function touchedLines(ctx: DetectContext, visit: VisitState): FeeLineState[] {
+  const out: FeeLineState[] = []
+  for (const lines of touchedItems(ctx, visit).values()) out.push(...lines)
+  return out
+}

@@ -28,7 +28,7 @@ const upload = (t: Timeline<typeof detector.params>, psn_no: string, lines: Retu
 describe('chronic-disease-abuse', () => {
   it('flags insulin for a person registered only for hypertension with no diabetes diagnosis, at the line amount', () => {
     const f = upload(visit('PSNHYPER01', ['I10.x00']), 'PSNHYPER01', [drug(INSULIN), drug('PLAIN', 'L2')])
-    expect(f.map((x) => x.key)).toEqual(['V1/L1'])
+    expect(f.map((x) => x.key)).toEqual([`V1/item/${INSULIN}/chronic`])
     expect(f[0]!.amount_at_risk).toBe(66)
     expect(f[0]!.evidence).toMatchObject({ registered_chronic_diseases: ['I10'], person_in_registry: true })
   })
@@ -44,7 +44,7 @@ describe('chronic-disease-abuse', () => {
 
   it('on a 门诊慢特病 visit (med_type 14) the disease coded on the visit does not replace the registration', () => {
     const f = upload(visit('PSNHYPER01', ['E11.900']), 'PSNHYPER01', [drug(INSULIN)])
-    expect(f.map((x) => x.key)).toEqual(['V1/L1'])
+    expect(f.map((x) => x.key)).toEqual([`V1/item/${INSULIN}/chronic`])
   })
 
   it('flags a person missing from the registry with no matching diagnosis, saying so', () => {

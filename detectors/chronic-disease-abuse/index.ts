@@ -2,7 +2,8 @@ import { z } from 'zod'
 import type { CatalogItem } from '../../schemas/index.ts'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { VisitState } from '../../src/state/types.ts'
-import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, diagnosisRow, lineFinding, startsWithAny, text, uploadedLines } from '../_shared/common.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, diagnosisRow, itemFinding, startsWithAny, text } from '../_shared/common.ts'
+import { touchedItems } from '../_shared/visit-index.ts'
 
 const params = z.object({
   accept_visit_diagnosis: z.boolean().default(true)
@@ -14,7 +15,7 @@ const params = z.object({
 export default defineDetector({
   kind: 'stream',
   id: 'chronic-disease-abuse',
-  version: '1.1.0',
+  version: '2.0.0',
   title: text('门诊慢特病用药无对应病种', 'Chronic-disease drug without the registered disease'),
   pattern: text('门诊慢特病违规', 'Chronic-disease outpatient abuse'),
   description: text(
@@ -32,16 +33,14 @@ export default defineDetector({
   params,
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
-    const uploaded = uploadedLines(ctx)
     const visit = ctx.visit
-    if (uploaded === undefined || visit === undefined || (p.med_types.length > 0 && !p.med_types.includes(visit.med_type))) return NO_FINDINGS
+    if (ctx.event.event_type !== 'fee.uploaded' || visit === undefined || (p.med_types.length > 0 && !p.med_types.includes(visit.med_type))) return NO_FINDINGS
     let findings: Finding[] | undefined
     let registered: readonly string[] | undefined
     let known = false
-    for (const u of uploaded) {
-      const l = activeLine(visit, u.feedetl_sn)
-      if (l === undefined) continue
-      const item = ctx.kb.catalog.get(l.med_list_codg)
+    // One finding per item of the visit, over all its lines: the judgement is about the item, the person and the visit.
+    for (const [code, lines] of touchedItems(ctx, visit)) {
+      const item = ctx.kb.catalog.get(code)
       if (item === undefined || !item.chronic_only) continue
       if (registered === undefined) {
         const row = ctx.kb.persons.get(visit.psn_no)
@@ -55,7 +54,7 @@ export default defineDetector({
       const byDiagnosis = p.accept_visit_diagnosis && visit.med_type !== '14' ? matchingDiagnosis(ctx.kb, item, visit) : undefined
       if (byDiagnosis !== undefined) continue
       const want = item.indications.length === 0 ? '任一门诊慢特病' : item.indications.join('/')
-      ;(findings ??= []).push(lineFinding(visit, l, l.amount,
+      ;(findings ??= []).push(itemFinding(visit, lines.map((l) => ({ line: l, amount: l.amount })), 'chronic',
         text(`${item.name}(${item.med_list_codg})限门诊慢特病 ${want} 使用，参保人登记病种 ${registered.join('、') || '(无)'}，本次诊断亦不符`,
           `${item.med_list_codg} (${item.name}) is reserved for chronic disease ${item.indications.length === 0 ? '(any)' : item.indications.join('/')}; registered: ${registered.join(', ') || '(none)'}, and no matching diagnosis on the visit`),
         {

@@ -106,5 +106,12 @@ function finding(person: PersonState, sessions: Session[], max: number, period: 
       session_list: sessions.map((s) => ({ day: cnDate(s.day * DAY_MS), fixmedins_code: s.fixmedins_code, amount: fromFen(s.fen), lines: s.lines.map(lineEvidence) })),
       amount_basis: 'sessions beyond the threshold, in time order',
     },
+    notice: {
+      message: text(
+        period === 'week' ? `本周血液透析 ${sessions.length} 次(含其他机构)，超过 ${max} 次` : `当日已在 ${sessions.length} 家机构血液透析`,
+        period === 'week' ? `${sessions.length} haemodialysis sessions this week (all institutions), above ${max}` : `Haemodialysis at ${sessions.length} institutions on the same day`,
+      ),
+      evidence: { period, sessions: sessions.length, threshold: max },
+    },
   }
 }

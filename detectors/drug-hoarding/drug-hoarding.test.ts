@@ -17,7 +17,7 @@ describe('drug-hoarding', () => {
     expect(buy(t, 'B', PHARMACIES[1]!, '2026-03-05', 30)).toEqual([])
     const f = buy(t, 'C', PHARMACIES[2]!, '2026-03-10', 30, 'C1')
     expect(f).toHaveLength(1)
-    expect(f[0]!.key).toBe('C/C1')
+    expect(f[0]!.key).toBe(`C/item/${DRUG}/overlapping-supply`)
     expect(f[0]!.amount_at_risk).toBe(90)
     expect(f[0]!.evidence['institutions']).toEqual([PHARMACIES[2], PHARMACIES[0], PHARMACIES[1]])
     expect(f[0]!.refs.mdtrt_ids).toEqual(['C', 'A', 'B'])
@@ -58,5 +58,23 @@ describe('drug-hoarding', () => {
     const t = new Timeline(detector, undefined, { min_institutions: 2 })
     buy(t, 'A', PHARMACIES[0]!, '2026-03-01', 30)
     expect(buy(t, 'B', PHARMACIES[1]!, '2026-03-20', 30)).toHaveLength(1)
+  })
+
+  it('one finding per drug and visit however many lines repeat it (regression: one finding per line, each quoting every overlapping purchase)', () => {
+    const t = new Timeline(detector)
+    const many = (id: string, pharmacy: string, day: string) => {
+      t.push(visitOpened({ mdtrt_id: id, begntime: `${day}T09:00:00+08:00`, med_type: '41', fixmedins_code: pharmacy }))
+      return t.push(feeUploaded({
+        mdtrt_id: id, fixmedins_code: pharmacy,
+        lines: Array.from({ length: 300 }, (_, i) => ({ feedetl_sn: `${id}${i}`, fee_ocur_time: `${day}T09:05:00+08:00`, med_list_codg: DRUG, list_type: 'drug' as const, med_chrgitm_type: '09', cnt: '30', pric: '3.00', prd_days: 30 })),
+      }))
+    }
+    many('A', PHARMACIES[0]!, '2026-03-01')
+    many('B', PHARMACIES[1]!, '2026-03-05')
+    const f = many('C', PHARMACIES[2]!, '2026-03-10')
+    expect(f).toHaveLength(1)
+    expect(f[0]!.refs.feedetl_sns).toHaveLength(900)
+    expect(f[0]!.amount_at_risk).toBe(300 * 90)
+    expect(f[0]!.evidence).toMatchObject({ lines_flagged: 300, overlapping_purchases_count: 600 })
   })
 })

@@ -2,8 +2,8 @@ import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { FeeLineState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnDayNumber } from '../../src/util/time.ts'
-import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, lineEvidence, lineFinding, text, uploadedLines } from '../_shared/common.ts'
-import { linesWithCode } from '../_shared/visit-index.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, itemFinding, lineEvidence, text, type FlaggedLine } from '../_shared/common.ts'
+import { linesWithCode, touchedItems } from '../_shared/visit-index.ts'
 
 const params = z.object({
   min_institutions: z.number().int().min(2).max(20).default(3)
@@ -17,7 +17,7 @@ const params = z.object({
 export default defineDetector({
   kind: 'stream',
   id: 'drug-hoarding',
-  version: '1.0.0',
+  version: '2.0.0',
   title: text('囤药倒卖(多机构重复购药)', 'Drug hoarding across institutions'),
   pattern: text('囤药倒卖', 'Drug hoarding across pharmacies'),
   description: text(
@@ -36,45 +36,64 @@ export default defineDetector({
   reactsTo: ['fee.uploaded'],
   lookbackDays: (p) => p.window_days + 1,
   detect(ctx, p) {
-    const uploaded = uploadedLines(ctx)
     const visit = ctx.visit
     const person = ctx.person
-    if (uploaded === undefined || visit === undefined || person === undefined) return NO_FINDINGS
+    if (ctx.event.event_type !== 'fee.uploaded' || visit === undefined || person === undefined) return NO_FINDINGS
     let findings: Finding[] | undefined
-    for (const u of uploaded) {
-      const l = activeLine(visit, u.feedetl_sn)
-      if (l === undefined || (l.list_type !== 'drug' && l.list_type !== 'herb')) continue
-      const days = supplyDays(l, p.default_prd_days)
-      if (days === 0) continue
-      const start = cnDayNumber(l.fee_ocur_time)
-      const end = start + days - 1
-      const horizon = l.fee_ocur_time - p.window_days * DAY_MS
-      const overlapping: FeeLineState[] = []
+    // One finding per drug of the visit, over all its lines there, however many the event repeats.
+    for (const [code, lines] of touchedItems(ctx, visit)) {
+      const flagged: FlaggedLine[] = []
+      const overlapping = new Set<FeeLineState>()
       const institutions = new Set<string>([visit.fixmedins_code])
-      for (const v of person.visits.values()) {
-        if (v === visit || v.fixmedins_code === visit.fixmedins_code || (v.endtime !== undefined && v.endtime < horizon)) continue
-        for (const o of linesWithCode(ctx, v, l.med_list_codg)) {
-          if (o.fee_ocur_time < horizon) continue
-          const od = supplyDays(o, p.default_prd_days)
-          if (od === 0) continue
-          const os = cnDayNumber(o.fee_ocur_time)
-          if (os > end || os + od - 1 < start) continue
-          overlapping.push(o)
-          institutions.add(v.fixmedins_code)
+      let from = Infinity
+      let to = -Infinity
+      for (const l of lines) {
+        if (l.list_type !== 'drug' && l.list_type !== 'herb') continue
+        const days = supplyDays(l, p.default_prd_days)
+        if (days === 0) continue
+        const start = cnDayNumber(l.fee_ocur_time)
+        const end = start + days - 1
+        const horizon = l.fee_ocur_time - p.window_days * DAY_MS
+        const mine: FeeLineState[] = []
+        const where = new Set<string>([visit.fixmedins_code])
+        for (const v of person.visits.values()) {
+          if (v === visit || v.fixmedins_code === visit.fixmedins_code || (v.endtime !== undefined && v.endtime < horizon)) continue
+          for (const o of linesWithCode(ctx, v, code)) {
+            if (o.fee_ocur_time < horizon) continue
+            const od = supplyDays(o, p.default_prd_days)
+            if (od === 0) continue
+            const os = cnDayNumber(o.fee_ocur_time)
+            if (os > end || os + od - 1 < start) continue
+            mine.push(o)
+            where.add(v.fixmedins_code)
+          }
         }
+        if (where.size < p.min_institutions) continue
+        flagged.push({ line: l, amount: l.amount })
+        for (const o of mine) overlapping.add(o)
+        for (const i of where) institutions.add(i)
+        from = Math.min(from, start)
+        to = Math.max(to, end)
       }
-      if (institutions.size < p.min_institutions) continue
-      overlapping.sort((a, b) => a.fee_ocur_time - b.fee_ocur_time)
-      const name = ctx.kb.catalog.get(l.med_list_codg)?.name ?? l.med_list_codg
-      const f = lineFinding(visit, l, l.amount,
-        text(`${name}(${l.med_list_codg})在 ${institutions.size} 家机构购买，供应期相互重叠(本次 ${cnDate(l.fee_ocur_time)} 起 ${days} 天)`,
-          `${l.med_list_codg} (${name}) bought at ${institutions.size} institutions with overlapping supply (this purchase: ${days} days from ${cnDate(l.fee_ocur_time)})`),
+      if (flagged.length === 0) continue
+      const others = [...overlapping].sort((a, b) => a.fee_ocur_time - b.fee_ocur_time)
+      const name = ctx.kb.catalog.get(code)?.name ?? code
+      const f = itemFinding(visit, flagged, 'overlapping-supply',
+        text(`${name}(${code})在 ${institutions.size} 家机构购买，供应期相互重叠(本次 ${cnDate(from * DAY_MS)} 至 ${cnDate(to * DAY_MS)})`,
+          `${code} (${name}) bought at ${institutions.size} institutions with overlapping supply (here: ${cnDate(from * DAY_MS)} to ${cnDate(to * DAY_MS)})`),
         {
-          institutions: [...institutions], min_institutions: p.min_institutions, supply_days: days, supply_from: cnDate(l.fee_ocur_time), supply_to: cnDate(end * DAY_MS),
-          overlapping_purchases: overlapping.map((o) => ({ ...lineEvidence(o), mdtrt_id: o.mdtrt_id, fixmedins_code: person.visits.get(o.mdtrt_id)?.fixmedins_code })),
+          institutions: [...institutions], min_institutions: p.min_institutions, supply_from: cnDate(from * DAY_MS), supply_to: cnDate(to * DAY_MS),
+          overlapping_purchases_count: others.length,
+          overlapping_purchases: others.map((o) => ({ ...lineEvidence(o), mdtrt_id: o.mdtrt_id, fixmedins_code: person.visits.get(o.mdtrt_id)?.fixmedins_code })),
         })
-      f.refs.mdtrt_ids = [visit.mdtrt_id, ...new Set(overlapping.map((o) => o.mdtrt_id))]
-      f.refs.feedetl_sns = [l.feedetl_sn, ...overlapping.map((o) => o.feedetl_sn)]
+      f.notice = {
+        message: text(`${name}(${code})已在其他 ${institutions.size - 1} 家机构购买，供应期与本次重叠`,
+          `${code} (${name}) was also bought at ${institutions.size - 1} other institution(s) with supply overlapping this one`),
+        evidence: { institutions_involved: institutions.size, min_institutions: p.min_institutions },
+      }
+      f.refs.mdtrt_ids = [visit.mdtrt_id, ...new Set(others.map((o) => o.mdtrt_id))]
+      f.refs.feedetl_sns = [...f.refs.feedetl_sns!, ...others.map((o) => o.feedetl_sn)]
+      f.refs.event_ids = [...new Set([...f.refs.event_ids!, ...others.map((o) => o.event_id)])]
       ;(findings ??= []).push(f)
     }
     return findings ?? NO_FINDINGS

@@ -27,9 +27,16 @@ const close = (operations: string[]) => visitClosed({
 describe('high-value-consumable', () => {
   it('flags a stent on a stay discharged without PCI, at the line amount', () => {
     const f = stay([[STENT, 'L1'], ['GAUZE', 'L2']]).push(close(['88.5501']))
-    expect(f.map((x) => x.key)).toEqual(['S1/L1'])
+    expect(f.map((x) => x.key)).toEqual([`S1/item/${STENT}/no-operation`])
     expect(f[0]!.amount_at_risk).toBe(8000)
     expect(f[0]!.evidence['oprn_prefixes']).toEqual(['36.06', '36.07'])
+  })
+
+  it('one finding per item for all its lines (two stents: one finding, both amounts)', () => {
+    const f = stay([[STENT, 'L1'], [STENT, 'L2']]).push(close(['88.5501']))
+    expect(f).toHaveLength(1)
+    expect(f[0]!.refs.feedetl_sns).toEqual(['L1', 'L2'])
+    expect(f[0]!.amount_at_risk).toBe(16000)
   })
 
   it('accepts it with a matching operation code prefix', () => {
@@ -37,7 +44,7 @@ describe('high-value-consumable', () => {
   })
 
   it('needs some operation for a high-value item that names none, unless switched off', () => {
-    expect(stay([[MESH, 'L1']]).push(close([])).map((x) => x.key)).toEqual(['S1/L1'])
+    expect(stay([[MESH, 'L1']]).push(close([])).map((x) => x.key)).toEqual([`S1/item/${MESH}/no-operation`])
     expect(stay([[MESH, 'L1']]).push(close(['53.0501']))).toEqual([])
     const t = new Timeline(detector, kb, { require_operation_when_unspecified: false })
     t.push(visitOpened({ mdtrt_id: 'S1', begntime: '2026-03-01T10:00:00+08:00' }))
@@ -49,7 +56,9 @@ describe('high-value-consumable', () => {
     const t = stay([[STENT, 'L1']])
     t.push(feeReversed({ mdtrt_id: 'S1', feedetl_sns: ['L1'], time: '2026-03-05T10:00:00+08:00' }))
     expect(t.push(close([]))).toEqual([])
-    expect(t.push(feeUploaded({ mdtrt_id: 'S1', lines: [line(STENT, 'L9')] })).map((x) => x.key)).toEqual(['S1/L9'])
+    const late = t.push(feeUploaded({ mdtrt_id: 'S1', lines: [line(STENT, 'L9')] }))
+    expect(late.map((x) => x.key)).toEqual([`S1/item/${STENT}/no-operation`])
+    expect(late[0]!.refs.feedetl_sns).toEqual(['L9'])
   })
 
   it('leaves outpatient visits alone by default', () => {

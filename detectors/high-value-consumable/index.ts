@@ -1,7 +1,8 @@
 import { z } from 'zod'
-import { defineDetector, type DetectContext, type Finding } from '../../src/detect/types.ts'
+import { defineDetector, type DetectContext } from '../../src/detect/types.ts'
 import type { FeeLineState, VisitState } from '../../src/state/types.ts'
-import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, lineFinding, startsWithAny, text, uploadedLines } from '../_shared/common.ts'
+import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, startsWithAny, text, type LineJudgement } from '../_shared/common.ts'
+import { touchedLines } from '../_shared/visit-index.ts'
 
 const params = z.object({
   med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES])
@@ -14,7 +15,7 @@ type Params = z.infer<typeof params>
 export default defineDetector({
   kind: 'stream',
   id: 'high-value-consumable',
-  version: '1.0.0',
+  version: '2.0.0',
   title: text('高值医用耗材无对应手术', 'High-value consumable without a matching operation'),
   pattern: text('高值耗材无对应手术', 'High-value consumable without a matching operation'),
   description: text(
@@ -35,28 +36,22 @@ export default defineDetector({
     const v = ctx.visit
     // Operations are final only at discharge: before that nothing is judged.
     if (v === undefined || v.endtime === undefined || !p.med_types.includes(v.med_type)) return NO_FINDINGS
-    let findings: Finding[] | undefined
-    if (ctx.event.event_type === 'visit.closed') {
-      for (const l of v.lines.values()) {
-        if (l.reversed) continue
-        const f = judge(ctx, v, l, p)
-        if (f !== undefined) (findings ??= []).push(f)
-      }
-      return findings ?? NO_FINDINGS
+    // At discharge every line; on a later upload every line of the items it brings: one finding per item.
+    let lines: Iterable<FeeLineState>
+    if (ctx.event.event_type === 'visit.closed') lines = v.lines.values()
+    else if (ctx.event.event_type === 'fee.uploaded') lines = touchedLines(ctx, v)
+    else return NO_FINDINGS
+    const judged: LineJudgement[] = []
+    for (const l of lines) {
+      if (l.reversed) continue
+      const j = judge(ctx, v, l, p)
+      if (j !== undefined) judged.push(j)
     }
-    const uploaded = uploadedLines(ctx)
-    if (uploaded === undefined) return NO_FINDINGS
-    for (const u of uploaded) {
-      const l = activeLine(v, u.feedetl_sn)
-      if (l === undefined) continue
-      const f = judge(ctx, v, l, p)
-      if (f !== undefined) (findings ??= []).push(f)
-    }
-    return findings ?? NO_FINDINGS
+    return findingsByItem(v, judged, 'no-operation')
   },
 })
 
-function judge(ctx: DetectContext, v: VisitState, l: FeeLineState, p: Params): Finding | undefined {
+function judge(ctx: DetectContext, v: VisitState, l: FeeLineState, p: Params): LineJudgement | undefined {
   const item = ctx.kb.catalog.get(l.med_list_codg)
   if (item === undefined || !item.high_value) return undefined
   if (item.oprn_prefixes.length === 0) {
@@ -66,8 +61,11 @@ function judge(ctx: DetectContext, v: VisitState, l: FeeLineState, p: Params): F
   }
   const ops = v.operations.map((o) => o.oprn_oprt_code)
   const need = item.oprn_prefixes.length === 0 ? '任一手术' : `手术编码 ${item.oprn_prefixes.join('/')}`
-  return lineFinding(v, l, l.amount,
-    text(`高值耗材 ${item.name}(${item.med_list_codg})需${need}，本次就诊手术 ${ops.join('、') || '(无)'} 不符`,
+  return {
+    line: l,
+    amount: l.amount,
+    message: text(`高值耗材 ${item.name}(${item.med_list_codg})需${need}，本次就诊手术 ${ops.join('、') || '(无)'} 不符`,
       `High-value consumable ${item.med_list_codg} (${item.name}) needs ${item.oprn_prefixes.length === 0 ? 'an operation' : `an operation coded ${item.oprn_prefixes.join('/')}`}; the visit's operations ${ops.join(', ') || '(none)'} do not match`),
-    { med_list_codg: item.med_list_codg, name: item.name, oprn_prefixes: item.oprn_prefixes, visit_operations: v.operations })
+    evidence: { med_list_codg: item.med_list_codg, name: item.name, oprn_prefixes: item.oprn_prefixes, visit_operations: v.operations },
+  }
 }

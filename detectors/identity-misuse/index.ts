@@ -79,6 +79,7 @@ function afterDeath(ctx: DetectContext, person: PersonState, v: VisitState, p: P
     message: text(`参保人已于 ${death.date} 死亡，${cnIso(v.begntime)} 仍在本机构就诊`, `The person died on ${death.date}; a visit began here at ${cnIso(v.begntime)}`),
     evidence: { rule: 'after_death', death, begntime: cnIso(v.begntime), med_type: v.med_type, insurance_pay: insurancePaid(v) },
     event_time: cnIso(v.begntime),
+    notice: { message: text('参保人已登记死亡，请核实就诊人身份', 'The insured person is recorded as deceased: confirm the patient\'s identity'), evidence: { rule: 'after_death' } },
   }
 }
 
@@ -119,6 +120,10 @@ function travel(ctx: DetectContext, person: PersonState, v: VisitState, p: Param
         }),
       },
       event_time: cnIso(later.begntime),
+      notice: {
+        message: text('参保人的医保凭证在相近时间于相距甚远的其他机构使用，请核实就诊人身份', 'The insured person\'s card was used at a distant institution at a time incompatible with this visit: confirm the patient\'s identity'),
+        evidence: { rule: 'impossible_travel' },
+      },
     })
   }
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import type { CatalogItem } from '../../schemas/index.ts'
-import { defineDetector, type DetectContext, type Finding } from '../../src/detect/types.ts'
+import { defineDetector, type DetectContext } from '../../src/detect/types.ts'
 import type { FeeLineState, VisitState } from '../../src/state/types.ts'
-import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, lineFinding, startsWithAny, text, uploadedLines } from '../_shared/common.ts'
+import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, startsWithAny, text, type LineJudgement } from '../_shared/common.ts'
+import { touchedLines } from '../_shared/visit-index.ts'
 
 const params = z.object({
   defer_inpatient_to_discharge: z.boolean().default(true)
@@ -16,7 +17,7 @@ type Params = z.infer<typeof params>
 export default defineDetector({
   kind: 'stream',
   id: 'out-of-scope',
-  version: '1.0.0',
+  version: '2.0.0',
   title: text('超医保支付范围(限适应症)', 'Out-of-scope settlement (indication restricted)'),
   pattern: text('超医保支付范围(限适应症)', 'Out-of-scope settlement (indication restricted)'),
   description: text(
@@ -37,27 +38,23 @@ export default defineDetector({
     const visit = ctx.visit
     if (visit === undefined) return NO_FINDINGS
     const deferred = p.defer_inpatient_to_discharge && ctx.stage !== 'pre' && p.inpatient_med_types.includes(visit.med_type)
+    let lines: Iterable<FeeLineState>
     if (ctx.event.event_type === 'visit.closed') {
       if (!deferred) return NO_FINDINGS
-      let findings: Finding[] | undefined
-      for (const l of visit.lines.values()) {
-        if (l.reversed) continue
-        const f = judge(ctx, visit, l, p)
-        if (f !== undefined) (findings ??= []).push(f)
-      }
-      return findings ?? NO_FINDINGS
+      lines = visit.lines.values()
+    } else {
+      // A line uploaded after discharge is judged now: the final diagnoses are in.
+      if (ctx.event.event_type !== 'fee.uploaded' || (deferred && visit.endtime === undefined)) return NO_FINDINGS
+      // Every line of the items the upload brings: one finding per item replaces the earlier one.
+      lines = touchedLines(ctx, visit)
     }
-    const uploaded = uploadedLines(ctx)
-    // A line uploaded after discharge is judged now: the final diagnoses are in.
-    if (uploaded === undefined || (deferred && visit.endtime === undefined)) return NO_FINDINGS
-    let findings: Finding[] | undefined
-    for (const u of uploaded) {
-      const l = activeLine(visit, u.feedetl_sn)
-      if (l === undefined) continue
-      const f = judge(ctx, visit, l, p)
-      if (f !== undefined) (findings ??= []).push(f)
+    const judged: LineJudgement[] = []
+    for (const l of lines) {
+      if (l.reversed) continue
+      const j = judge(ctx, visit, l, p)
+      if (j !== undefined) judged.push(j)
     }
-    return findings ?? NO_FINDINGS
+    return findingsByItem(visit, judged, 'indication')
   },
 })
 
@@ -66,7 +63,7 @@ function applies(item: CatalogItem | undefined): item is CatalogItem {
   return item !== undefined && item.indications.length > 0 && item.chrgitm_lv !== '丙' && !item.chronic_only
 }
 
-function judge(ctx: DetectContext, visit: VisitState, l: FeeLineState, p: Params): Finding | undefined {
+function judge(ctx: DetectContext, visit: VisitState, l: FeeLineState, p: Params): LineJudgement | undefined {
   const item = ctx.kb.catalog.get(l.med_list_codg)
   if (!applies(item)) return undefined
   const codes: string[] = []
@@ -74,8 +71,11 @@ function judge(ctx: DetectContext, visit: VisitState, l: FeeLineState, p: Params
   if (visit.dscg_maindiag_code !== undefined && !codes.includes(visit.dscg_maindiag_code)) codes.push(visit.dscg_maindiag_code)
   if (codes.length === 0 && !p.flag_without_diagnosis) return undefined
   for (const c of codes) if (startsWithAny(c, item.indications)) return undefined
-  return lineFinding(visit, l, l.amount,
-    text(`${item.name}(${item.med_list_codg})限 ${item.indications.join('/')} 适应症，本次就诊诊断 ${codes.join('、') || '(无)'} 不符`,
+  return {
+    line: l,
+    amount: l.amount,
+    message: text(`${item.name}(${item.med_list_codg})限 ${item.indications.join('/')} 适应症，本次就诊诊断 ${codes.join('、') || '(无)'} 不符`,
       `${item.med_list_codg} (${item.name}) is restricted to ${item.indications.join('/')}; the visit's diagnoses ${codes.join(', ') || '(none)'} do not match`),
-    { med_list_codg: item.med_list_codg, name: item.name, chrgitm_lv: item.chrgitm_lv, allowed_prefixes: item.indications, visit_diagnoses: codes, judged_at: visit.endtime === undefined ? 'upload' : 'discharge' })
+    evidence: { med_list_codg: item.med_list_codg, name: item.name, chrgitm_lv: item.chrgitm_lv, allowed_prefixes: item.indications, visit_diagnoses: codes, judged_at: visit.endtime === undefined ? 'upload' : 'discharge' },
+  }
 }

@@ -24,7 +24,7 @@ describe('out-of-scope: outpatient, judged on upload', () => {
   it('flags an indication-restricted drug without a matching diagnosis, at the line amount', () => {
     const f = outpatient(['I10.x00']).push(feeUploaded({ mdtrt_id: 'V1', lines: [drug({ feedetl_sn: 'L1' })] }))
     expect(f).toHaveLength(1)
-    expect(f[0]!.key).toBe('V1/L1')
+    expect(f[0]!.key).toBe(`V1/item/${DRUG}/indication`)
     expect(f[0]!.amount_at_risk).toBe(56)
     expect(f[0]!.evidence).toMatchObject({ allowed_prefixes: ['J', 'A41'], visit_diagnoses: ['I10.x00'], judged_at: 'upload' })
   })
@@ -63,10 +63,13 @@ describe('out-of-scope: inpatient, judged at discharge', () => {
     t.push(feeUploaded({ mdtrt_id: 'S1', lines: [drug({ feedetl_sn: 'A' }), drug({ feedetl_sn: 'B' }), drug({ feedetl_sn: 'C' })] }))
     t.push(feeReversed({ mdtrt_id: 'S1', feedetl_sns: ['B'], time: at }))
     const f = t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'R50.900' }))
-    expect(f.map((x) => x.key)).toEqual(['S1/A', 'S1/C'])
+    expect(f.map((x) => x.key)).toEqual([`S1/item/${DRUG}/indication`])
+    expect(f[0]!.refs.feedetl_sns).toEqual(['A', 'C'])
     expect(f[0]!.evidence['judged_at']).toBe('discharge')
     const late = t.push(feeUploaded({ mdtrt_id: 'S1', lines: [drug({ feedetl_sn: 'D', fee_ocur_time: '2026-03-05T09:00:00+08:00' })] }))
-    expect(late.map((x) => x.key)).toEqual(['S1/D'])
+    // The same item: its one finding again, now with the late line too.
+    expect(late.map((x) => x.key)).toEqual([`S1/item/${DRUG}/indication`])
+    expect(late[0]!.refs.feedetl_sns).toEqual(['A', 'C', 'D'])
   })
 
   it('judges on upload in the pre stage (a reminder cannot wait for discharge)', () => {

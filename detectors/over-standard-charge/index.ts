@@ -1,6 +1,7 @@
 import { z } from 'zod'
-import { defineDetector, type Finding } from '../../src/detect/types.ts'
-import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, lineFinding, round2, text, uploadedLines } from '../_shared/common.ts'
+import { defineDetector } from '../../src/detect/types.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, round2, text, type LineJudgement } from '../_shared/common.ts'
+import { touchedLines } from '../_shared/visit-index.ts'
 
 const params = z.object({
   tolerance_pct: z.number().min(0).max(100).default(0)
@@ -12,7 +13,7 @@ const params = z.object({
 export default defineDetector({
   kind: 'stream',
   id: 'over-standard-charge',
-  version: '1.0.0',
+  version: '2.0.0',
   title: text('超标准收费', 'Over-standard charge'),
   pattern: text('超标准收费', 'Over-standard charge'),
   description: text(
@@ -30,16 +31,14 @@ export default defineDetector({
   params,
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
-    const uploaded = uploadedLines(ctx)
     const visit = ctx.visit
-    if (uploaded === undefined || visit === undefined) return NO_FINDINGS
+    if (ctx.event.event_type !== 'fee.uploaded' || visit === undefined) return NO_FINDINGS
     const inst = ctx.kb.institutions.get(visit.fixmedins_code)
     if (inst === undefined) return NO_FINDINGS
     const factor = 1 + p.tolerance_pct / 100
-    let findings: Finding[] | undefined
-    for (const u of uploaded) {
-      const l = activeLine(visit, u.feedetl_sn)
-      if (l === undefined) continue
+    // Every line of the items the upload brings: one finding per item, its lines' excesses summed.
+    const judged: LineJudgement[] = []
+    for (const l of touchedLines(ctx, visit)) {
       const item = ctx.kb.catalog.get(l.med_list_codg)
       if (item === undefined) continue
       const cap = ctx.kb.priceCap(item, inst.level)
@@ -47,11 +46,14 @@ export default defineDetector({
       const excess = round2((l.pric - cap) * l.cnt)
       if (excess < p.min_excess_amount) continue
       const lv = inst.level === 0 ? '未定级' : `${inst.level}级`
-      ;(findings ??= []).push(lineFinding(visit, l, excess,
-        text(`${item.name}(${item.med_list_codg})单价 ${l.pric.toFixed(2)} 元，超过${lv}机构限价 ${cap.toFixed(2)} 元`,
+      judged.push({
+        line: l,
+        amount: excess,
+        message: text(`${item.name}(${item.med_list_codg})单价 ${l.pric.toFixed(2)} 元，超过${lv}机构限价 ${cap.toFixed(2)} 元`,
           `${item.med_list_codg} (${item.name}) priced ${l.pric.toFixed(2)}, above the cap of ${cap.toFixed(2)} for a level-${inst.level} institution`),
-        { med_list_codg: item.med_list_codg, name: item.name, pric: l.pric, price_cap: cap, institution_level: inst.level, tolerance_pct: p.tolerance_pct, cnt: l.cnt, excess }))
+        evidence: { med_list_codg: item.med_list_codg, name: item.name, pric: l.pric, price_cap: cap, institution_level: inst.level, tolerance_pct: p.tolerance_pct, cnt: l.cnt, excess },
+      })
     }
-    return findings ?? NO_FINDINGS
+    return findingsByItem(visit, judged, 'price-cap')
   },
 })

@@ -3,9 +3,10 @@ import { defineDetector, type DetectContext, type Finding } from '../../src/dete
 import type { FeeLineState, PersonState, VisitState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
 import {
-  INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, fromFen, lineEvidence, lineFinding, round2, stayDays, text, toFen,
-  uploadedLines, visitEventIds,
+  INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, findingsByItem, fromFen, lineEvidence, round2, stayDays, text, toFen,
+  uploadedLines, visitEventIds, type LineJudgement,
 } from '../_shared/common.ts'
+import { touchedLines } from '../_shared/visit-index.ts'
 
 const params = z.object({
   check_outside_stay: z.boolean().default(true).describe('Lines dated before the visit began or after it ended'),
@@ -28,7 +29,7 @@ type Params = z.infer<typeof params>
 export default defineDetector({
   kind: 'stream',
   id: 'phantom-service',
-  version: '1.0.0',
+  version: '2.0.0',
   title: text('虚构医药服务', 'Phantom services'),
   pattern: text('虚构服务', 'Phantom services'),
   description: text(
@@ -64,11 +65,16 @@ export default defineDetector({
         const l = activeLine(visit, u.feedetl_sn)
         if (l === undefined) continue
         any = true
-        const t = timing(visit, l, death, tol, p)
-        if (t !== undefined) out.push(t)
         if (p.check_hours_per_day && ctx.kb.catalog.get(l.med_list_codg)?.time_unit === 'hour') (hourKeys ??= new Set()).add(`${l.med_list_codg}@${cnDayNumber(l.fee_ocur_time)}`)
         if (l.med_chrgitm_type === '01') beds = true
       }
+      // Dated outside the stay: every line of the items the upload brings, one finding per item.
+      const judged: LineJudgement[] = []
+      for (const l of touchedLines(ctx, visit)) {
+        const t = timing(visit, l, death, tol, p)
+        if (t !== undefined) judged.push(t)
+      }
+      out.push(...findingsByItem(visit, judged, 'timing'))
       if (hourKeys !== undefined) hoursPerDay(ctx, visit, hourKeys, p, out)
       if (beds && p.check_bed_days && inpatient) bedDays(ctx, visit, p, out)
       if (!inpatient && p.check_outpatient_during_stay) outpatientDuringStay(person, visit, tol, p, out)
@@ -77,17 +83,21 @@ export default defineDetector({
       const death = (p.check_after_death ? deathInstant(ctx, person) : undefined)
       // Lines uploaded before the discharge was known, dated after it.
       if (p.check_outside_stay || death !== undefined) {
+        const judged: LineJudgement[] = []
         for (const l of visit.lines.values()) {
           if (l.reversed) continue
           const t = timing(visit, l, death, tol, p)
-          if (t !== undefined) out.push(t)
+          if (t !== undefined) judged.push(t)
         }
+        out.push(...findingsByItem(visit, judged, 'timing'))
       }
       // A death ends every other visit too.
       if (visit.dscg_way === '5' && death !== undefined) {
         for (const v of person.visits.values()) {
           if (v === visit) continue
-          for (const l of v.lines.values()) if (!l.reversed && l.fee_ocur_time > death.at + tol) out.push(timing(v, l, death, tol, p)!)
+          const judged: LineJudgement[] = []
+          for (const l of v.lines.values()) if (!l.reversed && l.fee_ocur_time > death.at + tol) judged.push(timing(v, l, death, tol, p)!)
+          out.push(...findingsByItem(v, judged, 'timing'))
         }
       }
       if (inpatient && p.check_bed_days) bedDays(ctx, visit, p, out)
@@ -118,7 +128,7 @@ function deathInstant(ctx: DetectContext, person: PersonState): Death | undefine
   return d
 }
 
-function timing(visit: VisitState, l: FeeLineState, death: Death | undefined, tol: number, p: Params): Finding | undefined {
+function timing(visit: VisitState, l: FeeLineState, death: Death | undefined, tol: number, p: Params): LineJudgement | undefined {
   const reasons: string[] = []
   const zh: string[] = []
   const en: string[] = []
@@ -138,12 +148,18 @@ function timing(visit: VisitState, l: FeeLineState, death: Death | undefined, to
     en.push(`after the person's death on ${death.date}`)
   }
   if (reasons.length === 0) return undefined
-  return lineFinding(visit, l, l.amount,
-    text(`费用发生于 ${cnIso(l.fee_ocur_time)}，${zh.join('，')}`, `Line dated ${cnIso(l.fee_ocur_time)}, ${en.join(', ')}`),
-    {
+  return {
+    line: l,
+    amount: l.amount,
+    message: text(`费用发生于 ${cnIso(l.fee_ocur_time)}，${zh.join('，')}`, `Line dated ${cnIso(l.fee_ocur_time)}, ${en.join(', ')}`),
+    evidence: {
       rule: 'timing', reasons, tolerance_minutes: p.tolerance_minutes, begntime: visit.begntime > 0 ? cnIso(visit.begntime) : undefined,
       endtime: visit.endtime === undefined ? undefined : cnIso(visit.endtime), ...(death === undefined ? {} : { death }),
-    }, '/timing')
+    },
+    ...(reasons.includes('after_death')
+      ? { notice: { message: text('费用发生时间晚于参保人登记的死亡时间', 'Lines dated after the insured person is recorded as deceased'), evidence: { rule: 'timing', reasons } } }
+      : {}),
+  }
 }
 
 function hoursPerDay(ctx: DetectContext, visit: VisitState, keys: Set<string>, p: Params, out: Finding[]): void {
@@ -238,6 +254,7 @@ function outpatientDuringStay(person: PersonState, visit: VisitState, tol: numbe
         stay: { mdtrt_id: s.mdtrt_id, fixmedins_code: s.fixmedins_code, begntime: cnIso(s.begntime), endtime: s.endtime === undefined ? null : cnIso(s.endtime) },
         lines: inside.map(lineEvidence),
       },
+      notice: { message: text('参保人此时正在其他机构住院', 'The insured person is an inpatient at another institution at this time'), evidence: { rule: 'outpatient_during_stay' } },
     })
   }
 }
@@ -290,6 +307,7 @@ function overlaps(person: PersonState, visit: VisitState, p: Params, out: Findin
         })),
         later_stay_lines_in_overlap: inside.length,
       },
+      notice: { message: text('参保人在其他机构有时间重叠的住院记录', 'The insured person has an overlapping inpatient stay at another institution'), evidence: { rule: 'overlapping_stays' } },
     })
   }
 }

@@ -28,7 +28,8 @@ describe('phantom-service: lines outside the stay', () => {
       { feedetl_sn: 'early', fee_ocur_time: '2026-03-01T07:00:00+08:00', med_list_codg: CBC, pric: '20.00' },
       { feedetl_sn: 'ok', fee_ocur_time: '2026-03-01T08:30:00+08:00', med_list_codg: CBC },
     ] }))
-    expect(f.map((x) => x.key)).toEqual(['S1/early/timing'])
+    expect(f.map((x) => x.key)).toEqual([`S1/item/${CBC}/timing`])
+    expect(f[0]!.refs.feedetl_sns).toEqual(['early'])
     expect(f[0]!.amount_at_risk).toBe(20)
     expect(f[0]!.evidence['reasons']).toEqual(['before_admission'])
   })
@@ -37,12 +38,14 @@ describe('phantom-service: lines outside the stay', () => {
     const t = stay(only('check_outside_stay'))
     t.push(feeUploaded({ mdtrt_id: 'S1', lines: [{ feedetl_sn: 'pre', fee_ocur_time: '2026-03-08T09:00:00+08:00', med_list_codg: CBC }] }))
     const onClose = t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'J18.900' }))
-    expect(onClose.map((x) => x.key)).toEqual(['S1/pre/timing'])
+    expect(onClose.map((x) => x.key)).toEqual([`S1/item/${CBC}/timing`])
     const later = t.push(feeUploaded({ mdtrt_id: 'S1', lines: [
       { feedetl_sn: 'post', fee_ocur_time: '2026-03-06T09:00:00+08:00', med_list_codg: CBC },
       { feedetl_sn: 'within', fee_ocur_time: '2026-03-05T11:30:00+08:00', med_list_codg: CBC },
     ] }))
-    expect(later.map((x) => x.key)).toEqual(['S1/post/timing'])
+    // The item's one finding again, with both lines dated after the discharge.
+    expect(later.map((x) => x.key)).toEqual([`S1/item/${CBC}/timing`])
+    expect(later[0]!.refs.feedetl_sns).toEqual(['post', 'pre'])
   })
 
   it('does not flag reversed lines', () => {
@@ -60,7 +63,8 @@ describe('phantom-service: after death', () => {
       { feedetl_sn: 'same-day', fee_ocur_time: '2026-03-03T22:00:00+08:00', med_list_codg: CBC },
       { feedetl_sn: 'next-day', fee_ocur_time: '2026-03-04T03:00:00+08:00', med_list_codg: CBC },
     ] }))
-    expect(f.map((x) => x.key)).toEqual(['S1/next-day/timing'])
+    expect(f.map((x) => x.key)).toEqual([`S1/item/${CBC}/timing`])
+    expect(f[0]!.refs.feedetl_sns).toEqual(['next-day'])
     expect(f[0]!.evidence['death']).toMatchObject({ source: 'kb_death_date', date: '2026-03-03' })
   })
 
@@ -69,7 +73,7 @@ describe('phantom-service: after death', () => {
     t.push(visitOpened({ mdtrt_id: 'P1', begntime: '2026-03-06T09:00:00+08:00', med_type: '41', fixmedins_code: PHARMACY }))
     t.push(feeUploaded({ mdtrt_id: 'P1', fixmedins_code: PHARMACY, lines: [{ feedetl_sn: 'buy', fee_ocur_time: '2026-03-06T09:05:00+08:00', med_list_codg: CBC }] }))
     const f = t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_way: '5', dscg_maindiag_code: 'I21.900' }))
-    expect(f.map((x) => x.key)).toEqual(['P1/buy/timing'])
+    expect(f.map((x) => x.key)).toEqual([`P1/item/${CBC}/timing`])
     expect(f[0]!.subject.fixmedins_code).toBe(PHARMACY)
   })
 })

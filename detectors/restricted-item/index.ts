@@ -1,7 +1,8 @@
 import { z } from 'zod'
-import { defineDetector, type Finding } from '../../src/detect/types.ts'
+import { defineDetector } from '../../src/detect/types.ts'
 import { ageOn } from '../../src/kb/knowledge-base.ts'
-import { NO_FINDINGS, REGULATION, activeLine, lineEvidence, text, uploadedLines } from '../_shared/common.ts'
+import { NO_FINDINGS, REGULATION, findingsByItem, text, type LineJudgement } from '../_shared/common.ts'
+import { touchedLines } from '../_shared/visit-index.ts'
 
 const params = z.object({
   check_gender: z.boolean().default(true).describe('Flag items restricted to one gender (catalog gend) billed for a person of the other'),
@@ -16,7 +17,7 @@ const GENDER = { '1': ['男', 'male'], '2': ['女', 'female'] } as const
 export default defineDetector({
   kind: 'stream',
   id: 'restricted-item',
-  version: '1.0.0',
+  version: '2.0.0',
   title: text('限性别/限年龄/限医院等级项目违规', 'Gender-, age- or level-restricted item'),
   pattern: text('限性别/限年龄/限医院等级', 'Gender, age or institution-level restricted item'),
   description: text(
@@ -34,9 +35,8 @@ export default defineDetector({
   params,
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
-    const uploaded = uploadedLines(ctx)
     const visit = ctx.visit
-    if (uploaded === undefined || visit === undefined) return NO_FINDINGS
+    if (ctx.event.event_type !== 'fee.uploaded' || visit === undefined) return NO_FINDINGS
 
     // Person facts: the claim's own psn block first, the platform registry as fallback.
     const registered = ctx.kb.persons.get(visit.psn_no)
@@ -45,10 +45,9 @@ export default defineDetector({
     const inst = ctx.kb.institutions.get(visit.fixmedins_code)
     const level = inst === undefined ? undefined : Math.max(inst.level, 1)
 
-    let findings: Finding[] | undefined
-    for (const u of uploaded) {
-      const l = activeLine(visit, u.feedetl_sn)
-      if (l === undefined) continue
+    // Every line of the items the upload brings: one finding per item lists them all.
+    const judged: LineJudgement[] = []
+    for (const l of touchedLines(ctx, visit)) {
       const item = ctx.kb.catalog.get(l.med_list_codg)
       // Most items carry no restriction: skip them before any further work.
       if (item === undefined || (item.gend === undefined && item.age_min === undefined && item.age_max === undefined && item.min_hosp_lv === undefined)) continue
@@ -79,19 +78,17 @@ export default defineDetector({
       }
       if (broken.length === 0) continue
 
-      ;(findings ??= []).push({
-        key: `${visit.mdtrt_id}/${l.feedetl_sn}`,
-        subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id, doctor: l.bilg_dr_codg },
-        refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: [l.feedetl_sn], event_ids: [l.event_id] },
-        amount_at_risk: l.amount,
+      judged.push({
+        line: l,
+        amount: l.amount,
         message: text(`${item.name}(${item.med_list_codg})：${zh.join('；')}`, `${item.med_list_codg} (${item.name}): ${en.join('; ')}`),
         evidence: {
           restrictions: broken.map((b) => b['restriction']), checks: broken, med_list_codg: item.med_list_codg, name: item.name,
-          line: lineEvidence(l), ...(inst ? { fixmedins_code: inst.fixmedins_code, institution_level: inst.level } : {}),
+          ...(inst ? { fixmedins_code: inst.fixmedins_code, institution_level: inst.level } : {}),
         },
       })
     }
-    return findings ?? NO_FINDINGS
+    return findingsByItem(visit, judged, 'restriction')
   },
 })
 

@@ -33,7 +33,7 @@ describe('restricted-item: gender', () => {
     open(t, { gend: '1' })
     const f = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ feedetl_sn: 'L1', fee_ocur_time: at, med_list_codg: OBST, pric: '45.50' }, { fee_ocur_time: at, med_list_codg: PLAIN }] }))
     expect(f).toHaveLength(1)
-    expect(f[0]!.key).toBe('V1/L1')
+    expect(f[0]!.key).toBe(`V1/item/${OBST}/restriction`)
     expect(f[0]!.amount_at_risk).toBe(45.5)
     expect(f[0]!.evidence['restrictions']).toEqual(['gender'])
     expect(f[0]!.message.zh).toContain('限女性')
@@ -79,7 +79,8 @@ describe('restricted-item: age', () => {
       { feedetl_sn: 'before', fee_ocur_time: '2026-03-01T23:30:00+08:00', med_list_codg: PAED, list_type: 'drug', med_chrgitm_type: '11' },
       { feedetl_sn: 'after', fee_ocur_time: '2026-03-01T16:30:00Z', med_list_codg: PAED, list_type: 'drug', med_chrgitm_type: '11' },
     ] }))
-    expect(f.map((x) => x.key)).toEqual(['V1/after'])
+    expect(f.map((x) => x.key)).toEqual([`V1/item/${PAED}/restriction`])
+    expect(f[0]!.refs.feedetl_sns).toEqual(['after'])
   })
 
   it('honours age_tolerance_years on the lower bound', () => {

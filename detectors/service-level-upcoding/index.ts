@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
-import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, lineFinding, text, uploadedLines } from '../_shared/common.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, text, type LineJudgement } from '../_shared/common.ts'
+import { touchedLines } from '../_shared/visit-index.ts'
 
 const params = z.object({
   flag_unknown_doctor: z.boolean().default(false)
@@ -18,7 +19,7 @@ const TITLE = {
 export default defineDetector({
   kind: 'stream',
   id: 'service-level-upcoding',
-  version: '1.0.0',
+  version: '2.0.0',
   title: text('高套收费(诊查费职称不符)', 'Service-level upcoding'),
   pattern: text('高套收费', 'Service-level upcoding'),
   description: text(
@@ -36,13 +37,11 @@ export default defineDetector({
   params,
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
-    const uploaded = uploadedLines(ctx)
     const visit = ctx.visit
-    if (uploaded === undefined || visit === undefined) return NO_FINDINGS
-    let findings: Finding[] | undefined
-    for (const u of uploaded) {
-      const l = activeLine(visit, u.feedetl_sn)
-      if (l === undefined) continue
+    if (ctx.event.event_type !== 'fee.uploaded' || visit === undefined) return NO_FINDINGS
+    // Every line of the items the upload brings, judged again: their findings replace the earlier ones.
+    const judged: LineJudgement[] = []
+    for (const l of touchedLines(ctx, visit)) {
       const item = ctx.kb.catalog.get(l.med_list_codg)
       if (item?.required_title === undefined) continue
       const dr = ctx.kb.doctors.get(l.bilg_dr_codg)
@@ -50,14 +49,23 @@ export default defineDetector({
       if (dr !== undefined && KnowledgeBase.titleRank(dr.title) >= KnowledgeBase.titleRank(item.required_title)) continue
       const need = TITLE[item.required_title]
       const has = dr === undefined ? (['未登记', 'not registered'] as const) : TITLE[dr.title]
-      ;(findings ??= []).push(lineFinding(visit, l, l.amount,
-        text(`${item.name}(${item.med_list_codg})须${need[0]}及以上收取，计费医师 ${l.bilg_dr_codg} 为${has[0]}`,
+      judged.push({
+        line: l,
+        amount: l.amount,
+        message: text(`${item.name}(${item.med_list_codg})须${need[0]}及以上收取，计费医师 ${l.bilg_dr_codg} 为${has[0]}`,
           `${item.med_list_codg} (${item.name}) requires a ${need[1]} or above; billing doctor ${l.bilg_dr_codg} is ${dr === undefined ? 'not registered' : `a ${has[1]}`}`),
-        {
+        evidence: {
           med_list_codg: item.med_list_codg, name: item.name, required_title: item.required_title, bilg_dr_codg: l.bilg_dr_codg,
           doctor_title: dr?.title ?? null, doctor_fixmedins_code: dr?.fixmedins_code ?? null, doctor_registered: dr !== undefined,
-        }))
+        },
+      })
     }
-    return findings ?? NO_FINDINGS
+    if (judged.length === 0) return NO_FINDINGS
+    // The judgement is about the billing doctor's title: one finding per item and doctor.
+    const byDoctor = new Map<string, LineJudgement[]>()
+    for (const j of judged) byDoctor.set(j.line.bilg_dr_codg, [...(byDoctor.get(j.line.bilg_dr_codg) ?? []), j])
+    const findings: Finding[] = []
+    for (const [doctor, group] of byDoctor) findings.push(...findingsByItem(visit, group, `title/${doctor}`))
+    return findings
   },
 })

@@ -91,6 +91,11 @@ export default defineDetector({
           day: date, prescriptions: prescriptions.size, total_prd_days: days, max_prd_days: max,
           doctors: [...new Set(lines.map((l) => l.bilg_dr_codg))], lines: lines.map(lineEvidence),
         },
+        notice: {
+          message: text(`${name}(${code})同日 ${prescriptions.size} 张处方(含其他机构)合计 ${days} 天用量，超过单张限定 ${max} 天`,
+            `${code} (${name}): ${prescriptions.size} prescriptions on one day (all institutions) totalling ${days} days, above the ${max}-day limit`),
+          evidence: { prescriptions: prescriptions.size, total_prd_days: days, max_prd_days: max },
+        },
       })
     }
     return findings ?? NO_FINDINGS

@@ -7,8 +7,9 @@ import { applyEvent } from '../state/apply.ts'
 import type { PersonState } from '../state/types.ts'
 import { fenOf, yuan } from '../util/money.ts'
 import { cnIso } from '../util/time.ts'
+import { boundEvidence } from './evidence.ts'
 import { RuleBaseConfig, paramsHash, type DetectorRule } from './rulebase.ts'
-import type { AuditDetector, DetectContext, Detector, Finding, StreamDetector } from './types.ts'
+import type { AuditDetector, DetectContext, Detector, Finding, Notice, StreamDetector } from './types.ts'
 
 export interface ActiveDetector<D extends Detector = Detector> {
   detector: D
@@ -18,6 +19,37 @@ export interface ActiveDetector<D extends Detector = Detector> {
   stages: ReadonlySet<Stage>
   /** Time spent in this batch, reset by takeTimings(). */
   spentMs: number
+}
+
+/**
+ * Time one detector may take on one event. A synchronous call cannot be
+ * interrupted, so the budget is checked when the call returns: a call over it
+ * is recorded (DetectorError `over_budget`) and its findings for that event are
+ * dropped, so whatever it built does not go on into the batch; the detector
+ * still runs on the next event. Work per event is bounded by construction (the
+ * lines-per-event limit, one finding per item/visit/rule, the evidence cap),
+ * so a detector near this budget is a bug to fix, not load: the budget is set
+ * far above what any detector takes on the largest event the contract allows.
+ */
+export const DETECTOR_BUDGET_MS = 2000
+
+/** A detector call that failed on one event: stored in detector_errors, so the gap in checking is on record. */
+export interface DetectorError {
+  event_id: string
+  event_type: string
+  event_time: string
+  fixmedins_code: string
+  detector_id: string
+  detector_version: string
+  kind: 'threw' | 'over_budget'
+  /** The error's message (first 500 characters), or the time taken; never the event's data. */
+  detail: string
+  elapsed_ms: number
+}
+
+export interface EngineOptions {
+  /** Per detector per event; DETECTOR_BUDGET_MS unless a test needs a small one. */
+  budgetMs?: number
 }
 
 /** Deterministic alert id: the same detector and the same facts give the same id, on any replica, after any replay. */
@@ -37,8 +69,10 @@ export class DetectEngine {
   /** Days of person history the enabled stream detectors read. */
   readonly lookbackDays: number
   readonly config: RuleBaseConfig
+  readonly budgetMs: number
 
-  constructor(registry: readonly Detector[], config: unknown = {}) {
+  constructor(registry: readonly Detector[], config: unknown = {}, opts: EngineOptions = {}) {
+    this.budgetMs = opts.budgetMs ?? DETECTOR_BUDGET_MS
     const parsed = RuleBaseConfig.safeParse(config)
     if (!parsed.success) throw new FundwatchError('RULEBASE_INVALID', `rule base: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
     this.config = parsed.data
@@ -73,13 +107,21 @@ export class DetectEngine {
    * detectors of `stage`; findings go into `into` by alert_id, a later version
    * of the same finding replacing the earlier.
    */
-  step(into: Map<string, Alert>, o: { event: AnyEvent; eventTime: number; person?: PersonState; stage: Stage; kb: DetectContext['kb'] }, detectedAt: number, metrics?: Metrics, log?: Logger): void {
+  step(
+    into: Map<string, Alert>, o: { event: AnyEvent; eventTime: number; person?: PersonState; stage: Stage; kb: DetectContext['kb'] }, detectedAt: number,
+    metrics?: Metrics, log?: Logger, errors?: DetectorError[], notices?: Map<string, Notice>,
+  ): void {
     const visit = o.person ? applyEvent(o.person, o.event, o.eventTime) : undefined
-    for (const a of this.detect({ ...o, visit }, detectedAt, metrics, log)) into.set(a.alert_id, a)
+    for (const a of this.detect({ ...o, visit }, detectedAt, metrics, log, errors, notices)) into.set(a.alert_id, a)
   }
 
-  /** Runs the stream detectors for one event. A detector that throws is counted and logged; the others still run. */
-  detect(ctx: DetectContext, detectedAt: number, metrics?: Metrics, log?: Logger): Alert[] {
+  /**
+   * Runs the stream detectors for one event. A detector that throws, or takes
+   * longer than the budget, is skipped for this event: counted, logged, and
+   * pushed to `errors` (the pipeline stores them); the others still run.
+   * A finding's notice (what the pre-check may disclose) goes to `notices`.
+   */
+  detect(ctx: DetectContext, detectedAt: number, metrics?: Metrics, log?: Logger, errors?: DetectorError[], notices?: Map<string, Notice>): Alert[] {
     const list = this.stream.get(ctx.event.event_type)
     if (!list) return []
     let out: Alert[] | undefined
@@ -87,16 +129,31 @@ export class DetectEngine {
       if (!a.stages.has(ctx.stage) || !inScope(a.rule, ctx)) continue
       const t0 = performance.now()
       let findings: Finding[]
+      let failure: { kind: DetectorError['kind']; detail: string; err?: unknown } | undefined
       try {
         findings = a.detector.detect(ctx, a.params)
       } catch (err) {
-        metrics?.detectorErrors.inc({ detector: a.detector.id })
-        log?.error({ err, detector: a.detector.id, event_id: ctx.event.event_id }, 'detector failed on event')
-        continue
-      } finally {
-        a.spentMs += performance.now() - t0
+        findings = []
+        failure = { kind: 'threw', detail: err instanceof Error ? err.message : String(err), err }
       }
-      for (const f of findings) (out ??= []).push(this.toAlert(a, f, ctx.stage, ctx.event.event_time, detectedAt))
+      const ms = performance.now() - t0
+      a.spentMs += ms
+      if (failure === undefined && ms > this.budgetMs) failure = { kind: 'over_budget', detail: `${Math.round(ms)} ms > budget ${this.budgetMs} ms; ${findings.length} finding(s) dropped` }
+      if (failure !== undefined) {
+        const ev = ctx.event
+        metrics?.detectorErrors.inc({ detector: a.detector.id, kind: failure.kind })
+        log?.error({ err: failure.err, detector: a.detector.id, event_id: ev.event_id, kind: failure.kind, elapsed_ms: Math.round(ms) }, 'detector skipped for this event')
+        errors?.push({
+          event_id: ev.event_id, event_type: ev.event_type, event_time: ev.event_time, fixmedins_code: ev.source.fixmedins_code,
+          detector_id: a.detector.id, detector_version: a.detector.version, kind: failure.kind, detail: failure.detail.slice(0, 500), elapsed_ms: Math.round(ms * 10) / 10,
+        })
+        continue
+      }
+      for (const f of findings) {
+        const alert = this.toAlert(a, f, ctx.stage, ctx.event.event_time, detectedAt)
+        ;(out ??= []).push(alert)
+        if (notices !== undefined && f.notice !== undefined) notices.set(alert.alert_id, f.notice)
+      }
     }
     return out ?? []
   }
@@ -115,7 +172,7 @@ export class DetectEngine {
       amount_at_risk: yuan(fenOf(f.amount_at_risk)),
       title: d.title,
       message: f.message,
-      evidence: f.evidence,
+      evidence: boundEvidence(f.evidence),
       basis: f.basis ?? d.basis,
       event_time: f.event_time ?? eventTime,
       detected_at: cnIso(detectedAt),

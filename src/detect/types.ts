@@ -49,6 +49,20 @@ export interface Finding {
   result?: Result
   /** RFC 3339; defaults to the triggering event's event_time. */
   event_time?: string
+  /**
+   * What the pre-check may tell the institution that sent the draft when the
+   * finding rests on another institution's records (docs/api.md, "Pre-check
+   * disclosure"): what it needs to act, and no identifiers, names, times,
+   * diagnoses or lines of another institution. Without one, a generic message
+   * from the detector's title is sent.
+   */
+  notice?: Notice
+}
+
+export interface Notice {
+  message: Text
+  /** Facts safe to disclose: counts, limits, the kind of conflict. */
+  evidence?: Record<string, unknown>
 }
 
 interface DetectorBase<P extends z.ZodObject> {

@@ -3,15 +3,29 @@ import type { z } from 'zod'
 import { AnyEvent, EVENT_TYPES } from '../../schemas/index.ts'
 import { fen, scaled, yuan } from '../util/money.ts'
 
+/**
+ * At most this many fee lines in one fee.uploaded (and line ids in one
+ * fee.reversed); more is dead-lettered as too_many_lines. The national upload
+ * a fee.uploaded maps from (2204 门诊 / 2301 住院费用明细上传) carries its lines
+ * in one `input` of at most 40,000 characters, about a hundred lines of the
+ * 29–33 fields each; the limit leaves ten times that. It bounds the work and
+ * the output of one record: detectors' findings grow with the lines of one
+ * event, and a record under the size limit could otherwise hold thousands of
+ * lines (docs/design.md, "Bounded work per record").
+ */
+export const MAX_LINES_PER_EVENT = 1000
+
 export interface DecodeOptions {
   /** Larger records are rejected unread (CONTRACT.md: oversized messages). */
   maxBytes: number
+  /** More fee lines (or reversed line ids) in one event are rejected before the schema is run. */
+  maxLines: number
   /** event_time later than now + this is "in the far future". */
   futureToleranceMs: number
   now: () => number
 }
 
-export const DEFAULT_DECODE: DecodeOptions = { maxBytes: 1 << 20, futureToleranceMs: 24 * 3600_000, now: Date.now }
+export const DEFAULT_DECODE: DecodeOptions = { maxBytes: 1 << 20, maxLines: MAX_LINES_PER_EVENT, futureToleranceMs: 24 * 3600_000, now: Date.now }
 
 export type Decoded =
   | { ok: true; event: AnyEvent; eventTime: number; text: string }
@@ -44,6 +58,12 @@ export function decode(bytes: Buffer, opts: DecodeOptions = DEFAULT_DECODE): Dec
   if (typeof obj.event_type !== 'string') return fail(obj.event_type === undefined ? 'missing_event_type' : 'schema.invalid_type@event_type', 'event_type must be a string')
   if (!KNOWN_TYPES.has(obj.event_type)) return fail('unknown_event_type', `event_type "${String(obj.event_type).slice(0, 60)}"`)
   if (obj.schema_version !== 1) return fail('unsupported_schema_version', `schema_version ${JSON.stringify(obj.schema_version)?.slice(0, 20)}`)
+  // Counted before the schema, which would otherwise validate every line of a record it is about to refuse.
+  const payload = obj.payload as Record<string, unknown> | null | undefined
+  for (const field of ['lines', 'feedetl_sns'] as const) {
+    const list = typeof payload === 'object' && payload !== null ? payload[field] : undefined
+    if (Array.isArray(list) && list.length > opts.maxLines) return fail(`too_many_lines@payload.${field}`, `${list.length} entries in payload.${field} > limit ${opts.maxLines}`)
+  }
 
   const parsed = AnyEvent.safeParse(obj)
   if (!parsed.success) return zodFail(parsed.error)

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Alert } from '../../schemas/index.ts'
-import type { DetectEngine } from '../detect/engine.ts'
+import type { DetectEngine, DetectorError } from '../detect/engine.ts'
 import type { KnowledgeBase } from '../kb/knowledge-base.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
@@ -43,6 +43,8 @@ export interface PreparedBatch {
   rows: BatchRows
   alerts: Alert[]
   deadLetters: DeadLetterOut[]
+  /** Detectors skipped for one event of the batch (stored in detector_errors). */
+  detectorErrors: DetectorError[]
   events: number
   feeLines: number
 }
@@ -134,7 +136,7 @@ export class Pipeline {
     const candidates: (Candidate & { t: number; rec: SourceRecord; text: string })[] = []
     const ingestedAt = chTime(now)
     const reject = (rec: SourceRecord, r: { reason: string; detail: string }) =>
-      deadLetters.push({ dlq_id: dlqId(rec.pos), reason: r.reason, detail: r.detail, record: rec, received_at: cnIso(now) })
+      deadLetters.push({ dlq_id: dlqId(rec), reason: r.reason, detail: r.detail, record: rec, received_at: cnIso(now) })
     for (const rec of batch.records) {
       const r = decode(rec.value, this.decodeOpts)
       if (!r.ok) {
@@ -166,6 +168,7 @@ export class Pipeline {
     const t2 = performance.now()
 
     const alerts = new Map<string, Alert>()
+    const detectorErrors: DetectorError[] = []
     const touched = new Set<PersonState>()
     let events = 0
     let feeLines = 0
@@ -185,12 +188,13 @@ export class Pipeline {
       if (ev.event_type === 'fee.uploaded') feeLines += ev.payload.lines.length
       if (person) touched.add(person)
       // The pipeline is the 事中 stage; the pre-check (src/precheck/) takes the same step at 事前.
-      engine.step(alerts, { event: ev, eventTime: t, person, stage: 'in', kb }, now, m, this.d.log)
+      engine.step(alerts, { event: ev, eventTime: t, person, stage: 'in', kb }, now, m, this.d.log, detectorErrors)
     }
     for (const p of touched) prune(p, engine.lookbackDays)
     const t3 = performance.now()
 
     for (const a of alerts.values()) rows.alerts.push(alertRow(a, kb.institutions.get(a.subject.fixmedins_code)?.admdvs ?? ''))
+    for (const e of detectorErrors) rows.detector_errors.push({ ...e, event_time: chTime(Date.parse(e.event_time)), recorded_at: ingestedAt })
     for (const dl of deadLetters) {
       rows.dead_letters.push({ dlq_id: dl.dlq_id, reason: dl.reason, detail: dl.detail, source: dl.record.pos, received_at: ingestedAt, raw_base64: dl.record.value.toString('base64') })
     }
@@ -199,7 +203,7 @@ export class Pipeline {
     m.batchSeconds.observe({ stage: 'detect' }, (t3 - t2) / 1000)
     for (const { id, ms } of engine.takeTimings()) m.detectorBatchSeconds.observe({ detector: id }, ms / 1000)
     this.d.fault?.('after-detect', seq)
-    return { seq, batch, rows, alerts: [...alerts.values()], deadLetters, events, feeLines }
+    return { seq, batch, rows, alerts: [...alerts.values()], deadLetters, detectorErrors, events, feeLines }
   }
 
   /** Store, publish, then commit — retrying each step until it succeeds or the run is aborted. */
@@ -264,9 +268,15 @@ export class Pipeline {
   }
 }
 
-/** Dead letters are keyed by where the record sat, so a replay rewrites the same row. */
-export function dlqId(pos: string): string {
-  return createHash('sha256').update(pos).digest('hex').slice(0, 32)
+/**
+ * A dead letter's id: where the record sat, in full (a file's absolute path and
+ * line, or topic/partition/offset), and what it held (a hash of its bytes). A
+ * replay of the same record rewrites the same row; a different record — another
+ * file of the same name, a rewritten line — never overwrites it.
+ */
+export function dlqId(rec: Pick<SourceRecord, 'pos' | 'value'>): string {
+  const content = createHash('sha256').update(rec.value).digest('hex')
+  return createHash('sha256').update(rec.pos).update('\n').update(content).digest('hex').slice(0, 32)
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,5 +1,5 @@
 import { createReadStream, statSync } from 'node:fs'
-import { basename } from 'node:path'
+import { basename, resolve } from 'node:path'
 import type { AnyEvent } from '../../schemas/index.ts'
 import type { Source, SourceBatch, SourceRecord } from './types.ts'
 
@@ -11,6 +11,9 @@ import type { Source, SourceBatch, SourceRecord } from './types.ts'
 export function fileSource(path: string, opts: { batchSize?: number; onProgress?: (bytes: number, total: number) => void } = {}): Source {
   const batchSize = opts.batchSize ?? 2000
   const name = basename(path)
+  // A record's position names the file in full: two exports of the same name
+  // are different sources (the dead-letter id derives from the position).
+  const where = resolve(path)
   return {
     name: `file:${name}`,
     async *batches(signal) {
@@ -24,7 +27,7 @@ export function fileSource(path: string, opts: { batchSize?: number; onProgress?
         // Tolerate CRLF files; skip blank lines (they carry no record).
         const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length
         if (end === 0) return
-        records.push({ value: line.subarray(0, end), pos: `${name}:${lineNo}`, owner: `file:${name}` })
+        records.push({ value: line.subarray(0, end), pos: `${where}:${lineNo}`, owner: `file:${name}` })
       }
       for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
         if (signal.aborted) return

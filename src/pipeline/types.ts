@@ -3,7 +3,7 @@ import type { Alert } from '../../schemas/index.ts'
 /** One record as a source delivers it: the original bytes and where they came from. */
 export interface SourceRecord {
   value: Buffer
-  /** Stable position, e.g. "fundwatch.claims.v1/3/1042" or "claims.jsonl:17": the dead-letter id derives from it. */
+  /** Stable position in full, e.g. "fundwatch.claims.v1/3/1042" or "/data/export/claims.jsonl:17": the dead-letter id derives from it and the bytes. */
   pos: string
   /** Who owns the record's person state, e.g. "fundwatch.claims.v1/3"; state is dropped per owner on a rebalance. */
   owner: string

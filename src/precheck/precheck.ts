@@ -6,8 +6,20 @@ import { DEFAULT_DECODE, decode } from '../pipeline/decode.ts'
 import { newPerson } from '../state/apply.ts'
 import { loadPersons } from '../state/cache.ts'
 import { psnOf } from '../store/rows.ts'
+import type { Notice } from '../detect/types.ts'
 import { DAY_MS } from '../util/time.ts'
 import { admitDraft } from './admission.ts'
+import { DisclosureScope } from './disclosure.ts'
+
+/**
+ * Most events in one draft. A draft is one person's claim before settlement
+ * (an opening, uploads, reversals, a closing); the request body is at most
+ * PRECHECK_BODY_LIMIT, which holds this many ordinary events (a one-line
+ * fee.uploaded is about 0.5 KiB), so the two limits agree: neither makes the
+ * other unreachable. Each event is also under the pipeline's own limits.
+ */
+export const PRECHECK_MAX_EVENTS = 100
+export const PRECHECK_BODY_LIMIT = 64 * 1024
 
 export interface PrecheckResult {
   psn_no: string
@@ -37,6 +49,9 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
     const r = decode(Buffer.from(JSON.stringify(draft)), { ...DEFAULT_DECODE, now: () => now })
     if (!r.ok) throw new FundwatchError('BAD_REQUEST', `events[${i}]: ${r.reason} (${r.detail})`)
     if (!DRAFT_TYPES.has(r.event.event_type)) throw new FundwatchError('BAD_REQUEST', `events[${i}]: a draft holds ${[...DRAFT_TYPES].join(', ')}, not ${r.event.event_type}`)
+    // The earlier form of a reversal (no psn_no) is still accepted from existing producers on the stream; a
+    // draft is new input, and it is checked against its person, so every event names one (CONTRACT.md, 2026-12-06).
+    if (!psnOf(r.event)) throw new FundwatchError('BAD_REQUEST', `events[${i}]: schema.missing@payload.psn_no (${r.event.event_type} in a draft must name its person: psn_no is required)`)
     const inst = r.event.source.fixmedins_code
     if (!canSee(caller, { fixmedins_code: inst, admdvs: kb.institutions.get(inst)?.admdvs ?? '' })) {
       throw new FundwatchError('FORBIDDEN', `events[${i}]: institution ${inst} is outside your scope`)
@@ -49,8 +64,15 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   await admitDraft(app, caller, events, now)
   const since = Math.min(...events.map((e) => e.t)) - engine.lookbackDays * DAY_MS
   const person = (await loadPersons(app.store, [psn], since)).get(psn) ?? newPerson(psn, 'precheck')
-  const findings = new Map<string, Alert>()
-  for (const { ev, t } of events) engine.step(findings, { event: ev, eventTime: t, person, stage: 'pre', kb }, now, app.metrics, app.log)
-  const list = [...findings.values()]
+  const findings = new Map<string, { alert: Alert; eventTime: string }>()
+  const notices = new Map<string, Notice>()
+  for (const { ev, t } of events) {
+    const step = new Map<string, Alert>()
+    engine.step(step, { event: ev, eventTime: t, person, stage: 'pre', kb }, now, app.metrics, app.log, undefined, notices)
+    for (const [id, alert] of step) findings.set(id, { alert, eventTime: ev.event_time })
+  }
+  // Every answer goes through the disclosure rule: the draft's institutions see their own records, nobody else's.
+  const scope = new DisclosureScope(person, new Set(events.map((e) => e.ev.source.fixmedins_code)), kb, events.map((e) => e.ev.event_id))
+  const list = [...findings.entries()].map(([id, f]) => scope.disclose(f.alert, notices.get(id), f.eventTime))
   return { psn_no: psn, findings: list, violation: list.some((a) => a.result === 'violation') }
 }

@@ -229,6 +229,21 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE {db}.alert_status MODIFY COLUMN amount_at_risk Decimal(38, 2)`,
     ],
   },
+  {
+    version: 6,
+    name: 'detector errors',
+    statements: [
+      // A detector skipped for one event (it threw, or ran over its time
+      // budget): the gap in checking is on record, by event, for an operator to
+      // see and replay. Keyed by the event and the detector, partitioned by the
+      // event's time, so a replay rewrites the same row.
+      `CREATE TABLE IF NOT EXISTS {db}.detector_errors (
+        event_id String, event_type LowCardinality(String), event_time ${T}, fixmedins_code LowCardinality(String),
+        detector_id LowCardinality(String), detector_version LowCardinality(String), kind LowCardinality(String),
+        detail String, elapsed_ms Float64, recorded_at ${T}
+      ) ENGINE = ReplacingMergeTree(recorded_at) PARTITION BY toYYYYMM(event_time) ORDER BY (fixmedins_code, event_id, detector_id)`,
+    ],
+  },
 ]
 
 export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS): Promise<{ applied: number[]; current: number }> {

@@ -16,12 +16,13 @@ export interface BatchRows {
   alerts: object[]
   dead_letters: object[]
   data_quality: object[]
+  detector_errors: object[]
 }
 
-export const TABLES = ['events', 'visits', 'discharges', 'fee_lines', 'fee_reversals', 'settlements', 'settlement_reversals', 'inventory_movements', 'dead_letters', 'alerts', 'data_quality'] as const satisfies readonly (keyof BatchRows)[]
+export const TABLES = ['events', 'visits', 'discharges', 'fee_lines', 'fee_reversals', 'settlements', 'settlement_reversals', 'inventory_movements', 'dead_letters', 'detector_errors', 'alerts', 'data_quality'] as const satisfies readonly (keyof BatchRows)[]
 
 export function emptyRows(): BatchRows {
-  return { events: [], visits: [], discharges: [], fee_lines: [], fee_reversals: [], settlements: [], settlement_reversals: [], inventory_movements: [], alerts: [], dead_letters: [], data_quality: [] }
+  return { events: [], visits: [], discharges: [], fee_lines: [], fee_reversals: [], settlements: [], settlement_reversals: [], inventory_movements: [], alerts: [], dead_letters: [], data_quality: [], detector_errors: [] }
 }
 
 const ts = (iso: string): string => chTime(Date.parse(iso))

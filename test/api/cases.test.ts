@@ -140,7 +140,9 @@ describe('evidence pack', () => {
     const html = strFromU8(files['report.html']!)
     expect(html).toContain('<html lang="zh-CN">')
     expect(html).toContain('证据包测试')
-    expect(html).toContain(data.alerts[0].basis.zh)
+    // The report escapes text for HTML (a basis may quote "限…" terms).
+    const escaped = (t: string) => t.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+    for (const a of data.alerts as { basis: { zh: string } }[]) expect(html).toContain(escaped(a.basis.zh))
     expect(html).toContain('违规处理')
     expect(html).toContain('¥71.00')
     expect(html).not.toMatch(/<script/i)

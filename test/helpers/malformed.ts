@@ -58,6 +58,11 @@ export const CASES: [string, Buffer, string][] = [
   ['pooled fund above all funds', mutate('settlement.completed', (e) => (e.payload.hifp_pay = '7000.00')), 'fund_pay_mismatch@payload.hifp_pay'],
   ['in-scope amount above total', mutate('settlement.completed', (e) => (e.payload.inscp_scp_amt = '9000.00')), 'scope_amount_mismatch@payload.inscp_scp_amt'],
   ['unknown pay group type', mutate('settlement.completed', (e) => (e.payload.pay_grp.type = 'APG')), 'schema.invalid_value@payload.pay_grp.type'],
+  // The decoder's unit test and the poison test both set the lines-per-event limit to 50.
+  ['51 fee lines in one event', mutate('fee.uploaded', (e) => {
+    e.payload.lines = Array.from({ length: 51 }, (_, i) => ({ ...e.payload.lines[0], feedetl_sn: `TM${i}` }))
+  }), 'too_many_lines@payload.lines'],
+  ['51 line ids in one reversal', mutate('fee.reversed', (e) => (e.payload.feedetl_sns = Array.from({ length: 51 }, (_, i) => `TM${i}`))), 'too_many_lines@payload.feedetl_sns'],
   ['reversal without line ids', mutate('fee.reversed', (e) => (e.payload.feedetl_sns = [])), 'schema.too_small@payload.feedetl_sns'],
   ['unknown inventory kind', mutate('inventory.movement', (e) => (e.payload.kind = 'gift')), 'schema.invalid_value@payload.kind'],
 ]

@@ -3,6 +3,7 @@ import { Partitioners } from 'kafkajs'
 import { createKafka, withAdmin } from '../../src/kafka/admin.ts'
 import { createTopics, topicNames } from '../../src/kafka/topics.ts'
 import { claimStream, deliveryKb } from '../helpers/claims.ts'
+import { feeUploaded, visitOpened } from '../helpers/detect.ts'
 import { count, produce, readTopic, spawnProcessor, startCluster, waitFor, type Cluster } from '../helpers/cluster.ts'
 import { kafkaBrokers } from '../helpers/kafka.ts'
 import { CASES } from '../helpers/malformed.ts'
@@ -27,7 +28,7 @@ describe('poison records', () => {
     const brokers = kafkaBrokers()
     const kafka = createKafka({ brokers })
     const topics = topicNames(c.prefix)
-    const processor = spawnProcessor(c, brokers, 'p1', { FUNDWATCH_MAX_RECORD_BYTES: String(64 * 1024) })
+    const processor = spawnProcessor(c, brokers, 'p1', { FUNDWATCH_MAX_RECORD_BYTES: String(64 * 1024), FUNDWATCH_MAX_LINES_PER_EVENT: '50' })
     await produce(kafka, topics.claims, before.events)
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
@@ -57,5 +58,33 @@ describe('poison records', () => {
     expect(new Set(dlq.map((m) => m.headers['fundwatch.reason'])).size).toBe(CASES.length)
     const stored = await c.store.query<{ reason: string }>(`SELECT reason FROM ${c.store.t('dead_letters')} FINAL`)
     expect(stored.map((r) => r.reason).sort()).toEqual(CASES.map((x) => x[2]).sort())
+  }, 240_000)
+
+  it('moves past a record whose findings used to multiply with its lines (issue 8: 1,000 identical lines took 4.2 GB), and dead-letters one over the lines limit', async () => {
+    const brokers = kafkaBrokers()
+    const kafka = createKafka({ brokers })
+    const topics = topicNames(c.prefix)
+    const base = await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')} FINAL`)
+    const psn_no = 'PSN80000001'
+    const at = '2026-03-02T10:00:00+08:00'
+    const drugLines = (n: number, tag: string) => feeUploaded({
+      event_id: `amp-${tag}`, mdtrt_id: 'MDT-AMP', psn_no,
+      lines: Array.from({ length: n }, (_, i) => ({ feedetl_sn: `${tag}${i}`, fee_ocur_time: at, med_list_codg: 'DRUG-1', list_type: 'drug' as const, med_chrgitm_type: '09', cnt: '60', pric: '2.00', prd_days: 60 })),
+    })
+    const amplifying = [visitOpened({ event_id: 'amp-open', mdtrt_id: 'MDT-AMP', psn_no, begntime: '2026-03-02T09:00:00+08:00', med_type: '11' }), drugLines(1000, 'K'), drugLines(3000, 'M')]
+    const tail = claimStream({ persons: 100, visitsPerPerson: 1, linesPerVisit: 2, splitEvery: 1000, tag: 'PT' })
+    // A heap a tenth of what the record used to take: before the fix the processor died on it, and again on every restart.
+    const processor = spawnProcessor(c, brokers, 'p2', { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=384`.trim() })
+    await produce(kafka, topics.claims, amplifying)
+    await produce(kafka, topics.claims, tail.events)
+
+    await waitFor('the events after the amplifying record stored', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')} FINAL`)) >= base + 2 + tail.events.length, 120_000)
+    await waitFor('the 3,000-line record dead-lettered', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('dead_letters')} FINAL WHERE reason = 'too_many_lines@payload.lines'`)) >= 1, 60_000)
+    expect(processor.child.exitCode, 'the processor must still be running').toBeNull()
+    const alerts = await c.store.query<{ detector_id: string; n: string }>(`SELECT detector_id, count() AS n FROM ${c.store.t('alerts')} FINAL WHERE psn_no = {p:String} GROUP BY detector_id ORDER BY detector_id`, { p: psn_no })
+    // One finding per item, visit and rule: a handful of alerts, not one per line.
+    expect(alerts.reduce((n, a) => n + Number(a.n), 0)).toBeLessThanOrEqual(5)
+    processor.child.kill('SIGTERM')
+    expect((await processor.exited).code).toBe(0)
   }, 240_000)
 })

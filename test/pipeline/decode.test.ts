@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { decode, type DecodeOptions } from '../../src/pipeline/decode.ts'
+import { DEFAULT_DECODE, MAX_LINES_PER_EVENT, decode, type DecodeOptions } from '../../src/pipeline/decode.ts'
 import { CASES, mutate } from '../helpers/malformed.ts'
 
-const opts: DecodeOptions = { maxBytes: 64 * 1024, futureToleranceMs: 86_400_000, now: () => Date.parse('2026-04-01T00:00:00+08:00') }
+const opts: DecodeOptions = { maxBytes: 64 * 1024, maxLines: 50, futureToleranceMs: 86_400_000, now: () => Date.parse('2026-04-01T00:00:00+08:00') }
 
 describe('decode: malformed input is rejected with its own machine-readable reason', () => {
   it(`covers ${CASES.length} kinds, each with a distinct reason`, () => {
@@ -28,6 +28,15 @@ describe('decode: malformed input is rejected with its own machine-readable reas
   it('accepts CRLF-free valid JSON with extra fields everywhere', () => {
     const r = decode(mutate('fee.uploaded', (e) => { e.extra_top = 1; e.payload.lines[0].vendor = { a: 1 } }), opts)
     expect(r.ok).toBe(true)
+  })
+  it(`takes up to ${MAX_LINES_PER_EVENT} lines in one event by default and dead-letters one more as too_many_lines`, () => {
+    const withLines = (n: number) => mutate('fee.uploaded', (e) => {
+      e.payload.lines = Array.from({ length: n }, (_, i) => ({ ...e.payload.lines[0], feedetl_sn: `N${i}` }))
+    })
+    const at = { ...DEFAULT_DECODE, maxBytes: 4 << 20, now: opts.now }
+    expect(decode(withLines(MAX_LINES_PER_EVENT), at).ok).toBe(true)
+    const over = decode(withLines(MAX_LINES_PER_EVENT + 1), at)
+    expect(over.ok ? 'accepted' : over.reason).toBe('too_many_lines@payload.lines')
   })
 })
 

@@ -104,3 +104,33 @@ describe('replay into chDB', () => {
     await server.close()
   })
 })
+
+describe('dead-letter ids', () => {
+  it('a dead letter is never overwritten by another file of the same name (regression: ids were sha256(basename:line))', async () => {
+    const a = join(mkdtempSync(join(tmpdir(), 'fw-dl-a-')), 'export.jsonl')
+    const b = join(mkdtempSync(join(tmpdir(), 'fw-dl-b-')), 'export.jsonl')
+    writeFileSync(a, '{from file a\n')
+    writeFileSync(b, '{from file b\n')
+    await replayFile(app, a)
+    await replayFile(app, b)
+    const raw = await deadLetterTexts()
+    expect(raw).toContain('{from file a')
+    expect(raw).toContain('{from file b')
+    const sources = await app.store.query<{ source: string }>(`SELECT source FROM ${app.store.t('dead_letters')} FINAL`)
+    expect(sources.map((d) => d.source)).toEqual(expect.arrayContaining([`${a}:1`, `${b}:1`]))
+  })
+
+  it('a line rewritten between two replays of one file keeps both dead letters', async () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'fw-dl-c-')), 'export.jsonl')
+    writeFileSync(f, '{first version\n')
+    await replayFile(app, f)
+    writeFileSync(f, '{second version\n')
+    await replayFile(app, f)
+    const raw = await deadLetterTexts()
+    expect(raw).toContain('{first version')
+    expect(raw).toContain('{second version')
+  })
+
+  const deadLetterTexts = async () =>
+    (await app.store.query<{ raw_base64: string }>(`SELECT raw_base64 FROM ${app.store.t('dead_letters')} FINAL`)).map((d) => Buffer.from(d.raw_base64, 'base64').toString())
+})

@@ -16,7 +16,7 @@ describe('contract examples', () => {
     it(`${f} is valid and decodes`, () => {
       const bytes = readFileSync(join(dir, f))
       expect(AnyEvent.safeParse(JSON.parse(bytes.toString())).success).toBe(true)
-      const r = decode(bytes, { maxBytes: 1 << 20, futureToleranceMs: 86_400_000, now: () => Date.parse('2026-04-01T00:00:00Z') })
+      const r = decode(bytes, { maxBytes: 1 << 20, maxLines: 1000, futureToleranceMs: 86_400_000, now: () => Date.parse('2026-04-01T00:00:00Z') })
       expect(r.ok ? r.event.event_type : r.reason).toBe(f.replace(/\.json$/, ''))
     })
   }
@@ -24,7 +24,7 @@ describe('contract examples', () => {
     expect(Alert.safeParse(JSON.parse(readFileSync(join(dir, 'alert.json'), 'utf8'))).success).toBe(true)
   })
   it('keeps unknown extra fields', () => {
-    const r = decode(readFileSync(join(dir, 'visit.opened.json')), { maxBytes: 1 << 20, futureToleranceMs: 0, now: () => Date.parse('2026-04-01T00:00:00Z') })
+    const r = decode(readFileSync(join(dir, 'visit.opened.json')), { maxBytes: 1 << 20, maxLines: 1000, futureToleranceMs: 0, now: () => Date.parse('2026-04-01T00:00:00Z') })
     expect(r.ok && (r.event.payload as Record<string, unknown>).vendor_extension).toEqual({ bed_no: '12-3' })
   })
 })

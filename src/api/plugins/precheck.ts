@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { Alert } from '../../../schemas/index.ts'
 import { MaskedRecord } from '../../auth/mask.ts'
 import { ROLES } from '../../auth/principal.ts'
-import { precheck } from '../../precheck/precheck.ts'
+import { PRECHECK_BODY_LIMIT, PRECHECK_MAX_EVENTS, precheck } from '../../precheck/precheck.ts'
 import { who, type ApiDeps } from '../context.ts'
 import { errors } from '../schemas.ts'
 
@@ -13,11 +13,12 @@ export const precheckPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, {
   const r = f.withTypeProvider<ZodTypeProvider>()
   r.post('/api/v1/precheck', {
     config: { roles: ROLES },
+    bodyLimit: PRECHECK_BODY_LIMIT,
     schema: {
       tags: ['precheck'],
       summary: '事前提醒: what the pre-stage detectors would flag in a draft claim (nothing is stored)',
-      description: 'The draft is contract events of one person (visit.opened, fee.uploaded, fee.reversed, visit.closed), checked against the person\'s stored history. Each event is validated as the pipeline validates it; a finding carries the alert_id its 事中 alert will have.',
-      body: z.object({ events: z.array(z.unknown()).min(1).max(200) }).strict(),
+      description: `The draft is contract events of one person (visit.opened, fee.uploaded, fee.reversed, visit.closed), each naming its psn_no, checked against the person's stored history: at most ${PRECHECK_MAX_EVENTS} events in a body of at most ${PRECHECK_BODY_LIMIT / 1024} KiB. Each event is validated as the pipeline validates it; a finding carries the alert_id its 事中 alert will have. A finding that rests on another institution's records is answered under the disclosure rule (docs/api.md, "Pre-check disclosure").`,
+      body: z.object({ events: z.array(z.unknown()).min(1).max(PRECHECK_MAX_EVENTS) }).strict(),
       response: {
         200: z.object({
           psn_no: z.string(),
