@@ -8,9 +8,10 @@ import { Metrics } from '../../src/metrics.ts'
 import type { Source } from '../../src/pipeline/types.ts'
 import { newPerson } from '../../src/state/apply.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
-import { feeUploaded, makeKb, visitOpened } from '../helpers/detect.ts'
+import { HOSPITAL, feeUploaded, institution, makeKb, visitOpened } from '../helpers/detect.ts'
 
-const kb = makeKb()
+// The sender must be a known institution (admission refuses an unknown one).
+const kb = makeKb({ institutions: [institution(HOSPITAL)] })
 const base = {
   kind: 'stream' as const, version: '1.0.0', title: { zh: '测试', en: 'test' }, pattern: { zh: '测试', en: 'test' }, description: { zh: '测试', en: 'test' },
   stages: ['pre', 'in'] as const, scenarios: ['outpatient'] as const, result: 'suspicious' as const, severity: 'low' as const, basis: { zh: '测试', en: 'test' },
@@ -111,6 +112,7 @@ describe('in the pipeline', () => {
     const events = [visitOpened({ event_id: 'p-open', mdtrt_id: 'MDT-ENG', begntime: '2026-03-02T09:00:00+08:00', med_type: '11' }), upload('p-1', ['B1']), upload('p-poison', ['POISON']), upload('p-2', ['B2'])]
     const source: Source = { name: 'test', async *batches() { yield { records: events.map((e, i) => ({ value: Buffer.from(JSON.stringify(e)), pos: `engine:${i}`, owner: 'engine' })) } } }
     const sum = await app.pipeline().run(source, new AbortController().signal)
+    expect(sum.rejectedByReason).toEqual({})
     expect(sum.events).toBe(4)
     const rows = await app.store.query<{ event_id: string; detector_id: string; kind: string }>(`SELECT event_id, detector_id, kind FROM ${app.store.t('detector_errors')} FINAL`)
     expect(rows).toEqual([{ event_id: 'p-poison', detector_id: 'throws-on-poison', kind: 'threw' }])
