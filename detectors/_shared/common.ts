@@ -69,9 +69,14 @@ export function startsWithAny(code: string, prefixes: readonly string[]): boolea
  * the same (src/audit/sql.ts, INSURANCE_PAID).
  */
 export function insurancePaid(v: VisitState): number {
+  return fromFen(insurancePaidFen(v))
+}
+
+/** The same, in integer fen: what a finding's amount is made of. */
+export function insurancePaidFen(v: VisitState): number {
   let fen = 0
   for (const s of v.settlements.values()) if (!s.reversed) fen += toFen(s.fund_pay_sumamt) + toFen(s.acct_pay)
-  return fromFen(fen)
+  return fen
 }
 
 export function activeSettlementIds(v: VisitState): string[] {
@@ -129,7 +134,7 @@ export function itemFinding(visit: VisitState, flagged: readonly FlaggedLine[], 
     key: `${visit.mdtrt_id}/item/${first.med_list_codg}/${rule}`,
     subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id, doctor: first.bilg_dr_codg },
     refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: sorted.map((f) => f.line.feedetl_sn), event_ids: [...new Set(sorted.map((f) => f.line.event_id))] },
-    amount_at_risk: fromFen(fen),
+    amount_fen: fen,
     message,
     evidence: { ...evidence, lines_flagged: sorted.length, lines: sorted.map((f) => lineEvidence(f.line)) },
   }
@@ -172,13 +177,13 @@ export function findingsByItem(visit: VisitState, judged: readonly LineJudgement
 
 /** A finding about one fee line: keyed by visit and line, so a redelivery gives the same key. */
 export function lineFinding(
-  visit: VisitState, l: FeeLineState, amount_at_risk: number, message: Text, evidence: Record<string, unknown>, keySuffix = '',
+  visit: VisitState, l: FeeLineState, amount_fen: number, message: Text, evidence: Record<string, unknown>, keySuffix = '',
 ): Finding {
   return {
     key: `${visit.mdtrt_id}/${l.feedetl_sn}${keySuffix}`,
     subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id, doctor: l.bilg_dr_codg },
     refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: [l.feedetl_sn], event_ids: [l.event_id] },
-    amount_at_risk,
+    amount_fen,
     message,
     evidence: { ...evidence, line: lineEvidence(l) },
   }

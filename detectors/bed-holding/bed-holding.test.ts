@@ -24,7 +24,7 @@ describe('bed-holding', () => {
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe('S1')
     expect(f[0]!.evidence).toMatchObject({ whole_days: 8, empty_count: 6, longest_empty_run: 6, empty_days: days(4, 9) })
-    expect(f[0]!.amount_at_risk).toBe(6 * 70)
+    expect(f[0]!.amount_fen / 100).toBe(6 * 70)
   })
 
   it('does not flag a stay with care every day, nor count the admission and discharge days', () => {
@@ -62,6 +62,6 @@ describe('bed-holding', () => {
   it('gives a redelivered discharge the same key', () => {
     const t = stay(days(1, 10).map((d) => bed(d)))
     const ev = close()
-    expect(t.push(ev).map((f) => [f.key, f.amount_at_risk])).toEqual(t.push(ev).map((f) => [f.key, f.amount_at_risk]))
+    expect(t.push(ev).map((f) => [f.key, f.amount_fen / 100])).toEqual(t.push(ev).map((f) => [f.key, f.amount_fen / 100]))
   })
 })

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import { cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
-import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, fromFen, text, toFen, visitEventIds } from '../_shared/common.ts'
+import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, text, toFen, visitEventIds } from '../_shared/common.ts'
 
 const params = z.object({
   min_empty_days: z.number().int().min(1).max(60).default(3)
@@ -75,7 +75,7 @@ export default defineDetector({
       key: v.mdtrt_id,
       subject: { fixmedins_code: v.fixmedins_code, psn_no: v.psn_no, mdtrt_id: v.mdtrt_id, ...(v.atddr_no ? { doctor: v.atddr_no } : {}) },
       refs: { mdtrt_ids: [v.mdtrt_id], feedetl_sns: sns, event_ids: visitEventIds(v) },
-      amount_at_risk: fromFen(fen),
+      amount_fen: fen,
       message: text(`住院 ${whole} 个整天中有 ${emptyDays.length} 天无任何检查、治疗、用药费用(最长连续 ${longest} 天)`,
         `${emptyDays.length} of ${whole} whole inpatient days without any test, treatment or drug line (longest run ${longest} days)`),
       evidence: {

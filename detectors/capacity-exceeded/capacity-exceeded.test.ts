@@ -58,7 +58,7 @@ describe('capacity-exceeded', () => {
       by_item: [{ med_list_codg: 'PT', cnt: 13, minutes: 520, name: '运动疗法', minutes_per_unit: 40 }], by_dept: [{ dept: 'A21', minutes: 520 }],
     })
     // 780 yuan × (1 − 480 / 520) × 0.6 insurance share.
-    expect(x.amount_at_risk).toBeCloseTo(780 * (40 / 520) * 0.6, 2)
+    expect(x.amount_fen / 100).toBeCloseTo(780 * (40 / 520) * 0.6, 2)
     expect([...x.refs.mdtrt_ids!].sort()).toEqual(over.map((v) => v.mdtrt_id).sort())
     expect(x.refs.feedetl_sns).toHaveLength(13)
     expect(await runDetector(detector, app.store, kb, '2026-01-01', '2026-01-31', { tolerance_ratio: 0.1 })).toEqual([])
@@ -85,7 +85,7 @@ describe('capacity-exceeded', () => {
     const f = await runDetector(detector, app.store, kb, '2026-04-01', '2026-04-30', { skip_zero_therapists: false })
     expect(f.map((x) => [x.subject.fixmedins_code, x.evidence.capacity_minutes, x.evidence.billed_minutes])).toEqual([[NONE, 0, 120]])
     // Nothing could have been delivered: the whole therapy amount is at risk.
-    expect(f[0]!.amount_at_risk).toBeCloseTo(180 * 0.6, 2)
+    expect(f[0]!.amount_fen / 100).toBeCloseTo(180 * 0.6, 2)
   })
 
   it('holds one staff code to one therapist\'s day when per_staff is on', async () => {

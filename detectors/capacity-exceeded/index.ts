@@ -3,7 +3,7 @@ import { FROM, INSURANCE_PAID, TO, activeLines, activeSettlements, num, windowEv
 import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
-import { KB_MEASURES, REGULATION, text } from '../_shared/common.ts'
+import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
 
 const DAY = 86_400_000
 const CN = 8 * 3_600_000
@@ -165,7 +165,7 @@ function finding(ctx: AuditContext, p: Params, o: { d: Day; capacity: number; th
     key: `${d.fixmedins_code}/${date}${d.staff === undefined ? '' : `/${d.staff}`}`,
     subject: { fixmedins_code: d.fixmedins_code, ...(d.staff === undefined ? {} : { doctor: d.staff }) },
     refs: { mdtrt_ids: visits.map((v) => v.mdtrt_id), feedetl_sns: visits.flatMap((v) => v.feedetl_sns) },
-    amount_at_risk: d.amount * excessShare * fundRatio,
+    amount_fen: toFen(d.amount * excessShare * fundRatio),
     message: text(
       `${date} 计费治疗师时长 ${r2(d.minutes)} 分钟，${who}每日最多 ${capacity} 分钟(${r2(d.minutes / Math.max(1, capacity))} 倍)`,
       `${date}: ${r2(d.minutes)} therapist minutes billed, ${whoEn} can give at most ${capacity} (${r2(d.minutes / Math.max(1, capacity))}×)`,

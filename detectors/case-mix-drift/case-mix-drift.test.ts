@@ -78,7 +78,7 @@ describe('case-mix-drift', () => {
     expect(ix[1]).toMatchObject({ window: 1.172, baseline: 0.892, rise: 0.3139, peers: 3, peer_median_ratio: 1, excess_over_peers: 0.3139, peer_group: 'L3/综合医院' })
     expect(x.evidence).toMatchObject({ cases_window: 20, cases_baseline: 20, baseline: { from: '2026-01-01', to: '2026-01-31' } })
     // 20 cases × 600 fund × (1 − 0.892 / 1.172).
-    expect(x.amount_at_risk).toBeCloseTo(12000 * (1 - 0.892 / 1.172), 2)
+    expect(x.amount_fen / 100).toBeCloseTo(12000 * (1 - 0.892 / 1.172), 2)
     // The window's cases with the largest uplift (ES31) are cited first.
     const es31 = new Set(drift.filter((c) => c.group === 'ES31' && c.month === '2026-02').map((c) => c.setl_id))
     expect(x.refs.setl_ids!.slice(0, 10).every((id) => es31.has(id))).toBe(true)

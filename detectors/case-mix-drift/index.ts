@@ -5,7 +5,7 @@ import { median, r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import type { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
 import { cnDate } from '../../src/util/time.ts'
-import { KB_MEASURES, REGULATION, text } from '../_shared/common.ts'
+import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
 
 const INDICES = ['severity', 'cmi'] as const
 type IndexId = (typeof INDICES)[number]
@@ -194,7 +194,7 @@ function finding(ctx: AuditContext, p: Params, s: Inst, hits: Hit[], cases: Case
     key: `${s.code}/${windowLabel(ctx)}`,
     subject: { fixmedins_code: s.code },
     refs: { setl_ids: top.map((c) => c.setl_id), mdtrt_ids: [...new Set(top.map((c) => c.mdtrt_id))] },
-    amount_at_risk: Math.max(0, amount),
+    amount_fen: toFen(Math.max(0, amount)),
     message: text(`审核期间较前 ${p.baseline_days} 天：${zh}${peerNote}`, `Window against the previous ${p.baseline_days} days: ${en}${peerNoteEn}`),
     evidence: {
       indices: hits.map((h) => ({

@@ -29,7 +29,7 @@ describe('chronic-disease-abuse', () => {
   it('flags insulin for a person registered only for hypertension with no diabetes diagnosis, at the line amount', () => {
     const f = upload(visit('PSNHYPER01', ['I10.x00']), 'PSNHYPER01', [drug(INSULIN), drug('PLAIN', 'L2')])
     expect(f.map((x) => x.key)).toEqual([`V1/item/${INSULIN}/chronic`])
-    expect(f[0]!.amount_at_risk).toBe(66)
+    expect(f[0]!.amount_fen / 100).toBe(66)
     expect(f[0]!.evidence).toMatchObject({ registered_chronic_diseases: ['I10'], person_in_registry: true })
   })
 

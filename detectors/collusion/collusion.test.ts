@@ -62,7 +62,7 @@ describe('collusion', () => {
       same_set_other_days: 0, signals: { odd_hours: true, one_doctor: true, burst: true },
     })
     // Each visit: 146 yuan, 60 % paid by the fund.
-    expect(x.amount_at_risk).toBeCloseTo(10 * 146 * 0.6, 2)
+    expect(x.amount_fen / 100).toBeCloseTo(10 * 146 * 0.6, 2)
     expect(x.event_time).toBe('2026-01-10T23:18:00+08:00')
   })
 

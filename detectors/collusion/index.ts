@@ -4,7 +4,7 @@ import { INSURANCE_PAID, IS_INPATIENT, activeLines, activeSettlements, num, wind
 import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
-import { KB_MEASURES, REGULATION, text } from '../_shared/common.ts'
+import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
 
 const HOUR = 3_600_000
 const DAY = 86_400_000
@@ -248,7 +248,7 @@ function finding(ctx: AuditContext, p: Params, c: Cluster, signals: Record<Signa
     key: `${c.fixmedins_code}/${cnIso(first).slice(0, 16)}/${setHash}`,
     subject: { fixmedins_code: c.fixmedins_code, ...(signals.one_doctor ? { doctor: c.top_doctor } : {}) },
     refs: { mdtrt_ids: refs.map((v) => v.mdtrt_id) },
-    amount_at_risk: c.amount,
+    amount_fen: toFen(c.amount),
     message: text(
       `${cnIso(first).slice(0, 16).replace('T', ' ')} 起 ${r2((last - first) / HOUR)} 小时内 ${c.persons} 名参保人就诊项目组合相同(${c.items.length} 项)；特征：${on.map((k) => zhSignals[k]).join('、')}`,
       `${c.persons} persons billed the same ${c.items.length} items within ${r2((last - first) / HOUR)} h from ${cnIso(first).slice(0, 16).replace('T', ' ')}; signals: ${on.join(', ')}`,

@@ -19,7 +19,7 @@ describe('dialysis-frequency', () => {
     for (const d of ['2026-03-02', '2026-03-04', '2026-03-06']) expect(session(t, d)).toEqual([])
     const f = session(t, '2026-03-08')
     expect(f.map((x) => x.key)).toEqual(['PSN00000001/week/2026-03-02'])
-    expect(f[0]!.amount_at_risk).toBe(400)
+    expect(f[0]!.amount_fen / 100).toBe(400)
     expect(f[0]!.evidence).toMatchObject({ sessions: 4, threshold: 3 })
   })
 

@@ -96,7 +96,7 @@ function finding(person: PersonState, sessions: Session[], max: number, period: 
     key: `${person.psn_no}/${period}/${label}`,
     subject: { fixmedins_code: last.fixmedins_code, psn_no: person.psn_no },
     refs: { mdtrt_ids: [...new Set(lines.map((l) => l.mdtrt_id))], feedetl_sns: lines.map((l) => l.feedetl_sn), event_ids: [...new Set(lines.map((l) => l.event_id))] },
-    amount_at_risk: fromFen(fen),
+    amount_fen: fen,
     message: text(
       period === 'week' ? `${label} 起的一周内血液透析 ${sessions.length} 次，超过 ${max} 次` : `${label} 当日在 ${sessions.length} 家机构血液透析`,
       period === 'week' ? `${sessions.length} haemodialysis sessions in the week from ${label}, above ${max}` : `Haemodialysis at ${sessions.length} institutions on ${label}`,

@@ -35,7 +35,7 @@ describe('drg-upcoding: unsupported CC/MCC', () => {
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe('T1/cc')
     expect(f[0]!.evidence).toMatchObject({ required_level: 'MCC', supported_level: 'none', sibling_group: { code: 'ES25', weight: 0.8 } })
-    expect(f[0]!.amount_at_risk).toBe(5000) // 10000 × (1 − 0.8/1.6)
+    expect(f[0]!.amount_fen / 100).toBe(5000) // 10000 × (1 − 0.8/1.6)
     expect(f[0]!.subject.setl_id).toBe('T1')
   })
 
@@ -49,7 +49,7 @@ describe('drg-upcoding: unsupported CC/MCC', () => {
   it('prices against the CC sibling when a supported CC remains', () => {
     const f = stay(['J96.000', 'E87.100'], ['NACL']).push(settle('ES21', '1.6'))
     expect(f[0]!.evidence).toMatchObject({ supported_level: 'CC', sibling_group: { code: 'ES23' } })
-    expect(f[0]!.amount_at_risk).toBe(3125) // 10000 × (1 − 1.1/1.6)
+    expect(f[0]!.amount_fen / 100).toBe(3125) // 10000 × (1 − 1.1/1.6)
   })
 
   it('does not judge diagnoses without KB evidence items, nor groups that need no complication', () => {
@@ -59,7 +59,7 @@ describe('drg-upcoding: unsupported CC/MCC', () => {
 
   it('falls back to the whole fund payment when no sibling group is known', () => {
     const f = stay(['E87.100']).push(settle('XX13', '1.2', '4321.00'))
-    expect(f[0]!.amount_at_risk).toBe(4321)
+    expect(f[0]!.amount_fen / 100).toBe(4321)
     expect(f[0]!.evidence['amount_basis']).toBe('fund_pay_upper_bound')
   })
 
@@ -74,7 +74,7 @@ describe('drg-upcoding: high-weight group, short stay', () => {
     const f = stay(['J96.000'], [O2], '2026-03-03T10:00:00+08:00').push(settle('FM11', '3.5', '30000.00'))
     expect(f.map((x) => x.key)).toEqual(['T1/short-stay'])
     expect(f[0]!.evidence).toMatchObject({ stay_days: 2, avg_los_days: 12 })
-    expect(f[0]!.amount_at_risk).toBe(30000)
+    expect(f[0]!.amount_fen / 100).toBe(30000)
   })
 
   it('accepts a stay at the ratio boundary, a low-weight group, and a death', () => {

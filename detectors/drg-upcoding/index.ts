@@ -3,7 +3,7 @@ import type { PayGroupRow } from '../../schemas/index.ts'
 import { defineDetector, type DetectContext, type Finding } from '../../src/detect/types.ts'
 import type { SettlementState, VisitState } from '../../src/state/types.ts'
 import { cnIso } from '../../src/util/time.ts'
-import { KB_MEASURES, NO_FINDINGS, diagnosisRow, REGULATION, principalDiagnosis, round2, stayDays, text, visitEventIds } from '../_shared/common.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, diagnosisRow, principalDiagnosis, round2, stayDays, text, toFen, visitEventIds } from '../_shared/common.ts'
 
 const params = z.object({
   check_unsupported_cc: z.boolean().default(true)
@@ -95,7 +95,7 @@ function unsupportedCc(ctx: DetectContext, v: VisitState, s: SettlementState, gr
   const codes = unsupported.map((u) => u.diag_code)
   return {
     ...base(v, s, 'cc'),
-    amount_at_risk: amount,
+    amount_fen: toFen(amount),
     message: text(`病组 ${s.pay_grp!.code} 依赖的${required}次要诊断 ${codes.join('、')} 无任何支撑费用明细`,
       `Group ${s.pay_grp!.code} rests on ${required} secondary diagnoses ${codes.join(', ')} with no supporting fee line`),
     evidence: {
@@ -118,7 +118,7 @@ function shortStay(v: VisitState, s: SettlementState, group: PayGroupRow | undef
   if (los >= limit) return undefined
   return {
     ...base(v, s, 'short-stay'),
-    amount_at_risk: s.fund_pay_sumamt,
+    amount_fen: toFen(s.fund_pay_sumamt),
     message: text(`高权重病组 ${group.code}(权重 ${weight})住院仅 ${los} 天，平均住院日 ${group.avg_los_days} 天`,
       `High-weight group ${group.code} (weight ${weight}) with a stay of ${los} days against an average of ${group.avg_los_days}`),
     evidence: {

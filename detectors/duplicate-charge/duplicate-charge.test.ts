@@ -29,7 +29,7 @@ describe('duplicate-charge: same item, same service time', () => {
     expect(t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ feedetl_sn: 'A1', fee_ocur_time: '2026-03-02T09:00:00+08:00', med_list_codg: CBC, pric: '25.00' }] }))).toEqual([])
     const f = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ feedetl_sn: 'A2', fee_ocur_time: '2026-03-02T09:00:00+08:00', med_list_codg: CBC, pric: '25.00' }] }))
     expect(f).toHaveLength(1)
-    expect(f[0]!.amount_at_risk).toBe(25)
+    expect(f[0]!.amount_fen / 100).toBe(25)
     expect(f[0]!.refs.feedetl_sns).toEqual(['A1', 'A2'])
     expect(f[0]!.evidence).toMatchObject({ rule: 'same_item_same_time', times_billed: 2, kept_feedetl_sn: 'A1', duplicate_feedetl_sns: ['A2'] })
     expect(f[0]!.subject).toMatchObject({ mdtrt_id: 'V1', fixmedins_code: 'H11010500001' })
@@ -43,7 +43,7 @@ describe('duplicate-charge: same item, same service time', () => {
       { feedetl_sn: 'A3', fee_ocur_time: '2026-03-02T09:00:00+08:00', med_list_codg: CBC, pric: '25.00' },
     ] }))
     expect(f).toHaveLength(1)
-    expect(f[0]!.amount_at_risk).toBe(50)
+    expect(f[0]!.amount_fen / 100).toBe(50)
   })
 
   it('does not flag the same item at different times (hourly monitoring billed hour by hour)', () => {
@@ -80,7 +80,7 @@ describe('duplicate-charge: same item, same service time', () => {
     ] })
     const first = t.push(ev)
     const again = t.push(ev)
-    expect(again.map((f) => [f.key, f.amount_at_risk])).toEqual(first.map((f) => [f.key, f.amount_at_risk]))
+    expect(again.map((f) => [f.key, f.amount_fen / 100])).toEqual(first.map((f) => [f.key, f.amount_fen / 100]))
     expect(first).toHaveLength(1)
   })
 
@@ -114,7 +114,7 @@ describe('duplicate-charge: mutually exclusive items on one day', () => {
     const f = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ feedetl_sn: 'N2', fee_ocur_time: '2026-03-02T20:00:00+08:00', med_list_codg: N2, pric: '18.00' }] }))
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe('V1/exclusive/nursing-level/2026-03-02')
-    expect(f[0]!.amount_at_risk).toBe(18)
+    expect(f[0]!.amount_fen / 100).toBe(18)
     expect(f[0]!.evidence).toMatchObject({ rule: 'exclusive_same_day', day: '2026-03-02', med_list_codgs: [N1, N2] })
   })
 
@@ -156,8 +156,8 @@ describe('duplicate-charge: mutually exclusive items on one day', () => {
     ] }))
     const b = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ fee_ocur_time: '2026-03-02T20:00:00+08:00', med_list_codg: N3, pric: '10.00' }] }))
     expect(b[0]!.key).toBe(a[0]!.key)
-    expect(a[0]!.amount_at_risk).toBe(18)
-    expect(b[0]!.amount_at_risk).toBe(28)
+    expect(a[0]!.amount_fen / 100).toBe(18)
+    expect(b[0]!.amount_fen / 100).toBe(28)
   })
 
   it('can be switched off', () => {

@@ -102,7 +102,7 @@ export default defineDetector({
         key: `${visit.mdtrt_id}/same-time/${first.med_list_codg}/${at}`,
         subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id, doctor: dups[0]!.bilg_dr_codg },
         refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: lines.map((l) => l.feedetl_sn), event_ids: uniq(lines.map((l) => l.event_id)) },
-        amount_at_risk: fromFen(fen),
+        amount_fen: fen,
         message: text(
           `${name}(${first.med_list_codg})在同一服务时间 ${at} 计费 ${lines.length} 次`,
           `${first.med_list_codg} (${name}) billed ${lines.length} times for the same service time ${at}`,
@@ -133,7 +133,7 @@ export default defineDetector({
         key: `${visit.mdtrt_id}/exclusive/${group}/${day}`,
         subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id },
         refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: lines.map((l) => l.feedetl_sn), event_ids: uniq(lines.map((l) => l.event_id)) },
-        amount_at_risk: fromFen(total - dearest),
+        amount_fen: total - dearest,
         message: text(
           `${day} 同日计费互斥项目：${names.join('、')}(互斥组 ${group})`,
           `Mutually exclusive items billed on ${day}: ${codes.join(', ')} (exclusive group ${group})`,

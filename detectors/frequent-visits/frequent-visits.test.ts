@@ -29,12 +29,12 @@ describe('frequent-visits', () => {
     const events = [1, 5, 9, 13].map((d, i) => open(`V${i + 1}`, `2026-03-${String(d).padStart(2, '0')}T09:00:00+08:00`))
     const f = t.pushAll(events)
     expect(f.map((x) => x.key)).toEqual(['PSN00000001/month/2026-03'])
-    expect(f[0]!.amount_at_risk).toBe(0)
+    expect(f[0]!.amount_fen / 100).toBe(0)
     const g = t.push(settlementCompleted({ mdtrt_id: 'V4', setl_time: '2026-03-13T10:00:00+08:00', med_type: '11', fund_pay_sumamt: '88.50' }))
-    expect(latestByKey(g).get('PSN00000001/month/2026-03')!.amount_at_risk).toBe(88.5)
+    expect(latestByKey(g).get('PSN00000001/month/2026-03')!.amount_fen / 100).toBe(88.5)
     // The first visits are within the threshold: their payment is not at risk.
     const h = t.push(settlementCompleted({ mdtrt_id: 'V1', setl_time: '2026-03-01T10:00:00+08:00', med_type: '11', fund_pay_sumamt: '40.00' }))
-    expect(latestByKey(h).get('PSN00000001/month/2026-03')!.amount_at_risk).toBe(88.5)
+    expect(latestByKey(h).get('PSN00000001/month/2026-03')!.amount_fen / 100).toBe(88.5)
   })
 
   it('counts calendar months, not a rolling window, and leaves chronic-disease visits out', () => {

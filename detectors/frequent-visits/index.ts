@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { cnDate, cnIso } from '../../src/util/time.ts'
-import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, fromFen, insurancePaid, text, toFen } from '../_shared/common.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, insurancePaid, insurancePaidFen, text } from '../_shared/common.ts'
 
 const params = z.object({
   max_visits_per_day: z.number().int().min(1).max(50).default(3).describe('Visits of the counted types per person per China day; more is frequent'),
@@ -63,7 +63,7 @@ function finding(person: PersonState, visits: VisitState[], max: number, period:
   visits.sort((a, b) => a.begntime - b.begntime || (a.mdtrt_id < b.mdtrt_id ? -1 : 1))
   // The visits beyond the threshold are the excess; their fund payment is what is at risk.
   let fen = 0
-  for (const v of visits.slice(max)) fen += toFen(insurancePaid(v))
+  for (const v of visits.slice(max)) fen += insurancePaidFen(v)
   const institutions = [...new Set(visits.map((v) => v.fixmedins_code))]
   const last = visits[visits.length - 1]!
   const zhPeriod = period === 'day' ? `${label} 当日` : `${label} 月`
@@ -74,7 +74,7 @@ function finding(person: PersonState, visits: VisitState[], max: number, period:
       mdtrt_ids: visits.map((v) => v.mdtrt_id), setl_ids: visits.flatMap(activeSettlementIds),
       event_ids: visits.flatMap((v) => (v.open_event_id === undefined ? [] : [v.open_event_id])),
     },
-    amount_at_risk: fromFen(fen),
+    amount_fen: fen,
     message: text(`${zhPeriod}就诊 ${visits.length} 次(${institutions.length} 家机构)，超过 ${max} 次`,
       `${visits.length} visits at ${institutions.length} institution(s) in ${period === 'day' ? 'the day' : 'the month'} ${label}, above ${max}`),
     evidence: {

@@ -28,7 +28,7 @@ describe('high-value-consumable', () => {
   it('flags a stent on a stay discharged without PCI, at the line amount', () => {
     const f = stay([[STENT, 'L1'], ['GAUZE', 'L2']]).push(close(['88.5501']))
     expect(f.map((x) => x.key)).toEqual([`S1/item/${STENT}/no-operation`])
-    expect(f[0]!.amount_at_risk).toBe(8000)
+    expect(f[0]!.amount_fen / 100).toBe(8000)
     expect(f[0]!.evidence['oprn_prefixes']).toEqual(['36.06', '36.07'])
   })
 
@@ -36,7 +36,7 @@ describe('high-value-consumable', () => {
     const f = stay([[STENT, 'L1'], [STENT, 'L2']]).push(close(['88.5501']))
     expect(f).toHaveLength(1)
     expect(f[0]!.refs.feedetl_sns).toEqual(['L1', 'L2'])
-    expect(f[0]!.amount_at_risk).toBe(16000)
+    expect(f[0]!.amount_fen / 100).toBe(16000)
   })
 
   it('accepts it with a matching operation code prefix', () => {

@@ -33,7 +33,7 @@ describe('identity-misuse: after death', () => {
     expect(f.map((x) => x.key)).toEqual(['P1/after-death'])
     expect(f[0]!.refs.mdtrt_ids).toEqual(['P1', 'S1'])
     const g = t.push(settlementCompleted({ mdtrt_id: 'P1', setl_time: '2026-03-06T09:10:00+08:00', med_type: '41', fund_pay_sumamt: '260.00' }))
-    expect(latestByKey(g).get('P1/after-death')!.amount_at_risk).toBe(260)
+    expect(latestByKey(g).get('P1/after-death')!.amount_fen / 100).toBe(260)
   })
 
   it('counts the personal account in the amount: a pharmacy purchase after death paid from the account alone', () => {
@@ -41,7 +41,7 @@ describe('identity-misuse: after death', () => {
     t.push(open('R1', '2026-03-05T15:00:00+08:00', BEIJING_2, '41', 'PSN00000099'))
     const g = t.push(settlementCompleted({ mdtrt_id: 'R1', psn_no: 'PSN00000099', setl_time: '2026-03-05T15:05:00+08:00', med_type: '41', fund_pay_sumamt: '0.00', acct_pay: '186.40', medfee_sumamt: '186.40' }))
     const a = latestByKey(g).get('R1/after-death')!
-    expect(a.amount_at_risk).toBe(186.4)
+    expect(a.amount_fen / 100).toBe(186.4)
     expect(a.evidence['insurance_pay']).toBe(186.4)
   })
 

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type DetectContext, type Finding } from '../../src/detect/types.ts'
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnIso } from '../../src/util/time.ts'
-import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, insurancePaid, haversineKm, round2, text, visitEventIds } from '../_shared/common.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, haversineKm, insurancePaid, insurancePaidFen, round2, text, visitEventIds } from '../_shared/common.ts'
 
 const params = z.object({
   check_after_death: z.boolean().default(true)
@@ -75,7 +75,7 @@ function afterDeath(ctx: DetectContext, person: PersonState, v: VisitState, p: P
     key: `${v.mdtrt_id}/after-death`,
     subject: { fixmedins_code: v.fixmedins_code, psn_no: v.psn_no, mdtrt_id: v.mdtrt_id, ...(setl.length === 1 ? { setl_id: setl[0] } : {}) },
     refs: { mdtrt_ids: death.mdtrt_id === undefined ? [v.mdtrt_id] : [v.mdtrt_id, death.mdtrt_id], setl_ids: setl, event_ids: visitEventIds(v) },
-    amount_at_risk: insurancePaid(v),
+    amount_fen: insurancePaidFen(v),
     message: text(`参保人已于 ${death.date} 死亡，${cnIso(v.begntime)} 仍在本机构就诊`, `The person died on ${death.date}; a visit began here at ${cnIso(v.begntime)}`),
     evidence: { rule: 'after_death', death, begntime: cnIso(v.begntime), med_type: v.med_type, insurance_pay: insurancePaid(v) },
     event_time: cnIso(v.begntime),
@@ -109,7 +109,7 @@ function travel(ctx: DetectContext, person: PersonState, v: VisitState, p: Param
       key: `${a.mdtrt_id}~${b.mdtrt_id}/travel`,
       subject: { fixmedins_code: later.fixmedins_code, psn_no: person.psn_no, mdtrt_id: later.mdtrt_id },
       refs: { mdtrt_ids: [a.mdtrt_id, b.mdtrt_id], setl_ids: [...activeSettlementIds(a), ...activeSettlementIds(b)], event_ids: [...visitEventIds(a), ...visitEventIds(b)] },
-      amount_at_risk: insurancePaid(later),
+      amount_fen: insurancePaidFen(later),
       message: text(`${round2(km)} 公里外的两家机构间隔 ${round2(hours)} 小时就诊，需时速 ${speed ?? '∞'} 公里`,
         `Visits at institutions ${round2(km)} km apart within ${round2(hours)} hours (would need ${speed ?? '∞'} km/h)`),
       evidence: {

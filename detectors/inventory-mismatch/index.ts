@@ -3,7 +3,7 @@ import { FROM, INSURANCE_PAID, TO, activeLines, activeSettlements, num, windowEv
 import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
-import { KB_MEASURES, REGULATION, text } from '../_shared/common.ts'
+import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
 
 const DAY = 86_400_000
 
@@ -197,7 +197,7 @@ function finding(ctx: AuditContext, p: Params, it: Item, price: { unit_price: nu
     key: `${it.fixmedins_code}/${it.med_list_codg}/${windowLabel(ctx)}`,
     subject: { fixmedins_code: it.fixmedins_code },
     refs: { mdtrt_ids: [...new Set(sales.map((x) => x.mdtrt_id))] },
-    amount_at_risk: it.shortfall * unit * fundRatio,
+    amount_fen: toFen(it.shortfall * unit * fundRatio),
     message: text(
       `${name}：${short.length} 个盘点周期内销出 ${r2(it.outflow)}，盘点库存加购进仅 ${r2(it.inflow)}，无来源销量 ${r2(it.shortfall)}`,
       `${name}: ${r2(it.outflow)} went out over the stock-count periods against ${r2(it.inflow)} counted or bought; ${r2(it.shortfall)} sold with no stock behind it (${short.length} period(s) short)`,

@@ -46,7 +46,7 @@ describe('inventory-mismatch', () => {
       periods: [{ counted_at: '2026-01-02T07:30:00+08:00', opening: 5, purchased: 0, sold: 20, shortfall: 15 }],
     })
     // 15 units × 30 yuan × 0.6 insurance share.
-    expect(x.amount_at_risk).toBeCloseTo(270, 2)
+    expect(x.amount_fen / 100).toBeCloseTo(270, 2)
     expect([...x.refs.mdtrt_ids!].sort()).toEqual(sales.map((s) => s.mdtrt_id).sort())
   })
 

@@ -25,7 +25,7 @@ describe('out-of-scope: outpatient, judged on upload', () => {
     const f = outpatient(['I10.x00']).push(feeUploaded({ mdtrt_id: 'V1', lines: [drug({ feedetl_sn: 'L1' })] }))
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe(`V1/item/${DRUG}/indication`)
-    expect(f[0]!.amount_at_risk).toBe(56)
+    expect(f[0]!.amount_fen / 100).toBe(56)
     expect(f[0]!.evidence).toMatchObject({ allowed_prefixes: ['J', 'A41'], visit_diagnoses: ['I10.x00'], judged_at: 'upload' })
   })
 

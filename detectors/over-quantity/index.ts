@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type DetectContext, type Finding } from '../../src/detect/types.ts'
 import type { FeeLineState, PersonState, VisitState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnDayNumber } from '../../src/util/time.ts'
-import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, itemFinding, lineEvidence, round2, text, uploadedLines, type FlaggedLine } from '../_shared/common.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, itemFinding, lineEvidence, round2, text, toFen, type FlaggedLine, uploadedLines } from '../_shared/common.ts'
 import { linesWithCode, touchedItems } from '../_shared/visit-index.ts'
 
 const params = z.object({
@@ -99,7 +99,7 @@ function daily(ctx: DetectContext, visit: VisitState, lines: readonly FeeLineSta
       key: `${visit.mdtrt_id}/${first.med_list_codg}/${day}`,
       subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id },
       refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: onDay.map((l) => l.feedetl_sn), event_ids: [...new Set(onDay.map((l) => l.event_id))] },
-      amount_at_risk: excessShare(amount, cnt, max),
+      amount_fen: toFen(excessShare(amount, cnt, max)),
       message: text(`${name}(${first.med_list_codg})${day} 计费数量 ${cnt}，超过每日限量 ${max}`,
         `${first.med_list_codg} (${name}): quantity ${cnt} billed on ${day}, above the daily limit of ${max}`),
       evidence: { rule: 'daily_quantity', day, cnt, max_cnt_per_day: max, lines: onDay.map(lineEvidence) },

@@ -23,7 +23,7 @@ describe('over-quantity: days of supply per prescription', () => {
     const f = timeline({ check_cumulative_supply: false }).push(feeUploaded({ mdtrt_id: 'V1', lines: [drug({ feedetl_sn: 'L1', fee_ocur_time: '2026-03-02T09:00:00+08:00', cnt: '60', pric: '1.00', prd_days: 60 })] }))
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe(`V1/item/${AMLO}/days`)
-    expect(f[0]!.amount_at_risk).toBe(30)
+    expect(f[0]!.amount_fen / 100).toBe(30)
   })
 
   it('one finding per item for all its lines, over earlier uploads too, with the lines\' excess shares summed', () => {
@@ -34,7 +34,7 @@ describe('over-quantity: days of supply per prescription', () => {
     // The same alert, now listing both lines: the earlier finding is not lost when it is replaced.
     expect(again[0]!.key).toBe(first[0]!.key)
     expect(again[0]!.refs.feedetl_sns).toEqual(['L1', 'L2'])
-    expect(again[0]!.amount_at_risk).toBe(30 + 15)
+    expect(again[0]!.amount_fen / 100).toBe(30 + 15)
   })
 
   it('accepts exactly the limit', () => {
@@ -49,7 +49,7 @@ describe('over-quantity: quantity per day', () => {
     const f = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ fee_ocur_time: '2026-03-02T15:00:00+08:00', med_list_codg: XRAY, pric: '80.00' }] }))
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe(`V1/${XRAY}/2026-03-02`)
-    expect(f[0]!.amount_at_risk).toBe(80)
+    expect(f[0]!.amount_fen / 100).toBe(80)
   })
 
   it('does not join two China days across midnight, nor count reversed lines', () => {
@@ -70,7 +70,7 @@ describe('over-quantity: cumulative supply across institutions', () => {
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe(`P1/item/${AMLO}/cumulative`)
     expect(f[0]!.evidence).toMatchObject({ supply_days: 60, limit_days: 45 })
-    expect(f[0]!.amount_at_risk).toBe(30) // 15 excess days of a 30-day, 60-yuan line
+    expect(f[0]!.amount_fen / 100).toBe(30) // 15 excess days of a 30-day, 60-yuan line
     expect(f[0]!.refs.mdtrt_ids).toEqual(['V1', 'P1'])
   })
 
@@ -95,6 +95,6 @@ describe('over-quantity: one record of many identical lines (regression: N findi
     expect(f.map((x) => x.evidence.rule).sort()).toEqual(['cumulative_supply', 'days_of_supply'])
     const days = f.find((x) => x.evidence.rule === 'days_of_supply')!
     expect(days.refs.feedetl_sns).toHaveLength(1000)
-    expect(days.amount_at_risk).toBe(1000 * 60) // each line: 30 of its 60 days, 120 yuan → 60
+    expect(days.amount_fen / 100).toBe(1000 * 60) // each line: 30 of its 60 days, 120 yuan → 60
   })
 })

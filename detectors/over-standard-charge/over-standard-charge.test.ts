@@ -21,7 +21,7 @@ describe('over-standard-charge', () => {
     const f = t.push(feeUploaded({ mdtrt_id: 'V1', fixmedins_code: HOSPITAL_2, lines: [{ feedetl_sn: 'L1', fee_ocur_time: at, med_list_codg: CT, cnt: '2', pric: '170.00' }] }))
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe(`V1/item/${CT}/price-cap`)
-    expect(f[0]!.amount_at_risk).toBe(40)
+    expect(f[0]!.amount_fen / 100).toBe(40)
     expect(f[0]!.evidence).toMatchObject({ price_cap: 150, institution_level: 2, pric: 170 })
   })
 

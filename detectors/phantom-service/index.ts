@@ -2,10 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type DetectContext, type Finding } from '../../src/detect/types.ts'
 import type { FeeLineState, PersonState, VisitState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
-import {
-  INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, findingsByItem, fromFen, lineEvidence, round2, stayDays, text, toFen,
-  uploadedLines, visitEventIds, type LineJudgement,
-} from '../_shared/common.ts'
+import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, findingsByItem, lineEvidence, round2, stayDays, text, toFen, type LineJudgement, uploadedLines, visitEventIds } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
 
 const params = z.object({
@@ -187,7 +184,7 @@ function hoursPerDay(ctx: DetectContext, visit: VisitState, keys: Set<string>, p
       key: `${visit.mdtrt_id}/${first.med_list_codg}/${day}/hours`,
       subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id },
       refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: lines.map((l) => l.feedetl_sn), event_ids: [...new Set(lines.map((l) => l.event_id))] },
-      amount_at_risk: excessShare(amount, hours, p.max_hours_per_day),
+      amount_fen: toFen(excessShare(amount, hours, p.max_hours_per_day)),
       message: text(`${name}(${first.med_list_codg})${day} 计费 ${hours} 小时，超过 ${p.max_hours_per_day} 小时`,
         `${first.med_list_codg} (${name}): ${hours} hours billed on ${day}, more than ${p.max_hours_per_day}`),
       evidence: { rule: 'hours_per_day', day, hours, max_hours_per_day: p.max_hours_per_day, lines: lines.map(lineEvidence) },
@@ -216,7 +213,7 @@ function bedDays(ctx: DetectContext, visit: VisitState, p: Params, out: Finding[
     key: `${visit.mdtrt_id}/bed-days`,
     subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id },
     refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: lines.map((l) => l.feedetl_sn), event_ids: [...new Set([...visitEventIds(visit), ...lines.map((l) => l.event_id)])] },
-    amount_at_risk: round2((billed - allowed) * perDay),
+    amount_fen: toFen((billed - allowed) * perDay),
     message: text(`床位费计 ${billed} 天，住院仅 ${allowed} 天`, `${billed} bed days billed for a stay of ${allowed} days`),
     evidence: {
       rule: 'bed_days', bed_days_billed: billed, days_in_stay: allowed, stay_closed: visit.endtime !== undefined, count_discharge_day: p.count_discharge_day,
@@ -246,7 +243,7 @@ function outpatientDuringStay(person: PersonState, visit: VisitState, tol: numbe
       key: `${visit.mdtrt_id}/during/${s.mdtrt_id}`,
       subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id },
       refs: { mdtrt_ids: [visit.mdtrt_id, s.mdtrt_id], feedetl_sns: inside.map((l) => l.feedetl_sn), event_ids: [...new Set([...visitEventIds(s), ...inside.map((l) => l.event_id)])] },
-      amount_at_risk: fromFen(fen),
+      amount_fen: fen,
       message: text(`参保人在 ${s.fixmedins_code} 住院期间(${cnIso(s.begntime)} 起)于本机构发生门诊/购药费用 ${inside.length} 条`,
         `${inside.length} outpatient/pharmacy line(s) here while the person was inpatient at ${s.fixmedins_code} (since ${cnIso(s.begntime)})`),
       evidence: {
@@ -296,7 +293,7 @@ function overlaps(person: PersonState, visit: VisitState, p: Params, out: Findin
       key: `${a.mdtrt_id}~${b.mdtrt_id}`,
       subject: { fixmedins_code: later.fixmedins_code, psn_no: later.psn_no, mdtrt_id: later.mdtrt_id },
       refs: { mdtrt_ids: [a.mdtrt_id, b.mdtrt_id], feedetl_sns: inside.map((l) => l.feedetl_sn), event_ids: [...visitEventIds(a), ...visitEventIds(b)] },
-      amount_at_risk: fromFen(fen),
+      amount_fen: fen,
       message: text(`两家机构住院时间重叠 ${hours} 小时：${a.fixmedins_code}(${a.mdtrt_id}) 与 ${b.fixmedins_code}(${b.mdtrt_id})`,
         `Inpatient stays at two institutions overlap by ${hours} hours: ${a.fixmedins_code} (${a.mdtrt_id}) and ${b.fixmedins_code} (${b.mdtrt_id})`),
       evidence: {

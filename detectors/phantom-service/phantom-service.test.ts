@@ -30,7 +30,7 @@ describe('phantom-service: lines outside the stay', () => {
     ] }))
     expect(f.map((x) => x.key)).toEqual([`S1/item/${CBC}/timing`])
     expect(f[0]!.refs.feedetl_sns).toEqual(['early'])
-    expect(f[0]!.amount_at_risk).toBe(20)
+    expect(f[0]!.amount_fen / 100).toBe(20)
     expect(f[0]!.evidence['reasons']).toEqual(['before_admission'])
   })
 
@@ -86,7 +86,7 @@ describe('phantom-service: hours per day', () => {
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe(`S1/${MON}/2026-03-02/hours`)
     expect(f[0]!.evidence).toMatchObject({ hours: 28 })
-    expect(f[0]!.amount_at_risk).toBe(20)
+    expect(f[0]!.amount_fen / 100).toBe(20)
   })
 
   it('does not add up hours across China midnight', () => {
@@ -105,7 +105,7 @@ describe('phantom-service: bed days', () => {
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe('S1/bed-days')
     expect(f[0]!.evidence).toMatchObject({ bed_days_billed: 5, days_in_stay: 4 })
-    expect(f[0]!.amount_at_risk).toBe(50)
+    expect(f[0]!.amount_fen / 100).toBe(50)
   })
 
   it('accepts it when the discharge day is billable', () => {
@@ -129,7 +129,7 @@ describe('phantom-service: outpatient lines while inpatient elsewhere', () => {
     const b = t.push(feeUploaded({ mdtrt_id: 'P1', fixmedins_code: PHARMACY, lines: [{ fee_ocur_time: '2026-03-03T09:15:00+08:00', med_list_codg: CBC, pric: '12.00' }] }))
     expect(a[0]!.key).toBe('P1/during/S1')
     expect(b[0]!.key).toBe('P1/during/S1')
-    expect(b[0]!.amount_at_risk).toBe(42)
+    expect(b[0]!.amount_fen / 100).toBe(42)
   })
 
   it('does not flag visits after the discharge, at the same institution, or within the tolerance of admission', () => {
@@ -151,7 +151,7 @@ describe('phantom-service: overlapping stays', () => {
     // An admission alone is not yet presence: the person may have been sent straight on.
     expect(t.push(visitOpened({ mdtrt_id: 'S2', begntime: '2026-03-03T10:00:00+08:00', fixmedins_code: HOSPITAL_2 }))).toEqual([])
     const f = t.push(feeUploaded({ mdtrt_id: 'S2', fixmedins_code: HOSPITAL_2, lines: [bed('2026-03-04T08:00:00+08:00', '1')] }))
-    expect(f.map((x) => [x.key, x.amount_at_risk])).toEqual([['S1~S2', 50]])
+    expect(f.map((x) => [x.key, x.amount_fen / 100])).toEqual([['S1~S2', 50]])
     expect(f[0]!.evidence).toMatchObject({ overlap_hours: 22, overlap_from: '2026-03-03T10:00:00+08:00', overlap_to: '2026-03-04T08:00:00+08:00' })
     expect(f[0]!.subject.mdtrt_id).toBe('S2')
     const g = t.push(visitClosed({ mdtrt_id: 'S2', endtime: '2026-03-08T10:00:00+08:00', dscg_maindiag_code: 'J18.900' }))

@@ -3,7 +3,7 @@ import type { Institution } from '../../schemas/index.ts'
 import { FROM, INSURANCE_PAID, IS_INPATIENT, TO, activeLines, activeSettlements, assignPeers, num, peerGroupKeys, type PeerGroup, windowEvidence, windowLabel, windowParams } from '../../src/audit/sql.ts'
 import { peerStats, r2, r4, robustZ, type PeerStats } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
-import { KB_MEASURES, REGULATION, text } from '../_shared/common.ts'
+import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
 
 const METRIC_IDS = [
   'otp_cost_per_visit', 'otp_drug_share', 'otp_consumable_share', 'chronic_cost_per_visit',
@@ -294,7 +294,7 @@ function finding(ctx: AuditContext, p: Params, f: Flag, visits: readonly RefVisi
     key: `${who}/${f.metric}/${windowLabel(ctx)}`,
     subject: { fixmedins_code: f.s.fixmedins_code, ...(f.s.doctor === undefined ? {} : { doctor: f.s.doctor }) },
     refs: { mdtrt_ids: mine.map((v) => v.mdtrt_id), setl_ids: mine.flatMap((v) => v.setl_ids) },
-    amount_at_risk: Math.max(0, excessCost * fundRatio),
+    amount_fen: toFen(Math.max(0, excessCost * fundRatio)),
     message: text(
       `${f.s.doctor === undefined ? '机构' : `医生 ${f.s.doctor} `}${m.zh} ${show(f.value)}，${peersZh}中位数 ${show(f.stats.median)}，稳健 z = ${r2(f.z)}(阈值 ${f.threshold})`,
       `${f.s.doctor === undefined ? 'Institution' : `Doctor ${f.s.doctor}`}: ${m.en} ${show(f.value)} against a median of ${show(f.stats.median)} among ${peersEn}, robust z = ${r2(f.z)} (threshold ${f.threshold})`,

@@ -64,7 +64,7 @@ describe('provider-outlier: institutions against their level and type', () => {
       typical: { value: 200, peer_median: 55, robust_z: 26.36 },
     })
     // (200 − 55) × 8 visits × 0.6 insurance share.
-    expect(x.amount_at_risk).toBeCloseTo(696, 2)
+    expect(x.amount_fen / 100).toBeCloseTo(696, 2)
     expect([...x.refs.mdtrt_ids!].sort()).toEqual(outlier.map((v) => v.mdtrt_id).sort())
     expect([...x.refs.setl_ids!].sort()).toEqual(outlier.map((v) => v.setl_id).sort())
     expect(x.message.zh).toContain('门诊次均费用')
@@ -74,7 +74,7 @@ describe('provider-outlier: institutions against their level and type', () => {
     const a = await runDetector(detector, app.store, kb, '2026-01-01', '2026-01-31', P)
     const b = await runDetector(detector, app.store, kb, '2026-01-01', '2026-01-31', P)
     expect(a.map((x) => x.key)).toEqual(b.map((x) => x.key))
-    expect(a.map((x) => x.amount_at_risk)).toEqual(b.map((x) => x.amount_at_risk))
+    expect(a.map((x) => x.amount_fen / 100)).toEqual(b.map((x) => x.amount_fen / 100))
   })
 
   it('does not flag the cheap direction, a clinic below the volume minimum, or a visit settled at the window end', async () => {
@@ -138,7 +138,7 @@ describe('provider-outlier: shares, stays and doctors', () => {
     expect(f.map((x) => x.evidence.metric)).toEqual(['otp_drug_share'])
     // Shares 10/60 … 14/60 and 50/60: median (12/60 + 13/60) / 2; (50/60 − 12.5/60) × 360 yuan × 0.6.
     expect(f[0]!.evidence).toMatchObject({ value: 0.8333, peer_median: 0.2083 })
-    expect(f[0]!.amount_at_risk).toBeCloseTo((50 / 60 - 12.5 / 60) * 360 * 0.6, 2)
+    expect(f[0]!.amount_fen / 100).toBeCloseTo((50 / 60 - 12.5 / 60) * 360 * 0.6, 2)
   })
 
   it('flags a hospital whose stays are far longer than its peers\', counting China calendar days', async () => {
@@ -157,7 +157,7 @@ describe('provider-outlier: shares, stays and doctors', () => {
     // 23:30 admission, 00:30 discharge los days later: los calendar days, not los − 1.
     expect(f[0]!.evidence).toMatchObject({ metric: 'ipt_avg_los', scenario: 'ipt', value: 20, peer_median: 5, volume: 4 })
     // (20 − 5) days × 4 stays × 100 yuan a bed day × 0.6.
-    expect(f[0]!.amount_at_risk).toBeCloseTo(3600, 2)
+    expect(f[0]!.amount_fen / 100).toBeCloseTo(3600, 2)
     expect(f[0]!.refs.mdtrt_ids).toHaveLength(4)
   })
 

@@ -34,7 +34,7 @@ describe('restricted-item: gender', () => {
     const f = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ feedetl_sn: 'L1', fee_ocur_time: at, med_list_codg: OBST, pric: '45.50' }, { fee_ocur_time: at, med_list_codg: PLAIN }] }))
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe(`V1/item/${OBST}/restriction`)
-    expect(f[0]!.amount_at_risk).toBe(45.5)
+    expect(f[0]!.amount_fen / 100).toBe(45.5)
     expect(f[0]!.evidence['restrictions']).toEqual(['gender'])
     expect(f[0]!.message.zh).toContain('限女性')
   })

@@ -25,14 +25,14 @@ describe('service-level-upcoding', () => {
     const lines = [...Array.from({ length: 5 }, (_, i) => ({ feedetl_sn: `A${i}`, fee_ocur_time: at, med_list_codg: CHIEF_FEE, bilg_dr_codg: 'DRATT', pric: '50.00' })),
       { feedetl_sn: 'B1', fee_ocur_time: at, med_list_codg: CHIEF_FEE, bilg_dr_codg: 'DRASSOC', pric: '50.00' }]
     const f = timeline().push(feeUploaded({ mdtrt_id: 'V1', lines }))
-    expect(f.map((x) => [x.subject.doctor, x.refs.feedetl_sns!.length, x.amount_at_risk])).toEqual([['DRATT', 5, 250], ['DRASSOC', 1, 50]])
+    expect(f.map((x) => [x.subject.doctor, x.refs.feedetl_sns!.length, x.amount_fen / 100])).toEqual([['DRATT', 5, 250], ['DRASSOC', 1, 50]])
   })
 
   it('flags a chief-physician fee billed by an attending physician, at the line amount', () => {
     const f = timeline().push(feeUploaded({ mdtrt_id: 'V1', lines: [{ feedetl_sn: 'L1', fee_ocur_time: at, med_list_codg: CHIEF_FEE, bilg_dr_codg: 'DRATT', pric: '50.00' }] }))
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe(`V1/item/${CHIEF_FEE}/title/DRATT`)
-    expect(f[0]!.amount_at_risk).toBe(50)
+    expect(f[0]!.amount_fen / 100).toBe(50)
     expect(f[0]!.evidence).toMatchObject({ required_title: 'chief', doctor_title: 'attending' })
     expect(f[0]!.subject.doctor).toBe('DRATT')
   })

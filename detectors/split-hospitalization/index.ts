@@ -2,9 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { cnDayNumber, cnIso } from '../../src/util/time.ts'
-import {
-  INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, insurancePaid, principalDiagnosis, startsWithAny, text,
-} from '../_shared/common.ts'
+import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, insurancePaid, principalDiagnosis, startsWithAny, text, toFen } from '../_shared/common.ts'
 
 const params = z.object({
   window_days: z.number().int().min(1).max(90).default(15)
@@ -114,7 +112,7 @@ function finding(e: VisitState, l: VisitState, p: Params): Finding {
       ...(l.atddr_no ? { doctor: l.atddr_no } : {}), ...(setlIds.length === 1 ? { setl_id: setlIds[0] } : {}),
     },
     refs: { mdtrt_ids: [e.mdtrt_id, l.mdtrt_id], setl_ids: setlIds, event_ids: eventIds },
-    amount_at_risk: fund,
+    amount_fen: toFen(fund),
     message: text(
       `出院 ${gap} 天后在同一机构再次住院，主诊断 ${eDiag} → ${lDiag}(前${p.diag_match_chars}位相同)`,
       `Readmitted ${gap} day(s) after discharge, principal diagnosis ${eDiag} → ${lDiag} (first ${p.diag_match_chars} characters agree)`,

@@ -24,7 +24,7 @@ describe('split-hospitalization: the window', () => {
     expect(f[0]!.key).toBe('E1>L1')
     expect(f[0]!.refs.mdtrt_ids).toEqual(['E1', 'L1'])
     expect(f[0]!.evidence).toMatchObject({ gap_days: 15, window_days: 15, matched_category: 'J18' })
-    expect(f[0]!.amount_at_risk).toBe(0)
+    expect(f[0]!.amount_fen / 100).toBe(0)
     expect(f[0]!.event_time).toBe('2026-03-20T08:00:00+08:00')
   })
 
@@ -129,7 +129,7 @@ describe('split-hospitalization: amount, order and redelivery', () => {
     const all = t.pushAll(events)
     expect(all.map((f) => f.key)).toEqual(['E1>L1', 'E1>L1', 'E1>L1'])
     const latest = latestByKey(all).get('E1>L1')!
-    expect(latest.amount_at_risk).toBe(3200.5)
+    expect(latest.amount_fen / 100).toBe(3200.5)
     expect(latest.refs.setl_ids).toEqual(['S1'])
     expect(latest.subject.setl_id).toBe('S1')
     expect(latest.event_time).toBe(all[0]!.event_time)

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { FeeLineState } from '../../src/state/types.ts'
 import { cnDate, cnDayNumber } from '../../src/util/time.ts'
-import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, lineEvidence, text, uploadedLines } from '../_shared/common.ts'
+import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
 import { linesWithCode } from '../_shared/visit-index.ts'
 
 const params = z.object({
@@ -84,7 +84,7 @@ export default defineDetector({
         key: `${person.psn_no}/${visit.fixmedins_code}/${code}/${date}`,
         subject: { fixmedins_code: visit.fixmedins_code, psn_no: person.psn_no, ...(mdtrtIds.length === 1 ? { mdtrt_id: mdtrtIds[0] } : {}) },
         refs: { mdtrt_ids: mdtrtIds, feedetl_sns: lines.map((l) => l.feedetl_sn), event_ids: [...new Set(lines.map((l) => l.event_id))] },
-        amount_at_risk: excessShare(amount, days, max),
+        amount_fen: toFen(excessShare(amount, days, max)),
         message: text(`${name}(${code})${date} 开具 ${prescriptions.size} 张处方合计 ${days} 天用量，超过单张限定 ${max} 天`,
           `${code} (${name}): ${prescriptions.size} prescriptions on ${date} totalling ${days} days, above the ${max}-day limit per prescription`),
         evidence: {

@@ -20,7 +20,7 @@ describe('split-prescription', () => {
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe(`PSN00000001/${HOSPITAL}/${MET}/2026-03-02`)
     expect(f[0]!.refs.mdtrt_ids).toEqual(['V1', 'V2'])
-    expect(f[0]!.amount_at_risk).toBe(30)
+    expect(f[0]!.amount_fen / 100).toBe(30)
     expect(f[0]!.evidence).toMatchObject({ prescriptions: 2, total_prd_days: 60, max_prd_days: 30 })
   })
 
@@ -60,7 +60,7 @@ describe('split-prescription', () => {
     const ev = feeUploaded({ mdtrt_id: 'V2', lines: [rx('2026-03-02T15:10:00+08:00', 30)] })
     const b = t.push(ev)
     expect(b[0]!.key).toBe(a[0]!.key)
-    expect(b[0]!.amount_at_risk).toBe(60)
-    expect(t.push(ev)[0]!.amount_at_risk).toBe(60)
+    expect(b[0]!.amount_fen / 100).toBe(60)
+    expect(t.push(ev)[0]!.amount_fen / 100).toBe(60)
   })
 })

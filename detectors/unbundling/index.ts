@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { FeeLineState } from '../../src/state/types.ts'
 import { cnDate, cnDayNumber } from '../../src/util/time.ts'
-import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, fromFen, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
+import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
 import { indexFor } from '../_shared/visit-index.ts'
 
 const params = z.object({
@@ -70,7 +70,7 @@ export default defineDetector({
         key: p.scope === 'day' ? `${visit.mdtrt_id}/${g.bundle}/${cnDate(g.bundles[0]!.fee_ocur_time)}` : `${visit.mdtrt_id}/${g.bundle}`,
         subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id, doctor: g.components[0]!.bilg_dr_codg },
         refs: { mdtrt_ids: [visit.mdtrt_id], feedetl_sns: all.map((l) => l.feedetl_sn), event_ids: [...new Set(all.map((l) => l.event_id))] },
-        amount_at_risk: fromFen(fen),
+        amount_fen: fen,
         message: text(`${where}：${item.name}(${g.bundle})已包含 ${codes.join('、')}，又另行计费`,
           `${p.scope === 'day' ? where : 'In this visit'}: ${g.bundle} (${item.name}) already includes ${codes.join(', ')}, billed separately as well`),
         evidence: {

@@ -20,7 +20,7 @@ describe('unbundling', () => {
     const f = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ fee_ocur_time: '2026-03-02T10:00:00+08:00', med_list_codg: ALT, pric: '8.00' }] }))
     expect(f).toHaveLength(1)
     expect(f[0]!.key).toBe(`V1/${PANEL}/2026-03-02`)
-    expect(f[0]!.amount_at_risk).toBe(8)
+    expect(f[0]!.amount_fen / 100).toBe(8)
   })
 
   it('finds it whichever comes first, and grows the amount under one key', () => {
@@ -29,7 +29,7 @@ describe('unbundling', () => {
     const a = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ fee_ocur_time: '2026-03-02T09:00:00+08:00', med_list_codg: PANEL, pric: '60.00' }] }))
     const b = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ fee_ocur_time: '2026-03-02T11:00:00+08:00', med_list_codg: AST, pric: '9.00' }] }))
     expect(a[0]!.key).toBe(b[0]!.key)
-    expect(b[0]!.amount_at_risk).toBe(17)
+    expect(b[0]!.amount_fen / 100).toBe(17)
     expect(b[0]!.evidence['components_billed']).toEqual([ALT, AST])
   })
 
@@ -50,6 +50,6 @@ describe('unbundling', () => {
   it('keys a redelivered upload the same', () => {
     const t = timeline()
     const ev = feeUploaded({ mdtrt_id: 'V1', lines: [{ fee_ocur_time: '2026-03-02T08:00:00+08:00', med_list_codg: PANEL }, { fee_ocur_time: '2026-03-02T08:00:00+08:00', med_list_codg: ALT }] })
-    expect(t.push(ev).map((f) => [f.key, f.amount_at_risk])).toEqual(t.push(ev).map((f) => [f.key, f.amount_at_risk]))
+    expect(t.push(ev).map((f) => [f.key, f.amount_fen / 100])).toEqual(t.push(ev).map((f) => [f.key, f.amount_fen / 100]))
   })
 })

@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
 import { applyEvent } from '../state/apply.ts'
 import type { PersonState } from '../state/types.ts'
-import { fenOf, yuan } from '../util/money.ts'
+import { yuan } from '../util/money.ts'
 import { cnIso } from '../util/time.ts'
 import { boundEvidence } from './evidence.ts'
 import { RuleBaseConfig, paramsHash, type DetectorRule } from './rulebase.ts'
@@ -169,7 +169,7 @@ export class DetectEngine {
       stage,
       subject: f.subject,
       refs: { mdtrt_ids: f.refs.mdtrt_ids ?? [], feedetl_sns: f.refs.feedetl_sns ?? [], setl_ids: f.refs.setl_ids ?? [], event_ids: f.refs.event_ids ?? [] },
-      amount_at_risk: yuan(fenOf(f.amount_at_risk)),
+      amount_at_risk: yuan(BigInt(Math.max(0, Math.round(f.amount_fen)))),
       title: d.title,
       message: f.message,
       evidence: boundEvidence(f.evidence),

@@ -39,8 +39,11 @@ export interface Finding {
   key: string
   subject: { fixmedins_code: string; psn_no?: string; doctor?: string; mdtrt_id?: string; setl_id?: string }
   refs: { mdtrt_ids?: string[]; feedetl_sns?: string[]; setl_ids?: string[]; event_ids?: string[] }
-  /** Yuan. How it was computed is stated in the detector README. */
-  amount_at_risk: number
+  /**
+   * Integer fen (分): money is summed in integers, never in binary floating
+   * point (src/util/money.ts). How it was computed is stated in the detector README.
+   */
+  amount_fen: number
   message: Text
   evidence: Record<string, unknown>
   /** Defaults to the detector's basis. */

@@ -5,6 +5,11 @@
  * as `bigint`, so no total can lose a fen however large it grows. ClickHouse
  * holds the same values as Decimal columns and returns them as strings
  * (Store sets output_format_json_quote_decimals), never as JSON numbers.
+ *
+ * Detectors hand the engine a finding's amount as integer fen in a `number`
+ * (Finding.amount_fen, summed with toFen per line): exact for any finding
+ * below 2^53 fen (¥90 trillion, thirty times the national fund's yearly
+ * spending); the engine turns it into the alert's decimal string through bigint.
  */
 
 const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/
@@ -43,17 +48,6 @@ export function sumYuan(values: Iterable<string>): string {
 /** Normalises a money string (or a ClickHouse Decimal read back) to two decimals, exactly. */
 export function money(v: string | bigint): string {
   return typeof v === 'bigint' ? yuan(v) : yuan(fen(v))
-}
-
-/**
- * Integer fen of a computed yuan figure (a share, a ratio of a price): the one
- * place a float meets money, rounded half away from zero to the fen. Detectors
- * sum what they read from the wire in integer fen (`toFen` of each line's
- * amount) and only estimates such as "the excess share of a line" pass here.
- */
-export function fenOf(yuanFloat: number): bigint {
-  if (!Number.isFinite(yuanFloat)) throw new RangeError(`not a finite amount: ${yuanFloat}`)
-  return BigInt(Math.round(yuanFloat * 100))
 }
 
 /** Compare two money strings exactly (for sorting by amount). */

@@ -18,7 +18,7 @@ const base = {
   params: z.object({}).strict(), reactsTo: ['fee.uploaded'] as const,
 }
 const finding = (key: string, evidence: Record<string, unknown> = {}): Finding => ({
-  key, subject: { fixmedins_code: 'H11010500001' }, refs: { feedetl_sns: ['L1'] }, amount_at_risk: 1, message: { zh: key, en: key }, evidence,
+  key, subject: { fixmedins_code: 'H11010500001' }, refs: { feedetl_sns: ['L1'] }, amount_fen: 100, message: { zh: key, en: key }, evidence,
 })
 /** Quotes every line of the event, as a detector might. */
 const quoting = defineDetector({
