@@ -100,6 +100,29 @@ export class Metrics {
   }
 
   /**
+   * Event-time freshness: the newest event time stored, per source stream
+   * (claims, inventory: the two input topics of the contract). Rows carry
+   * event_time as ClickHouse DateTime64 text in UTC.
+   */
+  recordStoredEvents(rows: readonly { event_type: string; event_time: string }[]): void {
+    const newest = new Map<string, number>()
+    for (const r of rows) {
+      const source = r.event_type === 'inventory.movement' ? 'inventory' : 'claims'
+      const t = Date.parse(`${r.event_time.replace(' ', 'T')}Z`)
+      if (t > (newest.get(source) ?? -Infinity)) newest.set(source, t)
+    }
+    for (const [source, t] of newest) {
+      const current = this.newestEventTimeMs.get(source) ?? -Infinity
+      if (t > current) {
+        this.newestEventTimeMs.set(source, t)
+        this.newestEventTime.set({ source }, t / 1000)
+      }
+    }
+  }
+
+  private readonly newestEventTimeMs = new Map<string, number>()
+
+  /**
    * Creates every labelled counter's series at 0 for each label value known
    * up front. A series that first appears at 1 has no earlier sample, so
    * increase() reads 0 and an alert on the first error never fires.
@@ -108,6 +131,7 @@ export class Metrics {
     for (const type of EVENT_TYPES) this.eventsIn.inc({ type }, 0)
     for (const outcome of ['applied', 'invalid']) this.ruleReloads.inc({ outcome }, 0)
     for (const sink of SINKS) this.sinkRetries.inc({ sink }, 0)
+    for (const outcome of ['findings', 'clean', 'refused', 'error']) this.precheckSeconds.zero({ outcome })
     for (const detector of known.detectors ?? []) {
       this.detectorErrors.inc({ detector }, 0)
       for (const severity of Severity.options) this.alerts.inc({ detector, severity }, 0)
