@@ -85,11 +85,13 @@ export class Metrics {
       labelNames: ['method', 'route', 'status_class'], registers: [r], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     })
     // Audit (事后) runs: gauges of the last run, so a short-lived CronJob can push them (see docs/operations.md).
-    this.auditLastRun = new Gauge({ name: 'fundwatch_audit_last_run_timestamp_seconds', help: 'When the last audit run finished (Unix seconds)', registers: [r] })
-    this.auditLastSuccess = new Gauge({ name: 'fundwatch_audit_last_success_timestamp_seconds', help: 'When the last audit run in which every detector succeeded finished (Unix seconds)', registers: [r] })
-    this.auditSeconds = new Gauge({ name: 'fundwatch_audit_duration_seconds', help: 'Duration of the last audit run', registers: [r] })
-    this.auditFindings = new Gauge({ name: 'fundwatch_audit_findings', help: 'Alerts the last audit run stored, by detector', labelNames: ['detector'], registers: [r] })
-    this.auditFailures = new Gauge({ name: 'fundwatch_audit_failed_detectors', help: 'Audit detectors that failed in the last run', registers: [r] })
+    // Registered on the main registry only once a run is recorded: a role that
+    // never audits must not export a last-success time of 0 (AuditNotRun would fire everywhere).
+    this.auditLastRun = new Gauge({ name: 'fundwatch_audit_last_run_timestamp_seconds', help: 'When the last audit run finished (Unix seconds)', registers: [] })
+    this.auditLastSuccess = new Gauge({ name: 'fundwatch_audit_last_success_timestamp_seconds', help: 'When the last audit run in which every detector succeeded finished (Unix seconds)', registers: [] })
+    this.auditSeconds = new Gauge({ name: 'fundwatch_audit_duration_seconds', help: 'Duration of the last audit run', registers: [] })
+    this.auditFindings = new Gauge({ name: 'fundwatch_audit_findings', help: 'Alerts the last audit run stored, by detector', labelNames: ['detector'], registers: [] })
+    this.auditFailures = new Gauge({ name: 'fundwatch_audit_failed_detectors', help: 'Audit detectors that failed in the last run (every one when the run failed as a whole)', registers: [] })
     // A timestamp, not an age: Prometheus computes time() - it, so the value stays right between scrapes and after the process stops.
     this.newestEventTime = new Gauge({ name: 'fundwatch_newest_event_timestamp_seconds', help: 'Event time of the newest event stored, by source (Unix seconds); freshness is time() minus this', labelNames: ['source'], registers: [r] })
     this.buildInfo = new Gauge({ name: 'fundwatch_build_info', help: 'Always 1; labels name the running build', labelNames: ['version', 'commit', 'node'], registers: [r] })
@@ -121,6 +123,42 @@ export class Metrics {
   }
 
   private readonly newestEventTimeMs = new Map<string, number>()
+  private readonly auditRegistered = new Set<Gauge<string>>()
+  private lastAuditFailed = false
+
+  /** Records one audit (事后) run; the gauges join this registry with the first run. */
+  recordAudit(run: { endedAt: number; seconds: number; findings: Record<string, number>; failed: number }): void {
+    for (const g of [this.auditLastRun, this.auditSeconds, this.auditFindings, this.auditFailures, ...(run.failed === 0 ? [this.auditLastSuccess] : [])]) {
+      if (this.auditRegistered.has(g)) continue
+      this.auditRegistered.add(g)
+      this.registry.registerMetric(g)
+    }
+    this.auditLastRun.set(run.endedAt / 1000)
+    this.auditSeconds.set(run.seconds)
+    this.auditFindings.reset()
+    for (const [detector, n] of Object.entries(run.findings)) this.auditFindings.set({ detector }, n)
+    this.auditFailures.set(run.failed)
+    if (run.failed === 0) this.auditLastSuccess.set(run.endedAt / 1000)
+    this.lastAuditFailed = run.failed > 0
+  }
+
+  /**
+   * What a short-lived `fundwatch audit` pushes to a Pushgateway after its run:
+   * the audit gauges, with the last-success time only when that run succeeded,
+   * so a failed run never overwrites the previous success (pushAdd replaces by name).
+   */
+  auditPushRegistry(): Registry {
+    const push = new Registry()
+    for (const g of [this.auditLastRun, this.auditSeconds, this.auditFindings, this.auditFailures, ...(this.lastAuditFailed ? [] : [this.auditLastSuccess])]) push.registerMetric(g)
+    return push
+  }
+
+  /** Every metric this process can export, registered or not yet (the audit gauges): for tests that check names. */
+  allMetricNames(): string[] {
+    const audit = new Registry()
+    for (const g of [this.auditLastRun, this.auditLastSuccess, this.auditSeconds, this.auditFindings, this.auditFailures]) audit.registerMetric(g)
+    return [...this.registry.getMetricsAsArray(), ...audit.getMetricsAsArray()].map((m) => (m as unknown as { name: string }).name)
+  }
 
   /**
    * Creates every labelled counter's series at 0 for each label value known

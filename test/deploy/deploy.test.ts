@@ -22,7 +22,7 @@ describe('deploy/', () => {
   })
 
   it('every metric the rules and the dashboard use exists in src/metrics.ts', async () => {
-    const known = new Set((await new Metrics().registry.getMetricsAsJSON()).map((m) => m.name))
+    const known = new Set(new Metrics({ defaultMetrics: true }).allMetricNames())
     const used = new Set<string>()
     for (const f of ['prometheus/rules.yml', 'grafana/fundwatch.json']) {
       for (const m of readFileSync(join(deploy, f), 'utf8').matchAll(/fundwatch_[a-z_]+/g)) used.add(m[0].replace(/_(bucket|sum|count)$/, ''))
