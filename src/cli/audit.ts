@@ -99,14 +99,14 @@ export async function auditCommand(args: string[]): Promise<number> {
 }
 
 /**
- * Pushes the last run's audit gauges (job fundwatch_audit) with POST, which
+ * Pushes the last run's audit gauges (job fundwatch-audit) with POST, which
  * replaces only the metrics pushed: a failed run leaves the previous
  * last-success time in place. A failed push is logged, not fatal: the missing
  * success is what FundwatchAuditNotRun pages on.
  */
 export async function pushAuditMetrics(app: App, url: string): Promise<void> {
   try {
-    await new Pushgateway(url, { timeout: 10_000 }, app.metrics.auditPushRegistry()).pushAdd({ jobName: 'fundwatch_audit' })
+    await new Pushgateway(url, { timeout: 10_000 }, app.metrics.auditPushRegistry()).pushAdd({ jobName: 'fundwatch-audit' })
   } catch (err) {
     app.log.error({ err: (err as Error).message, pushgateway: new URL(url).origin }, 'pushing audit metrics failed')
   }

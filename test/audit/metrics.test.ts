@@ -76,7 +76,7 @@ describe('audit run metrics', () => {
     await pushAuditMetrics(app, gatewayUrl)
     const push = pushes.at(-1)!
     expect(push.method).toBe('POST') // pushAdd: replaces only the metrics it carries
-    expect(push.url).toBe('/metrics/job/fundwatch_audit')
+    expect(push.url).toBe('/metrics/job/fundwatch-audit')
     expect(sample(push.body, 'fundwatch_audit_failed_detectors')).toBe(1)
     expect(push.body).not.toMatch(/fundwatch_audit_last_success_timestamp_seconds/)
     expect(promtoolCheckMetrics(push.body).status).toBe(0)

@@ -2,10 +2,16 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 import { clusterDdl } from '../../scripts/gen-cluster-ddl.ts'
 import { Metrics } from '../../src/metrics.ts'
 
 const deploy = join(import.meta.dirname, '../../deploy')
+const docs = join(import.meta.dirname, '../../docs')
+
+interface Rule { alert: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> }
+interface RuleTest { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }
+const rules = (parse(readFileSync(join(deploy, 'prometheus/rules.yml'), 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules)
 
 describe('deploy/', () => {
   it('cluster DDL is the migrations, replicated (regenerate with npx tsx scripts/gen-cluster-ddl.ts)', () => {
@@ -29,5 +35,31 @@ describe('deploy/', () => {
     }
     expect(used.size).toBeGreaterThan(5)
     expect([...used].filter((m) => !known.has(m))).toEqual([])
+  })
+
+  it('every alert has a severity, a team and a runbook_url to its own section of docs/runbooks.md', () => {
+    const runbooks = readFileSync(join(docs, 'runbooks.md'), 'utf8')
+    const anchors = new Set([...runbooks.matchAll(/^## (\S+)$/gm)].map((m) => m[1]!.toLowerCase()))
+    expect(rules.length).toBeGreaterThanOrEqual(20)
+    for (const r of rules) {
+      expect(['warning', 'critical'], r.alert).toContain(r.labels?.severity)
+      expect(r.labels?.team, r.alert).toBe('fundwatch')
+      expect(r.annotations?.summary, r.alert).toBeTruthy()
+      expect(r.annotations?.description, r.alert).toBeTruthy()
+      expect(r.annotations?.runbook_url, r.alert).toBe(`docs/runbooks.md#${r.alert.toLowerCase()}`)
+      expect(anchors.has(r.alert.toLowerCase()), `docs/runbooks.md has no section ## ${r.alert}`).toBe(true)
+    }
+    // And no runbook for an alert that does not exist.
+    expect([...anchors].sort()).toEqual(rules.map((r) => r.alert.toLowerCase()).sort())
+  })
+
+  it('every alert has a promtool test where it fires and one where it stays quiet', () => {
+    const tests = (parse(readFileSync(join(deploy, 'prometheus/rules.test.yml'), 'utf8')) as { tests: RuleTest[] }).tests
+    const cases = tests.flatMap((t) => t.alert_rule_test ?? [])
+    for (const r of rules) {
+      const mine = cases.filter((c) => c.alertname === r.alert)
+      expect(mine.some((c) => c.exp_alerts.length > 0), `${r.alert} never fires in rules.test.yml`).toBe(true)
+      expect(mine.some((c) => c.exp_alerts.length === 0), `${r.alert} is never shown quiet in rules.test.yml`).toBe(true)
+    }
   })
 })
