@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildProbeServer } from '../../src/api/http-metrics.ts'
 import { buildServer } from '../../src/api/server.ts'
 import { promtoolCheckMetrics, sample } from '../helpers/metrics.ts'
 import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
@@ -37,5 +38,26 @@ describe('HTTP server metrics', () => {
     expect(sample(text, count('method="GET",route="/test/boom",status_class="5xx"'))).toBe(1)
     expect(text).not.toMatch(/a1b2c3d4e5f6|ffffffffffff|12345|x=1/)
     expect(promtoolCheckMetrics(text).status).toBe(0)
+  })
+})
+
+describe('METRICS_PORT: the processor\'s probe server', () => {
+  it('serves /metrics and /healthz and no API, console or docs', async () => {
+    const app = await testApp()
+    const probe = await buildProbeServer(app)
+    try {
+      const metrics = await probe.inject({ method: 'GET', url: '/metrics' })
+      expect(metrics.statusCode).toBe(200)
+      expect(promtoolCheckMetrics(metrics.body).status).toBe(0)
+      expect((await probe.inject({ method: 'GET', url: '/healthz' })).json()).toMatchObject({ status: 'ok' })
+      for (const url of ['/api/v1/alerts', '/api/v1/auth/whoami', '/docs', '/', '/api/v1/precheck']) {
+        expect((await probe.inject({ method: 'GET', url })).statusCode, url).toBe(404)
+      }
+      expect((await probe.inject({ method: 'POST', url: '/api/v1/precheck', payload: { events: [] } })).statusCode).toBe(404)
+    } finally {
+      await probe.close()
+      await app.close()
+      removeDir(app.dataDir)
+    }
   })
 })

@@ -62,4 +62,44 @@ describe('deploy/', () => {
       expect(mine.some((c) => c.exp_alerts.length === 0), `${r.alert} is never shown quiet in rules.test.yml`).toBe(true)
     }
   })
+
+  it('the dashboard is well formed: units everywhere, $__rate_interval, job and instance variables, one row per area', () => {
+    interface Panel { id: number; type: string; title: string; gridPos?: object; datasource?: { uid: string }; fieldConfig?: { defaults?: { unit?: string } }; targets?: { expr: string; refId: string }[] }
+    const d = JSON.parse(readFileSync(join(deploy, 'grafana/fundwatch.json'), 'utf8')) as { uid: string; panels: Panel[]; templating: { list: { name: string }[] } }
+    expect(d.uid).toBe('fundwatch')
+    expect(d.templating.list.map((v) => v.name)).toEqual(['datasource', 'job', 'instance'])
+    expect(d.panels.filter((p) => p.type === 'row').map((p) => p.title)).toEqual(['Ingest', 'Detection', 'Sinks', 'API', 'Pre-check (事前)', 'Audit (事后)', 'Process'])
+    expect(new Set(d.panels.map((p) => p.id)).size).toBe(d.panels.length)
+    for (const p of d.panels.filter((x) => x.type !== 'row')) {
+      expect(p.gridPos, p.title).toBeDefined()
+      expect(p.datasource?.uid, p.title).toBe('${datasource}')
+      expect(p.fieldConfig?.defaults?.unit, `${p.title} has no unit`).toMatch(/^(ops|reqps|s|short|bytes|percentunit)$/)
+      expect(p.targets?.length, p.title).toBeGreaterThan(0)
+      for (const t of p.targets ?? []) {
+        // No fixed windows: a [1m] rate is empty when the scrape interval is 1 m.
+        for (const w of t.expr.matchAll(/\[([^\]]+)\]/g)) expect(w[1], `${p.title}: ${t.expr}`).toBe('$__rate_interval')
+        if (/fundwatch_(?!audit_)|process_|nodejs_/.test(t.expr)) expect(t.expr, p.title).toContain('instance=~"$instance"')
+      }
+    }
+    // "Seconds per second" of a stage is a busy fraction, not seconds.
+    expect(d.panels.find((p) => p.title === 'Batch stage busy fraction')?.fieldConfig?.defaults?.unit).toBe('percentunit')
+  })
+
+  it('Grafana provisioning loads the dashboard and its datasource, and the compose stack mounts them; prometheus.yml passes promtool', () => {
+    const ds = parse(readFileSync(join(deploy, 'grafana/provisioning/datasources/prometheus.yaml'), 'utf8')) as { datasources: { type: string; url: string }[] }
+    expect(ds.datasources).toEqual([expect.objectContaining({ type: 'prometheus', url: 'http://prometheus:9090' })])
+    const dash = parse(readFileSync(join(deploy, 'grafana/provisioning/dashboards/fundwatch.yaml'), 'utf8')) as { providers: { type: string; options: { path: string } }[] }
+    const path = dash.providers[0]!.options.path
+    const compose = parse(readFileSync(join(deploy, 'compose.yaml'), 'utf8')) as { services: Record<string, { volumes?: string[]; environment?: Record<string, string> }> }
+    const mounts = compose.services.grafana!.volumes!
+    expect(mounts).toContain('./grafana/provisioning:/etc/grafana/provisioning:ro')
+    expect(mounts).toContain(`./grafana/fundwatch.json:${path}/fundwatch.json:ro`)
+    expect(compose.services.prometheus!.volumes).toContain('./prometheus/rules.yml:/etc/prometheus/rules.yml:ro')
+    expect(compose.services.processor!.environment).toMatchObject({ METRICS_PORT: '9400' })
+    const check = execFileSync('promtool', ['check', 'config', join(deploy, 'prometheus/prometheus.yml')], { encoding: 'utf8' })
+    expect(check).toMatch(/is valid prometheus config file/)
+    const prom = parse(readFileSync(join(deploy, 'prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string }[] }
+    // The job names the rules select on.
+    expect(prom.scrape_configs.map((c) => c.job_name)).toEqual(expect.arrayContaining(['fundwatch-processor', 'fundwatch-api']))
+  })
 })

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runAudit } from '../../src/audit/runner.ts'
 import { buildServer } from '../../src/api/server.ts'
 import { Metrics } from '../../src/metrics.ts'
 import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
@@ -10,6 +13,8 @@ describe('a real /metrics scrape', () => {
   beforeAll(async () => {
     // Default process metrics on, as createApp gives every production role.
     app = await testApp({ metrics: new Metrics({ defaultMetrics: true }) })
+    // One audit run, as the all-in-one does (its gauges appear with the first run).
+    await runAudit(app, { from: Date.parse('2026-01-01T00:00:00+08:00'), to: Date.parse('2026-01-02T00:00:00+08:00') })
     const server = await buildServer(app, { webDir: false })
     const res = await server.inject({ method: 'GET', url: '/metrics' })
     expect(res.statusCode).toBe(200)
@@ -50,5 +55,20 @@ describe('a real /metrics scrape', () => {
     expect(sample(text, 'fundwatch_events_in_total{type="fee.uploaded"}')).toBe(0)
     expect(sample(text, 'fundwatch_sink_retries_total{sink="clickhouse"}')).toBe(0)
     expect(sample(text, 'fundwatch_rulebase_reloads_total{outcome="invalid"}')).toBe(0)
+  })
+
+  it('every metric the dashboard\'s expressions name exists in the scrape', () => {
+    const dashboard = JSON.parse(readFileSync(join(import.meta.dirname, '../../deploy/grafana/fundwatch.json'), 'utf8')) as { panels: { targets?: { expr: string }[] }[] }
+    const exprs = dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr)
+    expect(exprs.length).toBeGreaterThan(20)
+    const typed = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]))
+    const missing = new Set<string>()
+    for (const e of exprs) {
+      for (const m of e.matchAll(/\b(?:fundwatch|process|nodejs)_[a-z0-9_]+/g)) {
+        const name = m[0]
+        if (!typed.has(name) && !typed.has(name.replace(/_(bucket|sum|count)$/, ''))) missing.add(name)
+      }
+    }
+    expect([...missing]).toEqual([])
   })
 })
