@@ -50,6 +50,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const { applied } = await migrate(store)
   if (applied.length) log.info({ applied }, 'migrations applied')
   const registry = opts.registry ?? buildRegistry()
+  metrics.initLabels({ detectors: registry.map((d) => d.id) })
   let kb = opts.kb ?? (await loadKb(config.kbDir))
   let engine = opts.rules !== undefined || !config.rulesFile
     ? new DetectEngine(registry, opts.rules ?? {})

@@ -9,6 +9,8 @@ import { MAX_LINES_PER_EVENT } from './pipeline/decode.ts'
 export const Config = z
   .object({
     port: z.coerce.number().int().min(0).max(65535).default(8080).describe('HTTP port (PORT)'),
+    metricsPort: z.coerce.number().int().min(1).max(65535).optional().describe('Processor only: serve /metrics and /healthz on this port and no API (METRICS_PORT); see docs/operations.md'),
+    pushgatewayUrl: z.string().url().optional().describe('`fundwatch audit` pushes its run metrics to this Prometheus Pushgateway (FUNDWATCH_PUSHGATEWAY_URL)'),
     host: z.string().default('127.0.0.1').describe('HTTP bind address (HOST)'),
     dataDir: z.string().default('.data').describe('chDB data directory in embedded mode (FUNDWATCH_DATA_DIR)'),
     clickhouseUrl: z.string().url().optional().describe('ClickHouse server URL; unset = embedded chDB (CLICKHOUSE_URL)'),
@@ -36,6 +38,7 @@ export type Config = Readonly<z.infer<typeof Config>>
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   const raw = {
+    metricsPort: env.METRICS_PORT || undefined, pushgatewayUrl: env.FUNDWATCH_PUSHGATEWAY_URL || undefined,
     port: env.PORT, host: env.HOST, dataDir: env.FUNDWATCH_DATA_DIR, clickhouseUrl: env.CLICKHOUSE_URL || undefined, database: env.FUNDWATCH_DB,
     kbDir: env.FUNDWATCH_KB, rulesFile: env.FUNDWATCH_RULES, kafkaBrokers: env.KAFKA_BROKERS, topicPrefix: env.FUNDWATCH_TOPIC_PREFIX,
     groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxLinesPerEvent: env.FUNDWATCH_MAX_LINES_PER_EVENT, maxPersons: env.FUNDWATCH_MAX_PERSONS, trustProxy: env.FUNDWATCH_TRUST_PROXY || undefined, logLevel: env.LOG_LEVEL,

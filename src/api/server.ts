@@ -15,6 +15,7 @@ import { ReviewService } from '../review/service.ts'
 import { accessControl, limitKey, publicRoutes, recordRoutes } from './access.ts'
 import { BODY_LIMIT, jsonBodies } from './body.ts'
 import { consolePlugin } from './console.ts'
+import { httpMetrics } from './http-metrics.ts'
 import { UserDirectory, type ApiDeps } from './context.ts'
 import { alertsPlugin } from './plugins/alerts.ts'
 import { authPlugin } from './plugins/auth.ts'
@@ -88,6 +89,7 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
   })
   // First: every route registered from here on passes through it.
   recordRoutes(f)
+  httpMetrics(f, app.metrics)
   f.setValidatorCompiler(validatorCompiler)
   f.setSerializerCompiler(serializerCompiler)
   f.setErrorHandler((err, req, reply) => {

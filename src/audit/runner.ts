@@ -44,6 +44,20 @@ export interface AuditRun {
  * pipeline's: consumers see audit findings in the same document and place.
  */
 export async function runAudit(app: App, options: AuditOptions): Promise<AuditRun> {
+  const t0 = performance.now()
+  let run: AuditRun
+  try {
+    run = await runDetectors(app, options)
+  } catch (err) {
+    // A run that failed as a whole (a bad window, the store down) is a run with every detector failed.
+    app.metrics.recordAudit({ endedAt: Date.now(), seconds: (performance.now() - t0) / 1000, findings: {}, failed: Math.max(1, app.engine().audits.length) })
+    throw err
+  }
+  app.metrics.recordAudit({ endedAt: Date.now(), seconds: (performance.now() - t0) / 1000, findings: run.byDetector, failed: run.errors.length })
+  return run
+}
+
+async function runDetectors(app: App, options: AuditOptions): Promise<AuditRun> {
   // Detectors bind the window as Int64 milliseconds: whole milliseconds only.
   const opts = { ...options, from: Math.floor(options.from), to: Math.ceil(options.to) }
   if (!(Number.isFinite(opts.from) && Number.isFinite(opts.to) && opts.from < opts.to)) {

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { Pushgateway } from 'prom-client'
+import type { App } from '../app.ts'
 import { runAudit, auditTopK } from '../audit/runner.ts'
 import { FundwatchError } from '../errors.ts'
 import { createKafka } from '../kafka/admin.ts'
@@ -72,6 +74,8 @@ export async function auditCommand(args: string[]): Promise<number> {
       run = await runAudit(app, { ...window, ...(values.detector ? { detectors: values.detector } : {}), sinks })
     } finally {
       await producer?.disconnect().catch(() => undefined)
+      // A CronJob ends before any scrape: its run metrics (success or failure) go to the Pushgateway.
+      if (app.config.pushgatewayUrl) await pushAuditMetrics(app, app.config.pushgatewayUrl)
     }
     const ms = performance.now() - t0
     const scores = labels ? auditTopK(run.alerts, labels, k) : undefined
@@ -91,6 +95,20 @@ export async function auditCommand(args: string[]): Promise<number> {
     return run.errors.length ? 1 : 0
   } finally {
     await app.close()
+  }
+}
+
+/**
+ * Pushes the last run's audit gauges (job fundwatch-audit) with POST, which
+ * replaces only the metrics pushed: a failed run leaves the previous
+ * last-success time in place. A failed push is logged, not fatal: the missing
+ * success is what FundwatchAuditNotRun pages on.
+ */
+export async function pushAuditMetrics(app: App, url: string): Promise<void> {
+  try {
+    await new Pushgateway(url, { timeout: 10_000 }, app.metrics.auditPushRegistry()).pushAdd({ jobName: 'fundwatch-audit' })
+  } catch (err) {
+    app.log.error({ err: (err as Error).message, pushgateway: new URL(url).origin }, 'pushing audit metrics failed')
   }
 }
 

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { buildProbeServer } from '../api/http-metrics.ts'
 import { buildServer, createLiveFeed } from '../api/server.ts'
 import { createKafka, withAdmin } from '../kafka/admin.ts'
 import { followAlerts } from '../kafka/follow.ts'
@@ -17,9 +18,11 @@ export async function extraCommand(cmd: string, args: string[]): Promise<number 
       const { values } = parseArgs({ args, options: { kb: { type: 'string' }, rules: { type: 'string' }, 'data-dir': { type: 'string' }, port: { type: 'string' }, 'from-latest': { type: 'boolean' } } })
       const app = await appFromFlags(values, { port: values.port })
       const ac = stopSignal()
-      // The processor serves /healthz and /metrics for its scrape target (PORT, 0 = none).
-      const server = app.config.port ? await buildServer(app) : undefined
-      if (server) await server.listen({ port: app.config.port, host: app.config.host })
+      // The processor serves /healthz and /metrics for its scrape target: with
+      // METRICS_PORT those alone; else the whole API on PORT (0 = nothing).
+      const probePort = app.config.metricsPort
+      const server = probePort ? await buildProbeServer(app) : app.config.port ? await buildServer(app) : undefined
+      if (server) await server.listen({ port: probePort ?? app.config.port, host: app.config.host })
       const t0 = performance.now()
       try {
         const s = await runProcessor(app, ac.signal, { fromBeginning: !values['from-latest'], fault: faultFromEnv(process.env.FUNDWATCH_FAULT) })

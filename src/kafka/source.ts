@@ -57,6 +57,7 @@ export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consume
     const revoked = [...assigned].filter((x) => !now.has(x))
     assigned = now
     o.log.info({ assigned: [...now], revoked }, 'consumer group assignment')
+    forgetLag(o.metrics, revoked)
     if (revoked.length) o.onRevoked?.(revoked)
   })
   consumer.on(consumer.events.CRASH, (e) => o.log.error({ err: e.payload.error, restart: e.payload.restart }, 'kafka consumer crashed'))
@@ -139,9 +140,24 @@ export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consume
         }
       } finally {
         signal.removeEventListener('abort', onAbort)
+        // Left the group: this member reports lag for nothing any more.
+        forgetLag(o.metrics, [...assigned])
+        assigned = new Set()
         await consumer.disconnect().catch((err: unknown) => o.log.warn({ err }, 'consumer disconnect failed'))
       }
     },
+  }
+}
+
+/**
+ * Removes the lag series of partitions this member no longer owns. Left in
+ * place, a moved partition's last lag stays exported forever next to the new
+ * owner's: a stale backlog that, in a quiet period, looks like a stuck consumer.
+ */
+export function forgetLag(metrics: Metrics, owners: readonly string[]): void {
+  for (const owner of owners) {
+    const cut = owner.lastIndexOf('/')
+    metrics.consumerLag.remove({ topic: owner.slice(0, cut), partition: owner.slice(cut + 1) })
   }
 }
 

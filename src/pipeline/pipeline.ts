@@ -226,6 +226,7 @@ export class Pipeline {
     this.d.cache.trim(p.seq)
     // Counted once stored, so the counters never run ahead of what a reader can find.
     for (const ev of p.rows.events as { event_type: string }[]) m.eventsIn.inc({ type: ev.event_type })
+    m.recordStoredEvents(p.rows.events as { event_type: string; event_time: string }[])
     m.feeLinesIn.inc(p.feeLines)
     for (const dl of p.deadLetters) m.rejected.inc({ reason: dl.reason })
     for (const f of p.rows.data_quality as { reason: string }[]) m.dataQuality.inc({ reason: f.reason })
@@ -238,8 +239,12 @@ export class Pipeline {
       const r = rows[table]
       if (r.length === 0) return
       const t0 = performance.now()
-      await this.d.store.insert(table, r)
-      m.sinkSeconds.observe({ sink: `clickhouse.${table}` }, (performance.now() - t0) / 1000)
+      // Timed whether it succeeds or not: in an outage the failing writes are the slow ones.
+      try {
+        await this.d.store.insert(table, r)
+      } finally {
+        m.sinkSeconds.observe({ sink: `clickhouse.${table}` }, (performance.now() - t0) / 1000)
+      }
       m.sinkBatchRows.observe({ sink: `clickhouse.${table}` }, r.length)
     }
     // Flags before the events they are about: a flag on "a settlement of an

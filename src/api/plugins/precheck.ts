@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { Alert } from '../../../schemas/index.ts'
 import { MaskedRecord } from '../../auth/mask.ts'
+import { FundwatchError } from '../../errors.ts'
 import { ROLES } from '../../auth/principal.ts'
 import { PRECHECK_BODY_LIMIT, PRECHECK_MAX_EVENTS, precheck } from '../../precheck/precheck.ts'
 import { who, type ApiDeps } from '../context.ts'
@@ -31,9 +32,17 @@ export const precheckPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, {
     },
   }, async (req) => {
     const t0 = performance.now()
-    const res = await precheck(deps.app, who(req), req.body.events, deps.now())
+    const observe = (outcome: string) => deps.app.metrics.precheckSeconds.observe({ outcome }, (performance.now() - t0) / 1000)
+    let res: Awaited<ReturnType<typeof precheck>>
+    try {
+      res = await precheck(deps.app, who(req), req.body.events, deps.now())
+    } catch (err) {
+      // Failures are timed too: in a store outage the latency alert must see the slow 503s, not only the few that got through.
+      observe(err instanceof FundwatchError && err.statusCode < 500 ? 'refused' : 'error')
+      throw err
+    }
     const ms = performance.now() - t0
-    deps.app.metrics.precheckSeconds.observe({ outcome: res.findings.length ? 'findings' : 'clean' }, ms / 1000)
+    observe(res.findings.length ? 'findings' : 'clean')
     return { ...res, ms: Math.round(ms * 10) / 10 }
   })
 }
