@@ -83,7 +83,7 @@ async function runDetectors(app: App, options: AuditOptions): Promise<AuditRun> 
     try {
       findings = await a.detector.audit({ store: app.store, kb, from: opts.from, to: opts.to }, a.params)
     } catch (err) {
-      app.metrics.detectorErrors.inc({ detector: a.detector.id })
+      app.metrics.detectorErrors.inc({ detector: a.detector.id, kind: 'threw' })
       app.log.error({ err, detector: a.detector.id, from: opts.from, to: opts.to }, 'audit detector failed')
       errors.push({ detector: a.detector.id, reason: err instanceof FundwatchError ? err.code : 'detector_failed' })
       continue

@@ -49,7 +49,7 @@ describe('a real /metrics scrape', () => {
   it('labelled counters exist at 0 for every known label value before anything happens (so the first error fires DetectorErrors)', () => {
     expect(app.registry.length).toBeGreaterThan(5)
     for (const d of app.registry) {
-      expect(sample(text, `fundwatch_detector_errors_total{detector="${d.id}"}`), d.id).toBe(0)
+      for (const kind of ['threw', 'over_budget']) expect(sample(text, `fundwatch_detector_errors_total{detector="${d.id}",kind="${kind}"}`), d.id).toBe(0)
       expect(sample(text, `fundwatch_alerts_total{detector="${d.id}",severity="high"}`), d.id).toBe(0)
     }
     expect(sample(text, 'fundwatch_events_in_total{type="fee.uploaded"}')).toBe(0)
