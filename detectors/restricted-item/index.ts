@@ -65,10 +65,10 @@ export default defineDetector({
         const tooYoung = item.age_min !== undefined && age < item.age_min - p.age_tolerance_years
         const tooOld = item.age_max !== undefined && age > item.age_max + p.age_tolerance_years
         if (tooYoung || tooOld) {
-          const range = `${item.age_min ?? 0}–${item.age_max ?? '∞'}`
+          const range = ageRange(item.age_min, item.age_max)
           broken.push({ restriction: 'age', age_min: item.age_min, age_max: item.age_max, age, brdy, tolerance_years: p.age_tolerance_years })
-          zh.push(`限${range}岁使用，参保人费用发生时 ${age} 岁`)
-          en.push(`restricted to ages ${range}, the person was ${age}`)
+          zh.push(`限${range.zh}使用，参保人费用发生时 ${age} 岁`)
+          en.push(`restricted to ${range.en}, the person was ${age}`)
         }
       }
       if (p.check_hosp_level && item.min_hosp_lv !== undefined && level !== undefined && level < item.min_hosp_lv) {
@@ -91,6 +91,13 @@ export default defineDetector({
     return findingsByItem(visit, judged, 'restriction')
   },
 })
+
+/** "18–60岁", "18岁及以上", "17岁及以下": an open bound is said in words, never as ∞. */
+function ageRange(min: number | undefined, max: number | undefined): { zh: string; en: string } {
+  if (min !== undefined && max !== undefined) return text(`${min}–${max}岁`, `ages ${min}–${max}`)
+  if (min !== undefined) return text(`${min}岁及以上`, `ages ${min} and over`)
+  return text(`${max ?? 0}岁及以下`, `ages ${max ?? 0} and under`)
+}
 
 /** 0 未知 and 9 未说明 cannot conflict with a gender restriction. */
 function knownGender(g: string | undefined): '1' | '2' | undefined {

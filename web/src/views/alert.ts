@@ -1,12 +1,12 @@
 import { ApiError, api, withPurpose } from '../api.ts'
 import { h, mount, typing } from '../dom.ts'
 import { dueIn, money, when } from '../format.ts'
-import { colon, getLang, label, pick, t } from '../i18n.ts'
+import { colon, counted, getLang, label, pick, t } from '../i18n.ts'
 import { announce, onLive } from '../live.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
 import { OPEN_STATUSES, isDegraded, type AlertDetail, type AlertItem, type FeeLine, type Settlement, type Status, type Workflow } from '../types.ts'
-import { fail, toast } from '../ui.ts'
+import { atRisk, fail, toast } from '../ui.ts'
 import { chooseForward, confirmMove, forwardMoves, movesFrom, moveLabel, performMove, statusLabel, type Move } from '../workflow.ts'
 import { createCaseDialog } from './cases.ts'
 import { feedUrl, neighbours, noteWorkflow } from './feed.ts'
@@ -51,7 +51,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
       if (disposed) return
       const alert = res.alert
       if (isDegraded(alert)) {
-        mount(root, backLink(), h('p', { class: 'error', id: 'degraded' }, `1 ${t('alert.degraded')}: ${alert.alert_id} (${alert.problem})`))
+        mount(root, backLink(), h('p', { class: 'error', id: 'degraded' }, `${counted(1, 'degraded')}: ${alert.alert_id} (${alert.problem})`))
         return
       }
       data = { ...res, alert }
@@ -98,7 +98,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
     return h('section', { class: 'panel headline' },
       h('div', null,
         h('h1', null, h('span', { class: `sev ${a.severity}` }, label('sev', a.severity)), h('span', { class: `tag ${a.result}` }, label('result', a.result)), pick(a.title))),
-      h('div', { class: 'big', id: 'amount' }, money(a.amount_at_risk), h('small', null, t('alert.amount'))),
+      h('div', { class: 'big', id: 'amount' }, atRisk(a, { big: true }), h('small', null, t('alert.amount'))),
       h('div', { class: 'meta' },
         h('span', null, `${t('alert.detector')}${colon()}`, h('span', { class: 'mono' }, `${a.detector.id}@${a.detector.version}`)),
         h('span', null, `${t('col.institution')}${colon()}`, a.institution_name ?? '', ' ', h('span', { class: 'mono' }, a.subject.fixmedins_code)),
@@ -220,7 +220,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
     drawBody()
     const count = d.fee_lines.length
     return h('section', { class: 'panel', id: 'timeline' },
-      h('header', null, t('alert.timeline'), h('span', { class: 'faint' }, `${ids.length} ${t('tl.visit')} · ${count} ${t('tl.line')} · ${d.settlements.length} ${t('tl.settlement')}`), h('span', { class: 'grow' }),
+      h('header', null, t('alert.timeline'), h('span', { class: 'faint' }, `${counted(ids.length, 'visit')} · ${counted(count, 'line')} · ${counted(d.settlements.length, 'settlement')}`), h('span', { class: 'grow' }),
         h('label', { class: 'row', style: 'font-weight:400' }, h('input', { type: 'checkbox', checked: refsOnly, onchange: (e: Event) => { refsOnly = (e.target as HTMLInputElement).checked; drawBody() } }), t('alert.refsOnly'))),
       body)
   }
