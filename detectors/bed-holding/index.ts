@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import { cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, text, toFen, visitEventIds } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   min_empty_days: z.number().int().min(1).max(60).default(3)
@@ -34,6 +35,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no bed-holding) and art. 38(1); the bed-holding rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('begntime', 'endtime', 'whole_days', 'empty_days', 'empty_count', 'longest_empty_run', 'min_empty_days', 'min_empty_ratio', 'active_chrgitm_types', 'lines_on_empty_days'),
   reactsTo: ['visit.closed'],
   lookbackDays: (p) => p.max_stay_days + 1,
   detect(ctx, p) {

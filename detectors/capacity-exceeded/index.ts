@@ -4,6 +4,7 @@ import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const DAY = 86_400_000
 const CN = 8 * 3_600_000
@@ -52,6 +53,7 @@ export default defineDetector({
     `${REGULATION} art. 20 (no fabricated services) and art. 15 (no phantom charges); the phantom-service rule family (billed quantities beyond an institution's service capacity) of the national smart-review knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('date', 'billed_minutes', 'capacity_minutes', 'therapists', 'minutes_per_therapist_day', 'tolerance_ratio', 'therapy_amount', 'excess_share', 'fund_ratio', 'lines', 'visits', 'by_item', 'med_list_codg', 'cnt', 'minutes', 'name', 'minutes_per_unit', 'by_dept', 'dept', 'amount_basis', 'window', 'from', 'to', 'days'),
   async audit(ctx, p) {
     const minutes = new Map<string, number>()
     for (const item of ctx.kb.catalog.values()) if (item.therapist_minutes !== undefined) minutes.set(item.med_list_codg, item.therapist_minutes)

@@ -6,6 +6,7 @@ import { defineDetector, type AuditContext, type Finding } from '../../src/detec
 import type { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
 import { cnDate } from '../../src/util/time.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const INDICES = ['severity', 'cmi'] as const
 type IndexId = (typeof INDICES)[number]
@@ -82,6 +83,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no upcoding of disease groups); the DRG/DIP payment reform three-year action plan (医保发〔2021〕48号) on monitoring upcoding; the "upcoding of disease groups" rule family of the national smart-review knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('indices', 'index', 'window', 'baseline', 'rise', 'z', 'peer_group', 'peer_basis', 'peers', 'peer_median_ratio', 'excess_over_peers', 'cases_window', 'cases_baseline', 'cmi_window', 'cmi_baseline', 'fund_window', 'thresholds', 'min_rise', 'z_threshold', 'min_rise_over_peers', 'min_cases', 'amount_basis', 'from', 'to', 'days', 'top_cases', 'setl_id', 'group', 'weight', 'uplift', 'fund'),
   async audit(ctx, p) {
     const baseFrom = ctx.from - p.baseline_days * 86_400_000
     const rows = await ctx.store.query<Record<string, unknown>>(`

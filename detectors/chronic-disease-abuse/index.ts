@@ -4,6 +4,7 @@ import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { VisitState } from '../../src/state/types.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, diagnosisRow, itemFinding, startsWithAny, text } from '../_shared/common.ts'
 import { touchedItems } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   accept_visit_diagnosis: z.boolean().default(true)
@@ -31,6 +32,7 @@ export default defineDetector({
     `${REGULATION} art. 38(6) and art. 41; the benefit-list system and regional chronic-disease (门诊慢特病) management rules, which tie drugs to the registered disease; the chronic-disease rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'indications', 'registered_chronic_diseases', 'person_in_registry', 'visit_diagnoses', 'accept_visit_diagnosis', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'prd_days'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const visit = ctx.visit

@@ -5,6 +5,7 @@ import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const HOUR = 3_600_000
 const DAY = 86_400_000
@@ -78,6 +79,7 @@ export default defineDetector({
     `${REGULATION} art. 20 (no fabricated services) and art. 40; the NHSA opinions on routine supervision of fund use, which call for big-data screening of organised (团伙化, 聚集性) fraud; the national smart-monitoring knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('persons', 'visits', 'min_persons', 'window_hours', 'items', 'diagnoses', 'first_visit', 'last_visit', 'span_hours', 'odd_hour_visits', 'odd_share', 'top_doctor', 'top_doctor_visits', 'doctor_share', 'doctors', 'institution_doctors_that_day', 'same_set_that_day', 'same_set_other_days', 'same_set_persons_other_days', 'signals', 'odd_hours', 'one_doctor', 'burst', 'min_signals', 'require_any', 'amount_basis', 'window', 'from', 'to', 'days'),
   async audit(ctx, p) {
     const clusters = await findClusters(ctx, p)
     const out: Finding[] = []

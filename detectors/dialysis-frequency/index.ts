@@ -3,6 +3,7 @@ import { defineDetector, type DetectContext, type Finding } from '../../src/dete
 import type { FeeLineState, PersonState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnDayNumber } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, fromFen, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   max_sessions_per_week: z.number().int().min(1).max(14).default(3)
@@ -31,6 +32,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no over-treatment), art. 38(2), art. 40 (fictitious services); the blood-purification standard operating procedures (maintenance haemodialysis 2–3 times a week); the dialysis rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('period', 'label', 'sessions', 'threshold', 'session_list', 'day', 'fixmedins_code', 'amount', 'lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'bilg_dr_codg', 'bilg_dept_codg', 'amount_basis'),
   reactsTo: ['fee.uploaded'],
   lookbackDays: () => 8,
   detect(ctx, p) {

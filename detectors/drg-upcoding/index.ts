@@ -4,6 +4,7 @@ import { defineDetector, type DetectContext, type Finding } from '../../src/dete
 import type { SettlementState, VisitState } from '../../src/state/types.ts'
 import { cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, diagnosisRow, principalDiagnosis, round2, stayDays, text, toFen, visitEventIds } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_unsupported_cc: z.boolean().default(true)
@@ -40,6 +41,7 @@ export default defineDetector({
     `${REGULATION} art. 38(7) and art. 40; the NHSA three-year DRG/DIP action plan (2021 No. 48) on upcoding; the settlement-list coding rules (secondary diagnoses must be supported by care); the upcoding rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('rule', 'pay_grp', 'type', 'code', 'weight', 'group_cc', 'required_level', 'supported_level', 'principal_diagnosis', 'secondary_diagnoses', 'diag_code', 'cc', 'evidence_items', 'supported', 'sibling_group', 'amount_basis', 'fund_pay_sumamt', 'group_weight', 'min_weight', 'avg_los_days', 'short_stay_ratio', 'stay_days', 'begntime', 'endtime', 'end_from', 'dscg_way'),
   reactsTo: ['settlement.completed'],
   detect(ctx, p) {
     const v = ctx.visit

@@ -4,6 +4,7 @@ import type { FeeLineState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnDayNumber } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, itemFinding, lineEvidence, text, type FlaggedLine } from '../_shared/common.ts'
 import { linesWithCode, touchedItems } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   min_institutions: z.number().int().min(2).max(20).default(3)
@@ -33,6 +34,7 @@ export default defineDetector({
     `${REGULATION} art. 41 (individuals may not resell drugs obtained through their benefits) and art. 38(5); the repeat-prescribing and hoarding rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('institutions', 'min_institutions', 'supply_from', 'supply_to', 'overlapping_purchases_count', 'overlapping_purchases', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'prd_days', 'mdtrt_id', 'fixmedins_code', 'lines_flagged', 'lines'),
   reactsTo: ['fee.uploaded'],
   lookbackDays: (p) => p.window_days + 1,
   detect(ctx, p) {

@@ -4,6 +4,7 @@ import type { FeeLineState } from '../../src/state/types.ts'
 import { cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
 import { NO_FINDINGS, REGULATION, activeLine, fromFen, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
 import { exclusiveGroupCodes, indexFor } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_same_time: z.boolean().default(true)
@@ -33,6 +34,7 @@ export default defineDetector({
     `${REGULATION} art. 15: no duplicate charging; art. 38(3): duplicate charges are recovered and fined.`,
   ),
   params,
+  evidence: evidenceLabels('rule', 'exclusive_group', 'day', 'med_list_codgs', 'names', 'amount_by_item', 'lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'name', 'times_billed', 'kept_feedetl_sn', 'duplicate_feedetl_sns'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const uploaded = uploadedLines(ctx)

@@ -3,6 +3,7 @@ import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { cnDate, cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, insurancePaid, insurancePaidFen, text } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   max_visits_per_day: z.number().int().min(1).max(50).default(3).describe('Visits of the counted types per person per China day; more is frequent'),
@@ -31,6 +32,7 @@ export default defineDetector({
     `${REGULATION} art. 41 (individual abuse of benefits) and art. 15 (inducing false visits); the frequent-visit rule family (per day, per calendar month) of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('period', 'label', 'visits', 'threshold', 'institutions', 'visit_list', 'mdtrt_id', 'fixmedins_code', 'med_type', 'begntime', 'insurance_pay', 'amount_basis'),
   reactsTo: ['visit.opened', 'settlement.completed'],
   lookbackDays: () => 32,
   detect(ctx, p) {

@@ -3,6 +3,7 @@ import { defineDetector, type DetectContext } from '../../src/detect/types.ts'
 import type { FeeLineState, VisitState } from '../../src/state/types.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, startsWithAny, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES])
@@ -31,6 +32,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no swapping of consumables), art. 38(4), art. 40 (fictitious services); traceability rules for high-value medical consumables; the high-value consumable rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'oprn_prefixes', 'visit_operations', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg'),
   reactsTo: ['visit.closed', 'fee.uploaded'],
   detect(ctx, p) {
     const v = ctx.visit

@@ -3,6 +3,7 @@ import { defineDetector, type DetectContext, type Finding } from '../../src/dete
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, haversineKm, insurancePaid, insurancePaidFen, round2, text, visitEventIds } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_after_death: z.boolean().default(true)
@@ -35,6 +36,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (institutions must verify credentials and not abet impersonation), art. 41 (no lending of one's credential), art. 40(1); the impersonation rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('rule', 'distance_km', 'hours_between', 'required_kmh', 'max_speed_kmh', 'visits', 'mdtrt_id', 'fixmedins_code', 'name', 'admdvs', 'begntime', 'endtime', 'death', 'at', 'source', 'date', 'med_type', 'insurance_pay'),
   reactsTo: ['visit.opened', 'visit.closed', 'settlement.completed'],
   lookbackDays: (p) => Math.ceil(p.max_gap_hours / 24) + 1,
   detect(ctx, p) {

@@ -4,6 +4,7 @@ import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const DAY = 86_400_000
 
@@ -59,6 +60,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no swapping of drugs, consumables, services) and art. 38(4); the Interim Measures for Designated Retail Pharmacies (NHSA Order No. 3) requiring purchase-sale-stock ledgers; the item-swapping rule family of the national smart-review knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'shortfall', 'outflow', 'stock_and_purchases', 'sales_from', 'tolerance_ratio', 'unit_price', 'fund_ratio', 'amount_basis', 'periods', 'counted_at', 'opening', 'purchased', 'returned', 'lost', 'sold', 'window', 'from', 'to', 'days', 'billed'),
   async audit(ctx, p) {
     const items = await reconcile(ctx, p)
     const flagged = items.filter((it) => it.shortfall >= p.min_shortfall && it.shortfall > p.tolerance_ratio * it.outflow)

@@ -4,6 +4,7 @@ import { defineDetector, type DetectContext } from '../../src/detect/types.ts'
 import type { FeeLineState, VisitState } from '../../src/state/types.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, startsWithAny, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   defer_inpatient_to_discharge: z.boolean().default(true)
@@ -33,6 +34,7 @@ export default defineDetector({
     `${REGULATION} art. 38(6): settling costs outside the fund's payment scope; NHSA Decree 1 and the indication restrictions of the national drug catalog; the out-of-scope rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'chrgitm_lv', 'allowed_prefixes', 'visit_diagnoses', 'judged_at', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'prd_days'),
   reactsTo: ['fee.uploaded', 'visit.closed'],
   detect(ctx, p) {
     const visit = ctx.visit

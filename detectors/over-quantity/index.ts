@@ -4,6 +4,7 @@ import type { FeeLineState, PersonState, VisitState } from '../../src/state/type
 import { DAY_MS, cnDate, cnDayNumber } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, itemFinding, lineEvidence, round2, text, toFen, type FlaggedLine, uploadedLines } from '../_shared/common.ts'
 import { linesWithCode, touchedItems } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_days_of_supply: z.boolean().default(true).describe('Flag a line whose prd_days exceeds the catalog max_prd_days (per prescription)'),
@@ -36,6 +37,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no over-quantity or repeat prescribing) and art. 38(2); Prescription Management Measures art. 19 (7 days in general, longer for chronic disease) and regional long-prescription rules; the over-quantity rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('rule', 'max_prd_days', 'longest_prd_days', 'lines_flagged', 'lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'prd_days', 'day', 'max_cnt_per_day', 'window_days', 'supply_days', 'limit_days', 'prescriptions_counted', 'prescriptions'),
   reactsTo: ['fee.uploaded'],
   lookbackDays: (p) => (p.check_cumulative_supply ? p.window_days + 1 : 1),
   detect(ctx, p) {

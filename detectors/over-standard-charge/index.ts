@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { defineDetector } from '../../src/detect/types.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, round2, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   tolerance_pct: z.number().min(0).max(100).default(0)
@@ -29,6 +30,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no charging above the standard) and art. 38(3); the provincial service price caps set by institution level; the over-standard-charge rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'pric', 'price_cap', 'institution_level', 'tolerance_pct', 'cnt', 'excess', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'amount', 'bilg_dr_codg', 'bilg_dept_codg'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const visit = ctx.visit

@@ -4,6 +4,7 @@ import type { FeeLineState, PersonState, VisitState } from '../../src/state/type
 import { DAY_MS, cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, findingsByItem, lineEvidence, round2, stayDays, text, toFen, type LineJudgement, uploadedLines, visitEventIds } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_outside_stay: z.boolean().default(true).describe('Lines dated before the visit began or after it ended'),
@@ -42,6 +43,7 @@ export default defineDetector({
     `${REGULATION} art. 40: defrauding the fund by fictitious services is recovered and fined 2–5 times the amount; the phantom-service rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('rule', 'reasons', 'tolerance_minutes', 'begntime', 'endtime', 'lines_flagged', 'lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'death', 'at', 'source', 'date', 'prd_days', 'bed_days_billed', 'days_in_stay', 'stay_closed', 'count_discharge_day', 'as_of', 'stay', 'mdtrt_id', 'fixmedins_code', 'day', 'hours', 'max_hours_per_day', 'overlap_hours', 'overlap_tolerance_hours', 'overlap_from', 'overlap_to', 'stays', 'end_from', 'later_stay_lines_in_overlap'),
   reactsTo: ['fee.uploaded', 'visit.opened', 'visit.closed'],
   lookbackDays: () => 2,
   detect(ctx, p) {

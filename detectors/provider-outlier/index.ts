@@ -4,6 +4,7 @@ import { FROM, INSURANCE_PAID, IS_INPATIENT, TO, activeLines, activeSettlements,
 import { peerStats, r2, r4, robustZ, type PeerStats } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const METRIC_IDS = [
   'otp_cost_per_visit', 'otp_drug_share', 'otp_consumable_share', 'chronic_cost_per_visit',
@@ -102,6 +103,7 @@ export default defineDetector({
     `${REGULATION} arts. 14–15 (costs within the payment scope; no over-treatment, over-testing or over-prescribing); the provider and physician behaviour indicators (cost per visit, drug share, consumable share, average length of stay) of the national smart-monitoring knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('metric', 'scenario', 'value', 'peer_median', 'mad', 'scale', 'robust_z', 'z_threshold', 'peers', 'peer_group', 'peer_basis', 'typical', 'volume', 'total_amount', 'fund_ratio', 'excess_cost', 'amount_basis', 'window', 'from', 'to', 'days', 'doctor', 'dept'),
   async audit(ctx, p) {
     const rows = await ctx.store.query<Record<string, unknown>>(aggregateSql(ctx), { ...windowParams(ctx), since: ctx.from - p.max_stay_days * 86_400_000, chronic: p.chronic_med_types })
     const insts = new Map<string, Subject>()

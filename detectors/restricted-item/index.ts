@@ -3,6 +3,7 @@ import { defineDetector } from '../../src/detect/types.ts'
 import { ageOn } from '../../src/kb/knowledge-base.ts'
 import { NO_FINDINGS, REGULATION, findingsByItem, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_gender: z.boolean().default(true).describe('Flag items restricted to one gender (catalog gend) billed for a person of the other'),
@@ -33,6 +34,7 @@ export default defineDetector({
     `${REGULATION} art. 38(6): settling costs outside the fund's payment scope; the catalog restrictions (限性别, 限年龄/限儿童, 限医院等级) of the national drug and service catalogs.`,
   ),
   params,
+  evidence: evidenceLabels('restrictions', 'checks', 'restriction', 'min_hosp_lv', 'institution_level', 'med_list_codg', 'name', 'fixmedins_code', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'age_min', 'age_max', 'age', 'brdy', 'tolerance_years', 'prd_days', 'required', 'person_gend'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const visit = ctx.visit

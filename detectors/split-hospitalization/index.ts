@@ -3,6 +3,7 @@ import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { cnDayNumber, cnIso } from '../../src/util/time.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, insurancePaid, principalDiagnosis, startsWithAny, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   window_days: z.number().int().min(1).max(90).default(15)
@@ -39,6 +40,7 @@ export default defineDetector({
     `${REGULATION} art. 15: no split hospitalization; art. 38(1): recovered and fined. The "split hospitalization" rule family (readmission within 15 days) of the national smart-review knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('gap_days', 'window_days', 'diag_match_chars', 'matched_category', 'planned_cycle_prefixes', 'earlier_stay', 'mdtrt_id', 'fixmedins_code', 'med_type', 'begntime', 'endtime', 'dscg_way', 'principal_diagnosis', 'insurance_pay', 'readmission', 'diagnoses', 'settled'),
   reactsTo: ['visit.opened', 'visit.closed', 'settlement.completed'],
   lookbackDays: (p) => p.window_days + 1 + p.amount_followup_days,
   detect(ctx, p) {

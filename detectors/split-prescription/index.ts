@@ -4,6 +4,7 @@ import type { FeeLineState } from '../../src/state/types.ts'
 import { cnDate, cnDayNumber } from '../../src/util/time.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
 import { linesWithCode } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   min_prescriptions: z.number().int().min(2).max(20).default(2)
@@ -36,6 +37,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no split prescriptions) and art. 38(2); Prescription Management Measures art. 19; the split-prescription rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('day', 'prescriptions', 'total_prd_days', 'max_prd_days', 'doctors', 'lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'prd_days'),
   reactsTo: ['fee.uploaded'],
   lookbackDays: (p) => p.max_visit_span_days + 1,
   detect(ctx, p) {

@@ -4,6 +4,7 @@ import type { FeeLineState } from '../../src/state/types.ts'
 import { cnDate, cnDayNumber } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
 import { indexFor } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   scope: z.enum(['day', 'visit']).default('day')
@@ -31,6 +32,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no unbundled charging) and art. 38(3); the content definitions of the service price norms (included items may not be billed separately); the unbundling rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('scope', 'bundle', 'bundle_name', 'includes', 'components_billed', 'bundle_lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'component_lines'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const uploaded = uploadedLines(ctx)

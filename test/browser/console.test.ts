@@ -437,6 +437,30 @@ describe('review console in Chromium', () => {
     await inspector.locator('#timeline header', { hasText: '1 次就诊 · 2 条费用明细 · 0 次结算' }).waitFor()
   })
 
+  it('names every evidence key and enumerated value in Chinese and in English (issue 15)', async () => {
+    const dup = (await apiGet<{ alerts: Listed[] }>('/alerts?limit=500&detector=duplicate-charge')).alerts[0]!
+    await inspector.goto(`${base}/alerts/${dup.alert_id}`)
+    await inspector.waitForSelector('#evidence tr[data-key="rule"]')
+    const rule = inspector.locator('#evidence tr[data-key="rule"]')
+    expect(await rule.locator('th').textContent()).toContain('规则')
+    expect(await rule.locator('td').textContent()).toBe('同一项目同一时间重复计费')
+    expect(await inspector.textContent('#evidence tr[data-key="times_billed"] th')).toContain('计费次数')
+    expect(await inspector.textContent('#evidence tr[data-key="kept_feedetl_sn"] th')).toContain('保留的明细')
+    expect(await inspector.textContent('#evidence tr[data-key="duplicate_feedetl_sns"] th')).toContain('重复的明细')
+    // No key shown only raw, at the top or inside a nested fact.
+    expect(await inspector.locator('#evidence th > span.mono').count()).toBe(0)
+    const nested = await inspector.locator('#evidence .evidence-obj > span > span.faint').allTextContents()
+    expect(nested.length).toBeGreaterThan(0)
+    for (const n of nested) expect(n.trim()).not.toMatch(/^[a-z_]+$/)
+    await inspector.locator('#evidence').screenshot({ path: join(OUT, 'console-evidence.png') })
+    await inspector.click('#lang')
+    await rule.locator('td', { hasText: 'same item billed twice at the same time' }).waitFor()
+    expect(await inspector.textContent('#evidence tr[data-key="times_billed"] th')).toContain('times billed')
+    await inspector.locator('#evidence').screenshot({ path: join(OUT, 'console-evidence-en.png') })
+    await inspector.click('#lang')
+    await rule.locator('td', { hasText: '同一项目同一时间重复计费' }).waitFor()
+  })
+
   it('shows personal data to an inspector who states a purpose', async () => {
     // A console path loaded directly (a bookmark, a reload) opens the same screen.
     await inspector.goto(`${base}/alerts/${decided}`)

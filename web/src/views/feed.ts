@@ -8,6 +8,7 @@ import { getMe } from '../session.ts'
 import { ALL_STATUSES, OPEN_STATUSES, splitDegraded, type AlertItem, type AlertOrDegraded, type DetectorInfo, type InstitutionRisk, type Workflow } from '../types.ts'
 import { atRisk, fail, toast, warnDegraded } from '../ui.ts'
 import { chooseForward, confirmMove, forwardMoves, movesFrom, performMove, statusLabel, type Move } from '../workflow.ts'
+import { detectorCatalog } from '../catalog.ts'
 import { createCaseDialog } from './cases.ts'
 import { compareYuan, sumYuan } from '../../../src/util/money.ts'
 
@@ -196,10 +197,10 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
 
   // Catalog and institution names fill the filter choices once, then stay cached.
   if (!detectorsCache) {
-    void api.get<{ detectors: DetectorInfo[] }>('/detectors').then((r) => {
-      detectorsCache = r.detectors
+    void detectorCatalog().then((list) => {
+      detectorsCache = list
       if (disposed) return
-      for (const d of r.detectors) detectorSelect.append(h('option', { value: d.id, selected: d.id === f.detector }, pick(d.title)))
+      for (const d of list) detectorSelect.append(h('option', { value: d.id, selected: d.id === f.detector }, pick(d.title)))
     }).catch(() => {})
   }
   if (!institutionsCache) {
