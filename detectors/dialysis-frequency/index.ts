@@ -7,8 +7,8 @@ import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   max_sessions_per_week: z.number().int().min(1).max(14).default(3)
-    .describe('Haemodialysis sessions per natural week (Monday–Sunday, China days); a session is one institution on one day'),
-  max_sessions_per_day: z.number().int().min(1).max(4).default(1).describe('Sessions per China day (at different institutions)'),
+    .describe('Haemodialysis sessions per natural week (Monday–Sunday, China days); a session is one institution on one day').meta({ description_zh: '每个自然周(周一至周日，北京时间)的血液透析次数上限；一次 = 一个机构一天' }),
+  max_sessions_per_day: z.number().int().min(1).max(4).default(1).describe('Sessions per China day (at different institutions)').meta({ description_zh: '每个自然日的透析次数上限(在不同机构)' }),
 }).strict()
 
 interface Session { day: number; fixmedins_code: string; lines: FeeLineState[]; fen: number }

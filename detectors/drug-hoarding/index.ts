@@ -8,11 +8,11 @@ import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   min_institutions: z.number().int().min(2).max(20).default(3)
-    .describe('Distinct institutions whose supplies of one drug overlap in time, counting the new purchase'),
+    .describe('Distinct institutions whose supplies of one drug overlap in time, counting the new purchase').meta({ description_zh: '同一药品用药期相互重叠的不同机构数(含本次购药)' }),
   window_days: z.number().int().min(7).max(366).default(30)
-    .describe('How far back purchases are looked for: a longer supply bought earlier is not seen (the state window grows with this)'),
+    .describe('How far back purchases are looked for: a longer supply bought earlier is not seen (the state window grows with this)').meta({ description_zh: '向前查找购药记录的天数：更早购买的长期用药看不到(状态窗口随之增大)' }),
   default_prd_days: z.number().int().min(0).max(90).default(0)
-    .describe('Days of supply assumed for a drug line without prd_days; 0 = such lines are not judged'),
+    .describe('Days of supply assumed for a drug line without prd_days; 0 = such lines are not judged').meta({ description_zh: '无用药天数的药品明细假定的用药天数；0 = 此类明细不判定' }),
 }).strict()
 
 export default defineDetector({

@@ -8,11 +8,11 @@ import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_same_time: z.boolean().default(true)
-    .describe('Flag the same med_list_codg billed more than once at the same fee_ocur_time in one visit'),
+    .describe('Flag the same med_list_codg billed more than once at the same fee_ocur_time in one visit').meta({ description_zh: '同一次就诊中同一医保编码在同一费用发生时间计费多次的，予以标记' }),
   check_exclusive: z.boolean().default(true)
-    .describe('Flag different items of one catalog exclusive_group billed on the same China day in one visit (一级护理 + 二级护理)'),
+    .describe('Flag different items of one catalog exclusive_group billed on the same China day in one visit (一级护理 + 二级护理)').meta({ description_zh: '同一次就诊中同一自然日(北京时间)计费了目录同一互斥组的不同项目(如一级护理 + 二级护理)的，予以标记' }),
   list_types: z.array(z.enum(['drug', 'herb', 'service', 'consumable'])).default(['drug', 'herb', 'service', 'consumable'])
-    .describe('Line types the same-time check covers'),
+    .describe('Line types the same-time check covers').meta({ description_zh: '同一时间检查所覆盖的明细类别' }),
 }).strict()
 
 export default defineDetector({

@@ -6,10 +6,10 @@ import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, insurancePai
 import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
-  max_visits_per_day: z.number().int().min(1).max(50).default(3).describe('Visits of the counted types per person per China day; more is frequent'),
-  max_visits_per_month: z.number().int().min(1).max(500).default(15).describe('Visits of the counted types per person per China calendar month (自然月)'),
+  max_visits_per_day: z.number().int().min(1).max(50).default(3).describe('Visits of the counted types per person per China day; more is frequent').meta({ description_zh: '每位参保人每个自然日(北京时间)计入类别的就诊次数上限；超过即为频繁' }),
+  max_visits_per_month: z.number().int().min(1).max(500).default(15).describe('Visits of the counted types per person per China calendar month (自然月)').meta({ description_zh: '每位参保人每个自然月计入类别的就诊次数上限' }),
   med_types: z.array(z.string()).default(['11', '12', '13', '15', '16', '19'])
-    .describe('医疗类别 codes counted; 14 门诊慢特病 (dialysis, chemotherapy) is left out by default because its frequency is prescribed'),
+    .describe('医疗类别 codes counted; 14 门诊慢特病 (dialysis, chemotherapy) is left out by default because its frequency is prescribed').meta({ description_zh: '计入的医疗类别代码；14 门诊慢特病(透析、化疗)默认不计，因其频次由医嘱决定' }),
 }).strict()
 type Params = z.infer<typeof params>
 

@@ -7,9 +7,9 @@ import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES])
-    .describe('医疗类别 of visits judged; outpatient visits seldom report operations, so only stays by default'),
+    .describe('医疗类别 of visits judged; outpatient visits seldom report operations, so only stays by default').meta({ description_zh: '判定的就诊医疗类别；门诊很少上报手术操作，默认只判定住院' }),
   require_operation_when_unspecified: z.boolean().default(true)
-    .describe('A high-value item whose catalog entry names no oprn_prefixes still needs some operation on the visit'),
+    .describe('A high-value item whose catalog entry names no oprn_prefixes still needs some operation on the visit').meta({ description_zh: '目录未写明手术前缀(oprn_prefixes)的高值耗材，就诊仍须有某项手术操作' }),
 }).strict()
 type Params = z.infer<typeof params>
 

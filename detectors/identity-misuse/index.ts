@@ -7,13 +7,13 @@ import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_after_death: z.boolean().default(true)
-    .describe('A visit begun after the person\'s death (KB persons death_date, or an earlier discharge by death)'),
-  check_travel: z.boolean().default(true).describe('Two visits at institutions too far apart for the time between them'),
+    .describe('A visit begun after the person\'s death (KB persons death_date, or an earlier discharge by death)').meta({ description_zh: '参保人死亡后开始的就诊(知识库死亡日期，或更早的死亡出院记录)' }),
+  check_travel: z.boolean().default(true).describe('Two visits at institutions too far apart for the time between them').meta({ description_zh: '两次就诊的机构相距太远，间隔时间内不可能往返' }),
   max_speed_kmh: z.number().positive().max(2000).default(400)
-    .describe('Fastest plausible door-to-door travel (high-speed rail ≈ 250–300, flights with airport time ≈ 300–400)'),
-  min_distance_km: z.number().min(0).default(50).describe('Institutions closer than this are never judged (clock skew, neighbouring sites)'),
-  max_gap_hours: z.number().positive().max(72).default(24).describe('Visits further apart in time than this are not compared'),
-  tolerance_minutes: z.number().int().min(0).max(1440).default(60).describe('Slack on the death time for a visit begun right after a discharge by death'),
+    .describe('Fastest plausible door-to-door travel (high-speed rail ≈ 250–300, flights with airport time ≈ 300–400)').meta({ description_zh: '最快的合理门到门速度(高铁约 250–300，含候机时间的航班约 300–400 公里/小时)' }),
+  min_distance_km: z.number().min(0).default(50).describe('Institutions closer than this are never judged (clock skew, neighbouring sites)').meta({ description_zh: '距离小于此值的机构从不判定(时钟误差、相邻院区)' }),
+  max_gap_hours: z.number().positive().max(72).default(24).describe('Visits further apart in time than this are not compared').meta({ description_zh: '时间间隔超过此值的两次就诊不作比较' }),
+  tolerance_minutes: z.number().int().min(0).max(1440).default(60).describe('Slack on the death time for a visit begun right after a discharge by death').meta({ description_zh: '死亡出院后紧接着开始的就诊，其死亡时间的容差(分钟)' }),
 }).strict()
 type Params = z.infer<typeof params>
 

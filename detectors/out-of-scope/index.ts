@@ -8,10 +8,10 @@ import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   defer_inpatient_to_discharge: z.boolean().default(true)
-    .describe('Judge inpatient lines on visit.closed, against the final diagnoses, instead of on upload (except in the pre stage)'),
-  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes judged at discharge'),
+    .describe('Judge inpatient lines on visit.closed, against the final diagnoses, instead of on upload (except in the pre stage)').meta({ description_zh: '住院明细在出院(visit.closed)时按最终诊断判定，而非上传时(事前阶段除外)' }),
+  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes judged at discharge').meta({ description_zh: '出院时判定的医疗类别代码' }),
   flag_without_diagnosis: z.boolean().default(false)
-    .describe('Also flag when the visit carries no diagnosis at all (otherwise such visits are not judged)'),
+    .describe('Also flag when the visit carries no diagnosis at all (otherwise such visits are not judged)').meta({ description_zh: '就诊完全没有诊断时也予以标记(否则此类就诊不判定)' }),
 }).strict()
 type Params = z.infer<typeof params>
 

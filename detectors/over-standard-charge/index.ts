@@ -6,9 +6,9 @@ import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   tolerance_pct: z.number().min(0).max(100).default(0)
-    .describe('Percent above the price cap still accepted (rounding, local surcharges); 0 = any excess'),
+    .describe('Percent above the price cap still accepted (rounding, local surcharges); 0 = any excess').meta({ description_zh: '超过限价仍可接受的百分比(取整、地方加收)；0 = 任何超出都算' }),
   min_excess_amount: z.number().min(0).default(0.01)
-    .describe('Smallest excess in yuan (over the whole line) worth a finding'),
+    .describe('Smallest excess in yuan (over the whole line) worth a finding').meta({ description_zh: '值得出预警的最小超出金额(元，按整条明细)' }),
 }).strict()
 
 export default defineDetector({

@@ -6,11 +6,11 @@ import { touchedLines } from '../_shared/visit-index.ts'
 import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
-  check_gender: z.boolean().default(true).describe('Flag items restricted to one gender (catalog gend) billed for a person of the other'),
-  check_age: z.boolean().default(true).describe('Flag items billed outside the catalog age_min/age_max (限年龄, 限儿童)'),
-  check_hosp_level: z.boolean().default(true).describe('Flag items billed at an institution below the catalog min_hosp_lv (限医院等级); ungraded counts as level 1'),
+  check_gender: z.boolean().default(true).describe('Flag items restricted to one gender (catalog gend) billed for a person of the other').meta({ description_zh: '目录限定性别(gend)的项目为另一性别的参保人计费的，予以标记' }),
+  check_age: z.boolean().default(true).describe('Flag items billed outside the catalog age_min/age_max (限年龄, 限儿童)').meta({ description_zh: '在目录 age_min/age_max 之外计费的项目(限年龄、限儿童)，予以标记' }),
+  check_hosp_level: z.boolean().default(true).describe('Flag items billed at an institution below the catalog min_hosp_lv (限医院等级); ungraded counts as level 1').meta({ description_zh: '在低于目录最低医院等级(min_hosp_lv)的机构计费的项目(限医院等级)，予以标记；未定级按一级计' }),
   age_tolerance_years: z.number().int().min(0).max(10).default(0)
-    .describe('Years of slack on both age bounds, for registries that round ages or catalogs that state them loosely'),
+    .describe('Years of slack on both age bounds, for registries that round ages or catalogs that state them loosely').meta({ description_zh: '年龄上下限各放宽的年数，用于年龄取整的登记库或表述宽松的目录' }),
 }).strict()
 
 const GENDER = { '1': ['男', 'male'], '2': ['女', 'female'] } as const

@@ -7,7 +7,7 @@ import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   flag_unknown_doctor: z.boolean().default(false)
-    .describe('Also flag title-restricted items billed by a doctor code missing from the KB doctors table'),
+    .describe('Also flag title-restricted items billed by a doctor code missing from the KB doctors table').meta({ description_zh: '限职称项目的开单医师代码不在知识库医师表中的，也予以标记' }),
 }).strict()
 
 const TITLE = {

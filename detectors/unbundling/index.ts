@@ -8,7 +8,7 @@ import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   scope: z.enum(['day', 'visit']).default('day')
-    .describe('Bundle and component must be billed on the same China day (day) or anywhere in the same visit (visit)'),
+    .describe('Bundle and component must be billed on the same China day (day) or anywhere in the same visit (visit)').meta({ description_zh: '打包项目与组成项目须在同一自然日(day)或同一次就诊(visit)内计费' }),
 }).strict()
 
 interface Group { bundle: string; day: number; bundles: FeeLineState[]; components: FeeLineState[] }

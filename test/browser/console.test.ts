@@ -554,6 +554,10 @@ describe('review console in Chromium', () => {
     const opened = await inspector.textContent('#detectors tr.more[data-more="restricted-item"]')
     expect(opened).toContain('场景：门诊、住院')
     expect(opened).not.toMatch(/outpatient|inpatient|pharmacy/)
+    // Parameter descriptions in Chinese too (the schema carries both).
+    const params = await inspector.textContent('#detectors tr.more[data-more="identity-misuse"] table.params')
+    expect(params).toContain('最快的合理门到门速度')
+    expect(params).not.toContain('Fastest plausible')
     await inspector.locator('#detectors tr[data-id="identity-misuse"]').scrollIntoViewIfNeeded()
     await inspector.locator('#detectors tr.more[data-more="identity-misuse"]').screenshot({ path: join(OUT, 'console-detector-params.png') })
     const over = await inspector.textContent('#detectors tr[data-id="over-standard-charge"]')

@@ -39,7 +39,7 @@ export function detectorsView(root: HTMLElement): () => void {
                   h('td', { class: 'mono' }, name),
                   h('td', { class: 'mono' }, show(d.params[name])),
                   h('td', { class: 'mono faint' }, show(p.default)),
-                  h('td', { class: 'muted', style: 'font-size:12px' }, p.description ?? '')))))
+                  h('td', { class: 'muted', style: 'font-size:12px' }, (zh ? p.description_zh : undefined) ?? p.description ?? '')))))
               : h('div', { class: 'faint' }, '—'))))
       const line = h('tr', { 'data-id': d.id, style: 'cursor:pointer', title: pick(d.description), onclick: () => { more.classList.toggle('hidden'); caret.textContent = more.classList.contains('hidden') ? '▸' : '▾' } },
         h('td', { class: 'nowrap' }, h('b', null, pick(d.title))),
