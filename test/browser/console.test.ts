@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AnyEvent } from '../../schemas/index.ts'
 import { buildServer, createLiveFeed, type LiveFeed } from '../../src/api/server.ts'
 import { Users } from '../../src/auth/users.ts'
+import { alertsById } from '../../src/store/alerts.ts'
+import { alertRow } from '../../src/store/rows.ts'
 import { generatorSource } from '../../src/pipeline/sources.ts'
 import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
 import { feeUploaded, institution, item, makeKb, settlementCompleted, visitOpened } from '../helpers/detect.ts'
@@ -572,6 +574,23 @@ describe('review console in Chromium', () => {
     const codes = await attrs(inspector, '#ranking tbody tr', 'data-id')
     expect(codes.sort()).toEqual([H1, H2, H3].sort())
     await inspector.screenshot({ path: join(OUT, 'console-ranking.png') })
+  })
+
+  it('still says how many alerts it could not show whole, and shows the rest (degraded alerts)', async () => {
+    const good = (await apiGet<{ alerts: Listed[] }>('/alerts?limit=500&detector=duplicate-charge')).alerts[0]!
+    const [stored] = await alertsById(app.store, [good.alert_id])
+    const badId = 'f'.repeat(32)
+    // A row written by something other than this version: its institution code is not one.
+    await app.store.insert('alerts', [{ ...alertRow({ ...stored!.alert, alert_id: badId }, '110105'), fixmedins_code: 'NOT-A-CODE' }])
+    const page = await ctx.newPage()
+    await page.goto(`${base}/?token=${tokens.monitor}`)
+    await page.waitForSelector('#feed tbody tr')
+    await page.locator('.toast.err', { hasText: `1 条预警的数据无法完整显示，已记录于服务器日志: ${badId}` }).waitFor()
+    expect(await page.locator(`#feed tbody tr[data-id="${badId}"]`).count()).toBe(0)
+    expect(await page.locator('#feed tbody tr').count()).toBeGreaterThan(20)
+    await page.goto(`${base}/alerts/${badId}`)
+    expect(await page.locator('#degraded').textContent()).toContain(badId)
+    await page.close()
   })
 
   it('shows the first feed rows within the budget, and records the timings (issue 15)', async () => {
