@@ -15,6 +15,8 @@ interface JsonProp {
   items?: JsonProp
   default?: unknown
   description?: string
+  /** The Chinese description: `.meta({ description_zh })` next to `.describe()`. */
+  description_zh?: string
   minimum?: number
   maximum?: number
   exclusiveMinimum?: number
@@ -47,9 +49,9 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 export function renderParams(params: z.ZodObject): string {
   const json = z.toJSONSchema(params, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, JsonProp> }
   const rows = Object.entries(json.properties ?? {}).map(([name, p]) =>
-    `| \`${name}\` | ${typeOf(p)} | ${p.default === undefined ? '—' : `\`${cell(JSON.stringify(p.default))}\``} | ${cell(p.description ?? '')} |`)
+    `| \`${name}\` | ${typeOf(p)} | ${p.default === undefined ? '—' : `\`${cell(JSON.stringify(p.default))}\``} | ${cell(p.description ?? '')} | ${cell(p.description_zh ?? '')} |`)
   if (rows.length === 0) return 'This detector has no parameters.'
-  return ['| name | type | default | description |', '|---|---|---|---|', ...rows].join('\n')
+  return ['| name | type | default | description | 说明 |', '|---|---|---|---|---|', ...rows].join('\n')
 }
 
 /** The catalog table of detectors/README.md. */

@@ -2,17 +2,18 @@ import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import { cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, text, toFen, visitEventIds } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   min_empty_days: z.number().int().min(1).max(60).default(3)
-    .describe('Whole inpatient days (admission and discharge days excluded) without any treatment, drug or test line needed'),
+    .describe('Whole inpatient days (admission and discharge days excluded) without any treatment, drug or test line needed').meta({ description_zh: '需要的空床整日数：没有任何治疗、药品或检查明细的住院整日(不含入院日和出院日)' }),
   min_empty_ratio: z.number().min(0).max(1).default(0.3)
-    .describe('Share of the whole days that must be empty as well (long stays with a few quiet days are normal)'),
+    .describe('Share of the whole days that must be empty as well (long stays with a few quiet days are normal)').meta({ description_zh: '空床日占整日的最低比例(长期住院中有几天没有明细属正常)' }),
   active_chrgitm_types: z.array(z.string().regex(/^(0[1-9]|1[0-4])$/)).default(['03', '04', '05', '06', '08', '09', '10', '11'])
-    .describe('医疗收费项目类别 that show care was given: 03 检查 04 化验 05 治疗 06 手术 08 材料 09 西药 10 中药饮片 11 中成药'),
+    .describe('医疗收费项目类别 that show care was given: 03 检查 04 化验 05 治疗 06 手术 08 材料 09 西药 10 中药饮片 11 中成药').meta({ description_zh: '表明提供了诊疗的医疗收费项目类别：03 检查 04 化验 05 治疗 06 手术 08 材料 09 西药 10 中药饮片 11 中成药' }),
   max_stay_days: z.number().int().min(3).max(365).default(30)
-    .describe('Longer stays are not judged: their early lines may lie outside the state window and would look empty'),
-  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes that count as an inpatient stay'),
+    .describe('Longer stays are not judged: their early lines may lie outside the state window and would look empty').meta({ description_zh: '更长的住院不判定：其早期明细可能在状态窗口之外，会被误看作空床' }),
+  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes that count as an inpatient stay').meta({ description_zh: '计为住院的医疗类别代码' }),
 }).strict()
 
 export default defineDetector({
@@ -34,6 +35,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no bed-holding) and art. 38(1); the bed-holding rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('begntime', 'endtime', 'whole_days', 'empty_days', 'empty_count', 'longest_empty_run', 'min_empty_days', 'min_empty_ratio', 'active_chrgitm_types', 'lines_on_empty_days'),
   reactsTo: ['visit.closed'],
   lookbackDays: (p) => p.max_stay_days + 1,
   detect(ctx, p) {

@@ -4,20 +4,21 @@ import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const DAY = 86_400_000
 const CN = 8 * 3_600_000
 
 const params = z.object({
   minutes_per_therapist_day: z.number().int().min(60).max(1440).default(480)
-    .describe('Treatment minutes one therapist can deliver in a day (8 hours of hands-on time is already generous)'),
+    .describe('Treatment minutes one therapist can deliver in a day (8 hours of hands-on time is already generous)').meta({ description_zh: '一名治疗师一天可提供的治疗分钟数(8 小时实际操作时间已属宽松)' }),
   tolerance_ratio: z.number().min(0).max(5).default(0)
-    .describe('Billed minutes may exceed the capacity by this share before a day is reported (0.1 = 10 % for hand-overs and rounding)'),
+    .describe('Billed minutes may exceed the capacity by this share before a day is reported (0.1 = 10 % for hand-overs and rounding)').meta({ description_zh: '计费分钟数可超出服务能力的比例，超过才报告该日(0.1 = 10 %，用于交接和取整)' }),
   skip_zero_therapists: z.boolean().default(true)
-    .describe('Institutions whose knowledge-base row gives 0 therapists are skipped (0 is also what a registry that never reported them holds); off = any therapist-time billing there is reported'),
+    .describe('Institutions whose knowledge-base row gives 0 therapists are skipped (0 is also what a registry that never reported them holds); off = any therapist-time billing there is reported').meta({ description_zh: '知识库中治疗师人数为 0 的机构跳过(从未上报的登记库也是 0)；关闭 = 该机构任何按治疗师时间计费都报告' }),
   per_staff: z.boolean().default(false)
-    .describe('Also check each billing staff code (bilg_dr_codg) against one therapist\'s day: right where the therapist is the one billing, wrong where the ordering doctor\'s code is on the line'),
-  max_refs: z.number().int().min(1).max(1000).default(50).describe('Visits cited per day: those with the most therapist minutes billed'),
+    .describe('Also check each billing staff code (bilg_dr_codg) against one therapist\'s day: right where the therapist is the one billing, wrong where the ordering doctor\'s code is on the line').meta({ description_zh: '也把每个开单人员代码(bilg_dr_codg)与一名治疗师一天的能力比较：治疗师本人开单时适用，开单医师的代码在明细上时不适用' }),
+  max_refs: z.number().int().min(1).max(1000).default(50).describe('Visits cited per day: those with the most therapist minutes billed').meta({ description_zh: '每天引用的就诊：计费治疗师分钟数最多的' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -52,6 +53,7 @@ export default defineDetector({
     `${REGULATION} art. 20 (no fabricated services) and art. 15 (no phantom charges); the phantom-service rule family (billed quantities beyond an institution's service capacity) of the national smart-review knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('date', 'billed_minutes', 'capacity_minutes', 'therapists', 'minutes_per_therapist_day', 'tolerance_ratio', 'therapy_amount', 'excess_share', 'fund_ratio', 'lines', 'visits', 'by_item', 'med_list_codg', 'cnt', 'minutes', 'name', 'minutes_per_unit', 'by_dept', 'dept', 'amount_basis', 'window', 'from', 'to', 'days'),
   async audit(ctx, p) {
     const minutes = new Map<string, number>()
     for (const item of ctx.kb.catalog.values()) if (item.therapist_minutes !== undefined) minutes.set(item.med_list_codg, item.therapist_minutes)

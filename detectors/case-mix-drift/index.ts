@@ -6,24 +6,25 @@ import { defineDetector, type AuditContext, type Finding } from '../../src/detec
 import type { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
 import { cnDate } from '../../src/util/time.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const INDICES = ['severity', 'cmi'] as const
 type IndexId = (typeof INDICES)[number]
 
 const params = z.object({
   baseline_days: z.number().int().min(7).max(1095).default(180)
-    .describe('History the window is compared with: this many days before the window start (6 months by default)'),
+    .describe('History the window is compared with: this many days before the window start (6 months by default)').meta({ description_zh: '与窗口比较的历史：窗口开始前这么多天(默认 6 个月)' }),
   indices: z.array(z.enum(INDICES)).default([...INDICES])
-    .describe('severity: mean of each case\'s weight over the weight of its group\'s no-complication sibling (the CC/MCC uplift, blind to a changing mix of diseases); cmi: mean weight (the case-mix index)'),
-  min_cases: z.number().int().min(2).default(30).describe('DRG/DIP-paid settlements an institution needs in the window, and again in the baseline, to be judged'),
-  min_rise: z.number().min(0).default(0.05).describe('Relative rise of the index over the baseline needed (0.05 = 5 %)'),
+    .describe('severity: mean of each case\'s weight over the weight of its group\'s no-complication sibling (the CC/MCC uplift, blind to a changing mix of diseases); cmi: mean weight (the case-mix index)').meta({ description_zh: 'severity：每个病例的权重与其病组无并发症同组权重之比的均值(CC/MCC 上浮，不受病种构成变化影响)；cmi：平均权重(病例组合指数)' }),
+  min_cases: z.number().int().min(2).default(30).describe('DRG/DIP-paid settlements an institution needs in the window, and again in the baseline, to be judged').meta({ description_zh: '机构在窗口内、以及在基线内各需要的 DRG/DIP 付费结算数，才予判定' }),
+  min_rise: z.number().min(0).default(0.05).describe('Relative rise of the index over the baseline needed (0.05 = 5 %)').meta({ description_zh: '指数相对基线需要的升幅(0.05 = 5 %)' }),
   z_threshold: z.number().positive().default(2.5)
-    .describe('The rise must be this many standard errors (Welch, window vs baseline cases) above zero: a few dozen cases move an index by chance'),
-  min_peers: z.number().int().min(2).default(3).describe('Peers with a baseline of their own needed to check the rise against theirs; fewer = the peer check is skipped and the evidence says so'),
+    .describe('The rise must be this many standard errors (Welch, window vs baseline cases) above zero: a few dozen cases move an index by chance').meta({ description_zh: '升幅须高于零这么多个标准误(Welch，窗口与基线病例)：几十个病例就可能偶然使指数变动' }),
+  min_peers: z.number().int().min(2).default(3).describe('Peers with a baseline of their own needed to check the rise against theirs; fewer = the peer check is skipped and the evidence says so').meta({ description_zh: '与同类升幅比较所需的、有自身基线的同类数；不足则跳过同类比较，并在证据中说明' }),
   min_rise_over_peers: z.number().min(0).default(0.05)
-    .describe('The institution\'s rise (window ÷ baseline) must also exceed the median rise of its peers by this much (0.05 = 5 %), so a grouper change or a season that lifts everyone is not one institution\'s drift'),
-  peer_fallback: z.boolean().default(true).describe('When the level+type group is too small, compare with institutions of the same level and kind instead'),
-  max_refs: z.number().int().min(1).max(1000).default(50).describe('Settlements cited: the window\'s cases with the largest uplift'),
+    .describe('The institution\'s rise (window ÷ baseline) must also exceed the median rise of its peers by this much (0.05 = 5 %), so a grouper change or a season that lifts everyone is not one institution\'s drift').meta({ description_zh: '机构的升幅(窗口 ÷ 基线)还须比同类升幅中位数高出这么多(0.05 = 5 %)，使分组器变更或使大家都上升的季节不被当作一家机构的漂移' }),
+  peer_fallback: z.boolean().default(true).describe('When the level+type group is too small, compare with institutions of the same level and kind instead').meta({ description_zh: '同级同类组太小时，改与同级同种机构比较' }),
+  max_refs: z.number().int().min(1).max(1000).default(50).describe('Settlements cited: the window\'s cases with the largest uplift').meta({ description_zh: '引用的结算：窗口内上浮最大的病例' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -82,6 +83,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no upcoding of disease groups); the DRG/DIP payment reform three-year action plan (医保发〔2021〕48号) on monitoring upcoding; the "upcoding of disease groups" rule family of the national smart-review knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('indices', 'index', 'window', 'baseline', 'rise', 'z', 'peer_group', 'peer_basis', 'peers', 'peer_median_ratio', 'excess_over_peers', 'cases_window', 'cases_baseline', 'cmi_window', 'cmi_baseline', 'fund_window', 'thresholds', 'min_rise', 'z_threshold', 'min_rise_over_peers', 'min_cases', 'amount_basis', 'from', 'to', 'days', 'top_cases', 'setl_id', 'group', 'weight', 'uplift', 'fund'),
   async audit(ctx, p) {
     const baseFrom = ctx.from - p.baseline_days * 86_400_000
     const rows = await ctx.store.query<Record<string, unknown>>(`

@@ -4,12 +4,13 @@ import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { VisitState } from '../../src/state/types.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, diagnosisRow, itemFinding, startsWithAny, text } from '../_shared/common.ts'
 import { touchedItems } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   accept_visit_diagnosis: z.boolean().default(true)
-    .describe('On an ordinary visit, a diagnosis matching the drug\'s indications justifies it without a registration (regions that require 门慢 registration everywhere set false). A 门诊慢特病 visit (med_type 14) always needs the registration'),
+    .describe('On an ordinary visit, a diagnosis matching the drug\'s indications justifies it without a registration (regions that require 门慢 registration everywhere set false). A 门诊慢特病 visit (med_type 14) always needs the registration').meta({ description_zh: '普通就诊中，与药品适应症相符的诊断即可作为依据，无需慢特病登记(要求处处登记门慢的地区设为 false)。门诊慢特病就诊(医疗类别 14)始终需要登记' }),
   med_types: z.array(z.string()).default([])
-    .describe('医疗类别 of visits judged; empty = all (the drug is chronic-only wherever it is billed)'),
+    .describe('医疗类别 of visits judged; empty = all (the drug is chronic-only wherever it is billed)').meta({ description_zh: '判定的就诊医疗类别；为空 = 全部(该药无论在哪里计费都仅限慢特病)' }),
 }).strict()
 
 export default defineDetector({
@@ -31,6 +32,7 @@ export default defineDetector({
     `${REGULATION} art. 38(6) and art. 41; the benefit-list system and regional chronic-disease (门诊慢特病) management rules, which tie drugs to the registered disease; the chronic-disease rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'indications', 'registered_chronic_diseases', 'person_in_registry', 'visit_diagnoses', 'accept_visit_diagnosis', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'prd_days'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const visit = ctx.visit

@@ -5,6 +5,7 @@ import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const HOUR = 3_600_000
 const DAY = 86_400_000
@@ -14,29 +15,29 @@ const SIGNALS = ['odd_hours', 'one_doctor', 'burst'] as const
 type Signal = (typeof SIGNALS)[number]
 
 const params = z.object({
-  min_persons: z.number().int().min(2).default(8).describe('Distinct persons a cluster needs: visits at one institution within window_hours that bill the same set of items'),
-  window_hours: z.number().positive().max(24).default(3).describe('The short window: a cluster is the largest group of visits with one item set starting within this many hours'),
-  min_items: z.number().int().min(1).default(3).describe('Items (after the exclusions below) the shared set needs; fewer is too common to mean anything'),
+  min_persons: z.number().int().min(2).default(8).describe('Distinct persons a cluster needs: visits at one institution within window_hours that bill the same set of items').meta({ description_zh: '一个聚集需要的不同参保人数：在同一机构、window_hours 内、计费同一组项目的就诊' }),
+  window_hours: z.number().positive().max(24).default(3).describe('The short window: a cluster is the largest group of visits with one item set starting within this many hours').meta({ description_zh: '短时间窗：聚集是同一项目组合、在这么多小时内开始的最大一组就诊' }),
+  min_items: z.number().int().min(1).default(3).describe('Items (after the exclusions below) the shared set needs; fewer is too common to mean anything').meta({ description_zh: '共同项目组合需要的项目数(按下述排除后)；更少则太常见，没有意义' }),
   exclude_chrgitm_types: z.array(z.string()).default(['02', '12', '13'])
-    .describe('收费项目类别 left out of the item set because every visit bills them: 02 诊察费, 12 一般诊疗费, 13 挂号费'),
+    .describe('收费项目类别 left out of the item set because every visit bills them: 02 诊察费, 12 一般诊疗费, 13 挂号费').meta({ description_zh: '因每次就诊都会计费而不计入项目组合的收费项目类别：02 诊察费、12 一般诊疗费、13 挂号费' }),
   odd_hours: z.object({ from: z.number().int().min(0).max(23), to: z.number().int().min(0).max(23) }).strict().default({ from: 20, to: 7 })
-    .describe('Visits starting from `from` o\'clock until `to` o\'clock (China time, wrapping midnight) are at odd hours for an outpatient service'),
+    .describe('Visits starting from `from` o\'clock until `to` o\'clock (China time, wrapping midnight) are at odd hours for an outpatient service').meta({ description_zh: '从 `from` 点到 `to` 点(北京时间，可跨午夜)开始的就诊，对门诊服务而言属于非常规时段' }),
   emergency_med_types: z.array(z.string()).default(['13'])
-    .describe('医疗类别 whose visits are never at an odd hour (13 急诊: the emergency department works at night)'),
-  min_odd_share: z.number().min(0).max(1).default(0.5).describe('Signal "odd hours": at least this share of the cluster\'s visits start at odd hours'),
+    .describe('医疗类别 whose visits are never at an odd hour (13 急诊: the emergency department works at night)').meta({ description_zh: '其就诊从不算非常规时段的医疗类别(13 急诊：急诊科夜间也工作)' }),
+  min_odd_share: z.number().min(0).max(1).default(0.5).describe('Signal "odd hours": at least this share of the cluster\'s visits start at odd hours').meta({ description_zh: '"非常规时段"信号：聚集中至少这一比例的就诊在非常规时段开始' }),
   min_doctor_share: z.number().min(0).max(1).default(0.8)
-    .describe('Signal "one doctor": one attending doctor has at least this share of the cluster, at an institution where more than one doctor saw patients that day'),
+    .describe('Signal "one doctor": one attending doctor has at least this share of the cluster, at an institution where more than one doctor saw patients that day').meta({ description_zh: '"同一医师"信号：在当天有多名医师接诊的机构，一名主诊医师占聚集的比例至少为此' }),
   burst_factor: z.number().min(1).default(3)
-    .describe('Signal "burst": the cluster has at least this many times the persons the same item set has on an average other day at the institution (over the window and the lookback)'),
-  lookback_days: z.number().int().min(0).max(365).default(28).describe('Days before the window also read to learn how often an item set occurs at the institution (the burst signal)'),
+    .describe('Signal "burst": the cluster has at least this many times the persons the same item set has on an average other day at the institution (over the window and the lookback)').meta({ description_zh: '"集中爆发"信号：聚集的人数至少是该机构同一项目组合在其他日子平均人数的这么多倍(按窗口和回溯期)' }),
+  lookback_days: z.number().int().min(0).max(365).default(28).describe('Days before the window also read to learn how often an item set occurs at the institution (the burst signal)').meta({ description_zh: '窗口之前也读取的天数，用于了解某项目组合在该机构出现的频率(集中爆发信号)' }),
   min_signals: z.number().int().min(1).max(3).default(2)
-    .describe('Signals (odd hours, one doctor, burst) a cluster needs: a routine of one item set — a chronic-disease follow-up clinic — is large but shows none of them'),
+    .describe('Signals (odd hours, one doctor, burst) a cluster needs: a routine of one item set — a chronic-disease follow-up clinic — is large but shows none of them').meta({ description_zh: '聚集需要的信号数(非常规时段、同一医师、集中爆发)：常规的同一项目组合(如慢病复诊门诊)人数多，但不显示这些信号' }),
   require_any: z.array(z.enum(SIGNALS)).default(['odd_hours', 'one_doctor'])
-    .describe('Of these signals at least one must hold (empty = no such rule): a scheduled service — a vaccination morning, a rehab group — is a rare set in one sitting by design; a crowd at night, or one doctor writing the same prescription for all, is what organisation looks like'),
+    .describe('Of these signals at least one must hold (empty = no such rule): a scheduled service — a vaccination morning, a rehab group — is a rare set in one sitting by design; a crowd at night, or one doctor writing the same prescription for all, is what organisation looks like').meta({ description_zh: '这些信号至少须有其一(为空 = 无此规则)：预约服务(疫苗接种上午、康复小组)本就是一次集中的少见组合；夜间的人群，或一名医师为所有人开同样的处方，才像有组织的行为' }),
   skip_dialysis: z.boolean().default(true)
-    .describe('Leave out visits that bill a dialysis item (catalog dialysis): a dialysis shift is the same patients, the same items, the same start time, by design'),
-  inpatient: z.boolean().default(false).describe('Also cluster inpatient stays (off: a ward\'s care pathway gives many stays the same items)'),
-  max_refs: z.number().int().min(1).max(1000).default(200).describe('Visits cited per cluster (all of them, up to this many)'),
+    .describe('Leave out visits that bill a dialysis item (catalog dialysis): a dialysis shift is the same patients, the same items, the same start time, by design').meta({ description_zh: '不计计费透析项目(目录 dialysis)的就诊：透析班次本就是同样的患者、同样的项目、同样的开始时间' }),
+  inpatient: z.boolean().default(false).describe('Also cluster inpatient stays (off: a ward\'s care pathway gives many stays the same items)').meta({ description_zh: '也对住院进行聚集(关闭：病房的临床路径会使许多住院计费相同的项目)' }),
+  max_refs: z.number().int().min(1).max(1000).default(200).describe('Visits cited per cluster (all of them, up to this many)').meta({ description_zh: '每个聚集引用的就诊数(全部，最多这么多)' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -78,6 +79,7 @@ export default defineDetector({
     `${REGULATION} art. 20 (no fabricated services) and art. 40; the NHSA opinions on routine supervision of fund use, which call for big-data screening of organised (团伙化, 聚集性) fraud; the national smart-monitoring knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('persons', 'visits', 'min_persons', 'window_hours', 'items', 'diagnoses', 'first_visit', 'last_visit', 'span_hours', 'odd_hour_visits', 'odd_share', 'top_doctor', 'top_doctor_visits', 'doctor_share', 'doctors', 'institution_doctors_that_day', 'same_set_that_day', 'same_set_other_days', 'same_set_persons_other_days', 'signals', 'odd_hours', 'one_doctor', 'burst', 'min_signals', 'require_any', 'amount_basis', 'window', 'from', 'to', 'days'),
   async audit(ctx, p) {
     const clusters = await findClusters(ctx, p)
     const out: Finding[] = []

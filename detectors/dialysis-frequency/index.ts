@@ -3,11 +3,12 @@ import { defineDetector, type DetectContext, type Finding } from '../../src/dete
 import type { FeeLineState, PersonState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnDayNumber } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, fromFen, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   max_sessions_per_week: z.number().int().min(1).max(14).default(3)
-    .describe('Haemodialysis sessions per natural week (Monday–Sunday, China days); a session is one institution on one day'),
-  max_sessions_per_day: z.number().int().min(1).max(4).default(1).describe('Sessions per China day (at different institutions)'),
+    .describe('Haemodialysis sessions per natural week (Monday–Sunday, China days); a session is one institution on one day').meta({ description_zh: '每个自然周(周一至周日，北京时间)的血液透析次数上限；一次 = 一个机构一天' }),
+  max_sessions_per_day: z.number().int().min(1).max(4).default(1).describe('Sessions per China day (at different institutions)').meta({ description_zh: '每个自然日的透析次数上限(在不同机构)' }),
 }).strict()
 
 interface Session { day: number; fixmedins_code: string; lines: FeeLineState[]; fen: number }
@@ -31,6 +32,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no over-treatment), art. 38(2), art. 40 (fictitious services); the blood-purification standard operating procedures (maintenance haemodialysis 2–3 times a week); the dialysis rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('period', 'label', 'sessions', 'threshold', 'session_list', 'day', 'fixmedins_code', 'amount', 'lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'bilg_dr_codg', 'bilg_dept_codg', 'amount_basis'),
   reactsTo: ['fee.uploaded'],
   lookbackDays: () => 8,
   detect(ctx, p) {

@@ -4,15 +4,16 @@ import { defineDetector, type DetectContext, type Finding } from '../../src/dete
 import type { SettlementState, VisitState } from '../../src/state/types.ts'
 import { cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, diagnosisRow, principalDiagnosis, round2, stayDays, text, toFen, visitEventIds } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_unsupported_cc: z.boolean().default(true)
-    .describe('Flag a group whose CC/MCC level rests on secondary diagnoses none of whose KB evidence_items was billed'),
-  check_short_stay: z.boolean().default(true).describe('Flag a high-weight group with a stay far shorter than the group\'s avg_los_days'),
-  min_weight: z.number().positive().default(2).describe('Groups at or above this weight count as high-weight'),
-  short_stay_ratio: z.number().min(0.05).max(1).default(0.3).describe('A stay shorter than avg_los_days × this ratio is implausibly short'),
+    .describe('Flag a group whose CC/MCC level rests on secondary diagnoses none of whose KB evidence_items was billed').meta({ description_zh: '病组的 CC/MCC 级别依赖的次要诊断，其知识库佐证项目(evidence_items)一项都未计费的，予以标记' }),
+  check_short_stay: z.boolean().default(true).describe('Flag a high-weight group with a stay far shorter than the group\'s avg_los_days').meta({ description_zh: '高权重病组的住院天数远短于该组平均住院日(avg_los_days)的，予以标记' }),
+  min_weight: z.number().positive().default(2).describe('Groups at or above this weight count as high-weight').meta({ description_zh: '权重不低于此值的病组视为高权重' }),
+  short_stay_ratio: z.number().min(0.05).max(1).default(0.3).describe('A stay shorter than avg_los_days × this ratio is implausibly short').meta({ description_zh: '住院天数短于 avg_los_days × 此比例即为不合理的短' }),
   exclude_dscg_ways: z.array(z.enum(['1', '2', '3', '4', '5', '9'])).default(['2', '4', '5'])
-    .describe('离院方式 for which a short stay is expected (2 转院, 4 非医嘱离院, 5 死亡)'),
+    .describe('离院方式 for which a short stay is expected (2 转院, 4 非医嘱离院, 5 死亡)').meta({ description_zh: '住院短属正常的离院方式(2 转院、4 非医嘱离院、5 死亡)' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -40,6 +41,7 @@ export default defineDetector({
     `${REGULATION} art. 38(7) and art. 40; the NHSA three-year DRG/DIP action plan (2021 No. 48) on upcoding; the settlement-list coding rules (secondary diagnoses must be supported by care); the upcoding rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('rule', 'pay_grp', 'type', 'code', 'weight', 'group_cc', 'required_level', 'supported_level', 'principal_diagnosis', 'secondary_diagnoses', 'diag_code', 'cc', 'evidence_items', 'supported', 'sibling_group', 'amount_basis', 'fund_pay_sumamt', 'group_weight', 'min_weight', 'avg_los_days', 'short_stay_ratio', 'stay_days', 'begntime', 'endtime', 'end_from', 'dscg_way'),
   reactsTo: ['settlement.completed'],
   detect(ctx, p) {
     const v = ctx.visit

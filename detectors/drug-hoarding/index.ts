@@ -4,14 +4,15 @@ import type { FeeLineState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnDayNumber } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, itemFinding, lineEvidence, text, type FlaggedLine } from '../_shared/common.ts'
 import { linesWithCode, touchedItems } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   min_institutions: z.number().int().min(2).max(20).default(3)
-    .describe('Distinct institutions whose supplies of one drug overlap in time, counting the new purchase'),
+    .describe('Distinct institutions whose supplies of one drug overlap in time, counting the new purchase').meta({ description_zh: '同一药品用药期相互重叠的不同机构数(含本次购药)' }),
   window_days: z.number().int().min(7).max(366).default(30)
-    .describe('How far back purchases are looked for: a longer supply bought earlier is not seen (the state window grows with this)'),
+    .describe('How far back purchases are looked for: a longer supply bought earlier is not seen (the state window grows with this)').meta({ description_zh: '向前查找购药记录的天数：更早购买的长期用药看不到(状态窗口随之增大)' }),
   default_prd_days: z.number().int().min(0).max(90).default(0)
-    .describe('Days of supply assumed for a drug line without prd_days; 0 = such lines are not judged'),
+    .describe('Days of supply assumed for a drug line without prd_days; 0 = such lines are not judged').meta({ description_zh: '无用药天数的药品明细假定的用药天数；0 = 此类明细不判定' }),
 }).strict()
 
 export default defineDetector({
@@ -33,6 +34,7 @@ export default defineDetector({
     `${REGULATION} art. 41 (individuals may not resell drugs obtained through their benefits) and art. 38(5); the repeat-prescribing and hoarding rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('institutions', 'min_institutions', 'supply_from', 'supply_to', 'overlapping_purchases_count', 'overlapping_purchases', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'prd_days', 'mdtrt_id', 'fixmedins_code', 'lines_flagged', 'lines'),
   reactsTo: ['fee.uploaded'],
   lookbackDays: (p) => p.window_days + 1,
   detect(ctx, p) {

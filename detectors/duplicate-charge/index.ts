@@ -4,14 +4,15 @@ import type { FeeLineState } from '../../src/state/types.ts'
 import { cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
 import { NO_FINDINGS, REGULATION, activeLine, fromFen, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
 import { exclusiveGroupCodes, indexFor } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_same_time: z.boolean().default(true)
-    .describe('Flag the same med_list_codg billed more than once at the same fee_ocur_time in one visit'),
+    .describe('Flag the same med_list_codg billed more than once at the same fee_ocur_time in one visit').meta({ description_zh: '同一次就诊中同一医保编码在同一费用发生时间计费多次的，予以标记' }),
   check_exclusive: z.boolean().default(true)
-    .describe('Flag different items of one catalog exclusive_group billed on the same China day in one visit (一级护理 + 二级护理)'),
+    .describe('Flag different items of one catalog exclusive_group billed on the same China day in one visit (一级护理 + 二级护理)').meta({ description_zh: '同一次就诊中同一自然日(北京时间)计费了目录同一互斥组的不同项目(如一级护理 + 二级护理)的，予以标记' }),
   list_types: z.array(z.enum(['drug', 'herb', 'service', 'consumable'])).default(['drug', 'herb', 'service', 'consumable'])
-    .describe('Line types the same-time check covers'),
+    .describe('Line types the same-time check covers').meta({ description_zh: '同一时间检查所覆盖的明细类别' }),
 }).strict()
 
 export default defineDetector({
@@ -33,6 +34,7 @@ export default defineDetector({
     `${REGULATION} art. 15: no duplicate charging; art. 38(3): duplicate charges are recovered and fined.`,
   ),
   params,
+  evidence: evidenceLabels('rule', 'exclusive_group', 'day', 'med_list_codgs', 'names', 'amount_by_item', 'lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'name', 'times_billed', 'kept_feedetl_sn', 'duplicate_feedetl_sns'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const uploaded = uploadedLines(ctx)

@@ -3,12 +3,13 @@ import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { cnDate, cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, insurancePaid, insurancePaidFen, text } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
-  max_visits_per_day: z.number().int().min(1).max(50).default(3).describe('Visits of the counted types per person per China day; more is frequent'),
-  max_visits_per_month: z.number().int().min(1).max(500).default(15).describe('Visits of the counted types per person per China calendar month (自然月)'),
+  max_visits_per_day: z.number().int().min(1).max(50).default(3).describe('Visits of the counted types per person per China day; more is frequent').meta({ description_zh: '每位参保人每个自然日(北京时间)计入类别的就诊次数上限；超过即为频繁' }),
+  max_visits_per_month: z.number().int().min(1).max(500).default(15).describe('Visits of the counted types per person per China calendar month (自然月)').meta({ description_zh: '每位参保人每个自然月计入类别的就诊次数上限' }),
   med_types: z.array(z.string()).default(['11', '12', '13', '15', '16', '19'])
-    .describe('医疗类别 codes counted; 14 门诊慢特病 (dialysis, chemotherapy) is left out by default because its frequency is prescribed'),
+    .describe('医疗类别 codes counted; 14 门诊慢特病 (dialysis, chemotherapy) is left out by default because its frequency is prescribed').meta({ description_zh: '计入的医疗类别代码；14 门诊慢特病(透析、化疗)默认不计，因其频次由医嘱决定' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -31,6 +32,7 @@ export default defineDetector({
     `${REGULATION} art. 41 (individual abuse of benefits) and art. 15 (inducing false visits); the frequent-visit rule family (per day, per calendar month) of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('period', 'label', 'visits', 'threshold', 'institutions', 'visit_list', 'mdtrt_id', 'fixmedins_code', 'med_type', 'begntime', 'insurance_pay', 'amount_basis'),
   reactsTo: ['visit.opened', 'settlement.completed'],
   lookbackDays: () => 32,
   detect(ctx, p) {

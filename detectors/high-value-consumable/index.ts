@@ -3,12 +3,13 @@ import { defineDetector, type DetectContext } from '../../src/detect/types.ts'
 import type { FeeLineState, VisitState } from '../../src/state/types.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, startsWithAny, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES])
-    .describe('医疗类别 of visits judged; outpatient visits seldom report operations, so only stays by default'),
+    .describe('医疗类别 of visits judged; outpatient visits seldom report operations, so only stays by default').meta({ description_zh: '判定的就诊医疗类别；门诊很少上报手术操作，默认只判定住院' }),
   require_operation_when_unspecified: z.boolean().default(true)
-    .describe('A high-value item whose catalog entry names no oprn_prefixes still needs some operation on the visit'),
+    .describe('A high-value item whose catalog entry names no oprn_prefixes still needs some operation on the visit').meta({ description_zh: '目录未写明手术前缀(oprn_prefixes)的高值耗材，就诊仍须有某项手术操作' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -31,6 +32,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no swapping of consumables), art. 38(4), art. 40 (fictitious services); traceability rules for high-value medical consumables; the high-value consumable rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'oprn_prefixes', 'visit_operations', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg'),
   reactsTo: ['visit.closed', 'fee.uploaded'],
   detect(ctx, p) {
     const v = ctx.visit

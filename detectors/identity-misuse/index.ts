@@ -3,16 +3,17 @@ import { defineDetector, type DetectContext, type Finding } from '../../src/dete
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, haversineKm, insurancePaid, insurancePaidFen, round2, text, visitEventIds } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   check_after_death: z.boolean().default(true)
-    .describe('A visit begun after the person\'s death (KB persons death_date, or an earlier discharge by death)'),
-  check_travel: z.boolean().default(true).describe('Two visits at institutions too far apart for the time between them'),
+    .describe('A visit begun after the person\'s death (KB persons death_date, or an earlier discharge by death)').meta({ description_zh: '参保人死亡后开始的就诊(知识库死亡日期，或更早的死亡出院记录)' }),
+  check_travel: z.boolean().default(true).describe('Two visits at institutions too far apart for the time between them').meta({ description_zh: '两次就诊的机构相距太远，间隔时间内不可能往返' }),
   max_speed_kmh: z.number().positive().max(2000).default(400)
-    .describe('Fastest plausible door-to-door travel (high-speed rail ≈ 250–300, flights with airport time ≈ 300–400)'),
-  min_distance_km: z.number().min(0).default(50).describe('Institutions closer than this are never judged (clock skew, neighbouring sites)'),
-  max_gap_hours: z.number().positive().max(72).default(24).describe('Visits further apart in time than this are not compared'),
-  tolerance_minutes: z.number().int().min(0).max(1440).default(60).describe('Slack on the death time for a visit begun right after a discharge by death'),
+    .describe('Fastest plausible door-to-door travel (high-speed rail ≈ 250–300, flights with airport time ≈ 300–400)').meta({ description_zh: '最快的合理门到门速度(高铁约 250–300，含候机时间的航班约 300–400 公里/小时)' }),
+  min_distance_km: z.number().min(0).default(50).describe('Institutions closer than this are never judged (clock skew, neighbouring sites)').meta({ description_zh: '距离小于此值的机构从不判定(时钟误差、相邻院区)' }),
+  max_gap_hours: z.number().positive().max(72).default(24).describe('Visits further apart in time than this are not compared').meta({ description_zh: '时间间隔超过此值的两次就诊不作比较' }),
+  tolerance_minutes: z.number().int().min(0).max(1440).default(60).describe('Slack on the death time for a visit begun right after a discharge by death').meta({ description_zh: '死亡出院后紧接着开始的就诊，其死亡时间的容差(分钟)' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -35,6 +36,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (institutions must verify credentials and not abet impersonation), art. 41 (no lending of one's credential), art. 40(1); the impersonation rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('rule', 'distance_km', 'hours_between', 'required_kmh', 'max_speed_kmh', 'visits', 'mdtrt_id', 'fixmedins_code', 'name', 'admdvs', 'begntime', 'endtime', 'death', 'at', 'source', 'date', 'med_type', 'insurance_pay'),
   reactsTo: ['visit.opened', 'visit.closed', 'settlement.completed'],
   lookbackDays: (p) => Math.ceil(p.max_gap_hours / 24) + 1,
   detect(ctx, p) {

@@ -4,18 +4,19 @@ import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const DAY = 86_400_000
 
 const params = z.object({
   sales_from: z.enum(['movements', 'fee_lines', 'both']).default('movements')
-    .describe('What counts as goods going out: the institution\'s sale movements, the quantities its fee lines billed, or whichever is larger per stock period (use fee_lines or both only where billing and stock units agree: 拆零 sales make a box and a tablet look alike)'),
+    .describe('What counts as goods going out: the institution\'s sale movements, the quantities its fee lines billed, or whichever is larger per stock period (use fee_lines or both only where billing and stock units agree: 拆零 sales make a box and a tablet look alike)').meta({ description_zh: '出库以何为准：机构的销售进销存记录、其费用明细计费的数量，或按盘点期取二者较大者(只在计费单位与库存单位一致的地方用 fee_lines 或 both：拆零销售会让一盒和一片看起来一样)' }),
   lookback_days: z.number().int().min(0).max(730).default(90)
-    .describe('Days before the window read to find the stock count a period opens with (a period that starts before the window and runs into it is judged whole)'),
+    .describe('Days before the window read to find the stock count a period opens with (a period that starts before the window and runs into it is judged whole)').meta({ description_zh: '窗口之前读取的天数，用于找到盘点期开始时的盘点(开始于窗口之前、延续到窗口内的盘点期整体判定)' }),
   tolerance_ratio: z.number().min(0).max(1).default(0.05)
-    .describe('Shortfalls up to this share of the goods that went out are counting noise (breakage, rounding), not a finding'),
-  min_shortfall: z.number().min(0).default(1).describe('Units of shortfall below which nothing is reported'),
-  max_refs: z.number().int().min(1).max(1000).default(50).describe('Sales cited: the largest ones of the periods short of stock'),
+    .describe('Shortfalls up to this share of the goods that went out are counting noise (breakage, rounding), not a finding').meta({ description_zh: '短缺不超过出库量的这一比例视为盘点误差(破损、取整)，不出预警' }),
+  min_shortfall: z.number().min(0).default(1).describe('Units of shortfall below which nothing is reported').meta({ description_zh: '短缺数量低于此值不报告' }),
+  max_refs: z.number().int().min(1).max(1000).default(50).describe('Sales cited: the largest ones of the periods short of stock').meta({ description_zh: '引用的销售：短缺盘点期中最大的几笔' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -59,6 +60,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no swapping of drugs, consumables, services) and art. 38(4); the Interim Measures for Designated Retail Pharmacies (NHSA Order No. 3) requiring purchase-sale-stock ledgers; the item-swapping rule family of the national smart-review knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'shortfall', 'outflow', 'stock_and_purchases', 'sales_from', 'tolerance_ratio', 'unit_price', 'fund_ratio', 'amount_basis', 'periods', 'counted_at', 'opening', 'purchased', 'returned', 'lost', 'sold', 'window', 'from', 'to', 'days', 'billed'),
   async audit(ctx, p) {
     const items = await reconcile(ctx, p)
     const flagged = items.filter((it) => it.shortfall >= p.min_shortfall && it.shortfall > p.tolerance_ratio * it.outflow)

@@ -4,13 +4,14 @@ import { defineDetector, type DetectContext } from '../../src/detect/types.ts'
 import type { FeeLineState, VisitState } from '../../src/state/types.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, startsWithAny, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   defer_inpatient_to_discharge: z.boolean().default(true)
-    .describe('Judge inpatient lines on visit.closed, against the final diagnoses, instead of on upload (except in the pre stage)'),
-  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes judged at discharge'),
+    .describe('Judge inpatient lines on visit.closed, against the final diagnoses, instead of on upload (except in the pre stage)').meta({ description_zh: '住院明细在出院(visit.closed)时按最终诊断判定，而非上传时(事前阶段除外)' }),
+  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes judged at discharge').meta({ description_zh: '出院时判定的医疗类别代码' }),
   flag_without_diagnosis: z.boolean().default(false)
-    .describe('Also flag when the visit carries no diagnosis at all (otherwise such visits are not judged)'),
+    .describe('Also flag when the visit carries no diagnosis at all (otherwise such visits are not judged)').meta({ description_zh: '就诊完全没有诊断时也予以标记(否则此类就诊不判定)' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -33,6 +34,7 @@ export default defineDetector({
     `${REGULATION} art. 38(6): settling costs outside the fund's payment scope; NHSA Decree 1 and the indication restrictions of the national drug catalog; the out-of-scope rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'chrgitm_lv', 'allowed_prefixes', 'visit_diagnoses', 'judged_at', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'prd_days'),
   reactsTo: ['fee.uploaded', 'visit.closed'],
   detect(ctx, p) {
     const visit = ctx.visit

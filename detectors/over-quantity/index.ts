@@ -4,16 +4,17 @@ import type { FeeLineState, PersonState, VisitState } from '../../src/state/type
 import { DAY_MS, cnDate, cnDayNumber } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, itemFinding, lineEvidence, round2, text, toFen, type FlaggedLine, uploadedLines } from '../_shared/common.ts'
 import { linesWithCode, touchedItems } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
-  check_days_of_supply: z.boolean().default(true).describe('Flag a line whose prd_days exceeds the catalog max_prd_days (per prescription)'),
+  check_days_of_supply: z.boolean().default(true).describe('Flag a line whose prd_days exceeds the catalog max_prd_days (per prescription)').meta({ description_zh: '明细的用药天数(prd_days)超过目录最大用药天数(max_prd_days，按单张处方)的，予以标记' }),
   check_daily_quantity: z.boolean().default(true)
-    .describe('Flag an item whose quantity billed on one China day in one visit exceeds the catalog max_cnt_per_day (lines without prd_days)'),
+    .describe('Flag an item whose quantity billed on one China day in one visit exceeds the catalog max_cnt_per_day (lines without prd_days)').meta({ description_zh: '同一次就诊中某项目一个自然日(北京时间)计费数量超过目录日最大数量(max_cnt_per_day)的，予以标记(不含有用药天数的明细)' }),
   check_cumulative_supply: z.boolean().default(true)
-    .describe('Flag a drug line that brings the person\'s supply of that drug, over all institutions, above the window'),
-  window_days: z.number().int().min(7).max(180).default(30).describe('Window of the cumulative supply check, in days'),
+    .describe('Flag a drug line that brings the person\'s supply of that drug, over all institutions, above the window').meta({ description_zh: '某药品明细使参保人在所有机构的该药累计用药天数超过时间窗的，予以标记' }),
+  window_days: z.number().int().min(7).max(180).default(30).describe('Window of the cumulative supply check, in days').meta({ description_zh: '累计用药检查的时间窗(天)' }),
   max_supply_ratio: z.number().min(1).max(5).default(1.5)
-    .describe('Cumulative supply above window_days × this ratio is over-quantity (slack for early refills)'),
+    .describe('Cumulative supply above window_days × this ratio is over-quantity (slack for early refills)').meta({ description_zh: '累计用药天数超过 window_days × 此比例即为超量(留出提前续药的余地)' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -36,6 +37,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no over-quantity or repeat prescribing) and art. 38(2); Prescription Management Measures art. 19 (7 days in general, longer for chronic disease) and regional long-prescription rules; the over-quantity rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('rule', 'max_prd_days', 'longest_prd_days', 'lines_flagged', 'lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'prd_days', 'day', 'max_cnt_per_day', 'window_days', 'supply_days', 'limit_days', 'prescriptions_counted', 'prescriptions'),
   reactsTo: ['fee.uploaded'],
   lookbackDays: (p) => (p.check_cumulative_supply ? p.window_days + 1 : 1),
   detect(ctx, p) {

@@ -2,12 +2,13 @@ import { z } from 'zod'
 import { defineDetector } from '../../src/detect/types.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, round2, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   tolerance_pct: z.number().min(0).max(100).default(0)
-    .describe('Percent above the price cap still accepted (rounding, local surcharges); 0 = any excess'),
+    .describe('Percent above the price cap still accepted (rounding, local surcharges); 0 = any excess').meta({ description_zh: '超过限价仍可接受的百分比(取整、地方加收)；0 = 任何超出都算' }),
   min_excess_amount: z.number().min(0).default(0.01)
-    .describe('Smallest excess in yuan (over the whole line) worth a finding'),
+    .describe('Smallest excess in yuan (over the whole line) worth a finding').meta({ description_zh: '值得出预警的最小超出金额(元，按整条明细)' }),
 }).strict()
 
 export default defineDetector({
@@ -29,6 +30,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no charging above the standard) and art. 38(3); the provincial service price caps set by institution level; the over-standard-charge rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'pric', 'price_cap', 'institution_level', 'tolerance_pct', 'cnt', 'excess', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'amount', 'bilg_dr_codg', 'bilg_dept_codg'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const visit = ctx.visit

@@ -4,22 +4,23 @@ import type { FeeLineState, PersonState, VisitState } from '../../src/state/type
 import { DAY_MS, cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, findingsByItem, lineEvidence, round2, stayDays, text, toFen, type LineJudgement, uploadedLines, visitEventIds } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
-  check_outside_stay: z.boolean().default(true).describe('Lines dated before the visit began or after it ended'),
-  check_after_death: z.boolean().default(true).describe('Lines dated after the person\'s death (KB persons death_date, or a discharge by death)'),
+  check_outside_stay: z.boolean().default(true).describe('Lines dated before the visit began or after it ended').meta({ description_zh: '费用时间早于就诊开始或晚于就诊结束的明细' }),
+  check_after_death: z.boolean().default(true).describe('Lines dated after the person\'s death (KB persons death_date, or a discharge by death)').meta({ description_zh: '费用时间晚于参保人死亡的明细(知识库死亡日期，或死亡出院记录)' }),
   tolerance_minutes: z.number().int().min(0).max(1440).default(120)
-    .describe('Slack around admission, discharge and death times (HIS clocks, orders entered just before admission)'),
-  check_hours_per_day: z.boolean().default(true).describe('More hours of an hour-billed item (catalog time_unit hour) in one China day than the day has'),
-  max_hours_per_day: z.number().positive().max(48).default(24).describe('Hours of one hour-billed item a visit may bill per China day'),
-  check_bed_days: z.boolean().default(true).describe('More bed days (med_chrgitm_type 01) than days in the stay'),
+    .describe('Slack around admission, discharge and death times (HIS clocks, orders entered just before admission)').meta({ description_zh: '入院、出院和死亡时间前后的容差(HIS 时钟误差、入院前录入的医嘱)' }),
+  check_hours_per_day: z.boolean().default(true).describe('More hours of an hour-billed item (catalog time_unit hour) in one China day than the day has').meta({ description_zh: '按小时计费的项目(目录 time_unit 为小时)一个自然日计费小时数超过一天的小时数' }),
+  max_hours_per_day: z.number().positive().max(48).default(24).describe('Hours of one hour-billed item a visit may bill per China day').meta({ description_zh: '一次就诊每个自然日可计费的某一按小时项目的小时数' }),
+  check_bed_days: z.boolean().default(true).describe('More bed days (med_chrgitm_type 01) than days in the stay').meta({ description_zh: '床位费(收费类别 01)天数超过住院天数' }),
   count_discharge_day: z.boolean().default(false)
-    .describe('Bill the discharge day as a bed day too (default: 算入不算出, admission day counted, discharge day not)'),
+    .describe('Bill the discharge day as a bed day too (default: 算入不算出, admission day counted, discharge day not)').meta({ description_zh: '出院当日也计床日(默认：算入不算出，入院日计、出院日不计)' }),
   check_outpatient_during_stay: z.boolean().default(true)
-    .describe('Outpatient or pharmacy lines dated while the person is inpatient at another institution'),
-  check_overlapping_stays: z.boolean().default(true).describe('Two inpatient stays at different institutions overlapping in time'),
-  overlap_tolerance_hours: z.number().min(0).max(72).default(12).describe('Overlap of two stays accepted as a transfer'),
-  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes that count as an inpatient stay'),
+    .describe('Outpatient or pharmacy lines dated while the person is inpatient at another institution').meta({ description_zh: '参保人在其他机构住院期间的门诊或药店明细' }),
+  check_overlapping_stays: z.boolean().default(true).describe('Two inpatient stays at different institutions overlapping in time').meta({ description_zh: '不同机构的两次住院在时间上重叠' }),
+  overlap_tolerance_hours: z.number().min(0).max(72).default(12).describe('Overlap of two stays accepted as a transfer').meta({ description_zh: '两次住院可视为转院的重叠时长(小时)' }),
+  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes that count as an inpatient stay').meta({ description_zh: '计为住院的医疗类别代码' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -42,6 +43,7 @@ export default defineDetector({
     `${REGULATION} art. 40: defrauding the fund by fictitious services is recovered and fined 2–5 times the amount; the phantom-service rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('rule', 'reasons', 'tolerance_minutes', 'begntime', 'endtime', 'lines_flagged', 'lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'death', 'at', 'source', 'date', 'prd_days', 'bed_days_billed', 'days_in_stay', 'stay_closed', 'count_discharge_day', 'as_of', 'stay', 'mdtrt_id', 'fixmedins_code', 'day', 'hours', 'max_hours_per_day', 'overlap_hours', 'overlap_tolerance_hours', 'overlap_from', 'overlap_to', 'stays', 'end_from', 'later_stay_lines_in_overlap'),
   reactsTo: ['fee.uploaded', 'visit.opened', 'visit.closed'],
   lookbackDays: () => 2,
   detect(ctx, p) {

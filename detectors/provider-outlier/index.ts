@@ -4,6 +4,7 @@ import { FROM, INSURANCE_PAID, IS_INPATIENT, TO, activeLines, activeSettlements,
 import { peerStats, r2, r4, robustZ, type PeerStats } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const METRIC_IDS = [
   'otp_cost_per_visit', 'otp_drug_share', 'otp_consumable_share', 'chronic_cost_per_visit',
@@ -15,31 +16,31 @@ type MetricId = (typeof METRIC_IDS)[number]
 
 const params = z.object({
   z_threshold: z.number().positive().default(3.5)
-    .describe('Flag a value whose robust z-score against its peers ((x − median) / (1.4826 × MAD)) is at least this (3.5 = the Iglewicz–Hoaglin cut-off)'),
+    .describe('Flag a value whose robust z-score against its peers ((x − median) / (1.4826 × MAD)) is at least this (3.5 = the Iglewicz–Hoaglin cut-off)').meta({ description_zh: '相对同类的稳健 Z 值((x − 中位数) / (1.4826 × MAD))不低于此值即标记(3.5 为 Iglewicz–Hoaglin 界值)' }),
   metrics: z.array(z.enum(METRIC_IDS)).default([...METRIC_IDS])
-    .describe('Metrics compared: ordinary outpatient cost per visit and its drug (incl. herbs) and consumable shares, 门诊慢特病 cost per visit, inpatient cost per stay and its shares, inpatient average length of stay'),
+    .describe('Metrics compared: ordinary outpatient cost per visit and its drug (incl. herbs) and consumable shares, 门诊慢特病 cost per visit, inpatient cost per stay and its shares, inpatient average length of stay').meta({ description_zh: '比较的指标：普通门诊次均费用及其药占比(含中药饮片)和耗占比、门诊慢特病次均费用、住院次均费用及其占比、平均住院日' }),
   chronic_med_types: z.array(z.string()).default(['14'])
-    .describe('医疗类别 of chronic-disease outpatient visits (门诊慢特病), judged apart: they cost several times an ordinary visit, so a hospital with many of them would look costly on the ordinary metrics'),
-  min_visits: z.number().int().min(1).default(30).describe('An institution needs at least this many settled outpatient (or chronic-disease) visits in the window for those metrics to be judged'),
-  min_stays: z.number().int().min(1).default(10).describe('An institution needs at least this many settled inpatient stays in the window for its inpatient metrics to be judged'),
-  doctors: z.boolean().default(true).describe('Also compare each attending doctor (atddr_no) with the doctors of the same department at institutions of the same level and type'),
+    .describe('医疗类别 of chronic-disease outpatient visits (门诊慢特病), judged apart: they cost several times an ordinary visit, so a hospital with many of them would look costly on the ordinary metrics').meta({ description_zh: '门诊慢特病的医疗类别，单独判定：其费用是普通门诊的数倍，慢特病多的医院在普通指标上会显得费用高' }),
+  min_visits: z.number().int().min(1).default(30).describe('An institution needs at least this many settled outpatient (or chronic-disease) visits in the window for those metrics to be judged').meta({ description_zh: '机构在窗口内至少需要这么多已结算的门诊(或慢特病)就诊，才判定这些指标' }),
+  min_stays: z.number().int().min(1).default(10).describe('An institution needs at least this many settled inpatient stays in the window for its inpatient metrics to be judged').meta({ description_zh: '机构在窗口内至少需要这么多已结算的住院，才判定其住院指标' }),
+  doctors: z.boolean().default(true).describe('Also compare each attending doctor (atddr_no) with the doctors of the same department at institutions of the same level and type').meta({ description_zh: '也把每位主诊医师(atddr_no)与同级同类机构同科室的医师比较' }),
   doctor_metrics: z.array(z.enum(METRIC_IDS)).default(['otp_cost_per_visit', 'otp_drug_share', 'otp_consumable_share'])
-    .describe('Metrics compared per doctor. Inpatient metrics are left out by default: within one department a doctor who does the PCIs has a consumable share and cost per stay no ward colleague has'),
+    .describe('Metrics compared per doctor. Inpatient metrics are left out by default: within one department a doctor who does the PCIs has a consumable share and cost per stay no ward colleague has').meta({ description_zh: '按医师比较的指标。住院指标默认不比：同一科室里做 PCI 的医师，其耗占比和次均费用是同事所没有的' }),
   doctor_z_threshold: z.number().positive().default(5)
-    .describe('The z-score a doctor needs: hundreds of doctors are compared on several metrics each, so chance alone carries a few past 3.5'),
-  doctor_min_visits: z.number().int().min(1).default(30).describe('Outpatient visits a doctor needs in the window to be judged'),
-  doctor_min_stays: z.number().int().min(1).default(10).describe('Inpatient stays a doctor needs in the window to be judged'),
-  min_peers: z.number().int().min(2).default(4).describe('Peers (other subjects meeting the volume minimum) a peer group needs besides the subject; smaller groups fall back or are not judged'),
+    .describe('The z-score a doctor needs: hundreds of doctors are compared on several metrics each, so chance alone carries a few past 3.5').meta({ description_zh: '医师需要达到的 Z 值：数百名医师各比较多项指标，仅凭偶然就会有几位超过 3.5' }),
+  doctor_min_visits: z.number().int().min(1).default(30).describe('Outpatient visits a doctor needs in the window to be judged').meta({ description_zh: '医师在窗口内需要的门诊就诊数，才予判定' }),
+  doctor_min_stays: z.number().int().min(1).default(10).describe('Inpatient stays a doctor needs in the window to be judged').meta({ description_zh: '医师在窗口内需要的住院数，才予判定' }),
+  min_peers: z.number().int().min(2).default(4).describe('Peers (other subjects meeting the volume minimum) a peer group needs besides the subject; smaller groups fall back or are not judged').meta({ description_zh: '同类组除被比较对象外需要的同类数(达到量的最低要求的其他对象)；组太小则退而求其次或不判定' }),
   peer_fallback: z.boolean().default(false)
-    .describe('When the level+type group is too small, compare with institutions of the same level and kind (hospital / clinic / pharmacy) instead. Off by default: a specialty hospital measured against general hospitals is an outlier by its specialty'),
+    .describe('When the level+type group is too small, compare with institutions of the same level and kind (hospital / clinic / pharmacy) instead. Off by default: a specialty hospital measured against general hospitals is an outlier by its specialty').meta({ description_zh: '同级同类组太小时，改与同级同种机构(医院/诊所/药店)比较。默认关闭：专科医院与综合医院相比，会因其专科而成为离群者' }),
   mad_floor_ratio: z.number().min(0).max(1).default(0.1)
-    .describe('The z-score scale is at least this share of the peer median, so near-identical peers (MAD ≈ 0) do not turn small differences into outliers'),
-  share_floor: z.number().min(0).max(1).default(0.03).describe('For drug and consumable shares, the z-score scale is at least this many share points (0.03 = 3 %)'),
+    .describe('The z-score scale is at least this share of the peer median, so near-identical peers (MAD ≈ 0) do not turn small differences into outliers').meta({ description_zh: 'Z 值的尺度至少为同类中位数的这一比例，使几乎相同的同类(MAD ≈ 0)不会把小差异变成离群' }),
+  share_floor: z.number().min(0).max(1).default(0.03).describe('For drug and consumable shares, the z-score scale is at least this many share points (0.03 = 3 %)').meta({ description_zh: '药占比和耗占比的 Z 值尺度至少为这么多个百分点(0.03 = 3 %)' }),
   typical_check: z.boolean().default(true)
-    .describe('Cost and stay metrics also need the subject\'s median visit (stay) to stand out against its peers\' medians by the same threshold: a handful of extreme visits — each a case for the stream detectors — does not make a provider\'s practice an outlier'),
+    .describe('Cost and stay metrics also need the subject\'s median visit (stay) to stand out against its peers\' medians by the same threshold: a handful of extreme visits — each a case for the stream detectors — does not make a provider\'s practice an outlier').meta({ description_zh: '费用和住院日指标还要求对象的就诊(住院)中位数相对同类中位数同样超过阈值：少数极端就诊(各自交由事中规则处理)不能使机构的执业行为成为离群' }),
   max_stay_days: z.number().int().min(1).max(3650).default(180)
-    .describe('A visit settled in the window began at most this many days before it: older visits, discharges and lines are not read (so a monthly audit does not scan years of history)'),
-  max_refs: z.number().int().min(1).max(1000).default(50).describe('Visits cited per finding: the costliest (or longest) ones behind the metric'),
+    .describe('A visit settled in the window began at most this many days before it: older visits, discharges and lines are not read (so a monthly audit does not scan years of history)').meta({ description_zh: '窗口内结算的就诊最多在此天数之前开始：更早的就诊、出院和明细不读取(月度稽核不必扫描多年历史)' }),
+  max_refs: z.number().int().min(1).max(1000).default(50).describe('Visits cited per finding: the costliest (or longest) ones behind the metric').meta({ description_zh: '每条预警引用的就诊数：该指标背后费用最高(或住院最长)的就诊' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -102,6 +103,7 @@ export default defineDetector({
     `${REGULATION} arts. 14–15 (costs within the payment scope; no over-treatment, over-testing or over-prescribing); the provider and physician behaviour indicators (cost per visit, drug share, consumable share, average length of stay) of the national smart-monitoring knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('metric', 'scenario', 'value', 'peer_median', 'mad', 'scale', 'robust_z', 'z_threshold', 'peers', 'peer_group', 'peer_basis', 'typical', 'volume', 'total_amount', 'fund_ratio', 'excess_cost', 'amount_basis', 'window', 'from', 'to', 'days', 'doctor', 'dept'),
   async audit(ctx, p) {
     const rows = await ctx.store.query<Record<string, unknown>>(aggregateSql(ctx), { ...windowParams(ctx), since: ctx.from - p.max_stay_days * 86_400_000, chronic: p.chronic_med_types })
     const insts = new Map<string, Subject>()

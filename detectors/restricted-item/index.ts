@@ -3,13 +3,14 @@ import { defineDetector } from '../../src/detect/types.ts'
 import { ageOn } from '../../src/kb/knowledge-base.ts'
 import { NO_FINDINGS, REGULATION, findingsByItem, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
-  check_gender: z.boolean().default(true).describe('Flag items restricted to one gender (catalog gend) billed for a person of the other'),
-  check_age: z.boolean().default(true).describe('Flag items billed outside the catalog age_min/age_max (限年龄, 限儿童)'),
-  check_hosp_level: z.boolean().default(true).describe('Flag items billed at an institution below the catalog min_hosp_lv (限医院等级); ungraded counts as level 1'),
+  check_gender: z.boolean().default(true).describe('Flag items restricted to one gender (catalog gend) billed for a person of the other').meta({ description_zh: '目录限定性别(gend)的项目为另一性别的参保人计费的，予以标记' }),
+  check_age: z.boolean().default(true).describe('Flag items billed outside the catalog age_min/age_max (限年龄, 限儿童)').meta({ description_zh: '在目录 age_min/age_max 之外计费的项目(限年龄、限儿童)，予以标记' }),
+  check_hosp_level: z.boolean().default(true).describe('Flag items billed at an institution below the catalog min_hosp_lv (限医院等级); ungraded counts as level 1').meta({ description_zh: '在低于目录最低医院等级(min_hosp_lv)的机构计费的项目(限医院等级)，予以标记；未定级按一级计' }),
   age_tolerance_years: z.number().int().min(0).max(10).default(0)
-    .describe('Years of slack on both age bounds, for registries that round ages or catalogs that state them loosely'),
+    .describe('Years of slack on both age bounds, for registries that round ages or catalogs that state them loosely').meta({ description_zh: '年龄上下限各放宽的年数，用于年龄取整的登记库或表述宽松的目录' }),
 }).strict()
 
 const GENDER = { '1': ['男', 'male'], '2': ['女', 'female'] } as const
@@ -33,6 +34,7 @@ export default defineDetector({
     `${REGULATION} art. 38(6): settling costs outside the fund's payment scope; the catalog restrictions (限性别, 限年龄/限儿童, 限医院等级) of the national drug and service catalogs.`,
   ),
   params,
+  evidence: evidenceLabels('restrictions', 'checks', 'restriction', 'min_hosp_lv', 'institution_level', 'med_list_codg', 'name', 'fixmedins_code', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'age_min', 'age_max', 'age', 'brdy', 'tolerance_years', 'prd_days', 'required', 'person_gend'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const visit = ctx.visit
@@ -65,10 +67,10 @@ export default defineDetector({
         const tooYoung = item.age_min !== undefined && age < item.age_min - p.age_tolerance_years
         const tooOld = item.age_max !== undefined && age > item.age_max + p.age_tolerance_years
         if (tooYoung || tooOld) {
-          const range = `${item.age_min ?? 0}–${item.age_max ?? '∞'}`
+          const range = ageRange(item.age_min, item.age_max)
           broken.push({ restriction: 'age', age_min: item.age_min, age_max: item.age_max, age, brdy, tolerance_years: p.age_tolerance_years })
-          zh.push(`限${range}岁使用，参保人费用发生时 ${age} 岁`)
-          en.push(`restricted to ages ${range}, the person was ${age}`)
+          zh.push(`限${range.zh}使用，参保人费用发生时 ${age} 岁`)
+          en.push(`restricted to ${range.en}, the person was ${age}`)
         }
       }
       if (p.check_hosp_level && item.min_hosp_lv !== undefined && level !== undefined && level < item.min_hosp_lv) {
@@ -91,6 +93,13 @@ export default defineDetector({
     return findingsByItem(visit, judged, 'restriction')
   },
 })
+
+/** "18–60岁", "18岁及以上", "17岁及以下": an open bound is said in words, never as ∞. */
+function ageRange(min: number | undefined, max: number | undefined): { zh: string; en: string } {
+  if (min !== undefined && max !== undefined) return text(`${min}–${max}岁`, `ages ${min}–${max}`)
+  if (min !== undefined) return text(`${min}岁及以上`, `ages ${min} and over`)
+  return text(`${max ?? 0}岁及以下`, `ages ${max ?? 0} and under`)
+}
 
 /** 0 未知 and 9 未说明 cannot conflict with a gender restriction. */
 function knownGender(g: string | undefined): '1' | '2' | undefined {

@@ -83,6 +83,20 @@ describe('restricted-item: age', () => {
     expect(f[0]!.refs.feedetl_sns).toEqual(['after'])
   })
 
+  it('says an open age bound in words, not as ∞ (issue 15: "限18–∞岁")', () => {
+    const elder = new Timeline(detector, kb)
+    open(elder, { brdy: '1980-01-01' })
+    const over = elder.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ fee_ocur_time: at, med_list_codg: ELDER, list_type: 'drug', med_chrgitm_type: '09' }] }))
+    expect(over[0]!.message.zh).toContain('限60岁及以上使用')
+    expect(over[0]!.message.en).toContain('restricted to ages 60 and over')
+    const child = new Timeline(detector, kb)
+    open(child, { brdy: '1980-01-01' })
+    const under = child.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ fee_ocur_time: at, med_list_codg: PAED, list_type: 'drug', med_chrgitm_type: '11' }] }))
+    expect(under[0]!.message.zh).toContain('限17岁及以下使用')
+    expect(under[0]!.message.en).toContain('restricted to ages 17 and under')
+    for (const f of [...over, ...under]) expect(`${f.message.zh}${f.message.en}`).not.toContain('∞')
+  })
+
   it('honours age_tolerance_years on the lower bound', () => {
     const line = { fee_ocur_time: at, med_list_codg: ELDER, list_type: 'drug' as const, med_chrgitm_type: '09' }
     const strict = new Timeline(detector, kb)

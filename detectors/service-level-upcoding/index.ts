@@ -3,10 +3,11 @@ import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   flag_unknown_doctor: z.boolean().default(false)
-    .describe('Also flag title-restricted items billed by a doctor code missing from the KB doctors table'),
+    .describe('Also flag title-restricted items billed by a doctor code missing from the KB doctors table').meta({ description_zh: '限职称项目的开单医师代码不在知识库医师表中的，也予以标记' }),
 }).strict()
 
 const TITLE = {
@@ -35,6 +36,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no swapping of service items) and art. 38(4); the title-graded consultation fees of the service price norms; the upcoding rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('med_list_codg', 'name', 'required_title', 'bilg_dr_codg', 'doctor_title', 'doctor_fixmedins_code', 'doctor_registered', 'lines_flagged', 'lines', 'feedetl_sn', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dept_codg'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const visit = ctx.visit

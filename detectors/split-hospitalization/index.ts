@@ -3,20 +3,21 @@ import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import type { PersonState, VisitState } from '../../src/state/types.ts'
 import { cnDayNumber, cnIso } from '../../src/util/time.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeSettlementIds, insurancePaid, principalDiagnosis, startsWithAny, text, toFen } from '../_shared/common.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   window_days: z.number().int().min(1).max(90).default(15)
-    .describe('Readmission within this many China calendar days of the discharge date (discharge day D, admission day D + window_days is inside)'),
+    .describe('Readmission within this many China calendar days of the discharge date (discharge day D, admission day D + window_days is inside)').meta({ description_zh: '出院日后这么多个自然日(北京时间)内再次入院即计入(出院日为 D，入院日 D + window_days 仍在内)' }),
   diag_match_chars: z.number().int().min(1).max(7).default(3)
-    .describe('Principal diagnoses match when this many leading characters of the ICD-10 code agree, dot ignored (3 = same category, J18.9 ~ J18.0)'),
+    .describe('Principal diagnoses match when this many leading characters of the ICD-10 code agree, dot ignored (3 = same category, J18.9 ~ J18.0)').meta({ description_zh: '主要诊断 ICD-10 编码前这么多位相同(忽略小数点)即视为相同(3 = 同一类目，J18.9 ~ J18.0)' }),
   planned_cycle_prefixes: z.array(z.string().regex(/^[A-Z]\d{0,2}/)).default(['Z49', 'Z51'])
-    .describe('Diagnosis prefixes of planned cycles (Z51 放化疗, Z49 透析): a readmission carrying any of them is not split'),
+    .describe('Diagnosis prefixes of planned cycles (Z51 放化疗, Z49 透析): a readmission carrying any of them is not split').meta({ description_zh: '计划周期治疗的诊断前缀(Z51 放化疗、Z49 透析)：再次入院带有其一的，不算分解住院' }),
   exclude_dscg_ways: z.array(z.enum(['1', '2', '3', '4', '5', '9'])).default(['2', '5'])
-    .describe('离院方式 of the earlier stay that rule a split out (2 医嘱转院, 5 死亡)'),
-  same_institution: z.boolean().default(true).describe('Only pairs of stays at the same institution'),
-  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes that count as an inpatient stay'),
+    .describe('离院方式 of the earlier stay that rule a split out (2 医嘱转院, 5 死亡)').meta({ description_zh: '前次住院的离院方式为其一的，不算分解住院(2 医嘱转院、5 死亡)' }),
+  same_institution: z.boolean().default(true).describe('Only pairs of stays at the same institution').meta({ description_zh: '只比较同一机构的两次住院' }),
+  inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES]).describe('医疗类别 codes that count as an inpatient stay').meta({ description_zh: '计为住院的医疗类别代码' }),
   amount_followup_days: z.number().int().min(0).max(365).default(30)
-    .describe('Extra days of history kept so the finding can be re-issued with the fund payment when a readmission of up to this many days settles'),
+    .describe('Extra days of history kept so the finding can be re-issued with the fund payment when a readmission of up to this many days settles').meta({ description_zh: '额外保留的历史天数：再次入院(不超过这么多天)结算后，预警可带上基金支付额重新签发' }),
 }).strict()
 type Params = z.infer<typeof params>
 
@@ -39,6 +40,7 @@ export default defineDetector({
     `${REGULATION} art. 15: no split hospitalization; art. 38(1): recovered and fined. The "split hospitalization" rule family (readmission within 15 days) of the national smart-review knowledge/rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('gap_days', 'window_days', 'diag_match_chars', 'matched_category', 'planned_cycle_prefixes', 'earlier_stay', 'mdtrt_id', 'fixmedins_code', 'med_type', 'begntime', 'endtime', 'dscg_way', 'principal_diagnosis', 'insurance_pay', 'readmission', 'diagnoses', 'settled'),
   reactsTo: ['visit.opened', 'visit.closed', 'settlement.completed'],
   lookbackDays: (p) => p.window_days + 1 + p.amount_followup_days,
   detect(ctx, p) {

@@ -4,17 +4,18 @@ import type { FeeLineState } from '../../src/state/types.ts'
 import { cnDate, cnDayNumber } from '../../src/util/time.ts'
 import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
 import { linesWithCode } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   min_prescriptions: z.number().int().min(2).max(20).default(2)
-    .describe('Separate prescriptions (distinct visit + fee time) of one drug on one China day needed'),
-  same_institution: z.boolean().default(true).describe('Count only prescriptions at the same institution (across institutions is drug-hoarding)'),
+    .describe('Separate prescriptions (distinct visit + fee time) of one drug on one China day needed').meta({ description_zh: '同一药品在同一自然日(北京时间)需要的独立处方数(不同就诊 + 费用时间)' }),
+  same_institution: z.boolean().default(true).describe('Count only prescriptions at the same institution (across institutions is drug-hoarding)').meta({ description_zh: '只计同一机构的处方(跨机构属囤药 drug-hoarding)' }),
   default_max_prd_days: z.number().int().min(0).max(366).default(0)
-    .describe('Per-prescription limit for drugs whose catalog entry has no max_prd_days; 0 = such drugs are not judged'),
+    .describe('Per-prescription limit for drugs whose catalog entry has no max_prd_days; 0 = such drugs are not judged').meta({ description_zh: '目录未给出最大用药天数的药品的单张处方上限；0 = 此类药品不判定' }),
   inpatient_med_types: z.array(z.string()).default([...INPATIENT_MED_TYPES])
-    .describe('医疗类别 of stays whose drug lines are daily administration, not prescriptions: not counted'),
+    .describe('医疗类别 of stays whose drug lines are daily administration, not prescriptions: not counted').meta({ description_zh: '住院类医疗类别：其药品明细为每日用药而非处方，不计入' }),
   max_visit_span_days: z.number().int().min(0).max(30).default(3)
-    .describe('An outpatient visit not yet closed is searched for lines up to this many days after registration'),
+    .describe('An outpatient visit not yet closed is searched for lines up to this many days after registration').meta({ description_zh: '尚未结束的门诊就诊，在挂号后这么多天内查找其明细' }),
 }).strict()
 
 export default defineDetector({
@@ -36,6 +37,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no split prescriptions) and art. 38(2); Prescription Management Measures art. 19; the split-prescription rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('day', 'prescriptions', 'total_prd_days', 'max_prd_days', 'doctors', 'lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'prd_days'),
   reactsTo: ['fee.uploaded'],
   lookbackDays: (p) => p.max_visit_span_days + 1,
   detect(ctx, p) {

@@ -4,10 +4,11 @@ import type { FeeLineState } from '../../src/state/types.ts'
 import { cnDate, cnDayNumber } from '../../src/util/time.ts'
 import { KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, lineEvidence, text, toFen, uploadedLines } from '../_shared/common.ts'
 import { indexFor } from '../_shared/visit-index.ts'
+import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
   scope: z.enum(['day', 'visit']).default('day')
-    .describe('Bundle and component must be billed on the same China day (day) or anywhere in the same visit (visit)'),
+    .describe('Bundle and component must be billed on the same China day (day) or anywhere in the same visit (visit)').meta({ description_zh: '打包项目与组成项目须在同一自然日(day)或同一次就诊(visit)内计费' }),
 }).strict()
 
 interface Group { bundle: string; day: number; bundles: FeeLineState[]; components: FeeLineState[] }
@@ -31,6 +32,7 @@ export default defineDetector({
     `${REGULATION} art. 15 (no unbundled charging) and art. 38(3); the content definitions of the service price norms (included items may not be billed separately); the unbundling rule family of the national rule base measures.`,
   ),
   params,
+  evidence: evidenceLabels('scope', 'bundle', 'bundle_name', 'includes', 'components_billed', 'bundle_lines', 'feedetl_sn', 'med_list_codg', 'fee_ocur_time', 'cnt', 'pric', 'amount', 'bilg_dr_codg', 'bilg_dept_codg', 'component_lines'),
   reactsTo: ['fee.uploaded'],
   detect(ctx, p) {
     const uploaded = uploadedLines(ctx)

@@ -134,6 +134,8 @@ export const DetectorInfo = z.object({
   stages: z.array(Stage), scenarios: z.array(z.string()), result: Result, severity: Severity, basis: Text,
   params_schema: z.record(z.string(), z.unknown()).describe('JSON Schema of the parameters (from the detector\'s zod schema)'),
   params: z.record(z.string(), z.unknown()).describe('Effective parameters from the rule base'),
+  evidence_labels: z.record(z.string(), Text.extend({ values: z.record(z.string(), Text).optional(), keyed: z.boolean().optional() }))
+    .describe('zh/en names of the evidence keys its alerts can carry (and of their enumerated values), the engine\'s own keys included; `<list>_omitted` counts take the list\'s name'),
   enabled: z.boolean(),
   stats: z.object({
     alerts: z.number().int(), open: z.number().int(), confirmed: z.number().int(), dismissed: z.number().int(),

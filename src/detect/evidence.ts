@@ -1,3 +1,5 @@
+import type { EvidenceLabel, EvidenceLabels } from './types.ts'
+
 /**
  * How many entries of one list a finding's evidence quotes (lines, sessions,
  * visits, purchases). The rest are counted, not quoted: the finding's refs
@@ -46,4 +48,21 @@ function bound(v: unknown, max: number): unknown {
   }
   if (v !== null && typeof v === 'object') return boundObject(v as Record<string, unknown>, max)
   return v
+}
+
+/** Keys the engine and the pre-check add to any detector's evidence. */
+export const ENGINE_EVIDENCE_LABELS: EvidenceLabels = Object.freeze({
+  disclosure: { zh: '披露范围', en: 'disclosure', values: { other_institutions: { zh: '涉及其他机构，仅告知结论', en: 'rests on other institutions: conclusion only' } } },
+  amount_withheld: { zh: '金额未披露', en: 'amount withheld' },
+})
+
+/**
+ * The label of an evidence key: the detector's own, the engine's, or for a
+ * `<key>_omitted` count the list's label with "未列出" / "not listed".
+ */
+export function evidenceLabel(labels: EvidenceLabels, key: string): EvidenceLabel | undefined {
+  const own = labels[key] ?? ENGINE_EVIDENCE_LABELS[key]
+  if (own || !key.endsWith(OMITTED_SUFFIX)) return own
+  const list = labels[key.slice(0, -OMITTED_SUFFIX.length)]
+  return list && { zh: `${list.zh}（未列出）`, en: `${list.en} not listed` }
 }

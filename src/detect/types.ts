@@ -68,6 +68,17 @@ export interface Notice {
   evidence?: Record<string, unknown>
 }
 
+/**
+ * What an evidence key is called in the console, and its enumerated values
+ * (`rule: same_item_same_time` → 同一项目同一时间重复计费). `keyed`: the
+ * object's own keys are data (item codes), not names to label.
+ */
+export interface EvidenceLabel extends Text {
+  values?: Record<string, Text>
+  keyed?: boolean
+}
+export type EvidenceLabels = Readonly<Record<string, EvidenceLabel>>
+
 interface DetectorBase<P extends z.ZodObject> {
   id: string
   version: string
@@ -82,6 +93,11 @@ interface DetectorBase<P extends z.ZodObject> {
   basis: Text
   /** Parameters: `.describe()` on each, defaults, `.strict()` — this is also the README's parameter table. */
   params: P
+  /**
+   * A zh/en label for every key its findings' evidence (and notices) can hold,
+   * at any depth, and for their enumerated values (test/detect/evidence-labels.test.ts).
+   */
+  evidence: EvidenceLabels
 }
 
 export interface StreamDetector<P extends z.ZodObject = z.ZodObject> extends DetectorBase<P> {

@@ -20,7 +20,7 @@ import { ms, storeEvents, visitEvents } from './helpers.ts'
 const broken = defineDetector({
   kind: 'audit', id: 'broken-audit', version: '1.0.0', title: { zh: '坏', en: 'broken' }, pattern: { zh: '坏', en: 'broken' },
   description: { zh: '总是失败', en: 'always fails' }, stages: ['post'], scenarios: ['outpatient'], result: 'suspicious', severity: 'low',
-  basis: { zh: '无', en: 'none' }, params: z.object({}).strict(),
+  basis: { zh: '无', en: 'none' }, params: z.object({}).strict(), evidence: {},
   async audit() {
     throw new FundwatchError('STORE_QUERY_FAILED', 'query failed')
   },

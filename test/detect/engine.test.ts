@@ -15,7 +15,7 @@ const kb = makeKb({ institutions: [institution(HOSPITAL)] })
 const base = {
   kind: 'stream' as const, version: '1.0.0', title: { zh: '测试', en: 'test' }, pattern: { zh: '测试', en: 'test' }, description: { zh: '测试', en: 'test' },
   stages: ['pre', 'in'] as const, scenarios: ['outpatient'] as const, result: 'suspicious' as const, severity: 'low' as const, basis: { zh: '测试', en: 'test' },
-  params: z.object({}).strict(), reactsTo: ['fee.uploaded'] as const,
+  params: z.object({}).strict(), evidence: {}, reactsTo: ['fee.uploaded'] as const,
 }
 const finding = (key: string, evidence: Record<string, unknown> = {}): Finding => ({
   key, subject: { fixmedins_code: 'H11010500001' }, refs: { feedetl_sns: ['L1'] }, amount_fen: 100, message: { zh: key, en: key }, evidence,

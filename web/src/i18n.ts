@@ -28,10 +28,10 @@ const zh = {
   'masked.note': '个人信息已脱敏',
   'live.on': '实时',
   'live.off': '连接中断，正在重连',
-  'live.new': '条新预警',
   'feed.filters': '筛选',
   'feed.institution': '机构',
   'feed.region': '统筹区',
+  'feed.regionHint': '区划代码前缀',
   'feed.detector': '规则',
   'feed.severity': '风险等级',
   'feed.status': '状态',
@@ -43,6 +43,11 @@ const zh = {
   'feed.amountMax': '最高金额',
   'feed.from': '检出日期自',
   'feed.to': '至',
+  'amount.unsettled': '尚未结算：本规则按医保支付额计，结算后计入',
+  'amount.notCounted': '本预警不计涉嫌违规金额',
+  'feed.dateHint': 'yyyy-mm-dd',
+  'feed.dateBad': '请按 yyyy-mm-dd 填写日期，如 2026-03-02',
+  'feed.pickDate': '选择日期',
   'feed.overdue': '仅看超期',
   'feed.mine': '仅看我的',
   'feed.reset': '重置',
@@ -54,7 +59,6 @@ const zh = {
   'feed.more': '加载更多',
   'feed.end': '已显示全部',
   'feed.empty': '没有符合条件的预警',
-  'feed.count': '条',
   'feed.selected': '已选',
   'feed.createCase': '由所选预警建立案件',
   'feed.keys': '快捷键：j/k 上下 · Enter 打开 · x 选择 · c 确认 · d 驳回 · e 下一环节 · / 筛选 · ? 帮助',
@@ -74,6 +78,12 @@ const zh = {
   'sev.medium': '中',
   'sev.high': '高',
   'sev.critical': '严重',
+  'scenario.outpatient': '门诊',
+  'scenario.inpatient': '住院',
+  'scenario.pharmacy': '药店购药',
+  'scenario.chronic': '门诊慢特病',
+  'scenario.maternity': '生育',
+  'scenario.remote': '异地就医',
   'stage.pre': '事前',
   'stage.in': '事中',
   'stage.post': '事后',
@@ -130,7 +140,6 @@ const zh = {
   'alert.unassigned': '未指派',
   'alert.cases': '所属案件',
   'alert.notFound': '预警不存在或无权查看',
-  'alert.degraded': '条预警的数据无法完整显示，已记录于服务器日志',
   'tl.visit': '就诊',
   'tl.admission': '入院/挂号',
   'tl.discharge': '出院/结束',
@@ -243,10 +252,10 @@ const en: Record<Key, string> = {
   'masked.note': 'Personal data masked',
   'live.on': 'Live',
   'live.off': 'Disconnected, reconnecting',
-  'live.new': 'new alerts',
   'feed.filters': 'Filters',
   'feed.institution': 'Institution',
   'feed.region': 'Region',
+  'feed.regionHint': 'code prefix',
   'feed.detector': 'Detector',
   'feed.severity': 'Severity',
   'feed.status': 'Status',
@@ -258,6 +267,11 @@ const en: Record<Key, string> = {
   'feed.amountMax': 'Max amount',
   'feed.from': 'Detected from',
   'feed.to': 'to',
+  'amount.unsettled': 'Not settled yet: this rule counts what the insurance paid, known once settled',
+  'amount.notCounted': 'No amount counted for this finding',
+  'feed.dateHint': 'yyyy-mm-dd',
+  'feed.dateBad': 'Write the date as yyyy-mm-dd, e.g. 2026-03-02',
+  'feed.pickDate': 'Pick a date',
   'feed.overdue': 'Overdue only',
   'feed.mine': 'Mine only',
   'feed.reset': 'Reset',
@@ -269,7 +283,6 @@ const en: Record<Key, string> = {
   'feed.more': 'Load more',
   'feed.end': 'All shown',
   'feed.empty': 'No alerts match',
-  'feed.count': 'alerts',
   'feed.selected': 'Selected',
   'feed.createCase': 'Create case from selection',
   'feed.keys': 'Keys: j/k move · Enter open · x select · c confirm · d dismiss · e next step · / filters · ? help',
@@ -289,6 +302,12 @@ const en: Record<Key, string> = {
   'sev.medium': 'Medium',
   'sev.high': 'High',
   'sev.critical': 'Critical',
+  'scenario.outpatient': 'outpatient',
+  'scenario.inpatient': 'inpatient',
+  'scenario.pharmacy': 'pharmacy',
+  'scenario.chronic': 'chronic disease',
+  'scenario.maternity': 'maternity',
+  'scenario.remote': 'out-of-region',
   'stage.pre': 'Pre',
   'stage.in': 'In',
   'stage.post': 'Post',
@@ -345,7 +364,6 @@ const en: Record<Key, string> = {
   'alert.unassigned': 'Unassigned',
   'alert.cases': 'Cases',
   'alert.notFound': 'Alert not found or not visible to you',
-  'alert.degraded': 'alert(s) could not be shown in full; logged on the server',
   'tl.visit': 'Visit',
   'tl.admission': 'Admission',
   'tl.discharge': 'Discharge',
@@ -449,10 +467,29 @@ export function t(key: Key): string {
 }
 
 /** A label for an enum value the server sends (step, status, severity …), falling back to the raw value. */
-export function label(prefix: 'step' | 'status' | 'sev' | 'stage' | 'result' | 'role' | 'reason' | 'cases.subject', value: string | undefined | null): string {
+export function label(prefix: 'step' | 'status' | 'sev' | 'stage' | 'result' | 'role' | 'reason' | 'cases.subject' | 'scenario', value: string | undefined | null): string {
   if (!value) return ''
   const k = `${prefix}.${value}` as Key
   return k in zh ? dicts[lang][k] : value
+}
+
+// Counted nouns: Chinese takes a measure word and no plural; English takes
+// "1 visit" / "7 fee lines" (Intl.PluralRules picks the form).
+const COUNTED = {
+  alert: ['条', 'alert', 'alerts'],
+  newAlert: ['条新预警', 'new alert', 'new alerts'],
+  visit: ['次就诊', 'visit', 'visits'],
+  line: ['条费用明细', 'fee line', 'fee lines'],
+  settlement: ['次结算', 'settlement', 'settlements'],
+  detector: ['条规则', 'detector', 'detectors'],
+  degraded: ['条预警的数据无法完整显示，已记录于服务器日志', 'alert could not be shown in full; logged on the server', 'alerts could not be shown in full; logged on the server'],
+} as const satisfies Record<string, readonly [string, string, string]>
+const enPlural = new Intl.PluralRules('en')
+
+/** "7 条费用明细" / "7 fee lines", "1 fee line". */
+export function counted(n: number, noun: keyof typeof COUNTED): string {
+  const [zhWord, one, other] = COUNTED[noun]
+  return `${n} ${lang === 'zh' ? zhWord : enPlural.select(n) === 'one' ? one : other}`
 }
 
 /** The label separator: a full-width colon in Chinese, ": " in English. */

@@ -152,7 +152,7 @@ function helpDialog(): Promise<unknown> {
   const rows: [string, string][] = getLang() === 'zh'
     ? [['j / k', '下一条 / 上一条'], ['Enter', '打开预警'], ['x', '选中 / 取消选中'], ['c', '确认（进入下一环节）'], ['d', '驳回（填写理由）'], ['e', '选择下一环节'], ['n', '显示新到预警'], ['/', '跳到筛选'], ['Esc', '返回列表 / 关闭对话框'], ['?', '本帮助']]
     : [['j / k', 'Next / previous'], ['Enter', 'Open alert'], ['x', 'Select / unselect'], ['c', 'Confirm (next step)'], ['d', 'Dismiss (with reason)'], ['e', 'Choose next step'], ['n', 'Show newly arrived alerts'], ['/', 'Jump to filters'], ['Esc', 'Back to list / close dialog'], ['?', 'This help']]
-  return dialog(t('help.title'), [h('div', { class: 'help-grid' }, rows.flatMap(([k, v]) => [h('kbd', null, k), h('span', null, v)]))], t('close'))
+  return dialog(t('help.title'), [h('div', { class: 'help-grid' }, rows.flatMap(([k, v]) => [h('kbd', null, k), h('span', null, v)]))], t('close'), { info: true })
 }
 
 async function boot(): Promise<void> {

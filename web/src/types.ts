@@ -23,6 +23,7 @@ export type Case = z.input<typeof Api.Case>
 export type TimelineEntry = z.input<typeof Api.TimelineEntry>
 export type DetectorInfo = z.input<typeof Api.DetectorInfo>
 export type InstitutionRisk = z.input<typeof Api.InstitutionRisk>
+export type EvidenceLabels = DetectorInfo['evidence_labels']
 
 export type AlertDetail = z.input<typeof Api.AlertDetail>
 export type CaseDetail = z.input<typeof Api.CaseDetail>

@@ -1,6 +1,7 @@
 import { ApiError } from './api.ts'
 import { h } from './dom.ts'
-import { colon, t } from './i18n.ts'
+import { money } from './format.ts'
+import { colon, counted, t } from './i18n.ts'
 
 let toastTimer = 0
 
@@ -29,16 +30,17 @@ export function fail(err: unknown): void {
 
 /**
  * A modal form. Resolves with the form's values on submit, null on cancel or
- * Escape. The first field takes focus so a keyboard user never reaches for the mouse.
+ * Escape. With `info`, a dialog that asks nothing: its one button closes it. The first field takes focus so a keyboard user never reaches for the mouse.
  */
-export function dialog(title: string, fields: HTMLElement[], submitLabel: string, opts: { danger?: boolean; validate?: (f: FormData) => string | null } = {}): Promise<FormData | null> {
+export function dialog(title: string, fields: HTMLElement[], submitLabel: string, opts: { danger?: boolean; validate?: (f: FormData) => string | null; info?: boolean } = {}): Promise<FormData | null> {
   return new Promise((resolve) => {
     const err = h('div', { class: 'error hidden' })
     const form = h('form', { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-label': title },
       h('h3', null, title),
       h('div', { class: 'body' }, fields, err),
       h('div', { class: 'foot' },
-        h('button', { type: 'button', onclick: () => close(null) }, t('cases.cancel')),
+        // A dialog that only informs (the help) has nothing to cancel: one button closes it.
+        opts.info ? null : h('button', { type: 'button', onclick: () => close(null) }, t('cases.cancel')),
         h('button', { type: 'submit', class: opts.danger ? 'danger' : 'primary' }, submitLabel)))
     const scrim = h('div', { class: 'scrim' }, form)
     const close = (v: FormData | null): void => {
@@ -79,5 +81,18 @@ export function field(labelText: string, control: HTMLElement): HTMLElement {
 
 /** Alerts the API answered degraded: said once, with their ids, never shown as rows. */
 export function warnDegraded(ids: readonly string[]): void {
-  if (ids.length) toast(`${ids.length} ${t('alert.degraded')}: ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ' …' : ''}`, 'err')
+  if (ids.length) toast(`${counted(ids.length, 'degraded')}: ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ' …' : ''}`, 'err')
+}
+
+/**
+ * An alert's amount at risk. A zero is never shown as ¥0.00, which reads as
+ * "nothing at stake": it means the rule had nothing to count yet. Visit-level
+ * rules (identity misuse, after-death visits …) count what the insurance paid
+ * (docs/design.md, "Amount at risk"), so before any settlement there is no
+ * figure; the reason is said instead.
+ */
+export function atRisk(a: { amount_at_risk: string; refs: { setl_ids: readonly string[] } }, opts: { id?: string; big?: boolean } = {}): HTMLElement {
+  if (!/^0*(\.0*)?$/.test(a.amount_at_risk)) return h('span', { id: opts.id ?? null }, money(a.amount_at_risk))
+  const reason = t(a.refs.setl_ids.length ? 'amount.notCounted' : 'amount.unsettled')
+  return h('span', { class: 'no-amount', id: opts.id ?? null, title: reason, 'data-reason': reason }, '—', opts.big ? h('span', { class: 'reason' }, reason) : null)
 }

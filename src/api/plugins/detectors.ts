@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { STAFF, scopeSql, type Principal } from '../../auth/principal.ts'
+import { ENGINE_EVIDENCE_LABELS } from '../../detect/evidence.ts'
 import type { Detector } from '../../detect/types.ts'
 import { FundwatchError } from '../../errors.ts'
 import { who, type ApiDeps } from '../context.ts'
@@ -44,6 +45,7 @@ function info(deps: ApiDeps, d: Detector, stats: Stats | undefined): z.output<ty
     stages: [...d.stages], scenarios: [...d.scenarios], result: d.result, severity: d.severity, basis: d.basis,
     params_schema: z.toJSONSchema(d.params, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
     params: (active?.params ?? (defaults.success ? defaults.data : {})) as Record<string, unknown>,
+    evidence_labels: { ...ENGINE_EVIDENCE_LABELS, ...d.evidence },
     enabled: Boolean(active),
     stats: {
       alerts: st.alerts, open: Math.max(0, st.alerts - st.closed), confirmed: st.confirmed, dismissed: st.dismissed,

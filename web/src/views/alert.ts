@@ -1,13 +1,15 @@
 import { ApiError, api, withPurpose } from '../api.ts'
 import { h, mount, typing } from '../dom.ts'
 import { dueIn, money, when } from '../format.ts'
-import { colon, getLang, label, pick, t } from '../i18n.ts'
+import { colon, counted, getLang, label, pick, t } from '../i18n.ts'
 import { announce, onLive } from '../live.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
-import { OPEN_STATUSES, isDegraded, type AlertDetail, type AlertItem, type FeeLine, type Settlement, type Status, type Workflow } from '../types.ts'
-import { fail, toast } from '../ui.ts'
+import { OPEN_STATUSES, isDegraded, type AlertDetail, type EvidenceLabels, type AlertItem, type FeeLine, type Settlement, type Status, type Workflow } from '../types.ts'
+import { atRisk, fail, toast } from '../ui.ts'
 import { chooseForward, confirmMove, forwardMoves, movesFrom, moveLabel, performMove, statusLabel, type Move } from '../workflow.ts'
+import { evidenceLabel } from '../../../src/detect/evidence.ts'
+import { detectorCatalog } from '../catalog.ts'
 import { createCaseDialog } from './cases.ts'
 import { feedUrl, neighbours, noteWorkflow } from './feed.ts'
 
@@ -26,15 +28,6 @@ const MED_TYPE: Record<string, [string, string]> = {
   '21': ['普通住院', 'Inpatient'], '41': ['定点药店购药', 'Pharmacy'], '51': ['生育门诊', 'Maternity outpatient'], '52': ['生育住院', 'Maternity inpatient'],
 }
 const LIST_TYPE: Record<string, [string, string]> = { drug: ['西药', 'Drug'], herb: ['中药', 'Herb'], service: ['诊疗', 'Service'], consumable: ['耗材', 'Consumable'] }
-// Chinese names for the evidence keys detectors commonly use; the raw key stays visible beside it.
-const EVIDENCE_ZH: Record<string, string> = {
-  med_list_codg: '医保编码', name: '名称', item_name: '项目名称', pric: '单价', price_cap: '限价', cnt: '数量', excess: '超出金额', amount: '金额',
-  institution_level: '机构等级', tolerance_pct: '容差(%)', line: '明细', lines: '明细', feedetl_sn: '明细流水号', fee_ocur_time: '费用发生时间',
-  bilg_dr_codg: '开单医师', bilg_dept_codg: '开单科室', restriction: '限制', required: '要求', person_gend: '参保人性别', gend: '性别', age: '年龄',
-  min_hosp_lv: '最低医院等级', level: '等级', broken: '违反的限制', window_days: '时间窗(天)', days: '天数', count: '次数', limit: '上限',
-  prd_days: '用药天数', max_prd_days: '最大用药天数', diagnoses: '诊断', diag_code: '诊断编码', mdtrt_id: '就诊ID', setl_id: '结算ID',
-  duplicates: '重复明细', first: '首次', second: '再次', service_time: '服务时间', times: '次数', total: '合计', readmit_days: '再入院间隔(天)',
-}
 
 const both = (m: Record<string, [string, string]>, k: string): string => (m[k] ? m[k][getLang() === 'zh' ? 0 : 1] : k)
 
@@ -43,15 +36,18 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
   let data: Detail | null = null
   let refsOnly = false
   let disposed = false
+  let labels: EvidenceLabels = {}
   mount(root, h('div', { class: 'muted' }, t('loading')))
 
   const load = async (): Promise<void> => {
     try {
-      const res = await api.get<AlertDetail>(`/alerts/${id}`, withPurpose())
+      // The evidence is named by the detector's own labels (from the catalog); without them the raw keys still show.
+      const [res, catalog] = await Promise.all([api.get<AlertDetail>(`/alerts/${id}`, withPurpose()), detectorCatalog().catch(() => [])])
       if (disposed) return
+      labels = isDegraded(res.alert) ? {} : catalog.find((d) => !isDegraded(res.alert) && d.id === res.alert.detector.id)?.evidence_labels ?? {}
       const alert = res.alert
       if (isDegraded(alert)) {
-        mount(root, backLink(), h('p', { class: 'error', id: 'degraded' }, `1 ${t('alert.degraded')}: ${alert.alert_id} (${alert.problem})`))
+        mount(root, backLink(), h('p', { class: 'error', id: 'degraded' }, `${counted(1, 'degraded')}: ${alert.alert_id} (${alert.problem})`))
         return
       }
       data = { ...res, alert }
@@ -98,7 +94,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
     return h('section', { class: 'panel headline' },
       h('div', null,
         h('h1', null, h('span', { class: `sev ${a.severity}` }, label('sev', a.severity)), h('span', { class: `tag ${a.result}` }, label('result', a.result)), pick(a.title))),
-      h('div', { class: 'big', id: 'amount' }, money(a.amount_at_risk), h('small', null, t('alert.amount'))),
+      h('div', { class: 'big', id: 'amount' }, atRisk(a, { big: true }), h('small', null, t('alert.amount'))),
       h('div', { class: 'meta' },
         h('span', null, `${t('alert.detector')}${colon()}`, h('span', { class: 'mono' }, `${a.detector.id}@${a.detector.version}`)),
         h('span', null, `${t('col.institution')}${colon()}`, a.institution_name ?? '', ' ', h('span', { class: 'mono' }, a.subject.fixmedins_code)),
@@ -165,18 +161,27 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
   }
 
   function evidenceTable(ev: Record<string, unknown>): HTMLElement {
-    const zh = getLang() === 'zh'
-    const name = (k: string) => (zh && EVIDENCE_ZH[k] ? h('span', null, EVIDENCE_ZH[k], ' ', h('span', { class: 'faint mono' }, k)) : h('span', { class: 'mono' }, k))
-    const value = (v: unknown): Node => {
-      if (v === null || v === undefined) return document.createTextNode('—')
-      if (typeof v !== 'object') return document.createTextNode(String(v))
-      if (Array.isArray(v) && v.every((x) => typeof x !== 'object' || x === null)) return document.createTextNode(v.join('，'))
-      // Nested facts (a line, a window): one compact row of key: value pairs per object.
-      const objs = Array.isArray(v) ? v : [v]
-      return h('div', null, objs.map((o) => h('div', { class: 'evidence-obj' }, Object.entries(o as Record<string, unknown>).map(([k, x]) =>
-        h('span', null, h('span', { class: 'faint' }, `${zh && EVIDENCE_ZH[k] ? EVIDENCE_ZH[k] : k} `), typeof x === 'object' ? JSON.stringify(x) : String(x))))))
+    // Each key by the name its detector declared (the raw key beside it, faint, for whoever reads the API); enumerated values by theirs.
+    const name = (k: string) => {
+      const l = evidenceLabel(labels, k)
+      return l ? h('span', null, pick(l), ' ', h('span', { class: 'faint mono' }, k)) : h('span', { class: 'mono' }, k)
     }
-    return h('table', { class: 'kv' }, Object.entries(ev).map(([k, v]) => h('tr', null, h('th', null, name(k)), h('td', { class: 'evidence-val' }, value(v)))))
+    const scalar = (k: string | undefined, v: unknown): string => {
+      if (v === null || v === undefined) return '—'
+      if (typeof v === 'boolean') return t(v ? 'yes' : 'no')
+      const named = k === undefined || typeof v !== 'string' ? undefined : evidenceLabel(labels, k)?.values?.[v]
+      return named ? pick(named) : String(v)
+    }
+    const value = (k: string, v: unknown): Node => {
+      if (v === null || typeof v !== 'object') return document.createTextNode(scalar(k, v))
+      if (Array.isArray(v) && v.every((x) => typeof x !== 'object' || x === null)) return document.createTextNode(v.map((x) => scalar(k, x)).join('，'))
+      // Nested facts (a line, a window): one compact row of key: value pairs per object; a keyed map (amounts by item code) keeps its keys.
+      const keyed = evidenceLabel(labels, k)?.keyed === true
+      const objs = Array.isArray(v) ? v : [v]
+      return h('div', null, objs.map((o) => h('div', { class: 'evidence-obj' }, Object.entries(o as Record<string, unknown>).map(([ik, x]) =>
+        h('span', { title: ik }, h('span', { class: 'faint' }, `${keyed ? ik : pick(evidenceLabel(labels, ik)) || ik} `), typeof x === 'object' && x !== null ? JSON.stringify(x) : scalar(ik, x))))))
+    }
+    return h('table', { class: 'kv' }, Object.entries(ev).map(([k, v]) => h('tr', { 'data-key': k }, h('th', null, name(k)), h('td', { class: 'evidence-val' }, value(k, v)))))
   }
 
   /** The visits behind the alert, each with its fee lines in time order and its settlements; cited lines highlighted. */
@@ -220,7 +225,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
     drawBody()
     const count = d.fee_lines.length
     return h('section', { class: 'panel', id: 'timeline' },
-      h('header', null, t('alert.timeline'), h('span', { class: 'faint' }, `${ids.length} ${t('tl.visit')} · ${count} ${t('tl.line')} · ${d.settlements.length} ${t('tl.settlement')}`), h('span', { class: 'grow' }),
+      h('header', null, t('alert.timeline'), h('span', { class: 'faint' }, `${counted(ids.length, 'visit')} · ${counted(count, 'line')} · ${counted(d.settlements.length, 'settlement')}`), h('span', { class: 'grow' }),
         h('label', { class: 'row', style: 'font-weight:400' }, h('input', { type: 'checkbox', checked: refsOnly, onchange: (e: Event) => { refsOnly = (e.target as HTMLInputElement).checked; drawBody() } }), t('alert.refsOnly'))),
       body)
   }

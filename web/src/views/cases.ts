@@ -1,10 +1,10 @@
 import { ApiError, api } from '../api.ts'
 import { h, mount } from '../dom.ts'
 import { dueIn, money, when, whenShort } from '../format.ts'
-import { colon, getLang, label, pick, t } from '../i18n.ts'
+import { colon, counted, getLang, label, pick, t } from '../i18n.ts'
 import { purpose } from '../session.ts'
 import { splitDegraded, type AlertItem, type Case, type CaseDetail } from '../types.ts'
-import { dialog, fail, field, toast, warnDegraded } from '../ui.ts'
+import { atRisk, dialog, fail, field, toast, warnDegraded } from '../ui.ts'
 import { statusLabel } from '../workflow.ts'
 import { fen, sumYuan, yuan } from '../../../src/util/money.ts'
 
@@ -37,7 +37,7 @@ export async function createCaseDialog(alerts: AlertItem[]): Promise<string | nu
     field(t('cases.name'), h('input', { name: 'title', required: true, maxlength: 200, value: zh ? `${name} 涉嫌违规 ${alerts.length} 条` : `${name}: ${alerts.length} suspected violations` })),
     h('div', { class: 'row' }, field(t('cases.subjectType'), kindSelect), h('div', { class: 'grow' }, field(t('cases.subject'), subjectInput))),
     field(t('act.note'), h('textarea', { name: 'note', rows: 2, maxlength: 2000 })),
-    h('div', { class: 'muted' }, t('cases.fromAlerts'), ` ${alerts.length} ${t('feed.count')}，${t('cases.amount')} ${money(total)}`),
+    h('div', { class: 'muted' }, t('cases.fromAlerts'), ` ${counted(alerts.length, 'alert')}，${t('cases.amount')} ${money(total)}`),
   ], t('cases.create'))
   if (!fd) return null
   const k = String(fd.get('kind')) as Kind
@@ -171,7 +171,7 @@ export function caseView(root: HTMLElement, params: string[]): () => void {
                   h('td', { class: 'mono' }, a.subject.psn_no ?? ''),
                   h('td', null, h('span', { class: `tag ${closed ? a.workflow.status : 'step'}` }, statusLabel(a.workflow.status))),
                   h('td', { class: a.workflow.overdue ? 'due-late nowrap' : 'muted nowrap' }, closed ? '' : due.text),
-                  h('td', { class: 'num amount' }, money(a.amount_at_risk)))
+                  h('td', { class: 'num amount' }, atRisk(a)))
               }))))),
         h('aside', { style: 'display:flex;flex-direction:column;gap:12px' },
           h('section', { class: 'panel', id: 'case-rules' },

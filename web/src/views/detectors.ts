@@ -1,7 +1,7 @@
 import { api } from '../api.ts'
 import { h, mount } from '../dom.ts'
 import { money, pct } from '../format.ts'
-import { colon, getLang, label, pick, t } from '../i18n.ts'
+import { colon, counted, getLang, label, pick, t } from '../i18n.ts'
 import type { DetectorInfo } from '../types.ts'
 import { fail } from '../ui.ts'
 
@@ -31,15 +31,15 @@ export function detectorsView(root: HTMLElement): () => void {
             h('div', null,
               h('p', { style: 'margin:4px 0' }, pick(d.description)),
               h('div', { class: 'basis' }, h('div', { class: 'muted', style: 'font-size:11px' }, t('alert.basis')), pick(d.basis)),
-              h('p', { class: 'muted', style: 'font-size:12px' }, `${zh ? '模式' : 'Pattern'}${colon()}${pick(d.pattern)} · ${zh ? '结论' : 'Result'}${colon()}${label('result', d.result)} · ${zh ? '默认等级' : 'Default severity'}${colon()}${label('sev', d.severity)}${d.scenarios.length ? ` · ${zh ? '场景' : 'Scenarios'}${colon()}${d.scenarios.join(zh ? '、' : ', ')}` : ''}`)),
+              h('p', { class: 'muted', style: 'font-size:12px' }, `${zh ? '模式' : 'Pattern'}${colon()}${pick(d.pattern)} · ${zh ? '结论' : 'Result'}${colon()}${label('result', d.result)} · ${zh ? '默认等级' : 'Default severity'}${colon()}${label('sev', d.severity)}${d.scenarios.length ? ` · ${zh ? '场景' : 'Scenarios'}${colon()}${d.scenarios.map((x) => label('scenario', x)).join(zh ? '、' : ', ')}` : ''}`)),
             Object.keys(props).length
-              ? h('table', { class: 'grid' },
+              ? h('table', { class: 'grid params' },
                 h('thead', null, h('tr', null, h('th', null, t('det.params')), h('th', null, t('det.value')), h('th', null, t('det.default')), h('th', null, t('det.desc')))),
                 h('tbody', null, Object.entries(props).map(([name, p]) => h('tr', null,
                   h('td', { class: 'mono' }, name),
                   h('td', { class: 'mono' }, show(d.params[name])),
                   h('td', { class: 'mono faint' }, show(p.default)),
-                  h('td', { class: 'muted', style: 'font-size:12px' }, p.description ?? '')))))
+                  h('td', { class: 'muted', style: 'font-size:12px' }, (zh ? p.description_zh : undefined) ?? p.description ?? '')))))
               : h('div', { class: 'faint' }, '—'))))
       const line = h('tr', { 'data-id': d.id, style: 'cursor:pointer', title: pick(d.description), onclick: () => { more.classList.toggle('hidden'); caret.textContent = more.classList.contains('hidden') ? '▸' : '▾' } },
         h('td', { class: 'nowrap' }, h('b', null, pick(d.title))),
@@ -59,7 +59,7 @@ export function detectorsView(root: HTMLElement): () => void {
       return [line, more]
     })
     mount(root,
-      h('h1', null, t('det.title'), h('span', { class: 'faint', style: 'font-size:12px;font-weight:400' }, zh ? `${detectors.length} 条规则 · 点击查看参数与政策依据` : `${detectors.length} detectors · click for parameters and policy basis`)),
+      h('h1', null, t('det.title'), h('span', { class: 'faint', style: 'font-size:12px;font-weight:400' }, `${counted(detectors.length, 'detector')} · ${zh ? '点击查看参数与政策依据' : 'click for parameters and policy basis'}`)),
       h('section', { class: 'panel' },
         h('table', { class: 'grid', id: 'detectors' },
           h('thead', null, h('tr', null,

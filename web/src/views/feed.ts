@@ -1,13 +1,14 @@
 import { api, type Query } from '../api.ts'
 import { h, mount, typing } from '../dom.ts'
 import { dayAfter, dayStart, dueIn, money, whenShort } from '../format.ts'
-import { colon, label, pick, t } from '../i18n.ts'
+import { colon, counted, label, pick, t } from '../i18n.ts'
 import { announce, onLive } from '../live.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
 import { ALL_STATUSES, OPEN_STATUSES, splitDegraded, type AlertItem, type AlertOrDegraded, type DetectorInfo, type InstitutionRisk, type Workflow } from '../types.ts'
-import { fail, toast, warnDegraded } from '../ui.ts'
+import { atRisk, fail, toast, warnDegraded } from '../ui.ts'
 import { chooseForward, confirmMove, forwardMoves, movesFrom, performMove, statusLabel, type Move } from '../workflow.ts'
+import { detectorCatalog } from '../catalog.ts'
 import { createCaseDialog } from './cases.ts'
 import { compareYuan, sumYuan } from '../../../src/util/money.ts'
 
@@ -55,6 +56,17 @@ export function noteWorkflow(alertId: string, wf: Workflow, actedByMe: boolean):
     if (actedByMe) saved.acted.add(alertId)
     saved.cursor = alertId
   }
+}
+
+/** A typed day as yyyy-mm-dd ('' when empty, null when it is not a real day); 2026-3-2 and 2026/03/02 are taken too. */
+function isoDay(text: string): string | null {
+  const v = text.trim()
+  if (!v) return ''
+  const m = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$/.exec(v)
+  if (!m) return null
+  const out = `${m[1]}-${m[2]!.padStart(2, '0')}-${m[3]!.padStart(2, '0')}`
+  const d = new Date(`${out}T00:00:00Z`)
+  return Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== out ? null : out
 }
 
 function filtersFrom(q: URLSearchParams): Filters {
@@ -144,6 +156,21 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
       options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)))
   const text = (k: FilterKey, attrs: Record<string, string>) =>
     h('input', { name: k, 'data-filter': k, value: f[k] ?? '', ...attrs, onchange: (e: Event) => setFilter(k, (e.target as HTMLInputElement).value.trim() || undefined) })
+  // A date as staff write it (yyyy-mm-dd) whatever the browser's own locale: Chromium
+  // formats <input type=date> by its UI language (mm/dd/yyyy under an English
+  // build), so the field is text, and the calendar is a picker behind a button.
+  const dateText = (k: 'from' | 'to') => {
+    const input = h('input', { name: k, 'data-filter': k, value: f[k] ?? '', placeholder: t('feed.dateHint'), maxlength: '10', size: '10', inputmode: 'numeric', autocomplete: 'off', class: 'date',
+      onchange: () => {
+        const v = isoDay(input.value)
+        input.setCustomValidity(v === null ? t('feed.dateBad') : '')
+        if (v === null) input.reportValidity()
+        else setFilter(k, v || undefined)
+      } })
+    const picker = h('input', { type: 'date', class: 'date-picker', tabindex: '-1', 'aria-hidden': 'true', onchange: () => setFilter(k, picker.value || undefined) })
+    const pickBtn = h('button', { type: 'button', class: 'date-open', tabindex: '-1', title: t('feed.pickDate'), onclick: () => { picker.value = isoDay(input.value) ?? ''; picker.showPicker() } }, '▾')
+    return h('span', { class: 'date-field' }, input, picker, pickBtn)
+  }
   const check = (k: FilterKey, labelText: string) =>
     h('label', { class: 'check' }, h('input', { type: 'checkbox', name: k, checked: f[k] === 'true', onchange: (e: Event) => setFilter(k, (e.target as HTMLInputElement).checked ? 'true' : undefined) }), labelText)
 
@@ -154,15 +181,15 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
     h('label', null, t('feed.status'), sel('status', statusOptions, f.status ?? 'open', '')),
     h('label', null, t('feed.institution'), text('fixmedins_code', { list: 'inst-list', placeholder: 'H…/P…', size: '14' })),
     instList,
-    h('label', null, t('feed.region'), text('admdvs', { placeholder: '370702', size: '7', inputmode: 'numeric' })),
+    h('label', null, t('feed.region'), text('admdvs', { placeholder: t('feed.regionHint'), title: t('feed.regionHint'), size: '10', inputmode: 'numeric' })),
     h('label', null, t('feed.detector'), detectorSelect),
     h('label', null, t('feed.severity'), sel('severity', [['critical', label('sev', 'critical')], ['high+', `${label('sev', 'high')}+`], ['high', label('sev', 'high')], ['medium', label('sev', 'medium')], ['low', label('sev', 'low')]], f.severity)),
     h('label', null, t('feed.stage'), sel('stage', (['pre', 'in', 'post'] as const).map((s): [string, string] => [s, label('stage', s)]), f.stage)),
     h('label', null, t('feed.result'), sel('result', (['violation', 'suspicious'] as const).map((s): [string, string] => [s, label('result', s)]), f.result)),
     h('label', null, t('feed.amountMin'), text('amount_min', { type: 'number', min: '0', step: '0.01' })),
     h('label', null, t('feed.amountMax'), text('amount_max', { type: 'number', min: '0', step: '0.01' })),
-    h('label', null, t('feed.from'), text('from', { type: 'date' })),
-    h('label', null, t('feed.to'), text('to', { type: 'date' })),
+    h('label', null, t('feed.from'), dateText('from')),
+    h('label', null, t('feed.to'), dateText('to')),
     check('overdue', t('feed.overdue')),
     check('mine', t('feed.mine')),
     h('button', { type: 'button', onclick: () => go('/', true) }, t('feed.reset')))
@@ -170,10 +197,10 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
 
   // Catalog and institution names fill the filter choices once, then stay cached.
   if (!detectorsCache) {
-    void api.get<{ detectors: DetectorInfo[] }>('/detectors').then((r) => {
-      detectorsCache = r.detectors
+    void detectorCatalog().then((list) => {
+      detectorsCache = list
       if (disposed) return
-      for (const d of r.detectors) detectorSelect.append(h('option', { value: d.id, selected: d.id === f.detector }, pick(d.title)))
+      for (const d of list) detectorSelect.append(h('option', { value: d.id, selected: d.id === f.detector }, pick(d.title)))
     }).catch(() => {})
   }
   if (!institutionsCache) {
@@ -229,7 +256,7 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
     h('td', null, h('span', { class: `tag ${closed ? wf.status : 'step'}` }, statusLabel(wf.status))),
     h('td', { class: wf.overdue ? 'due-late' : due.soon ? 'due-soon' : 'muted' }, wf.overdue ? h('span', { class: 'tag overdue' }, t('overdue')) : null, ' ', closed ? '' : due.text),
     h('td', null, wf.assignee_name ?? h('span', { class: 'faint' }, '—')),
-    h('td', { class: 'num amount' }, money(a.amount_at_risk)))
+    h('td', { class: 'num amount' }, atRisk(a)))
     return tr
   }
 
@@ -239,7 +266,7 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
   }
 
   function updateCounts(): void {
-    countEl.textContent = `${st.rows.length} ${t('feed.count')} · ${t('feed.amount')} ${money(sumYuan(st.rows.map((r) => r.amount_at_risk)))}`
+    countEl.textContent = `${counted(st.rows.length, 'alert')} · ${t('feed.amount')} ${money(sumYuan(st.rows.map((r) => r.amount_at_risk)))}`
     pickedEl.textContent = st.picked.size ? `${t('feed.selected')} ${st.picked.size}` : ''
     if (caseBtn) caseBtn.disabled = st.picked.size === 0
     if (loading) foot.textContent = t('loading')
@@ -305,12 +332,19 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
       st.rows = dedupe(res.alerts)
       st.next = res.next
       if (!st.cursor || !st.rows.some((r) => r.alert_id === st.cursor)) st.cursor = st.rows[0]?.alert_id ?? null
+      // The fresh page already holds what was waiting: the bar counts only what it does not show.
+      const shown = new Set(st.rows.map((r) => r.alert_id))
+      pending = pending.filter((p) => !shown.has(p.alert_id))
     } catch (e) {
       fail(e)
     } finally {
       loading = false
     }
-    if (!disposed) renderRows()
+    if (!disposed) {
+      renderRows()
+      showNewBar()
+      flushIfAtTop()
+    }
   }
 
   /** Coming back to a kept list: fetch the first page again and fold in what changed while away. */
@@ -329,11 +363,10 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
       const before = st.rows.length
       st.rows = st.rows.filter((r) => matches(r, f))
       if (st.rows.length !== before && !st.rows.some((r) => r.alert_id === st.cursor)) st.cursor = st.rows[0]?.alert_id ?? null
-      if (sort === 'newest') st.rows = [...fresh.filter((a) => !st.rows.length || a.detected_at >= st.rows[0]!.detected_at), ...st.rows]
-      else pending.push(...fresh)
       st.rows = dedupe(st.rows)
       renderRows()
-      showNewBar()
+      // What arrived while away is new to this reader: the same rule as a live arrival.
+      arrive(fresh.filter((a) => matches(a, f)))
     } catch (e) {
       fail(e)
     }
@@ -355,7 +388,10 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
       fail(e)
     } finally {
       loading = false
-      if (!disposed) updateCounts()
+      if (!disposed) {
+        updateCounts()
+        flushIfAtTop()
+      }
     }
   }
 
@@ -365,17 +401,44 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
   }
 
   // ---- live ----
+  // One rule for arrivals: a newest-first list whose reader is at its top takes
+  // them at once (they slide in above, nothing under the eye moves); anywhere
+  // else (scrolled down, another order, a page still loading) they wait behind
+  // the bar, whose number is exactly the alerts it would add. Scrolling back to
+  // the top of a newest-first list, or `n`, lets them in.
+  const atTop = (): boolean => window.scrollY <= 4
+  const liveInsert = (): boolean => sort === 'newest' && !loading && atTop()
+
+  function arrive(list: AlertItem[]): void {
+    const have = new Set([...st.rows, ...pending].map((r) => r.alert_id))
+    const add = dedupe(list).filter((a) => !have.has(a.alert_id))
+    if (!add.length) return
+    if (liveInsert()) {
+      flushIfAtTop()
+      insertTop(add)
+    } else {
+      pending.push(...add)
+      showNewBar()
+    }
+  }
+
   function showNewBar(): void {
     newBar.classList.toggle('hidden', pending.length === 0)
-    newBar.textContent = `${pending.length} ${t('live.new')} · n`
+    newBar.textContent = `${counted(pending.length, 'newAlert')} · n`
+  }
+
+  function flushIfAtTop(): void {
+    if (pending.length && liveInsert()) showPending()
   }
 
   function showPending(): void {
     if (!pending.length) return
     if (sort === 'newest') {
-      insertTop(pending)
+      const list = pending
       pending = []
       showNewBar()
+      window.scrollTo(0, 0)
+      insertTop(list)
     } else {
       pending = []
       showNewBar()
@@ -387,7 +450,6 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
     const have = new Set(st.rows.map((r) => r.alert_id))
     const add = list.filter((a) => !have.has(a.alert_id)).sort((x, y) => (x.detected_at < y.detected_at ? 1 : -1))
     if (!add.length) return
-    const before = tbody.getBoundingClientRect().top
     st.rows.unshift(...add)
     const trs = add.map((a) => {
       const tr = rowFor(a)
@@ -395,14 +457,19 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
       return tr
     })
     tbody.prepend(...trs)
-    // Rows slid in above: scroll by their height so the row under the eye stays put.
-    if (window.scrollY > 0) window.scrollBy(0, tbody.getBoundingClientRect().top - before + trs.reduce((s, tr) => s + tr.getBoundingClientRect().height, 0))
     if (!st.cursor) setCursor(st.rows[0]!.alert_id, false)
     updateCounts()
   }
 
   const offLive = onLive((e) => {
     if (e.type === 'workflow') {
+      // A waiting alert someone moved out of this queue is no longer one the bar may count.
+      const waiting = pending.find((p) => p.alert_id === e.alert_id)
+      if (waiting && waiting.workflow.version <= e.workflow.version) {
+        waiting.workflow = e.workflow
+        pending = pending.filter((p) => matches(p, f))
+        showNewBar()
+      }
       const row = st.rows.find((r) => r.alert_id === e.alert_id)
       if (!row || row.workflow.version > e.workflow.version) return
       row.workflow = e.workflow
@@ -411,15 +478,11 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
     }
     const a = e.alert
     // A replayed alert comes again with the same id: never a second row.
-    if (st.rows.some((r) => r.alert_id === a.alert_id) || pending.some((p) => p.alert_id === a.alert_id)) return
     if (!matches(a, f)) return
-    // Newest-first lists take arrivals at once; other orders would reshuffle under the reader, so they wait behind the bar.
-    if (sort === 'newest' && !loading) insertTop([a])
-    else {
-      pending.push(a)
-      showNewBar()
-    }
+    arrive([a])
   })
+  const onScroll = (): void => flushIfAtTop()
+  window.addEventListener('scroll', onScroll, { passive: true })
 
   // ---- actions ----
   async function act(kind: 'confirm' | 'dismiss' | 'escalate'): Promise<void> {
@@ -508,6 +571,7 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
     disposed = true
     st.scrollY = window.scrollY
     offLive()
+    window.removeEventListener('scroll', onScroll)
     io.disconnect()
     document.removeEventListener('keydown', onKey)
   }
