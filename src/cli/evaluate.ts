@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import type { Alert } from '../../schemas/index.ts'
 import { createApp, type App } from '../app.ts'
 import { configFromEnv } from '../config.ts'
@@ -59,8 +58,7 @@ export function scoreTable(scores: Map<PatternId, PatternScore>, kind: 'stream' 
 }
 
 /** `fundwatch evaluate [--fee-lines N] [--seed S]`: generate, replay into a scratch store, score. */
-export async function evaluateCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { 'fee-lines': { type: 'string' }, seed: { type: 'string' }, 'data-dir': { type: 'string' } } })
+export async function evaluateCommand(values: { 'fee-lines'?: string; seed?: string; 'data-dir'?: string }): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'fw-evaluate-'))
   const ds = await writeDataset(join(dir, 'dataset'), { seed: Number(values.seed ?? 11), targetFeeLines: Number(values['fee-lines'] ?? 200_000), kb: sampleKnowledgeBase() })
   console.log(`dataset: ${ds.counts.events.toLocaleString('en-US')} events, ${ds.counts.feeLines.toLocaleString('en-US')} fee lines, ${ds.counts.labels} labelled findings`)

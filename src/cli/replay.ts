@@ -1,8 +1,9 @@
+import { accessSync, constants } from 'node:fs'
 import type { App } from '../app.ts'
+import { FundwatchError } from '../errors.ts'
 import { fileSource } from '../pipeline/sources.ts'
 import type { RunSummary } from '../pipeline/pipeline.ts'
-import { appFromFlags, fmtRate, stopSignal } from './common.ts'
-import type { CommonFlags } from './main.ts'
+import { appFromFlags, fmtRate, stopSignal, type CommonFlags } from './common.ts'
 
 export interface ReplayResult extends RunSummary {
   ms: number
@@ -33,13 +34,21 @@ export async function replayFile(app: App, path: string, opts: { batchSize?: num
 }
 
 export async function replay(path: string, flags: CommonFlags & { 'batch-size'?: string }): Promise<number> {
+  const batchSize = flags['batch-size'] === undefined ? undefined : Number(flags['batch-size'])
+  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize > 0)) throw new FundwatchError('BAD_REQUEST', `--batch-size must be a positive integer (got ${flags['batch-size']})`)
+  // Checked before the app opens (and migrates) the store: a typo touches nothing.
+  try {
+    accessSync(path, constants.R_OK)
+  } catch (cause) {
+    throw new FundwatchError('NOT_FOUND', `cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? 'error'}): give the path of a JSON-lines event file`, { cause })
+  }
   const app = await appFromFlags(flags, { logLevel: process.env.LOG_LEVEL ?? 'warn' })
   const ac = stopSignal()
   const tty = process.stderr.isTTY
   let lastPrint = 0
   try {
     const r = await replayFile(app, path, {
-      batchSize: flags['batch-size'] ? Number(flags['batch-size']) : undefined,
+      batchSize,
       signal: ac.signal,
       onProgress: (done, total, s) => {
         const now = Date.now()
