@@ -10,6 +10,7 @@ import { writeDataset } from '../generator/generate.ts'
 import type { Label } from '../generator/labels.ts'
 import { sampleKnowledgeBase } from '../kb/sample.ts'
 import { alertFromRow } from '../store/rows.ts'
+import { fmtRate } from './common.ts'
 import { replayFile, type ReplayResult } from './replay.ts'
 import { auditTopK, runAudit, type TopKScore } from '../audit/runner.ts'
 
@@ -51,6 +52,13 @@ export async function evaluateAudits(app: App, labels: Label[], k = 10): Promise
   return { table: [head, ...rows].join('\n'), scores }
 }
 
+/** What the streaming table's columns count (an over-quantity label can be matched by several alerts, so TP may exceed labels). */
+export const SCORE_LEGEND = [
+  'labels: injected findings of the detector; alerts: distinct stored alerts;',
+  'TP: alerts that match a label (one label can be matched by several alerts — e.g. one per fee line billed too often — so TP may exceed labels);',
+  'FP: alerts matching no label; FN: labels no alert matched; precision = TP / alerts; recall = labels found / labels.',
+].join('\n')
+
 export function scoreTable(scores: Map<PatternId, PatternScore>, kind: 'stream' | 'audit' = 'stream'): string {
   const rows = [...scores].filter(([id]) => PATTERNS[id].kind === kind)
   const head = `${'detector'.padEnd(24)} ${'labels'.padStart(7)} ${'alerts'.padStart(7)} ${'TP'.padStart(6)} ${'FP'.padStart(5)} ${'FN'.padStart(5)} ${'precision'.padStart(10)} ${'recall'.padStart(8)}`
@@ -67,7 +75,7 @@ export async function evaluateCommand(values: { 'fee-lines'?: string; seed?: str
   try {
     const labels = readLabels(ds.labelsFile)
     const { replay, scores } = await evaluateReplay(app, ds.eventsFile, labels)
-    console.log(`replayed in ${(replay.ms / 1000).toFixed(1)} s\n\n${scoreTable(scores)}`)
+    console.log(`replayed in ${(replay.ms / 1000).toFixed(1)} s: ${fmtRate(replay.events, replay.ms)} events/s, ${fmtRate(replay.feeLines, replay.ms)} fee lines/s\n\n${scoreTable(scores)}\n\n${SCORE_LEGEND}`)
     const audit = await evaluateAudits(app, labels)
     console.log(`\n${audit.table}`)
     return 0

@@ -33,6 +33,11 @@ export async function replayFile(app: App, path: string, opts: { batchSize?: num
   return { ...result, ms: performance.now() - t0, alertsByDetector, uniqueAlerts: Object.values(alertsByDetector).reduce((a, b) => a + b, 0) }
 }
 
+/** The store, as an operator would name it on the dlq command line. */
+function where(app: App): string {
+  return app.store.embedded ? `chDB ${app.config.dataDir} (database ${app.config.database})` : `ClickHouse database ${app.config.database}`
+}
+
 export async function replay(path: string, flags: CommonFlags & { 'batch-size'?: string }): Promise<number> {
   const batchSize = flags['batch-size'] === undefined ? undefined : Number(flags['batch-size'])
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize > 0)) throw new FundwatchError('BAD_REQUEST', `--batch-size must be a positive integer (got ${flags['batch-size']})`)
@@ -67,6 +72,8 @@ export async function replay(path: string, flags: CommonFlags & { 'batch-size'?:
       `  events      ${r.events.toLocaleString('en-US')}  (${fmtRate(r.events, r.ms)}/s)`,
       `  fee lines   ${r.feeLines.toLocaleString('en-US')}  (${fmtRate(r.feeLines, r.ms)}/s)`,
       `  rejected    ${r.rejected.toLocaleString('en-US')}${Object.keys(r.rejectedByReason).length ? '  ' + Object.entries(r.rejectedByReason).map(([k, v]) => `${k}=${v}`).join(' ') : ''}`,
+      ...(r.rejected ? [`              stored with their reason and raw bytes in the dead_letters table of ${where(app)}: fundwatch dlq list (show <dlq_id>, export)`] : []),
+      ...(r.blankLines ? [`  blank lines ${r.blankLines.toLocaleString('en-US')}  (skipped: empty or whitespace only, not records)`] : []),
       `  alerts      ${(r.uniqueAlerts ?? 0).toLocaleString('en-US')}${r.alerts !== r.uniqueAlerts ? `  (${r.alerts.toLocaleString('en-US')} emitted; a later event may refine an alert, same id)` : ''}`,
       ...Object.entries(r.alertsByDetector).sort((a, b) => b[1] - a[1]).map(([d, n]) => `    ${d.padEnd(26)} ${n}`),
     ]
