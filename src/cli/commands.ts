@@ -209,6 +209,25 @@ export const COMMANDS: readonly Command[] = [
     env: STORE_ENV,
     run: async (f: { out?: string }, [caseId]) => (await import('./evidence.ts')).evidenceCommand(caseId!, f),
   }),
+  command({
+    name: 'dlq',
+    args: 'list|show|export|resubmit [dlq_id]',
+    positionals: { min: 1, max: 2 },
+    subcommands: ['list', 'show', 'export', 'resubmit'],
+    summary: 'the records the pipeline refused (dead letters): counts by day and reason, one record, export, re-submit',
+    help: 'list: counts per China day and reason, and the latest --limit records.\nshow <dlq_id>: one record\'s reason, every validation problem, source and raw bytes.\nexport: every matching record as JSON lines (raw bytes in raw_base64, and raw_text when UTF-8).\nresubmit <dlq_id> --file corrected.json: the corrected record through the same pipeline\n(decode, admission, detectors, store); the dead letter stays on record. Exit 1 when refused again.',
+    flags: {
+      from: { type: 'string', value: 'D', help: 'received on or after this day (YYYY-MM-DD, China time) or RFC 3339 instant' },
+      to: { type: 'string', value: 'D', help: 'received on or before this day (inclusive) or before this RFC 3339 instant' },
+      reason: { type: 'string', value: 'reason', help: 'only this reason, e.g. not_json or schema.invalid_type@payload.psn_no' },
+      limit: { type: 'string', value: 'n', help: 'list: latest records shown (default 20); export: at most n (default 100000)' },
+      out: { type: 'string', value: 'file', help: 'export: write to this file instead of stdout' },
+      file: { type: 'string', value: 'corrected.json', help: 'resubmit: the corrected record (one JSON object)' },
+      kb: KB, rules: RULES, 'data-dir': DATA_DIR,
+    },
+    env: STORE_ENV,
+    run: async (f: { from?: string }, p) => (await import('./dlq.ts')).dlqCommand(f, p),
+  }),
 ]
 
 const HELP_FLAG: Flag = { type: 'boolean', short: 'h', help: 'this help' }
