@@ -5,9 +5,9 @@ import { dirname, join, relative, resolve } from 'node:path'
  * Imports run one way, from the entry points (src/cli, the API server) down
  * to schemas/: no module reaches itself again through its imports. Static
  * imports count, `import type` too (a type import is still a dependency of
- * the design, and the circles the issue named were made of them); a lazy
- * `await import()` does not (it is how the CLI's command table loads a
- * command only when it runs).
+ * the design, and the circles the issue named were made of them), and so
+ * does a lazy `await import()` (the CLI's command table loads a command only
+ * when it runs, and the command must not import the table back).
  */
 const root = join(import.meta.dirname, '../..')
 
@@ -17,17 +17,19 @@ function sources(dir: string): string[] {
     .map((e) => relative(root, join(e.parentPath, e.name)))
 }
 
-// `import … from '…'`, `import '…'`, `export … from '…'`; not `import('…')`.
-const STATIC = /^\s*(?:import|export)\s+(?:type\s+)?(?:[^'"`;]*?\s+from\s+)?['"]([^'"]+)['"]/gm
+// `import … from '…'`, `import '…'`, `export … from '…'`, and `import('…')`.
+const STATIC = /^\s*(?:import|export)\s+(?:type\s+)?(?:[^'"`;]*?\s+from\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm
 
-export function importGraph(dirs: string[]): Map<string, string[]> {
+/** Module → the modules it imports; `lazy: false` leaves out `import()` (what loading the module alone loads). */
+export function importGraph(dirs: string[], opts: { lazy?: boolean } = {}): Map<string, string[]> {
   const files = new Set(dirs.flatMap(sources))
   const graph = new Map<string, string[]>()
   for (const f of files) {
     const text = readFileSync(join(root, f), 'utf8')
     const deps: string[] = []
     for (const m of text.matchAll(STATIC)) {
-      const spec = m[1]!
+      if (m[2] && opts.lazy === false) continue
+      const spec = (m[1] ?? m[2])!
       if (!spec.startsWith('.')) continue
       const target = relative(root, resolve(root, dirname(f), spec))
       if (files.has(target)) deps.push(target)
