@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import type { App } from '../app.ts'
 import { revealDeep } from '../auth/mask.ts'
@@ -10,8 +10,8 @@ import type { AccessLog } from '../evidence/access-log.ts'
 import type { CaseService } from '../review/cases.ts'
 import type { ReviewService, StatusRow } from '../review/service.ts'
 import { alertsById, type StoredAlert } from '../store/alerts.ts'
-import type { LiveFeed } from './plugins/live.ts'
-import { AlertItem, type DegradedAlert } from './schemas.ts'
+import type { AlertSink } from '../pipeline/types.ts'
+import { AlertItem, type DegradedAlert, type Workflow } from './schemas.ts'
 
 /** What every API plugin works with, built once per server. */
 export interface ApiDeps {
@@ -141,4 +141,22 @@ export function guardAlert(deps: ApiDeps, item: AlertItemOut): AlertItemOut | De
 
 export function isDegraded(a: AlertItemOut | DegradedOut): a is DegradedOut {
   return 'degraded' in a
+}
+
+/** The live alert feed (implemented by plugins/live.ts), as the routes reach it through ApiDeps. */
+export interface LiveFeed {
+  /** Add to the pipeline's alertSinks: every stored alert is pushed to the connected clients allowed to see it. */
+  readonly sink: AlertSink
+  /** GET /api/v1/alerts/stream (registered by buildServer). */
+  readonly plugin: FastifyPluginAsync<{ deps: ApiDeps }>
+  publishWorkflow(a: StoredAlert, workflow: z.output<typeof Workflow>): void
+  clients(): number
+  /** Ends the user's open streams (their token was revoked). */
+  closeUser(userId: string): void
+  /**
+   * Ends the streams of users no longer active — revoked by the CLI or on
+   * another replica. Runs with every ping; returns how many it ended.
+   */
+  revalidate(): Promise<number>
+  close(): void
 }

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { Pushgateway } from 'prom-client'
 import type { App } from '../app.ts'
 import { runAudit, auditTopK } from '../audit/runner.ts'
@@ -9,19 +8,8 @@ import { kafkaAlertSink, kafkaProducer } from '../kafka/sinks.ts'
 import { topicNames } from '../kafka/topics.ts'
 import type { Label } from '../generator/labels.ts'
 import { DAY_MS, cnDate, cnDayStart } from '../util/time.ts'
-import { appFromFlags } from './common.ts'
+import { appFromFlags, type CommonFlags } from './common.ts'
 import { sumYuan } from '../util/money.ts'
-
-const USAGE = `usage: fundwatch audit [--from D] [--to D] [--detector id]... [--kb dir] [--rules file] [--data-dir dir] [--labels file --top K] [--json]
-
-Runs the audit (事后) detectors over stored history and stores their alerts;
-with KAFKA_BROKERS set they are also published to the alerts topic.
-  --from D        first day of the window (YYYY-MM-DD, China time) or an RFC 3339 instant; default: 30 days before --to
-  --to D          last day of the window, inclusive (YYYY-MM-DD) or an RFC 3339 instant (exclusive); default: yesterday
-  --detector id   only this audit detector (repeatable); default: every enabled one
-  --labels file   a generated dataset's labels.jsonl: also print precision among the top K alerts per detector
-  --top K         K for --labels (default 10)
-  --json          print the run as JSON instead of a table`
 
 /** A China day (YYYY-MM-DD) or an RFC 3339 instant, as epoch ms; a day given as the end means the end of that day. */
 export function parseWhen(s: string, end: boolean): number {
@@ -45,19 +33,7 @@ export function auditWindow(flags: { from?: string; to?: string }, now = Date.no
 }
 
 /** `fundwatch audit`: runs the audit detectors over a window of stored history; exit 1 when a detector failed. */
-export async function auditCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      from: { type: 'string' }, to: { type: 'string' }, detector: { type: 'string', multiple: true },
-      kb: { type: 'string' }, rules: { type: 'string' }, 'data-dir': { type: 'string' },
-      labels: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help) {
-    console.log(USAGE)
-    return 0
-  }
+export async function auditCommand(values: CommonFlags & { from?: string; to?: string; detector?: string[]; labels?: string; top?: string; json?: boolean }): Promise<number> {
   const window = auditWindow(values)
   const k = values.top === undefined ? 10 : Number(values.top)
   if (!(Number.isInteger(k) && k > 0)) throw new FundwatchError('BAD_REQUEST', `--top must be a positive integer (got ${values.top})`)
@@ -121,5 +97,3 @@ function readLabels(path: string): Label[] {
   }
   return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Label)
 }
-
-export { USAGE as AUDIT_USAGE }

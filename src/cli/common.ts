@@ -1,7 +1,9 @@
 import { createApp, type App } from '../app.ts'
 import { configFromEnv } from '../config.ts'
 import { watchRulesFile } from '../detect/rules-file.ts'
-import type { CommonFlags } from './main.ts'
+
+/** The flags most commands share: knowledge base, rule base, chDB directory. */
+export type CommonFlags = { kb?: string; rules?: string; 'data-dir'?: string }
 
 export async function appFromFlags(flags: CommonFlags, overrides: Record<string, unknown> = {}): Promise<App> {
   const config = configFromEnv(process.env, { kbDir: flags.kb, rulesFile: flags.rules, dataDir: flags['data-dir'], ...overrides })

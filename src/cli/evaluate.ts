@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import type { Alert } from '../../schemas/index.ts'
 import { createApp, type App } from '../app.ts'
 import { configFromEnv } from '../config.ts'
@@ -11,6 +10,7 @@ import { writeDataset } from '../generator/generate.ts'
 import type { Label } from '../generator/labels.ts'
 import { sampleKnowledgeBase } from '../kb/sample.ts'
 import { alertFromRow } from '../store/rows.ts'
+import { fmtRate } from './common.ts'
 import { replayFile, type ReplayResult } from './replay.ts'
 import { auditTopK, runAudit, type TopKScore } from '../audit/runner.ts'
 
@@ -52,6 +52,13 @@ export async function evaluateAudits(app: App, labels: Label[], k = 10): Promise
   return { table: [head, ...rows].join('\n'), scores }
 }
 
+/** What the streaming table's columns count (an over-quantity label can be matched by several alerts, so TP may exceed labels). */
+export const SCORE_LEGEND = [
+  'labels: injected findings of the detector; alerts: distinct stored alerts;',
+  'TP: alerts that match a label (one label can be matched by several alerts — e.g. one per fee line billed too often — so TP may exceed labels);',
+  'FP: alerts matching no label; FN: labels no alert matched; precision = TP / alerts; recall = labels found / labels.',
+].join('\n')
+
 export function scoreTable(scores: Map<PatternId, PatternScore>, kind: 'stream' | 'audit' = 'stream'): string {
   const rows = [...scores].filter(([id]) => PATTERNS[id].kind === kind)
   const head = `${'detector'.padEnd(24)} ${'labels'.padStart(7)} ${'alerts'.padStart(7)} ${'TP'.padStart(6)} ${'FP'.padStart(5)} ${'FN'.padStart(5)} ${'precision'.padStart(10)} ${'recall'.padStart(8)}`
@@ -59,8 +66,7 @@ export function scoreTable(scores: Map<PatternId, PatternScore>, kind: 'stream' 
 }
 
 /** `fundwatch evaluate [--fee-lines N] [--seed S]`: generate, replay into a scratch store, score. */
-export async function evaluateCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { 'fee-lines': { type: 'string' }, seed: { type: 'string' }, 'data-dir': { type: 'string' } } })
+export async function evaluateCommand(values: { 'fee-lines'?: string; seed?: string; 'data-dir'?: string }): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'fw-evaluate-'))
   const ds = await writeDataset(join(dir, 'dataset'), { seed: Number(values.seed ?? 11), targetFeeLines: Number(values['fee-lines'] ?? 200_000), kb: sampleKnowledgeBase() })
   console.log(`dataset: ${ds.counts.events.toLocaleString('en-US')} events, ${ds.counts.feeLines.toLocaleString('en-US')} fee lines, ${ds.counts.labels} labelled findings`)
@@ -69,7 +75,7 @@ export async function evaluateCommand(args: string[]): Promise<number> {
   try {
     const labels = readLabels(ds.labelsFile)
     const { replay, scores } = await evaluateReplay(app, ds.eventsFile, labels)
-    console.log(`replayed in ${(replay.ms / 1000).toFixed(1)} s\n\n${scoreTable(scores)}`)
+    console.log(`replayed in ${(replay.ms / 1000).toFixed(1)} s: ${fmtRate(replay.events, replay.ms)} events/s, ${fmtRate(replay.feeLines, replay.ms)} fee lines/s\n\n${scoreTable(scores)}\n\n${SCORE_LEGEND}`)
     const audit = await evaluateAudits(app, labels)
     console.log(`\n${audit.table}`)
     return 0

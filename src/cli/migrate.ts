@@ -1,7 +1,7 @@
 import { configFromEnv } from '../config.ts'
 import { migrate } from '../store/migrations.ts'
 import { Store } from '../store/store.ts'
-import type { CommonFlags } from './main.ts'
+import type { CommonFlags } from './common.ts'
 
 export async function migrateCmd(flags: CommonFlags): Promise<number> {
   const config = configFromEnv(process.env, { dataDir: flags['data-dir'] })

@@ -1,8 +1,9 @@
+import { accessSync, constants } from 'node:fs'
 import type { App } from '../app.ts'
+import { FundwatchError } from '../errors.ts'
 import { fileSource } from '../pipeline/sources.ts'
 import type { RunSummary } from '../pipeline/pipeline.ts'
-import { appFromFlags, fmtRate, stopSignal } from './common.ts'
-import type { CommonFlags } from './main.ts'
+import { appFromFlags, fmtRate, stopSignal, type CommonFlags } from './common.ts'
 
 export interface ReplayResult extends RunSummary {
   ms: number
@@ -32,14 +33,27 @@ export async function replayFile(app: App, path: string, opts: { batchSize?: num
   return { ...result, ms: performance.now() - t0, alertsByDetector, uniqueAlerts: Object.values(alertsByDetector).reduce((a, b) => a + b, 0) }
 }
 
+/** The store, as an operator would name it on the dlq command line. */
+function where(app: App): string {
+  return app.store.embedded ? `chDB ${app.config.dataDir} (database ${app.config.database})` : `ClickHouse database ${app.config.database}`
+}
+
 export async function replay(path: string, flags: CommonFlags & { 'batch-size'?: string }): Promise<number> {
+  const batchSize = flags['batch-size'] === undefined ? undefined : Number(flags['batch-size'])
+  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize > 0)) throw new FundwatchError('BAD_REQUEST', `--batch-size must be a positive integer (got ${flags['batch-size']})`)
+  // Checked before the app opens (and migrates) the store: a typo touches nothing.
+  try {
+    accessSync(path, constants.R_OK)
+  } catch (cause) {
+    throw new FundwatchError('NOT_FOUND', `cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? 'error'}): give the path of a JSON-lines event file`, { cause })
+  }
   const app = await appFromFlags(flags, { logLevel: process.env.LOG_LEVEL ?? 'warn' })
   const ac = stopSignal()
   const tty = process.stderr.isTTY
   let lastPrint = 0
   try {
     const r = await replayFile(app, path, {
-      batchSize: flags['batch-size'] ? Number(flags['batch-size']) : undefined,
+      batchSize,
       signal: ac.signal,
       onProgress: (done, total, s) => {
         const now = Date.now()
@@ -58,6 +72,8 @@ export async function replay(path: string, flags: CommonFlags & { 'batch-size'?:
       `  events      ${r.events.toLocaleString('en-US')}  (${fmtRate(r.events, r.ms)}/s)`,
       `  fee lines   ${r.feeLines.toLocaleString('en-US')}  (${fmtRate(r.feeLines, r.ms)}/s)`,
       `  rejected    ${r.rejected.toLocaleString('en-US')}${Object.keys(r.rejectedByReason).length ? '  ' + Object.entries(r.rejectedByReason).map(([k, v]) => `${k}=${v}`).join(' ') : ''}`,
+      ...(r.rejected ? [`              stored with their reason and raw bytes in the dead_letters table of ${where(app)}: fundwatch dlq list (show <dlq_id>, export)`] : []),
+      ...(r.blankLines ? [`  blank lines ${r.blankLines.toLocaleString('en-US')}  (skipped: empty or whitespace only, not records)`] : []),
       `  alerts      ${(r.uniqueAlerts ?? 0).toLocaleString('en-US')}${r.alerts !== r.uniqueAlerts ? `  (${r.alerts.toLocaleString('en-US')} emitted; a later event may refine an alert, same id)` : ''}`,
       ...Object.entries(r.alertsByDetector).sort((a, b) => b[1] - a[1]).map(([d, n]) => `    ${d.padEnd(26)} ${n}`),
     ]

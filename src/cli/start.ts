@@ -5,8 +5,7 @@ import { createGenerator, type Generator } from '../generator/generate.ts'
 import { KnowledgeBase } from '../kb/knowledge-base.ts'
 import { generatorSource } from '../pipeline/sources.ts'
 import { DAY_MS, cnDayStart } from '../util/time.ts'
-import { appFromFlags, stopSignal } from './common.ts'
-import type { CommonFlags } from './main.ts'
+import { appFromFlags, stopSignal, type CommonFlags } from './common.ts'
 
 /**
  * The embedded default: one process, every role. A short generated history is

@@ -1,45 +1,25 @@
-import { parseArgs } from 'node:util'
-import { ROLES } from '../auth/principal.ts'
 import { Users } from '../auth/users.ts'
 import { FundwatchError } from '../errors.ts'
 import { appFromFlags } from './common.ts'
-
-const USAGE = `usage:
-  fundwatch users create --role <${ROLES.join('|')}> --name <name> [--admdvs 3707[,3708]] [--institution H…[,H…]]
-  fundwatch users list
-  fundwatch users revoke <user_id>
-common: --data-dir <dir> (embedded chDB; stop a running 'fundwatch start' on the same directory first)`
 
 /**
  * `fundwatch users`: create, list and revoke API users. A token is printed
  * once, at creation, and only its SHA-256 is stored; lost tokens are revoked
  * and replaced, never recovered.
  */
-export async function usersCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args, allowPositionals: true,
-    options: {
-      role: { type: 'string' }, name: { type: 'string' }, admdvs: { type: 'string' }, institution: { type: 'string' },
-      'data-dir': { type: 'string' }, kb: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  })
-  const [sub, ...rest] = positionals
-  if (values.help || !sub || !['create', 'list', 'revoke'].includes(sub)) {
-    console.error(USAGE)
-    return values.help ? 0 : 2
-  }
+export async function usersCommand(values: { role?: string; name?: string; admdvs?: string; institution?: string; 'data-dir'?: string; kb?: string }, positionals: string[]): Promise<number> {
+  const [sub, id] = positionals
+  if (sub === 'create' && (!values.role || !values.name)) throw new FundwatchError('BAD_REQUEST', 'users create needs --role and --name')
+  if (sub === 'revoke' && !id) throw new FundwatchError('BAD_REQUEST', 'users revoke needs the user_id')
+  if (sub !== 'revoke' && id !== undefined) throw new FundwatchError('BAD_REQUEST', `unexpected argument "${id}"`)
   const list = (v: string | undefined) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : [])
   const app = await appFromFlags({ 'data-dir': values['data-dir'], kb: values.kb }, { logLevel: process.env.LOG_LEVEL ?? 'warn' })
   try {
     const users = new Users(app.store)
     if (sub === 'create') {
-      if (!values.role || !values.name) {
-        console.error(USAGE)
-        return 2
-      }
       let created
       try {
-        created = await users.create({ name: values.name, role: values.role as never, admdvs: list(values.admdvs), fixmedins_codes: list(values.institution) }, 'cli')
+        created = await users.create({ name: values.name!, role: values.role as never, admdvs: list(values.admdvs), fixmedins_codes: list(values.institution) }, 'cli')
       } catch (err) {
         const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues
         if (issues) throw new FundwatchError('BAD_REQUEST', issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '))
@@ -59,15 +39,9 @@ export async function usersCommand(args: string[]): Promise<number> {
       for (const u of all) console.log([u.id, u.role, u.name, scopeText(u), u.created_at, u.revoked_at ?? ''].join('\t'))
       return 0
     }
-    const id = rest[0]
-    if (!id) {
-      console.error(USAGE)
-      return 2
-    }
-    const u = await users.revoke(id)
+    const u = await users.revoke(id!)
     if (!u) {
-      console.error(`no user ${id}`)
-      return 1
+      throw new FundwatchError('NOT_FOUND', `no user ${id} (fundwatch users list shows them)`)
     }
     console.error(`revoked ${u.id} (${u.name}) at ${u.revoked_at}`)
     return 0

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto'
 import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import { LineCounter, parseDocument } from 'yaml'
-import type { App } from '../app.ts'
+import type { Logger } from 'pino'
+import type { Metrics } from '../metrics.ts'
+import type { Store } from '../store/store.ts'
 import { FundwatchError } from '../errors.ts'
 import { chTime } from '../util/time.ts'
 import { DetectEngine } from './engine.ts'
+import type { Detector } from './types.ts'
 
 /**
  * The rule base as a file: parsed (YAML, JSON is YAML too), validated against
@@ -13,7 +16,20 @@ import { DetectEngine } from './engine.ts'
  * (a batch never mixes parameter versions) and is recorded in rulebase_changes
  * with who made it and the whole text; an invalid one changes nothing.
  */
-export function parseRules(text: string, registry: App['registry'], source = 'rules'): { config: unknown; engine: DetectEngine } {
+/**
+ * What a rule-base change needs of the running process: the detectors, the
+ * store for the change log, metrics, log, and the engine swap. The app
+ * provides it (src/app.ts); detection does not import the app.
+ */
+export interface RulesTarget {
+  registry: readonly Detector[]
+  store: Pick<Store, 'insert'>
+  metrics: Pick<Metrics, 'ruleReloads'>
+  log: Pick<Logger, 'info' | 'error'>
+  setEngine(engine: DetectEngine): void
+}
+
+export function parseRules(text: string, registry: readonly Detector[], source = 'rules'): { config: unknown; engine: DetectEngine } {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
   if (doc.errors.length) {
@@ -47,7 +63,7 @@ export function rulesHash(text: string): string {
 }
 
 /** Applies a new rule-base text: validates, swaps the engine, records the change. Throws (changing nothing) when invalid. */
-export async function applyRules(app: App, text: string, by: string, source = 'rules'): Promise<{ hash: string; detectors: { id: string; params_hash: string }[] }> {
+export async function applyRules(app: RulesTarget, text: string, by: string, source = 'rules'): Promise<{ hash: string; detectors: { id: string; params_hash: string }[] }> {
   let engine: DetectEngine
   try {
     engine = parseRules(text, app.registry, source).engine
@@ -65,7 +81,7 @@ export async function applyRules(app: App, text: string, by: string, source = 'r
 }
 
 /** Watches the rules file and applies every change; returns a stop function. Polling: works on every filesystem and editor save style. */
-export function watchRulesFile(app: App, path: string, intervalMs = 1000): () => void {
+export function watchRulesFile(app: RulesTarget, path: string, intervalMs = 1000): () => void {
   let last = safeRead(path)
   const onChange = () => {
     const text = safeRead(path)

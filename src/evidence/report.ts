@@ -1,6 +1,6 @@
 import { STATUS_LABELS } from '../review/workflow.ts'
 import { cnIso } from '../util/time.ts'
-import type { PackInput } from './pack.ts'
+import type { PackInput } from './pack-input.ts'
 
 const esc = (v: unknown): string => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 const cn = (iso: string | null | undefined) => (iso ? cnIso(Date.parse(iso)).replace('T', ' ').replace('+08:00', '') : '')

@@ -1,4 +1,5 @@
 import type { App } from '../app.ts'
+import { FundwatchError } from '../errors.ts'
 import { createKafka } from './admin.ts'
 import { kafkaAlertSink, kafkaDeadLetterSink, kafkaProducer } from './sinks.ts'
 import { kafkaSource } from './source.ts'
@@ -44,12 +45,17 @@ export async function runProcessor(app: App, signal: AbortSignal, opts: { broker
  * FUNDWATCH_FAULT="after-store:3" kills this process with SIGKILL when the 3rd
  * batch is stored but not yet published or committed — the crash tests use it
  * to die at exact points (after-detect, after-store, after-commit, rebalance:
- * the Nth group join). Unset in production; a malformed value is refused.
+ * the Nth group join). A test hook only: honoured under the test runner
+ * (NODE_ENV=test, which vitest sets and the processes it spawns inherit);
+ * anywhere else a processor refuses to start with it set, and a malformed value
+ * is refused too.
  */
-export function faultFromEnv(spec: string | undefined): FaultHook | undefined {
+export function faultFromEnv(env: NodeJS.ProcessEnv): FaultHook | undefined {
+  const spec = env.FUNDWATCH_FAULT
   if (!spec) return undefined
+  if (env.NODE_ENV !== 'test') throw new FundwatchError('CONFIG_INVALID', 'FUNDWATCH_FAULT is a test-only fault injection (SIGKILL at named points) and is refused unless NODE_ENV=test: unset it')
   const m = /^(after-detect|after-store|after-commit|rebalance):(\d+)$/.exec(spec)
-  if (!m) throw new Error(`FUNDWATCH_FAULT "${spec}": expected <after-detect|after-store|after-commit|rebalance>:<n>`)
+  if (!m) throw new FundwatchError('CONFIG_INVALID', `FUNDWATCH_FAULT "${spec}": expected <after-detect|after-store|after-commit|rebalance>:<n>`)
   const point = m[1] as FaultPoint
   const n = Number(m[2])
   return (p, i) => {

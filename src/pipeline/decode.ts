@@ -43,7 +43,8 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES)
  */
 export function decode(bytes: Buffer, opts: DecodeOptions = DEFAULT_DECODE): Decoded {
   if (bytes.length > opts.maxBytes) return fail('oversized', `${bytes.length} bytes > limit ${opts.maxBytes}`)
-  if (bytes.length === 0) return fail('empty', 'empty record')
+  // Empty and whitespace-only are the same thing, a blank record (a file source skips blank lines and counts them).
+  if (isBlank(bytes)) return fail('empty', bytes.length === 0 ? 'empty record' : `blank record (${bytes.length} bytes of whitespace)`)
   if (!isUtf8(bytes)) return fail('bad_encoding', 'not valid UTF-8')
   const text = bytes.toString('utf8')
   let json: unknown
@@ -52,7 +53,7 @@ export function decode(bytes: Buffer, opts: DecodeOptions = DEFAULT_DECODE): Dec
   } catch (e) {
     return fail('not_json', (e as Error).message)
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('not_object', `top level is ${Array.isArray(json) ? 'an array' : typeof json}`)
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('not_object', `top level is ${json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`}, not an object`)
   const obj = json as Record<string, unknown>
   // Checked before the schema so the reason says what is wrong instead of "no union member matched".
   if (typeof obj.event_type !== 'string') return fail(obj.event_type === undefined ? 'missing_event_type' : 'schema.invalid_type@event_type', 'event_type must be a string')
@@ -105,6 +106,16 @@ function checkArithmetic(ev: AnyEvent): Decoded | undefined {
   return undefined
 }
 
+/** JSON's whitespace (space, tab, LF, CR) and nothing else. */
+export function isBlank(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false
+  return true
+}
+
+/** At most this many validation problems of one record are listed in its detail. */
+export const MAX_PROBLEMS = 10
+
+/** Every schema problem of the record (up to MAX_PROBLEMS, one a line) in the detail; the first is the reason. */
 function zodFail(err: z.ZodError): Decoded {
   const issue = err.issues[0]!
   const path = issue.path.map((p) => (typeof p === 'number' ? '*' : String(p))).join('.')
@@ -112,9 +123,11 @@ function zodFail(err: z.ZodError): Decoded {
   // A missing field reads as invalid_type with "received undefined"; name it for what it is.
   const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message)
   const code = custom ?? (missing ? 'schema.missing' : `schema.${issue.code}`)
-  return fail(path ? `${code}@${path}` : code, `${issue.path.join('.')}: ${issue.message}`)
+  const lines = err.issues.slice(0, MAX_PROBLEMS).map((i) => `${i.path.join('.')}: ${i.message}`.slice(0, 200))
+  if (err.issues.length > MAX_PROBLEMS) lines.push(`… and ${err.issues.length - MAX_PROBLEMS} more`)
+  return fail(path ? `${code}@${path}` : code, lines.join('\n'))
 }
 
 function fail(reason: string, detail: string): Decoded {
-  return { ok: false, reason, detail: detail.slice(0, 500) }
+  return { ok: false, reason, detail: detail.slice(0, 2500) }
 }

@@ -57,6 +57,8 @@ export interface RunSummary {
   rejected: number
   alerts: number
   rejectedByReason: Record<string, number>
+  /** Blank lines of a file (empty or whitespace only): skipped, not records, not dead letters. */
+  blankLines: number
 }
 
 /**
@@ -79,7 +81,7 @@ export class Pipeline {
   }
 
   async run(source: Source, signal: AbortSignal, onBatch?: (p: PreparedBatch, sum: Readonly<RunSummary>) => void): Promise<RunSummary> {
-    const sum: RunSummary = { batches: 0, records: 0, events: 0, feeLines: 0, rejected: 0, alerts: 0, rejectedByReason: {} }
+    const sum: RunSummary = { batches: 0, records: 0, events: 0, feeLines: 0, rejected: 0, alerts: 0, rejectedByReason: {}, blankLines: 0 }
     const max = this.d.maxInFlight ?? 2
     const inFlight: Promise<void>[] = []
     let failed: unknown
@@ -98,6 +100,7 @@ export class Pipeline {
         const done = prev.then(() => this.persist(p, signal)).then(() => {
           sum.batches++
           sum.records += batch.records.length
+          sum.blankLines += batch.blank ?? 0
           sum.events += p.events
           sum.feeLines += p.feeLines
           sum.rejected += p.deadLetters.length

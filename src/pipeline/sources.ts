@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
 import type { AnyEvent } from '../../schemas/index.ts'
+import { isBlank } from './decode.ts'
 import type { Source, SourceBatch, SourceRecord } from './types.ts'
 
 /**
@@ -22,12 +23,22 @@ export function fileSource(path: string, opts: { batchSize?: number; onProgress?
       let lineNo = 0
       let carry: Buffer | undefined
       const records: SourceRecord[] = []
+      let blank = 0
       const push = (line: Buffer) => {
         lineNo++
-        // Tolerate CRLF files; skip blank lines (they carry no record).
-        const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length
-        if (end === 0) return
+        // Tolerate CRLF files. A blank line — empty or only whitespace — carries
+        // no record: skipped and counted, never a dead letter.
+        if (isBlank(line)) {
+          blank++
+          return
+        }
+        const end = line[line.length - 1] === 0x0d ? line.length - 1 : line.length
         records.push({ value: line.subarray(0, end), pos: `${where}:${lineNo}`, owner: `file:${name}` })
+      }
+      const take = (n: number): SourceBatch => {
+        const b = { records: records.splice(0, n), blank }
+        blank = 0
+        return b
       }
       for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
         if (signal.aborted) return
@@ -40,13 +51,11 @@ export function fileSource(path: string, opts: { batchSize?: number; onProgress?
         }
         carry = start < buf.length ? Buffer.from(buf.subarray(start)) : undefined
         buf = Buffer.alloc(0)
-        while (records.length >= batchSize) {
-          yield { records: records.splice(0, batchSize) } satisfies SourceBatch
-        }
+        while (records.length >= batchSize) yield take(batchSize)
         opts.onProgress?.(readBytes, total)
       }
       if (carry) push(carry)
-      if (records.length) yield { records }
+      if (records.length || blank) yield take(records.length)
       opts.onProgress?.(total, total)
     },
   }

@@ -21,6 +21,8 @@ export interface SourceRecord {
 
 export interface SourceBatch {
   records: SourceRecord[]
+  /** Blank lines (empty or whitespace only) a file source skipped while reading this batch: not records, counted. */
+  blank?: number
   /** Called only after the batch is stored and published: commits the source position (Kafka offsets). */
   commit?: () => Promise<void>
 }

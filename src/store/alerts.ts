@@ -1,5 +1,5 @@
 import type { Alert } from '../../schemas/index.ts'
-import { canSee, scopeSql, type Principal } from '../auth/principal.ts'
+import { canSee, scopeSql, type Scope } from './scope.ts'
 import { FundwatchError } from '../errors.ts'
 import { chTime, fromChTime } from '../util/time.ts'
 import { fen, money, yuan } from '../util/money.ts'
@@ -34,7 +34,7 @@ export interface AlertQuery {
   overdue?: boolean
   psn_no?: string
   /** The caller's scope (regions and institutions); absent = everything. */
-  scope?: Pick<Principal, 'admdvs' | 'fixmedins_codes'>
+  scope?: Scope
   /** Needed for the overdue filter: now, and the detection time before which an untouched alert is overdue. */
   now?: number
   newOverdueBefore?: number

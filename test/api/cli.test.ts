@@ -5,8 +5,7 @@ import { join } from 'node:path'
 import { strFromU8, unzipSync } from 'fflate'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { buildServer } from '../../src/api/server.ts'
-import { evidenceCommand } from '../../src/cli/evidence.ts'
-import { usersCommand } from '../../src/cli/users.ts'
+import { cli } from '../../src/cli/commands.ts'
 import { testApp } from '../helpers/app.ts'
 import { INST_A, eventsFor, kb, people } from './fixture.ts'
 import { generatorSource } from '../../src/pipeline/sources.ts'
@@ -36,18 +35,21 @@ describe('fundwatch users and fundwatch evidence', () => {
   let inspectorId = ''
 
   it('creates users, printing the token once, and refuses bad input', async () => {
-    expect(await usersCommand(['create', '--role', 'inspector', '--name', '稽核员丙', '--admdvs', '3707'])).toBe(0)
+    expect(await cli(['users', 'create', '--role', 'inspector', '--name', '稽核员丙', '--admdvs', '3707'])).toBe(0)
     inspectorToken = out[0]!
     expect(inspectorToken).toMatch(/^[A-Za-z0-9_-]{43}$/)
     expect(err.join('\n')).toMatch(/created u_[0-9a-f]{16}\s+inspector\s+稽核员丙\s+scope: admdvs:3707/)
     inspectorId = /created (u_[0-9a-f]{16})/.exec(err.join('\n'))![1]!
-    await expect(usersCommand(['create', '--role', 'root', '--name', 'x'])).rejects.toThrow(/role/)
-    await expect(usersCommand(['create', '--role', 'monitor', '--name', 'x', '--institution', 'NOT-A-CODE'])).rejects.toThrow(/fixmedins_code/)
-    expect(await usersCommand(['create', '--role', 'monitor'])).toBe(2)
+        // Bad flag values are usage errors: exit 2 and one line that names the field.
+    expect(await cli(['users', 'create', '--role', 'root', '--name', 'x'])).toBe(2)
+    expect(err.at(-1)).toMatch(/^fundwatch users: role: .*\(see fundwatch users --help\)$/)
+    expect(await cli(['users', 'create', '--role', 'monitor', '--name', 'x', '--institution', 'NOT-A-CODE'])).toBe(2)
+    expect(err.at(-1)).toMatch(/fixmedins_code/)
+    expect(await cli(['users', 'create', '--role', 'monitor'])).toBe(2)
   })
 
   it('lists users without their tokens', async () => {
-    expect(await usersCommand(['list'])).toBe(0)
+    expect(await cli(['users', 'list'])).toBe(0)
     const text = out.join('\n')
     expect(text).toContain(inspectorId)
     expect(text).not.toContain(inspectorToken)
@@ -66,14 +68,15 @@ describe('fundwatch users and fundwatch evidence', () => {
     await app.close()
 
     const file = join(dataDir, 'pack.zip')
-    await expect(evidenceCommand([caseId, '--out', file])).rejects.toThrow(/purpose/)
-    expect(await evidenceCommand([caseId, '--out', file, '--purpose', '移送稽核'])).toBe(0)
+    expect(await cli(['evidence', caseId, '--out', file])).toBe(2)
+    expect(err.at(-1)).toMatch(/purpose/)
+    expect(await cli(['evidence', caseId, '--out', file, '--purpose', '移送稽核'])).toBe(0)
     const files = unzipSync(new Uint8Array(readFileSync(file)))
     const manifest = JSON.parse(strFromU8(files['manifest.json']!)) as { purpose: string; revealed: boolean; generated_by: { role: string }; files: { name: string; sha256: string }[] }
     expect(manifest).toMatchObject({ purpose: '移送稽核', revealed: false, generated_by: { role: 'cli' } })
     for (const f of manifest.files) expect(createHash('sha256').update(files[f.name]!).digest('hex')).toBe(f.sha256)
     expect(err.join('\n')).toContain(manifest.files[0]!.sha256)
-    expect(await evidenceCommand(['C20990101-00000000', '--out', file, '--purpose', '移送稽核'])).toBe(1)
+    expect(await cli(['evidence', 'C20990101-00000000', '--out', file, '--purpose', '移送稽核'])).toBe(1)
 
     const check = await testApp({ kb, dataDir, database })
     const log = await check.store.query<{ user_name: string; role: string; action: string; object_id: string; purpose: string }>(`SELECT user_name, role, action, object_id, purpose FROM ${check.store.t('evidence_access_log')}`)
@@ -83,8 +86,8 @@ describe('fundwatch users and fundwatch evidence', () => {
   })
 
   it('revokes', async () => {
-    expect(await usersCommand(['revoke', inspectorId])).toBe(0)
+    expect(await cli(['users', 'revoke', inspectorId])).toBe(0)
     expect(err.join('\n')).toContain(`revoked ${inspectorId}`)
-    expect(await usersCommand(['revoke', 'u_0000000000000000'])).toBe(1)
+    expect(await cli(['users', 'revoke', 'u_0000000000000000'])).toBe(1)
   })
 })

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { auditCommand, auditWindow, parseWhen } from '../../src/cli/audit.ts'
+import { auditWindow, parseWhen } from '../../src/cli/audit.ts'
+import { cli } from '../../src/cli/commands.ts'
 import { writeKnowledgeBase } from '../../src/kb/loader.ts'
 import { removeDir, testApp } from '../helpers/app.ts'
 import { institution, item, makeKb } from '../helpers/detect.ts'
@@ -57,7 +58,7 @@ describe('fundwatch audit', () => {
     const env = process.env.FUNDWATCH_DB
     process.env.FUNDWATCH_DB = database
     try {
-      const code = await auditCommand(['--data-dir', dataDir, '--kb', kbDir, '--from', '2026-01-01', '--to', '2026-01-31', '--detector', 'capacity-exceeded', '--labels', labelsFile, '--top', '5', '--json'])
+      const code = await cli(['audit', '--data-dir', dataDir, '--kb', kbDir, '--from', '2026-01-01', '--to', '2026-01-31', '--detector', 'capacity-exceeded', '--labels', labelsFile, '--top', '5', '--json'])
       expect(code).toBe(0)
     } finally {
       log.mockRestore()
@@ -75,11 +76,18 @@ describe('fundwatch audit', () => {
     const out: string[] = []
     const log = vi.spyOn(console, 'log').mockImplementation((s: unknown) => void out.push(String(s)))
     try {
-      expect(await auditCommand(['--help'])).toBe(0)
+      expect(await cli(['audit', '--help'])).toBe(0)
     } finally {
       log.mockRestore()
     }
     expect(out.join('\n')).toMatch(/usage: fundwatch audit/)
-    await expect(auditCommand(['--top', '0', '--from', '2026-01-01', '--to', '2026-01-31'])).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    const err: string[] = []
+    const error = vi.spyOn(console, 'error').mockImplementation((s: unknown) => void err.push(String(s)))
+    try {
+      expect(await cli(['audit', '--top', '0', '--from', '2026-01-01', '--to', '2026-01-31'])).toBe(2)
+    } finally {
+      error.mockRestore()
+    }
+    expect(err).toEqual(['fundwatch audit: --top must be a positive integer (got 0) (see fundwatch audit --help)'])
   })
 })

@@ -65,3 +65,31 @@ describe('decode: money as the national interface bounds it (N(16,2) amounts, N(
     expect(ok(unbalanced)).toMatchObject({ ok: false, reason: 'settlement_sum_mismatch@payload' })
   })
 })
+
+describe('decode: what a rejected record says about itself', () => {
+  it('names null as null (not "object") and says what the top level should be', () => {
+    expect(decode(Buffer.from('null'), opts)).toMatchObject({ ok: false, reason: 'not_object', detail: 'top level is null, not an object' })
+    expect(decode(Buffer.from('[1]'), opts)).toMatchObject({ ok: false, reason: 'not_object', detail: 'top level is an array, not an object' })
+    expect(decode(Buffer.from('42'), opts)).toMatchObject({ ok: false, reason: 'not_object', detail: 'top level is a number, not an object' })
+  })
+
+  it('treats an empty and a whitespace-only record alike: both are empty', () => {
+    expect(decode(Buffer.from(''), opts)).toMatchObject({ ok: false, reason: 'empty' })
+    expect(decode(Buffer.from(' \t \r'), opts)).toMatchObject({ ok: false, reason: 'empty', detail: 'blank record (4 bytes of whitespace)' })
+  })
+
+  it('lists every schema problem of a record (the first is the reason), bounded', () => {
+    const two = decode(mutate('visit.opened', (e) => { e.payload.psn_no = 12345; e.payload.begntime = 'yesterday' }), opts)
+    expect(two).toMatchObject({ ok: false, reason: 'schema.invalid_type@payload.psn_no' })
+    const lines = (two as { detail: string }).detail.split('\n')
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(/^payload\.psn_no: /)
+    expect(lines[1]).toMatch(/^payload\.begntime: /)
+    const many = decode(mutate('fee.uploaded', (e) => {
+      e.payload.lines = Array.from({ length: 15 }, (_, i) => ({ ...e.payload.lines[0], feedetl_sn: `N${i}`, cnt: 'x' }))
+    }), opts)
+    const detail = (many as { detail: string }).detail.split('\n')
+    expect(detail).toHaveLength(11)
+    expect(detail[10]).toBe('… and 5 more')
+  })
+})

@@ -39,7 +39,8 @@ let file: string
 beforeAll(async () => {
   app = await testApp({ kb })
   file = join(mkdtempSync(join(tmpdir(), 'fw-replay-')), 'events.jsonl')
-  const lines = [...events.map((e) => JSON.stringify(e)), ...malformed]
+  // Blank lines, empty or whitespace only, are not records: skipped and counted, never dead letters.
+  const lines = [...events.map((e) => JSON.stringify(e)), '', '  \t', ...malformed, '\r']
   writeFileSync(file, lines.join('\n') + '\n')
 })
 afterAll(async () => app?.close())
@@ -51,6 +52,7 @@ describe('replay into chDB', () => {
     const r = await replayFile(app, file, { batchSize: 2 })
     expect(r.events).toBe(3)
     expect(r.rejected).toBe(3)
+    expect(r.blankLines).toBe(3)
     expect(Object.keys(r.rejectedByReason).sort()).toEqual(['not_json', 'unknown_event_type', 'unsupported_schema_version'])
     expect(await count(`SELECT count() c FROM ${app.store.t('events')} FINAL`)).toBe(3)
     expect(await count(`SELECT count() c FROM ${app.store.t('fee_lines')} FINAL`)).toBe(4)

@@ -5,7 +5,7 @@ import type { App } from '../../app.ts'
 import { canSee, STAFF, type Principal } from '../../auth/principal.ts'
 import type { AlertSink } from '../../pipeline/types.ts'
 import type { StoredAlert } from '../../store/alerts.ts'
-import { alertItem, guardAlert, isDegraded, who, type ApiDeps } from '../context.ts'
+import { alertItem, guardAlert, isDegraded, who, type ApiDeps, type LiveFeed } from '../context.ts'
 import { AlertItem, Workflow } from '../schemas.ts'
 
 interface Client {
@@ -20,27 +20,13 @@ const PING_MS = 15_000
 /** Open streams one token may hold (a console tab holds one). */
 export const STREAMS_PER_TOKEN = 5
 
+export type { LiveFeed } from '../context.ts'
+
 export interface LiveFeedOptions {
   /** Open streams per token; one more is refused with 429 (default STREAMS_PER_TOKEN). */
   streamsPerToken?: number
 }
 
-export interface LiveFeed {
-  /** Add to the pipeline's alertSinks: every stored alert is pushed to the connected clients allowed to see it. */
-  readonly sink: AlertSink
-  /** GET /api/v1/alerts/stream (registered by buildServer). */
-  readonly plugin: FastifyPluginAsync<{ deps: ApiDeps }>
-  publishWorkflow(a: StoredAlert, workflow: z.output<typeof Workflow>): void
-  clients(): number
-  /** Ends the user's open streams (their token was revoked). */
-  closeUser(userId: string): void
-  /**
-   * Ends the streams of users no longer active — revoked by the CLI or on
-   * another replica. Runs with every ping; returns how many it ended.
-   */
-  revalidate(): Promise<number>
-  close(): void
-}
 
 /**
  * The live feed over Server-Sent Events. The pipeline publishes alerts after
