@@ -1,9 +1,10 @@
 import { z } from 'zod'
 import { Alert, Result, Severity, Stage, Text } from '../../schemas/index.ts'
 import { MoneySum } from '../../schemas/common.ts'
-import { MaskedBirthday, MaskedCertno, MaskedName, MaskedRecord } from '../auth/mask.ts'
+import { MaskedBirthday, MaskedCertno, MaskedName, MaskedRecord, maskRawRecord, maskText } from '../auth/mask.ts'
 import { PURPOSE_MAX_LENGTH, PURPOSE_MIN_CHARS, cleanPurpose, statedPurpose } from '../auth/purpose.ts'
 import { ROLES, Role } from '../auth/principal.ts'
+import { ACCESS_OBJECTS } from '../evidence/access-log.ts'
 import { Decision } from '../review/service.ts'
 import { STATUSES, Status } from '../review/workflow.ts'
 
@@ -156,7 +157,7 @@ export const UserOut = z.object({
 
 export const AccessEntry = z.object({
   access_id: z.string(), at: Time, user_id: z.string(), user_name: z.string(), role: z.string(),
-  action: z.enum(['view', 'export']), object_type: z.enum(['alert', 'case']), object_id: z.string(), purpose: z.string(), revealed: z.boolean(),
+  action: z.enum(['view', 'export']), object_type: z.enum(ACCESS_OBJECTS), object_id: z.string(), purpose: z.string(), revealed: z.boolean(),
 })
 
 /** Comma-separated list in a query string. */
@@ -186,3 +187,33 @@ export const CaseTotals = z.object({ alerts: z.number().int(), open_alerts: z.nu
 
 /** GET /cases/:id: the case, its alerts, timeline and totals. */
 export const CaseDetail = z.object({ case: Case, alerts: z.array(AlertOrDegraded), timeline: z.array(TimelineEntry), totals: CaseTotals })
+
+/**
+ * Text from a refused record (its raw bytes, its validation messages) on the
+ * way out: the dead-letter routes are the admin's, and admin is not the
+ * inspector role, so personal data in it is always masked — JSON-aware where
+ * the text parses, by pattern where it does not (auth/mask.ts maskRawRecord).
+ */
+const MaskedRawText = z.codec(z.string(), z.string(), { decode: (s) => s, encode: maskRawRecord })
+  .describe('The record as it arrived, personal data masked: re-serialised JSON where it parses (certno, psn_name, brdy masked at any depth), else the text with those keys\' values and every 18-digit ID number masked')
+const MaskedMessage = z.codec(z.string(), z.string(), { decode: (s) => s, encode: maskText })
+
+export const DeadLetterReason = z.string().max(200).regex(/^[\w.@*-]+$/)
+export const DlqId = z.string().regex(/^[0-9a-f]{32}$/)
+
+export const DeadLetterSummary = z.object({
+  dlq_id: DlqId,
+  reason: z.string().describe('Machine-readable: the first validation problem, e.g. schema.invalid_type@payload.psn_no'),
+  source: z.string().describe('Where the record sat: topic/partition/offset, file:line, or resubmit:<dlq_id>'),
+  received_at: z.string().describe('When the pipeline refused it, RFC 3339 China time'),
+  fixmedins_code: z.string().nullable().describe('The institution the envelope names; null when the record does not parse that far'),
+  bytes: z.number().int().describe('Size of the raw record'),
+})
+
+export const DeadLetterDetail = DeadLetterSummary.extend({
+  detail: MaskedMessage.describe('Every validation problem, one a line (at most ten, then "… and n more"); ID numbers masked'),
+  raw_text: MaskedRawText,
+  raw_utf8: z.boolean().describe('false: the bytes were not valid UTF-8 and raw_text shows them with U+FFFD for what does not decode'),
+})
+
+export const DeadLetterCount = z.object({ day: z.string().describe('China day, YYYY-MM-DD'), reason: z.string(), count: z.number().int() })

@@ -20,6 +20,7 @@ import { UserDirectory, type ApiDeps } from './context.ts'
 import { alertsPlugin } from './plugins/alerts.ts'
 import { authPlugin } from './plugins/auth.ts'
 import { casesPlugin } from './plugins/cases.ts'
+import { deadLettersPlugin } from './plugins/dead-letters.ts'
 import { detectorsPlugin } from './plugins/detectors.ts'
 import { evidencePlugin } from './plugins/evidence.ts'
 import { institutionsPlugin } from './plugins/institutions.ts'
@@ -152,7 +153,7 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
     })
   })
 
-  for (const plugin of [authPlugin, alertsPlugin, live.plugin, casesPlugin, evidencePlugin, detectorsPlugin, institutionsPlugin, usersPlugin, rulesPlugin, precheckPlugin]) {
+  for (const plugin of [authPlugin, alertsPlugin, live.plugin, casesPlugin, evidencePlugin, detectorsPlugin, institutionsPlugin, usersPlugin, rulesPlugin, precheckPlugin, deadLettersPlugin]) {
     await f.register(plugin, { deps })
   }
 

@@ -87,3 +87,50 @@ export const MaskedRecord = z.codec(z.record(z.string(), z.unknown()), z.record(
 export function personal(value: string, reveal: boolean): string | Revealed {
   return reveal ? new Revealed(value) : value
 }
+
+/**
+ * An 18-digit 身份证号 anywhere in a text (a name field that holds one, a
+ * parser's error message quoting the input). Every 18-digit run is masked,
+ * checksum or not: a mistyped ID number is still someone's.
+ */
+const ID18 = /(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])/g
+/** `"certno": "…"` (and psn_name, brdy) in text that is not JSON: the value up to its closing quote, or to the end when the record was cut off. */
+const KEYED = /("(certno|psn_name|brdy)"\s*:\s*")((?:[^"\\]|\\.)*)/g
+
+/** The text-level fallback: sensitive keys' values and every 18-digit ID number masked. */
+export function maskText(text: string): string {
+  return text
+    .replace(KEYED, (_m, head: string, key: string, value: string) => head + MASKERS[key]!(value))
+    .replace(ID18, (id) => maskCertno(id))
+}
+
+function maskJson(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(maskJson)
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, x] of Object.entries(v)) {
+      const m = MASKERS[k]
+      // A sensitive key holding something other than a string (a number, an array of names) is withheld whole.
+      out[k] = !m ? maskJson(x) : typeof x === 'string' ? m(x) : x === null ? null : '***'
+    }
+    return out
+  }
+  return v
+}
+
+/**
+ * A record as it arrived — possibly not JSON, possibly cut off — for someone
+ * who may not see personal data: where it parses, the JSON with its sensitive
+ * keys masked at any depth (re-serialised, so whitespace is not kept); where
+ * it does not, the text with `maskText`. ID numbers are masked in both, so
+ * one under an unexpected key does not slip through.
+ */
+export function maskRawRecord(text: string): string {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return maskText(text)
+  }
+  return maskText(JSON.stringify(maskJson(json)))
+}

@@ -7,6 +7,11 @@ import { chTime, fromChTime } from '../util/time.ts'
 /** A parameterised SQL predicate. */
 export interface Sql { sql: string; params: Record<string, unknown> }
 
+/** What an entry is about: evidence behind an alert or a case, or a refused record (its raw bytes, masked). */
+export const ACCESS_OBJECTS = ['alert', 'case', 'dead_letter'] as const
+export type AccessObject = (typeof ACCESS_OBJECTS)[number]
+type Access = { action: 'view' | 'export'; object_type: AccessObject; object_id: string; purpose: string; revealed: boolean }
+
 export interface AccessEntry {
   access_id: string
   at: string
@@ -14,7 +19,7 @@ export interface AccessEntry {
   user_name: string
   role: string
   action: 'view' | 'export'
-  object_type: 'alert' | 'case'
+  object_type: AccessObject
   object_id: string
   purpose: string
   revealed: boolean
@@ -24,24 +29,34 @@ export interface AccessEntry {
  * Every view or export of evidence (claim lines, visits, settlements behind an
  * alert or a case): who, which object, when, the purpose they stated, and
  * whether personal data was shown unmasked. Written before the evidence is
- * returned, so a failed write means no evidence.
+ * returned, so a failed write means no evidence. Dead letters viewed or
+ * exported through the API are entered the same way (object_type
+ * 'dead_letter'), one entry per record.
  */
 export class AccessLog {
   constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
 
-  async record(by: Principal | { id: string; name: string; role: string }, e: { action: 'view' | 'export'; object_type: 'alert' | 'case'; object_id: string; purpose: string; revealed: boolean }): Promise<string> {
-    const access_id = randomUUID()
-    await this.store.insert('evidence_access_log', [{
-      access_id, at: chTime(this.now()), user_id: by.id, user_name: by.name, role: by.role, ...e,
-    }])
-    return access_id
+  async record(by: Principal | { id: string; name: string; role: string }, e: Access): Promise<string> {
+    const [id] = await this.recordMany(by, [e])
+    return id!
+  }
+
+  /** Several entries in one insert (an export of many objects): all of them are written, or none. */
+  async recordMany(by: Principal | { id: string; name: string; role: string }, entries: readonly Access[]): Promise<string[]> {
+    if (!entries.length) return []
+    const at = chTime(this.now())
+    const rows = entries.map((e) => ({ access_id: randomUUID(), at, user_id: by.id, user_name: by.name, role: by.role, ...e }))
+    await this.store.insert('evidence_access_log', rows)
+    return rows.map((r) => r.access_id)
   }
 
   /**
    * Newest first. `scope` holds the caller's scope as predicates over the
    * alerts table (admdvs, fixmedins_code) and the cases table (see
    * CaseService.scopeSql): an entry is listed only when the caller can see the
-   * object it is about. Without it, every entry.
+   * object it is about (a dead letter's entries are then left out: which
+   * institution a refused record belongs to is the record's own claim, so
+   * only an unscoped caller sees who looked at them). Without it, every entry.
    */
   async list(q: { limit: number; cursor?: string; object_id?: string; user_id?: string; scope?: { alerts: Sql; cases: Sql } }): Promise<{ entries: AccessEntry[]; next?: string }> {
     const where: string[] = []
@@ -76,7 +91,7 @@ export class AccessLog {
     return {
       entries: page.map((r) => ({
         access_id: String(r.access_id), at: new Date(fromChTime(String(r.at))).toISOString(), user_id: String(r.user_id), user_name: String(r.user_name),
-        role: String(r.role), action: r.action === 'export' ? 'export' : 'view', object_type: r.object_type === 'case' ? 'case' : 'alert',
+        role: String(r.role), action: r.action === 'export' ? 'export' : 'view', object_type: ACCESS_OBJECTS.find((o) => o === r.object_type) ?? 'alert',
         object_id: String(r.object_id), purpose: String(r.purpose), revealed: Boolean(r.revealed),
       })),
       next: rows.length > q.limit && last ? Buffer.from(`${String(last.at)}|${String(last.access_id)}`).toString('base64url') : undefined,

@@ -6,6 +6,8 @@ import { buildServer } from '../../src/api/server.ts'
 import { bootstrapAdmin } from '../../src/auth/bootstrap.ts'
 import { ROLES, type Role } from '../../src/auth/principal.ts'
 import { Users, hashToken } from '../../src/auth/users.ts'
+import { dlqId } from '../../src/pipeline/pipeline.ts'
+import type { Source } from '../../src/pipeline/types.ts'
 import { testApp } from '../helpers/app.ts'
 import { INST_A, INST_B, eventsFor, fixture, people, type Fixture, type TokenName } from './fixture.ts'
 
@@ -118,11 +120,26 @@ const ROUTES: RouteCase[] = [
     },
   },
   { route: 'GET /api/v1/access-log', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/access-log') },
+  { route: 'GET /api/v1/dead-letters', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/dead-letters') },
+  { route: 'GET /api/v1/dead-letters/export', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/dead-letters/export') },
+  { route: 'GET /api/v1/dead-letters/{dlq_id}', roles: ['admin'], ok: 200, call: async (w) => fx.call(w, 'GET', `/api/v1/dead-letters/${await aDeadLetter()}`) },
   { route: 'GET /api/v1/rules', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/rules') },
   { route: 'PUT /api/v1/rules', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'PUT', '/api/v1/rules', { text: 'detectors: {}\n' }) },
   // Every role, each within its scope: the HIS (precheck) for its own hospital, staff to try a claim.
   { route: 'POST /api/v1/precheck', roles: [...ROLES], ok: 200, call: (w) => fx.call(w, 'POST', '/api/v1/precheck', { events: eventsFor(people(1, INST_A, 700)[0]!, 2, 'pc').slice(0, 2) }) },
 ]
+
+/** One refused record (not JSON), stored once; its dlq_id. */
+let deadLetter: Promise<string> | undefined
+function aDeadLetter(): Promise<string> {
+  deadLetter ??= (async () => {
+    const rec = { value: Buffer.from('{"event_id": '), pos: 'matrix.jsonl:1', owner: 'test' }
+    const source: Source = { name: 'test', async *batches() { yield { records: [rec] } } }
+    await fx.app.pipeline({ now: fx.clock.now }).run(source, new AbortController().signal)
+    return dlqId(rec)
+  })()
+  return deadLetter
+}
 
 describe('role × route matrix', () => {
   it('covers every /api route the server documents', async () => {
