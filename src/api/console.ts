@@ -13,7 +13,7 @@ export const CONSOLE_DIST = resolve(fileURLToPath(new URL('../../web/dist', impo
  * than caught by a wildcard: a `/*` route would also catch unknown `/api`
  * paths and turn the API's JSON 404 into something else.
  */
-export const CONSOLE_ROUTES = ['/', '/alerts/:alert_id', '/cases', '/cases/:case_id', '/detectors', '/institutions'] as const
+export const CONSOLE_ROUTES = ['/', '/alerts/:alert_id', '/cases', '/cases/:case_id', '/detectors', '/institutions', '/dead-letters', '/dead-letters/:dlq_id'] as const
 
 const NOT_BUILT = `<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>fundwatch</title>
 <body style="font:14px/1.6 system-ui,sans-serif;max-width:640px;margin:10vh auto;padding:0 16px;color:#1d2633">

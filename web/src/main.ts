@@ -8,6 +8,7 @@ import type { MeInfo } from './types.ts'
 import { dialog, errorText } from './ui.ts'
 import { alertView } from './views/alert.ts'
 import { caseView, casesView } from './views/cases.ts'
+import { deadLettersView } from './views/dead-letters.ts'
 import { detectorsView } from './views/detectors.ts'
 import { feedView } from './views/feed.ts'
 import { riskView } from './views/risk.ts'
@@ -23,6 +24,7 @@ const routes: { re: RegExp; nav: string; view: View }[] = [
   { re: /^\/cases\/([\w-]{1,64})$/, nav: '/cases', view: caseView },
   { re: /^\/detectors$/, nav: '/detectors', view: detectorsView },
   { re: /^\/institutions$/, nav: '/institutions', view: riskView },
+  { re: /^\/dead-letters(?:\/([0-9a-f]{32}))?$/, nav: '/dead-letters', view: deadLettersView },
 ]
 
 const app = document.getElementById('app')!
@@ -56,7 +58,7 @@ function topBar(active: string): HTMLElement {
   prev?.()
   return h('header', { class: 'top' },
     h('span', { class: 'brand' }, 'fundwatch', h('small', null, t('app.name'))),
-    h('nav', { class: 'nav' }, link('/', 'nav.feed'), canCases && link('/cases', 'nav.cases'), link('/detectors', 'nav.detectors'), link('/institutions', 'nav.risk')),
+    h('nav', { class: 'nav' }, link('/', 'nav.feed'), canCases && link('/cases', 'nav.cases'), link('/detectors', 'nav.detectors'), link('/institutions', 'nav.risk'), me.role === 'admin' && link('/dead-letters', 'nav.dlq')),
     h('div', { class: 'who' },
       liveEl,
       h('span', null, me.name),

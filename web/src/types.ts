@@ -29,6 +29,9 @@ export type AlertDetail = z.input<typeof Api.AlertDetail>
 export type CaseDetail = z.input<typeof Api.CaseDetail>
 export type WorkflowConfig = z.input<typeof Api.WorkflowInfo>
 export type MeInfo = z.input<typeof Api.Me>
+export type DeadLetterSummary = z.input<typeof Api.DeadLetterSummary>
+export type DeadLetterDetail = z.input<typeof Api.DeadLetterDetail>
+export type DeadLetterListing = { from: string; to: string | null; counts: z.input<typeof Api.DeadLetterCount>[]; total: number; dead_letters: DeadLetterSummary[]; next?: string }
 
 /** A stored alert the API could not answer whole (logged server-side with its id). */
 export type DegradedAlert = z.input<typeof Api.DegradedAlert>
