@@ -52,10 +52,14 @@ export async function benchPrecheck(): Promise<{ figures: Figure[]; raw: Record<
     const t0 = performance.now()
     await app.pipeline().run(generatorSource(history, { batchSize: 5000 }), new AbortController().signal)
     console.log(`precheck: ${history.length.toLocaleString('en-US')} events of history stored in ${((performance.now() - t0) / 1000).toFixed(1)} s (setup); ${drafts.length} drafts`)
+    // Each hospital's HIS has its own token, naming its institution (a precheck token speaks for those only).
+    const tokens = new Map<string, string>()
+    for (const code of new Set(drafts.map((d) => d[0]!.source.fixmedins_code))) {
+      tokens.set(code, (await new Users(app.store).create({ name: `bench HIS ${code}`, role: 'precheck', fixmedins_codes: [code] }, 'cli')).token)
+    }
     const server = await buildServer(app, { webDir: false, rateLimitPerMinute: 1_000_000 })
     try {
-      const token = (await new Users(app.store).create({ name: 'bench HIS', role: 'precheck' }, 'cli')).token
-      const send = (d: AnyEvent[]) => server.inject({ method: 'POST', url: '/api/v1/precheck', headers: { authorization: `Bearer ${token}` }, payload: { events: d } })
+      const send = (d: AnyEvent[]) => server.inject({ method: 'POST', url: '/api/v1/precheck', headers: { authorization: `Bearer ${tokens.get(d[0]!.source.fixmedins_code)}` }, payload: { events: d } })
       for (const d of drafts.slice(0, 20)) await send(d) // warm-up
       const ms: number[] = []
       let findings = 0
