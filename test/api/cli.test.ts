@@ -3,32 +3,18 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { strFromU8, unzipSync } from 'fflate'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { buildServer } from '../../src/api/server.ts'
 import { cli } from '../../src/cli/commands.ts'
 import { testApp } from '../helpers/app.ts'
 import { INST_A, eventsFor, kb, people } from './fixture.ts'
 import { generatorSource } from '../../src/pipeline/sources.ts'
+import { captureCli } from '../helpers/cli.ts'
 
 // The CLI opens its own App from the environment, as `fundwatch …` would.
 const dataDir = mkdtempSync(join(tmpdir(), 'fw-cli-'))
 const database = `cli_${process.pid}`
-let out: string[] = []
-let err: string[] = []
-
-beforeEach(() => {
-  vi.stubEnv('FUNDWATCH_DATA_DIR', dataDir)
-  vi.stubEnv('FUNDWATCH_DB', database)
-  vi.stubEnv('CLICKHOUSE_URL', process.env.CLICKHOUSE_URL ?? '')
-  out = []
-  err = []
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')) })
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(a.join(' ')) })
-})
-afterEach(() => {
-  vi.restoreAllMocks()
-  vi.unstubAllEnvs()
-})
+const io = captureCli({ FUNDWATCH_DATA_DIR: dataDir, FUNDWATCH_DB: database, CLICKHOUSE_URL: process.env.CLICKHOUSE_URL ?? '' })
 
 describe('fundwatch users and fundwatch evidence', () => {
   let inspectorToken = ''
@@ -36,21 +22,21 @@ describe('fundwatch users and fundwatch evidence', () => {
 
   it('creates users, printing the token once, and refuses bad input', async () => {
     expect(await cli(['users', 'create', '--role', 'inspector', '--name', '稽核员丙', '--admdvs', '3707'])).toBe(0)
-    inspectorToken = out[0]!
+    inspectorToken = io.out[0]!
     expect(inspectorToken).toMatch(/^[A-Za-z0-9_-]{43}$/)
-    expect(err.join('\n')).toMatch(/created u_[0-9a-f]{16}\s+inspector\s+稽核员丙\s+scope: admdvs:3707/)
-    inspectorId = /created (u_[0-9a-f]{16})/.exec(err.join('\n'))![1]!
+    expect(io.err.join('\n')).toMatch(/created u_[0-9a-f]{16}\s+inspector\s+稽核员丙\s+scope: admdvs:3707/)
+    inspectorId = /created (u_[0-9a-f]{16})/.exec(io.err.join('\n'))![1]!
         // Bad flag values are usage errors: exit 2 and one line that names the field.
     expect(await cli(['users', 'create', '--role', 'root', '--name', 'x'])).toBe(2)
-    expect(err.at(-1)).toMatch(/^fundwatch users: role: .*\(see fundwatch users --help\)$/)
+    expect(io.err.at(-1)).toMatch(/^fundwatch users: role: .*\(see fundwatch users --help\)$/)
     expect(await cli(['users', 'create', '--role', 'monitor', '--name', 'x', '--institution', 'NOT-A-CODE'])).toBe(2)
-    expect(err.at(-1)).toMatch(/fixmedins_code/)
+    expect(io.err.at(-1)).toMatch(/fixmedins_code/)
     expect(await cli(['users', 'create', '--role', 'monitor'])).toBe(2)
   })
 
   it('lists users without their tokens', async () => {
     expect(await cli(['users', 'list'])).toBe(0)
-    const text = out.join('\n')
+    const text = io.out.join('\n')
     expect(text).toContain(inspectorId)
     expect(text).not.toContain(inspectorToken)
   })
@@ -69,13 +55,13 @@ describe('fundwatch users and fundwatch evidence', () => {
 
     const file = join(dataDir, 'pack.zip')
     expect(await cli(['evidence', caseId, '--out', file])).toBe(2)
-    expect(err.at(-1)).toMatch(/purpose/)
+    expect(io.err.at(-1)).toMatch(/purpose/)
     expect(await cli(['evidence', caseId, '--out', file, '--purpose', '移送稽核'])).toBe(0)
     const files = unzipSync(new Uint8Array(readFileSync(file)))
     const manifest = JSON.parse(strFromU8(files['manifest.json']!)) as { purpose: string; revealed: boolean; generated_by: { role: string }; files: { name: string; sha256: string }[] }
     expect(manifest).toMatchObject({ purpose: '移送稽核', revealed: false, generated_by: { role: 'cli' } })
     for (const f of manifest.files) expect(createHash('sha256').update(files[f.name]!).digest('hex')).toBe(f.sha256)
-    expect(err.join('\n')).toContain(manifest.files[0]!.sha256)
+    expect(io.err.join('\n')).toContain(manifest.files[0]!.sha256)
     expect(await cli(['evidence', 'C20990101-00000000', '--out', file, '--purpose', '移送稽核'])).toBe(1)
 
     const check = await testApp({ kb, dataDir, database })
@@ -87,7 +73,7 @@ describe('fundwatch users and fundwatch evidence', () => {
 
   it('revokes', async () => {
     expect(await cli(['users', 'revoke', inspectorId])).toBe(0)
-    expect(err.join('\n')).toContain(`revoked ${inspectorId}`)
+    expect(io.err.join('\n')).toContain(`revoked ${inspectorId}`)
     expect(await cli(['users', 'revoke', 'u_0000000000000000'])).toBe(1)
   })
 })

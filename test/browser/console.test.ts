@@ -2,12 +2,11 @@
 // alerts come from claim events through the pipeline, tokens from the user
 // store, the evidence pack from the API. Screenshots go to test-output/.
 import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { strFromU8, unzipSync } from 'fflate'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AnyEvent } from '../../schemas/index.ts'
@@ -17,11 +16,11 @@ import { alertsById } from '../../src/store/alerts.ts'
 import { alertRow } from '../../src/store/rows.ts'
 import { generatorSource } from '../../src/pipeline/sources.ts'
 import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
+import { launchConsoleBrowser } from '../helpers/browser.ts'
 import { feeUploaded, institution, item, makeKb, settlementCompleted, visitOpened } from '../helpers/detect.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const OUT = join(ROOT, 'test-output')
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 const H1 = 'H11010500001' // level 2: level-3 items are out of bounds here
 const H2 = 'H11010500002'
@@ -103,7 +102,7 @@ let server: FastifyInstance
 let live: LiveFeed
 let base: string
 let ctx: BrowserContext
-let profile: string
+let browser: Awaited<ReturnType<typeof launchConsoleBrowser>> | undefined
 const tokens: Record<'monitor' | 'inspector' | 'admin', string> = { monitor: '', inspector: '', admin: '' }
 
 async function feed(events: AnyEvent[]): Promise<void> {
@@ -132,23 +131,14 @@ beforeAll(async () => {
   tokens.admin = (await users.create({ name: '管理员', role: 'admin' }, 'cli')).token
   await feed([...Array.from({ length: 40 }, (_, i) => person(i, 'A')).flat(), ...extras()])
   mkdirSync(OUT, { recursive: true })
-  profile = mkdtempSync(join(tmpdir(), 'fw-chromium-'))
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=zh-CN'],
-    viewport: { width: 1440, height: 900 },
-    locale: 'zh-CN',
-    timezoneId: 'Asia/Shanghai',
-    acceptDownloads: true,
-  })
+  browser = await launchConsoleBrowser()
+  ctx = browser.ctx
 }, 240_000)
 
 afterAll(async () => {
-  await ctx?.close()
+  await browser?.close()
   await server?.close()
   await app?.close()
-  if (profile) removeDir(profile)
   if (app) removeDir(app.dataDir)
 })
 

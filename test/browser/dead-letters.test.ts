@@ -1,23 +1,22 @@
 // The rejected-records page (issue 15), in Debian's Chromium against a real
 // server on real chDB: records refused by the pipeline, read by an admin.
 // Screenshots go to test-output/.
-import { mkdirSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { chromium, type BrowserContext } from 'playwright-core'
+import type { BrowserContext } from 'playwright-core'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildServer } from '../../src/api/server.ts'
 import { Users } from '../../src/auth/users.ts'
 import type { Source } from '../../src/pipeline/types.ts'
 import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
+import { launchConsoleBrowser } from '../helpers/browser.ts'
 import { institution, makeKb } from '../helpers/detect.ts'
 import { mutate } from '../helpers/malformed.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const OUT = join(ROOT, 'test-output')
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const H1 = 'H37070200001'
 
 // A generated person (valid check digit, made-up digits), never a real one.
@@ -28,7 +27,7 @@ let app: TestApp
 let server: FastifyInstance
 let base = ''
 let ctx: BrowserContext
-let profile = ''
+let browser: Awaited<ReturnType<typeof launchConsoleBrowser>> | undefined
 const tokens: Record<'admin' | 'monitor', string> = { admin: '', monitor: '' }
 
 async function refuse(records: [Buffer, string][], at: string): Promise<void> {
@@ -55,23 +54,14 @@ beforeAll(async () => {
   await refuse([[Buffer.from('{"event_id": '), 'claims.jsonl:3'], [Buffer.from('null'), 'claims.jsonl:4']], yesterday)
   await refuse([[twoProblems, 'fundwatch.claims.v1/0/1207'], [Buffer.from(`{"payload":{"psn":{"certno":"${CERTNO}","psn_name":"${NAME}`), 'fundwatch.claims.v1/0/1208']], today)
   mkdirSync(OUT, { recursive: true })
-  profile = mkdtempSync(join(tmpdir(), 'fw-chromium-'))
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=zh-CN'],
-    viewport: { width: 1440, height: 900 },
-    locale: 'zh-CN',
-    timezoneId: 'Asia/Shanghai',
-    acceptDownloads: true,
-  })
+  browser = await launchConsoleBrowser()
+  ctx = browser.ctx
 }, 240_000)
 
 afterAll(async () => {
-  await ctx?.close()
+  await browser?.close()
   await server?.close()
   await app?.close()
-  if (profile) removeDir(profile)
   if (app) removeDir(app.dataDir)
 })
 

@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { COMMANDS, ENVIRONMENT, cli, mainHelp, synopsis, version } from '../../src/cli/commands.ts'
 import { faultFromEnv } from '../../src/kafka/processor.ts'
 import { removeDir } from '../helpers/app.ts'
 import { importGraph } from '../helpers/imports.ts'
+import { captureCli } from '../helpers/cli.ts'
 
 /**
  * The CLI's contract, driven by its own command table: every command answers
@@ -18,20 +19,7 @@ const root = join(import.meta.dirname, '../..')
 const scratch = mkdtempSync(join(tmpdir(), 'fw-cli-table-'))
 // Where a command would put its embedded store if it opened one: must stay absent.
 const dataDir = join(scratch, 'data')
-let out: string[] = []
-let err: string[] = []
-beforeEach(() => {
-  out = []
-  err = []
-  vi.stubEnv('FUNDWATCH_DATA_DIR', dataDir)
-  vi.stubEnv('CLICKHOUSE_URL', '')
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')) })
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(a.join(' ')) })
-})
-afterEach(() => {
-  vi.restoreAllMocks()
-  vi.unstubAllEnvs()
-})
+const io = captureCli({ FUNDWATCH_DATA_DIR: dataDir, CLICKHOUSE_URL: '' })
 
 function bin(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [join(root, 'bin/fundwatch.mjs'), ...args], {
@@ -44,29 +32,29 @@ function bin(args: string[], env: Record<string, string> = {}) {
 describe.each(COMMANDS.map((c) => [c.name, c] as const))('fundwatch %s', (name, c) => {
   it('prints its usage and every flag on --help, exits 0 and does nothing else', async () => {
     expect(await cli([name, '--help'])).toBe(0)
-    const help = out.join('\n')
+    const help = io.out.join('\n')
     expect(help).toMatch(new RegExp(`^usage: fundwatch ${name}\\b`))
     for (const flag of Object.keys(c.flags)) expect(help).toContain(`--${flag}`)
-    expect(err).toEqual([])
+    expect(io.err).toEqual([])
     expect(await cli([name, '-h', '--no-such-flag'])).toBe(0)
     expect(await cli(['help', name])).toBe(0)
-    expect(out.at(-1)).toBe(help)
+    expect(io.out.at(-1)).toBe(help)
     expect(existsSync(dataDir)).toBe(false)
   })
 
   it('refuses an unknown flag and a wrong argument count with exit 2 and one line', async () => {
     expect(await cli([name, '--no-such-flag'])).toBe(2)
-    expect(err).toEqual([`fundwatch ${name}: Unknown option '--no-such-flag' (see fundwatch ${name} --help)`])
+    expect(io.err).toEqual([`fundwatch ${name}: Unknown option '--no-such-flag' (see fundwatch ${name} --help)`])
     const { min, max } = c.positionals ?? { min: 0, max: 0 }
     const wrong = min > 0 ? [] : Array.from({ length: max + 1 }, () => 'extra')
     expect(await cli([name, ...wrong])).toBe(2)
-    expect(err).toHaveLength(2)
-    expect(err[1]).toMatch(new RegExp(`^fundwatch ${name}: (missing|unexpected argument).*\\(see fundwatch ${name} --help\\)$`))
+    expect(io.err).toHaveLength(2)
+    expect(io.err[1]).toMatch(new RegExp(`^fundwatch ${name}: (missing|unexpected argument).*\\(see fundwatch ${name} --help\\)$`))
     if (c.subcommands) {
       expect(await cli([name, 'no-such-subcommand'])).toBe(2)
-      expect(err[2]).toMatch(/unknown subcommand "no-such-subcommand"/)
+      expect(io.err[2]).toMatch(/unknown subcommand "no-such-subcommand"/)
     }
-    expect(out).toEqual([])
+    expect(io.out).toEqual([])
     expect(existsSync(dataDir)).toBe(false)
   })
 })
@@ -74,11 +62,11 @@ describe.each(COMMANDS.map((c) => [c.name, c] as const))('fundwatch %s', (name, 
 describe('fundwatch (the command table)', () => {
   it('lists every command in the main help, answers --version, and refuses an unknown command with 2', async () => {
     expect(await cli(['--help'])).toBe(0)
-    for (const c of COMMANDS) expect(out[0]).toMatch(new RegExp(`^  ${c.name}\\s+${c.summary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
+    for (const c of COMMANDS) expect(io.out[0]).toMatch(new RegExp(`^  ${c.name}\\s+${c.summary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
     expect(await cli(['--version'])).toBe(0)
-    expect(out[1]).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version)
+    expect(io.out[1]).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version)
     expect(await cli(['frobnicate'])).toBe(2)
-    expect(err).toEqual(['fundwatch: unknown command "frobnicate" (see fundwatch --help)'])
+    expect(io.err).toEqual(['fundwatch: unknown command "frobnicate" (see fundwatch --help)'])
   })
 
   it('answers --help and --version without loading the app: the entry and the table import no module of src/', () => {

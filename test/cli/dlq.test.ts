@@ -1,10 +1,11 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { cli } from '../../src/cli/commands.ts'
 import { removeDir, testApp } from '../helpers/app.ts'
 import { mutate } from '../helpers/malformed.ts'
+import { captureCli } from '../helpers/cli.ts'
 
 /**
  * Bad input through `fundwatch replay` as an operator meets it: the summary
@@ -13,21 +14,7 @@ import { mutate } from '../helpers/malformed.ts'
  */
 const dir = mkdtempSync(join(tmpdir(), 'fw-dlq-'))
 const database = `dlq_${process.pid}`
-let out: string[] = []
-let err: string[] = []
-beforeEach(() => {
-  vi.stubEnv('FUNDWATCH_DATA_DIR', join(dir, 'data'))
-  vi.stubEnv('FUNDWATCH_DB', database)
-  vi.stubEnv('CLICKHOUSE_URL', process.env.CLICKHOUSE_URL ?? '')
-  out = []
-  err = []
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')) })
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(a.join(' ')) })
-})
-afterEach(() => {
-  vi.restoreAllMocks()
-  vi.unstubAllEnvs()
-})
+const io = captureCli({ FUNDWATCH_DATA_DIR: join(dir, 'data'), FUNDWATCH_DB: database, CLICKHOUSE_URL: process.env.CLICKHOUSE_URL ?? '' })
 afterAll(() => removeDir(dir))
 
 // psn_no a number and begntime not a time: two problems in one record.
@@ -41,7 +28,7 @@ describe('fundwatch dlq', () => {
     const file = join(dir, 'in.jsonl')
     writeFileSync(file, ['{not json', 'null', '', '   ', twoProblems.toString()].join('\n') + '\n')
     expect(await cli(['replay', file])).toBe(0)
-    const text = out.join('\n')
+    const text = io.out.join('\n')
     expect(text).toMatch(/rejected +3 +not_json=1 not_object=1 schema\.invalid_type@payload\.psn_no=1/)
     expect(text).toMatch(/stored with their reason and raw bytes in the dead_letters table of chDB .* \(database dlq_\d+\): fundwatch dlq list/)
     expect(text).toMatch(/blank lines 2 +\(skipped/)
@@ -49,23 +36,23 @@ describe('fundwatch dlq', () => {
 
   it('list: counts per day and reason, and the latest records', async () => {
     expect(await cli(['dlq', 'list'])).toBe(0)
-    const text = out.join('\n')
+    const text = io.out.join('\n')
     expect(text).toMatch(/^3 dead letters/)
     expect(text).toMatch(/^ {2}\d{4}-\d{2}-\d{2} +1 +not_object$/m)
     id = /^ {2}([0-9a-f]{32}) +\S+ +schema\.invalid_type@payload\.psn_no/m.exec(text)![1]!
     expect(await cli(['dlq', 'list', '--reason', 'not_json'])).toBe(0)
-    expect(out.at(-1)).toMatch(/not_json/)
-    expect(out.join('\n')).toMatch(/^1 dead letters with reason not_json/m)
+    expect(io.out.at(-1)).toMatch(/not_json/)
+    expect(io.out.join('\n')).toMatch(/^1 dead letters with reason not_json/m)
   })
 
   it('show: the reason, every validation problem and the raw bytes', async () => {
     expect(await cli(['dlq', 'show', id])).toBe(0)
-    const text = out.join('\n')
+    const text = io.out.join('\n')
     expect(text).toMatch(/reason +schema\.invalid_type@payload\.psn_no/)
     expect(text).toMatch(/problems:\n {2}payload\.psn_no: .*\n {2}payload\.begntime: /)
     expect(text).toContain(twoProblems.toString())
     expect(await cli(['dlq', 'show', 'no-such-id'])).toBe(1)
-    expect(err.at(-1)).toMatch(/^fundwatch dlq: no dead letter no-such-id/)
+    expect(io.err.at(-1)).toMatch(/^fundwatch dlq: no dead letter no-such-id/)
   })
 
   it('export: JSON lines with the raw bytes', async () => {
@@ -80,11 +67,11 @@ describe('fundwatch dlq', () => {
     const bad = join(dir, 'still-bad.json')
     writeFileSync(bad, twoProblems)
     expect(await cli(['dlq', 'resubmit', id, '--file', bad])).toBe(1)
-    expect(err.at(-1)).toMatch(/refused too: schema\.invalid_type@payload\.psn_no \(fundwatch dlq show \S+\); .* stays as it was/)
+    expect(io.err.at(-1)).toMatch(/refused too: schema\.invalid_type@payload\.psn_no \(fundwatch dlq show \S+\); .* stays as it was/)
     const good = join(dir, 'corrected.json')
     writeFileSync(good, JSON.stringify(JSON.parse(corrected.toString()), null, 2))
     expect(await cli(['dlq', 'resubmit', id, '--file', good])).toBe(0)
-    expect(out.at(-1)).toMatch(new RegExp(`^resubmitted ${id}: the corrected record was stored \\(1 event`))
+    expect(io.out.at(-1)).toMatch(new RegExp(`^resubmitted ${id}: the corrected record was stored \\(1 event`))
     const app = await testApp({ dataDir: join(dir, 'data'), database })
     try {
       const [row] = await app.store.query<{ source: string }>(`SELECT source_pos AS source FROM ${app.store.t('events')} FINAL WHERE event_id = 'dlq-visit-1'`)
