@@ -3,13 +3,15 @@
 // addEventRows the pipeline's sink uses, then inserted into a real chDB: the
 // detector's SQL runs against exactly the rows a replay would have stored.
 import { AnyEvent, type Alert } from '../../schemas/index.ts'
-import type { AuditContext, AuditDetector, Finding } from '../../src/detect/types.ts'
+import { z } from 'zod'
+import { defineDetector, type AuditContext, type AuditDetector, type Finding } from '../../src/detect/types.ts'
+import { FundwatchError } from '../../src/errors.ts'
 import type { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
 import { TABLES, addEventRows, emptyRows } from '../../src/store/rows.ts'
 import type { Store } from '../../src/store/store.ts'
 import { chTime, cnIso } from '../../src/util/time.ts'
 import {
-  feeReversed, feeUploaded, nextId, settlementCompleted, settlementReversed, visitClosed, visitOpened, type LineArgs,
+  feeReversed, feeUploaded, institution, item, makeKb, nextId, settlementCompleted, settlementReversed, visitClosed, visitOpened, type LineArgs,
 } from '../helpers/detect.ts'
 
 /** Stores events as the pipeline's sink would (typed rows in every table they touch). */
@@ -94,3 +96,19 @@ export async function runDetector<D extends AuditDetector>(d: D, store: Store, k
 }
 
 export type { Alert }
+
+/** An audit detector that always throws a store error with `message` (for the failure paths of the runner). */
+export function brokenAudit(message: string): AuditDetector {
+  return defineDetector({
+    kind: 'audit', id: 'broken-audit', version: '1.0.0', title: { zh: '坏', en: 'broken' }, pattern: { zh: '坏', en: 'broken' },
+    description: { zh: '总是失败', en: 'always fails' }, stages: ['post'], scenarios: ['outpatient'], result: 'suspicious', severity: 'low',
+    basis: { zh: '无', en: 'none' }, params: z.object({}).strict(), evidence: {},
+    async audit() {
+      throw new FundwatchError('STORE_QUERY_FAILED', message)
+    },
+  })
+}
+
+/** A one-therapist clinic billing physiotherapy: capacity-exceeded's smallest world. */
+export const THERAPY_CLINIC = 'H37070500051'
+export const therapyKb = makeKb({ institutions: [institution(THERAPY_CLINIC, { kind: 'clinic', level: 1, type: '基层医疗机构', therapists: 1 })], catalog: [item('PT', { therapist_minutes: 40 })] })

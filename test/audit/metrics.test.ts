@@ -1,32 +1,22 @@
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import capacityExceeded from '../../detectors/capacity-exceeded/index.ts'
 import { runAudit } from '../../src/audit/runner.ts'
 import { pushAuditMetrics } from '../../src/cli/audit.ts'
-import { defineDetector } from '../../src/detect/types.ts'
 import { FundwatchError } from '../../src/errors.ts'
 import { Metrics } from '../../src/metrics.ts'
 import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
-import { institution, item, makeKb } from '../helpers/detect.ts'
 import { promtoolCheckMetrics, sample } from '../helpers/metrics.ts'
-import { ms, storeEvents, visitEvents } from './helpers.ts'
+import { THERAPY_CLINIC, brokenAudit, ms, storeEvents, therapyKb, visitEvents } from './helpers.ts'
 
 /**
  * The audit (事后) job was invisible to ops. Each run now records its end,
  * duration, findings and failed detectors; `fundwatch audit` pushes them to a
  * Pushgateway (here a real HTTP server that keeps what it receives).
  */
-const broken = defineDetector({
-  kind: 'audit', id: 'broken-audit', version: '1.0.0', title: { zh: '坏', en: 'broken' }, pattern: { zh: '坏', en: 'broken' },
-  description: { zh: '总是失败', en: 'always fails' }, stages: ['post'], scenarios: ['outpatient'], result: 'suspicious', severity: 'low',
-  basis: { zh: '无', en: 'none' }, params: z.object({}).strict(), evidence: {},
-  async audit() {
-    throw new FundwatchError('STORE_QUERY_FAILED', 'query failed')
-  },
-})
-const CLINIC = 'H37070500051'
-const kb = makeKb({ institutions: [institution(CLINIC, { kind: 'clinic', level: 1, type: '基层医疗机构', therapists: 1 })], catalog: [item('PT', { therapist_minutes: 40 })] })
+const broken = brokenAudit('query failed')
+const CLINIC = THERAPY_CLINIC
+const kb = therapyKb
 const window = { from: ms('2026-01-01 00:00'), to: ms('2026-02-01 00:00') }
 
 let app: TestApp

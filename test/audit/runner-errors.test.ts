@@ -1,25 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import capacityExceeded from '../../detectors/capacity-exceeded/index.ts'
 import { runAudit } from '../../src/audit/runner.ts'
-import { defineDetector } from '../../src/detect/types.ts'
-import { FundwatchError } from '../../src/errors.ts'
 import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
-import { institution, item, makeKb } from '../helpers/detect.ts'
-import { ms, storeEvents, visitEvents } from './helpers.ts'
+import { THERAPY_CLINIC, brokenAudit, ms, storeEvents, therapyKb, visitEvents } from './helpers.ts'
 
 // A registry with one audit detector that always throws, and a real one: the
 // failure is reported and counted, and the other detector's alerts are stored.
-const broken = defineDetector({
-  kind: 'audit', id: 'broken-audit', version: '1.0.0', title: { zh: '坏', en: 'broken' }, pattern: { zh: '坏', en: 'broken' },
-  description: { zh: '总是失败', en: 'always fails' }, stages: ['post'], scenarios: ['outpatient'], result: 'suspicious', severity: 'low',
-  basis: { zh: '无', en: 'none' }, params: z.object({}).strict(), evidence: {},
-  async audit() {
-    throw new FundwatchError('STORE_QUERY_FAILED', 'query failed: secret table layout in the message')
-  },
-})
-const CLINIC = 'H37070500051'
-const kb = makeKb({ institutions: [institution(CLINIC, { kind: 'clinic', level: 1, type: '基层医疗机构', therapists: 1 })], catalog: [item('PT', { therapist_minutes: 40 })] })
+const broken = brokenAudit('query failed: secret table layout in the message')
+const CLINIC = THERAPY_CLINIC
+const kb = therapyKb
 
 let app: TestApp
 beforeAll(async () => {
