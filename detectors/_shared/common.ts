@@ -149,6 +149,20 @@ export interface LineJudgement extends FlaggedLine {
 }
 
 /**
+ * The per-item judgement most line rules make: every standing line of `lines`
+ * through `judge`, then one finding per item of those it flags (findingsByItem).
+ */
+export function judgeByItem(visit: VisitState, lines: Iterable<FeeLineState>, rule: string, judge: (l: FeeLineState) => LineJudgement | undefined): Finding[] {
+  const judged: LineJudgement[] = []
+  for (const l of lines) {
+    if (l.reversed) continue
+    const j = judge(l)
+    if (j !== undefined) judged.push(j)
+  }
+  return findingsByItem(visit, judged, rule)
+}
+
+/**
  * Per-line judgements of one visit folded into one finding per item
  * (itemFinding): the message and evidence of the item's first line (by
  * feedetl_sn), with the number of lines when there are several; every line is

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { defineDetector, type DetectContext } from '../../src/detect/types.ts'
 import type { FeeLineState, VisitState } from '../../src/state/types.ts'
-import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, startsWithAny, text, type LineJudgement } from '../_shared/common.ts'
+import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, judgeByItem, startsWithAny, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
 import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
@@ -43,13 +43,7 @@ export default defineDetector({
     if (ctx.event.event_type === 'visit.closed') lines = v.lines.values()
     else if (ctx.event.event_type === 'fee.uploaded') lines = touchedLines(ctx, v)
     else return NO_FINDINGS
-    const judged: LineJudgement[] = []
-    for (const l of lines) {
-      if (l.reversed) continue
-      const j = judge(ctx, v, l, p)
-      if (j !== undefined) judged.push(j)
-    }
-    return findingsByItem(v, judged, 'no-operation')
+    return judgeByItem(v, lines, 'no-operation', (l) => judge(ctx, v, l, p))
   },
 })
 

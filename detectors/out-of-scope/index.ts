@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { CatalogItem } from '../../schemas/index.ts'
 import { defineDetector, type DetectContext } from '../../src/detect/types.ts'
 import type { FeeLineState, VisitState } from '../../src/state/types.ts'
-import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, findingsByItem, startsWithAny, text, type LineJudgement } from '../_shared/common.ts'
+import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, judgeByItem, startsWithAny, text, type LineJudgement } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
 import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
@@ -50,13 +50,7 @@ export default defineDetector({
       // Every line of the items the upload brings: one finding per item replaces the earlier one.
       lines = touchedLines(ctx, visit)
     }
-    const judged: LineJudgement[] = []
-    for (const l of lines) {
-      if (l.reversed) continue
-      const j = judge(ctx, visit, l, p)
-      if (j !== undefined) judged.push(j)
-    }
-    return findingsByItem(visit, judged, 'indication')
+    return judgeByItem(visit, lines, 'indication', (l) => judge(ctx, visit, l, p))
   },
 })
 

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type DetectContext, type Finding } from '../../src/detect/types.ts'
 import type { FeeLineState, PersonState, VisitState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
-import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, findingsByItem, lineEvidence, round2, stayDays, text, toFen, type LineJudgement, uploadedLines, visitEventIds } from '../_shared/common.ts'
+import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, judgeByItem, lineEvidence, round2, stayDays, text, toFen, type LineJudgement, uploadedLines, visitEventIds } from '../_shared/common.ts'
 import { touchedLines } from '../_shared/visit-index.ts'
 import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
@@ -68,12 +68,7 @@ export default defineDetector({
         if (l.med_chrgitm_type === '01') beds = true
       }
       // Dated outside the stay: every line of the items the upload brings, one finding per item.
-      const judged: LineJudgement[] = []
-      for (const l of touchedLines(ctx, visit)) {
-        const t = timing(visit, l, death, tol, p)
-        if (t !== undefined) judged.push(t)
-      }
-      out.push(...findingsByItem(visit, judged, 'timing'))
+      out.push(...judgeByItem(visit, touchedLines(ctx, visit), 'timing', (l) => timing(visit, l, death, tol, p)))
       if (hourKeys !== undefined) hoursPerDay(ctx, visit, hourKeys, p, out)
       if (beds && p.check_bed_days && inpatient) bedDays(ctx, visit, p, out)
       if (!inpatient && p.check_outpatient_during_stay) outpatientDuringStay(person, visit, tol, p, out)
@@ -82,21 +77,13 @@ export default defineDetector({
       const death = (p.check_after_death ? deathInstant(ctx, person) : undefined)
       // Lines uploaded before the discharge was known, dated after it.
       if (p.check_outside_stay || death !== undefined) {
-        const judged: LineJudgement[] = []
-        for (const l of visit.lines.values()) {
-          if (l.reversed) continue
-          const t = timing(visit, l, death, tol, p)
-          if (t !== undefined) judged.push(t)
-        }
-        out.push(...findingsByItem(visit, judged, 'timing'))
+        out.push(...judgeByItem(visit, visit.lines.values(), 'timing', (l) => timing(visit, l, death, tol, p)))
       }
       // A death ends every other visit too.
       if (visit.dscg_way === '5' && death !== undefined) {
         for (const v of person.visits.values()) {
           if (v === visit) continue
-          const judged: LineJudgement[] = []
-          for (const l of v.lines.values()) if (!l.reversed && l.fee_ocur_time > death.at + tol) judged.push(timing(v, l, death, tol, p)!)
-          out.push(...findingsByItem(v, judged, 'timing'))
+          out.push(...judgeByItem(v, v.lines.values(), 'timing', (l) => (l.fee_ocur_time > death.at + tol ? timing(v, l, death, tol, p) : undefined)))
         }
       }
       if (inpatient && p.check_bed_days) bedDays(ctx, visit, p, out)
