@@ -100,7 +100,7 @@ export async function benchFeed(): Promise<{ figures: Figure[]; raw: Record<stri
           evidence: { value: Math.round(amount * 100) / 100, threshold: 1, window_days: 1 + (i % 30) },
           basis: d.basis,
           event_time: cnIso(eventTime),
-          detected_at: cnIso(detectedAt),
+          detected_at: cnIso(detectedAt), revision: 1, status: 'active', revised_at: cnIso(detectedAt),
         }
         rows.push(alertRow(a, inst.admdvs))
         if (r() < WORKED) worked.push(actionRow(a, inst.admdvs, detectedAt, now, r, review))

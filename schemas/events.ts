@@ -58,7 +58,7 @@ export const FeeUploaded = z.looseObject({
 
 export const FeeReversed = z.looseObject({
   mdtrt_id: MdtrtId,
-  psn_no: PsnNo.optional(),
+  psn_no: PsnNo.describe('Required (CONTRACT.md 2026-12-06; the national 2205/2302 carry it). The earlier form without it is still taken from existing producers: decode fills it from the stored visit, or dead-letters the event as unresolved_person'),
   feedetl_sns: z.array(FeedetlSn).min(1).max(5000),
 })
 
@@ -99,7 +99,10 @@ export const SettlementCompleted = z.looseObject({
   pay_grp: PayGroup.optional(),
 })
 
-export const SettlementReversed = z.looseObject({ setl_id: SetlId, mdtrt_id: MdtrtId, psn_no: PsnNo.optional() })
+export const SettlementReversed = z.looseObject({
+  setl_id: SetlId, mdtrt_id: MdtrtId,
+  psn_no: PsnNo.describe('Required (CONTRACT.md 2026-12-06). The earlier form without it is still taken: see fee.reversed'),
+})
 
 export const InventoryMovement = z.looseObject({
   fixmedins_code: FixmedinsCode,
@@ -132,6 +135,18 @@ export const ClaimEvent = z.discriminatedUnion('event_type', [
 ])
 
 export const InventoryEvent = z.looseObject({ ...envelope, event_type: z.literal('inventory.movement'), payload: InventoryMovement })
+
+/**
+ * The earlier form of the two reversals, without psn_no (CONTRACT.md before
+ * 2026-12-06). Not part of the contract any more, so not in AnyEvent nor in the
+ * published JSON Schemas: decode takes it from existing producers and marks
+ * the person as unknown (psn_no ''), which the pipeline resolves from the
+ * stored visit (src/pipeline/pipeline.ts) or refuses as unresolved_person.
+ */
+export const LegacyReversal = z.discriminatedUnion('event_type', [
+  z.looseObject({ ...envelope, event_type: z.literal('fee.reversed'), payload: FeeReversed.extend({ psn_no: z.undefined() }) }),
+  z.looseObject({ ...envelope, event_type: z.literal('settlement.reversed'), payload: SettlementReversed.extend({ psn_no: z.undefined() }) }),
+])
 
 /** Everything that can arrive on the claims or inventory topic. */
 export const AnyEvent = z.discriminatedUnion('event_type', [...ClaimEvent.options, InventoryEvent])

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { getHeapStatistics } from 'node:v8'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { EVENT_TYPES, Severity } from '../schemas/index.ts'
+import { EVENT_TYPES, Severity, WithdrawnReason } from '../schemas/index.ts'
 
 /**
  * All metrics, on a registry of their own (never prom-client's global one), so
@@ -17,6 +17,7 @@ export class Metrics {
   readonly rejected: Counter<'reason'>
   readonly dataQuality: Counter<'reason'>
   readonly alerts: Counter<'detector' | 'severity'>
+  readonly alertRevisions: Counter<'detector' | 'status' | 'reason'>
   readonly detectorErrors: Counter<'detector' | 'kind'>
   readonly degradedAlerts: Counter
   readonly detectorBatchSeconds: Histogram<'detector'>
@@ -55,7 +56,11 @@ export class Metrics {
     this.feeLinesIn = new Counter({ name: 'fundwatch_fee_lines_in_total', help: 'Fee lines processed', registers: [r] })
     this.rejected = new Counter({ name: 'fundwatch_events_rejected_total', help: 'Records rejected to the dead-letter sink, by reason', labelNames: ['reason'], registers: [r] })
     this.dataQuality = new Counter({ name: 'fundwatch_data_quality_total', help: 'Events stored but flagged in the data_quality table (they name facts never received), by reason', labelNames: ['reason'], registers: [r] })
-    this.alerts = new Counter({ name: 'fundwatch_alerts_total', help: 'Alerts raised, by detector and severity', labelNames: ['detector', 'severity'], registers: [r] })
+    this.alerts = new Counter({ name: 'fundwatch_alerts_total', help: 'Alerts raised (revision 1), by detector and severity', labelNames: ['detector', 'severity'], registers: [r] })
+    this.alertRevisions = new Counter({
+      name: 'fundwatch_alert_revisions_total', help: 'Alerts revised by later facts: status updated, or withdrawn with its reason (reversed, reconciled_at_discharge, superseded)',
+      labelNames: ['detector', 'status', 'reason'], registers: [r],
+    })
     this.degradedAlerts = new Counter({ name: 'fundwatch_api_degraded_alerts_total', help: 'Stored alerts answered degraded because they do not fit the response schema (each is logged with its id)', registers: [r] })
     this.detectorErrors = new Counter({ name: 'fundwatch_detector_errors_total', help: 'Detector calls skipped for one event: threw, or over the time budget (kind); the event goes on without that detector', labelNames: ['detector', 'kind'], registers: [r] })
     // Per batch, not per call: a histogram observation per event per detector
@@ -175,6 +180,8 @@ export class Metrics {
     for (const detector of known.detectors ?? []) {
       for (const kind of ['threw', 'over_budget']) this.detectorErrors.inc({ detector, kind }, 0)
       for (const severity of Severity.options) this.alerts.inc({ detector, severity }, 0)
+      this.alertRevisions.inc({ detector, status: 'updated', reason: '' }, 0)
+      for (const reason of WithdrawnReason.options) this.alertRevisions.inc({ detector, status: 'withdrawn', reason }, 0)
     }
   }
 }

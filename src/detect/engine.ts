@@ -4,10 +4,12 @@ import { FundwatchError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
 import { applyEvent } from '../state/apply.ts'
-import type { PersonState } from '../state/types.ts'
+import type { PersonState, VisitState } from '../state/types.ts'
 import { yuan } from '../util/money.ts'
+import { MAX_LINES_PER_EVENT } from '../pipeline/decode.ts'
 import { cnIso } from '../util/time.ts'
 import { boundEvidence } from './evidence.ts'
+import { REVISIT, Reviser, alertsOnVisit, visitEvents } from './revise.ts'
 import { RuleBaseConfig, paramsHash, type DetectorRule } from './rulebase.ts'
 import type { AuditDetector, DetectContext, Detector, Finding, Notice, StreamDetector } from './types.ts'
 
@@ -104,15 +106,71 @@ export class DetectEngine {
   /**
    * One event the way every stage takes it (the pipeline's 事中, the pre-check's
    * 事前): applied to its person's state when it has one, then through the
-   * detectors of `stage`; findings go into `into` by alert_id, a later version
-   * of the same finding replacing the earlier.
+   * detectors of `stage`; the alerts it raises, revises or withdraws go into
+   * `into` by alert_id (src/detect/revise.ts), a later revision in the same
+   * batch replacing the earlier. `redelivery`: the event is already stored
+   * (src/pipeline/admit.ts), so it re-emits and never revises.
    */
   step(
-    into: Map<string, Alert>, o: { event: AnyEvent; eventTime: number; person?: PersonState; stage: Stage; kb: DetectContext['kb'] }, detectedAt: number,
+    into: Map<string, Alert>, o: { event: AnyEvent; eventTime: number; person?: PersonState; stage: Stage; kb: DetectContext['kb']; redelivery?: boolean }, detectedAt: number,
     metrics?: Metrics, log?: Logger, errors?: DetectorError[], notices?: Map<string, Notice>,
   ): void {
     const visit = o.person ? applyEvent(o.person, o.event, o.eventTime) : undefined
-    for (const a of this.detect({ ...o, visit }, detectedAt, metrics, log, errors, notices)) into.set(a.alert_id, a)
+    const ctx: DetectContext = { event: o.event, eventTime: o.eventTime, person: o.person, visit, stage: o.stage, kb: o.kb }
+    const found = this.detect(ctx, detectedAt, metrics, log, errors, notices)
+    if (o.person === undefined) {
+      for (const a of found) into.set(a.alert_id, a)
+      return
+    }
+    const reviser = new Reviser(into, o.person, o.event, o.redelivery ?? false, detectedAt)
+    for (const a of found) reviser.found(a)
+    const reason = REVISIT[o.event.event_type]
+    if (visit !== undefined && reason !== undefined) this.revisit(reviser, { ...ctx, person: o.person, visit }, reason, detectedAt, metrics, log, errors)
+  }
+
+  /**
+   * After a reversal, a discharge or a settlement: every detector that raised
+   * alerts on the visit judges the visit again, as it now stands
+   * (visitEvents). An alert whose finding comes back is kept or updated; one
+   * whose finding does not is withdrawn — `superseded` when another finding of
+   * the same detector now covers its lines, else for `reason`. A detector that
+   * fails on the re-evaluation leaves its alerts as they stand (and the
+   * failure is on record, as for any event).
+   */
+  private revisit(
+    reviser: Reviser, ctx: DetectContext & { person: PersonState; visit: VisitState }, reason: NonNullable<(typeof REVISIT)[EventType]>,
+    detectedAt: number, metrics?: Metrics, log?: Logger, errors?: DetectorError[],
+  ): void {
+    for (const [id, standing] of alertsOnVisit(ctx.person, ctx.visit.mdtrt_id, ctx.stage)) {
+      const a = this.active.find((x) => x.detector.id === id)
+      const live = standing.filter((x) => x.status !== 'withdrawn')
+      if (!a || a.detector.kind !== 'stream' || !a.stages.has(ctx.stage) || live.length === 0) {
+        for (const x of standing) reviser.again(x)
+        continue
+      }
+      const events = visitEvents(ctx.person, ctx.visit, ctx.event, a.detector.reactsTo, live, MAX_LINES_PER_EVENT)
+      const fresh = new Map<string, Alert>()
+      let failed = events === undefined
+      for (const ev of events ?? []) {
+        const sub = { ...ctx, event: ev }
+        if (!inScope(a.rule, sub)) continue
+        const findings = this.run(a as ActiveDetector<StreamDetector>, sub, metrics, log, errors)
+        if (findings === undefined) {
+          failed = true
+          break
+        }
+        for (const f of findings) {
+          const alert = this.toAlert(a, f, ctx.stage, ctx.event.event_time, detectedAt, ctx.event.event_id)
+          fresh.set(alert.alert_id, alert)
+        }
+      }
+      for (const x of standing) {
+        const f = fresh.get(x.alert_id)
+        if (failed || x.status === 'withdrawn') reviser.again(x)
+        else if (f !== undefined) reviser.found(f)
+        else reviser.withdraw(x, supersededBy(x, fresh) ? 'superseded' : reason)
+      }
+    }
   }
 
   /**
@@ -127,30 +185,9 @@ export class DetectEngine {
     let out: Alert[] | undefined
     for (const a of list) {
       if (!a.stages.has(ctx.stage) || !inScope(a.rule, ctx)) continue
-      const t0 = performance.now()
-      let findings: Finding[]
-      let failure: { kind: DetectorError['kind']; detail: string; err?: unknown } | undefined
-      try {
-        findings = a.detector.detect(ctx, a.params)
-      } catch (err) {
-        findings = []
-        failure = { kind: 'threw', detail: err instanceof Error ? err.message : String(err), err }
-      }
-      const ms = performance.now() - t0
-      a.spentMs += ms
-      if (failure === undefined && ms > this.budgetMs) failure = { kind: 'over_budget', detail: `${Math.round(ms)} ms > budget ${this.budgetMs} ms; ${findings.length} finding(s) dropped` }
-      if (failure !== undefined) {
-        const ev = ctx.event
-        metrics?.detectorErrors.inc({ detector: a.detector.id, kind: failure.kind })
-        log?.error({ err: failure.err, detector: a.detector.id, event_id: ev.event_id, kind: failure.kind, elapsed_ms: Math.round(ms) }, 'detector skipped for this event')
-        errors?.push({
-          event_id: ev.event_id, event_type: ev.event_type, event_time: ev.event_time, fixmedins_code: ev.source.fixmedins_code,
-          detector_id: a.detector.id, detector_version: a.detector.version, kind: failure.kind, detail: failure.detail.slice(0, 500), elapsed_ms: Math.round(ms * 10) / 10,
-        })
-        continue
-      }
-      for (const f of findings) {
-        const alert = this.toAlert(a, f, ctx.stage, ctx.event.event_time, detectedAt)
+      const findings = this.run(a, ctx, metrics, log, errors)
+      for (const f of findings ?? []) {
+        const alert = this.toAlert(a, f, ctx.stage, ctx.event.event_time, detectedAt, ctx.event.event_id)
         ;(out ??= []).push(alert)
         if (notices !== undefined && f.notice !== undefined) notices.set(alert.alert_id, f.notice)
       }
@@ -158,8 +195,35 @@ export class DetectEngine {
     return out ?? []
   }
 
-  toAlert(a: ActiveDetector, f: Finding, stage: Stage, eventTime: string, detectedAt: number): Alert {
+  /** One detector on one event, within its budget; undefined when it failed (recorded). */
+  private run(a: ActiveDetector<StreamDetector>, ctx: DetectContext, metrics?: Metrics, log?: Logger, errors?: DetectorError[]): Finding[] | undefined {
+    const t0 = performance.now()
+    let findings: Finding[]
+    let failure: { kind: DetectorError['kind']; detail: string; err?: unknown } | undefined
+    try {
+      findings = a.detector.detect(ctx, a.params)
+    } catch (err) {
+      findings = []
+      failure = { kind: 'threw', detail: err instanceof Error ? err.message : String(err), err }
+    }
+    const ms = performance.now() - t0
+    a.spentMs += ms
+    if (failure === undefined && ms > this.budgetMs) failure = { kind: 'over_budget', detail: `${Math.round(ms)} ms > budget ${this.budgetMs} ms; ${findings.length} finding(s) dropped` }
+    if (failure === undefined) return findings
+    const ev = ctx.event
+    metrics?.detectorErrors.inc({ detector: a.detector.id, kind: failure.kind })
+    log?.error({ err: failure.err, detector: a.detector.id, event_id: ev.event_id, kind: failure.kind, elapsed_ms: Math.round(ms) }, 'detector skipped for this event')
+    errors?.push({
+      event_id: ev.event_id, event_type: ev.event_type, event_time: ev.event_time, fixmedins_code: ev.source.fixmedins_code,
+      detector_id: a.detector.id, detector_version: a.detector.version, kind: failure.kind, detail: failure.detail.slice(0, 500), elapsed_ms: Math.round(ms * 10) / 10,
+    })
+    return undefined
+  }
+
+  /** A finding as revision 1 of its alert; `eventId`: the event whose processing raised it (none for audit runs). */
+  toAlert(a: ActiveDetector, f: Finding, stage: Stage, eventTime: string, detectedAt: number, eventId?: string): Alert {
     const d = a.detector
+    const at = cnIso(detectedAt)
     return {
       alert_id: alertId(d.id, f.key),
       schema_version: 1,
@@ -175,7 +239,11 @@ export class DetectEngine {
       evidence: boundEvidence(f.evidence),
       basis: f.basis ?? d.basis,
       event_time: f.event_time ?? eventTime,
-      detected_at: cnIso(detectedAt),
+      detected_at: at,
+      revision: 1,
+      status: 'active',
+      revised_at: at,
+      ...(eventId !== undefined ? { revision_event_id: eventId } : {}),
     }
   }
 
@@ -185,6 +253,17 @@ export class DetectEngine {
     for (const a of this.active) a.spentMs = 0
     return out
   }
+}
+
+/** Another finding of the same detector now covers every line the withdrawn alert named. */
+function supersededBy(old: Alert, fresh: ReadonlyMap<string, Alert>): boolean {
+  if (old.refs.feedetl_sns.length === 0) return false
+  for (const f of fresh.values()) {
+    if (f.alert_id === old.alert_id) continue
+    const sns = new Set(f.refs.feedetl_sns)
+    if (old.refs.feedetl_sns.every((sn) => sns.has(sn))) return true
+  }
+  return false
 }
 
 function inScope(rule: DetectorRule, ctx: DetectContext): boolean {

@@ -151,7 +151,8 @@ export interface Candidate {
   sha256: string
 }
 
-export type Verdict = ({ ok: false } & Refusal) | { ok: true; flags: DataQualityFlag[] }
+/** `redelivery`: the event is already stored (same id, same bytes): it may re-emit what it raised, never revise it. */
+export type Verdict = ({ ok: false } & Refusal) | { ok: true; flags: DataQualityFlag[]; redelivery: boolean }
 
 /**
  * The stateful half of admission, one per pipeline. The store is the source of
@@ -212,7 +213,12 @@ export class Admission {
       if (owner === undefined && ESTABLISHING.has(ev.event_type)) this.visits.set(m, { psn_no: ev.payload.psn_no ?? '', fixmedins_code: ev.source.fixmedins_code, seq })
     }
     if (!redelivery) this.events.set(ev.event_id, { sha256: c.sha256, seq })
-    return { ok: true, flags }
+    return { ok: true, flags, redelivery }
+  }
+
+  /** Whose visit `mdtrt_id` is, as far as the store and the batches admitted before know. */
+  visitOwner(mdtrt_id: string, known: Known): VisitOwner | undefined {
+    return this.visits.get(mdtrt_id) ?? known.visits.get(mdtrt_id)
   }
 
   /** Batch `seq` (and every one before it) is durably stored. */

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import type { z } from 'zod'
-import { AnyEvent, EVENT_TYPES } from '../../schemas/index.ts'
+import { AnyEvent, EVENT_TYPES, LegacyReversal } from '../../schemas/index.ts'
 import { fen, scaled, yuan } from '../util/money.ts'
 
 /**
@@ -67,8 +67,15 @@ export function decode(bytes: Buffer, opts: DecodeOptions = DEFAULT_DECODE): Dec
   }
 
   const parsed = AnyEvent.safeParse(obj)
-  if (!parsed.success) return zodFail(parsed.error)
-  const ev = parsed.data
+  let ev: AnyEvent
+  if (parsed.success) ev = parsed.data
+  else {
+    // A reversal in the earlier form (no psn_no): taken, with its person still
+    // to be found (psn_no ''); the pipeline resolves it from the stored visit.
+    const legacy = payload !== null && typeof payload === 'object' && payload.psn_no === undefined ? LegacyReversal.safeParse(obj) : undefined
+    if (!legacy?.success) return zodFail(parsed.error)
+    ev = { ...legacy.data, payload: { ...legacy.data.payload, psn_no: '' } } as AnyEvent
+  }
   const eventTime = Date.parse(ev.event_time)
   if (eventTime > opts.now() + opts.futureToleranceMs) return fail('future_time@event_time', `event_time ${ev.event_time} is in the future`)
   const rule = checkArithmetic(ev)

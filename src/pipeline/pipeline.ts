@@ -168,6 +168,35 @@ export class Pipeline {
       this.retry('state', signal, () => this.d.cache.ensure(persons.values(), seq, minTime - engine.lookbackDays * DAY_MS)),
       this.retry('admission', signal, async () => { known = await this.admission.lookup(this.d.store, candidates) }),
     ])
+    // A reversal in the earlier form names no person: it is about the person
+    // of its visit — stored, admitted in a batch before, or opened earlier in
+    // this one. Without a visit to say whose it is, the state could not apply
+    // it: refused as unresolved_person, never stored unapplied.
+    const unresolved = candidates.filter((c) => c.ev.event_type !== 'inventory.movement' && c.ev.payload.psn_no === '')
+    if (unresolved.length > 0) {
+      const inBatch = new Map<string, string>()
+      const resolved = new Map<string, { psn_no: string; owner: string }>()
+      for (const c of candidates) {
+        const ev = c.ev
+        if (ev.event_type === 'inventory.movement') continue
+        const m = ev.payload.mdtrt_id
+        if (ev.payload.psn_no !== '') {
+          if (!inBatch.has(m)) inBatch.set(m, ev.payload.psn_no)
+          continue
+        }
+        const psn = this.admission.visitOwner(m, known)?.psn_no || inBatch.get(m)
+        if (psn) {
+          ev.payload.psn_no = psn
+          if (!persons.has(psn)) resolved.set(psn, { psn_no: psn, owner: c.rec.owner })
+        }
+      }
+      for (const c of unresolved) {
+        if (c.ev.event_type === 'inventory.movement' || c.ev.payload.psn_no !== '') continue
+        reject(c.rec, { reason: 'unresolved_person', detail: `${c.ev.event_type} of visit ${c.ev.payload.mdtrt_id} names no psn_no, and no stored visit says whose it is` })
+        candidates.splice(candidates.indexOf(c), 1)
+      }
+      if (resolved.size > 0) await this.retry('state', signal, () => this.d.cache.ensure(resolved.values(), seq, minTime - engine.lookbackDays * DAY_MS))
+    }
     const t2 = performance.now()
 
     const alerts = new Map<string, Alert>()
@@ -191,7 +220,7 @@ export class Pipeline {
       if (ev.event_type === 'fee.uploaded') feeLines += ev.payload.lines.length
       if (person) touched.add(person)
       // The pipeline is the 事中 stage; the pre-check (src/precheck/) takes the same step at 事前.
-      engine.step(alerts, { event: ev, eventTime: t, person, stage: 'in', kb }, now, m, this.d.log, detectorErrors)
+      engine.step(alerts, { event: ev, eventTime: t, person, stage: 'in', kb, redelivery: verdict.redelivery }, now, m, this.d.log, detectorErrors)
     }
     for (const p of touched) prune(p, engine.lookbackDays)
     const t3 = performance.now()
@@ -233,7 +262,10 @@ export class Pipeline {
     m.feeLinesIn.inc(p.feeLines)
     for (const dl of p.deadLetters) m.rejected.inc({ reason: dl.reason })
     for (const f of p.rows.data_quality as { reason: string }[]) m.dataQuality.inc({ reason: f.reason })
-    for (const a of p.alerts) m.alerts.inc({ detector: a.detector.id, severity: a.severity })
+    for (const a of p.alerts) {
+      if (a.status === 'active') m.alerts.inc({ detector: a.detector.id, severity: a.severity })
+      else m.alertRevisions.inc({ detector: a.detector.id, status: a.status, reason: a.withdrawn_reason ?? '' })
+    }
   }
 
   private async store(rows: BatchRows): Promise<void> {

@@ -64,6 +64,9 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   await admitDraft(app, caller, events, now)
   const since = Math.min(...events.map((e) => e.t)) - engine.lookbackDays * DAY_MS
   const person = (await loadPersons(app.store, [psn], since)).get(psn) ?? newPerson(psn, 'precheck')
+  // The answer is about the draft: what it raises, and what its own reversals
+  // withdraw again. Stored 事中 alerts are not the draft's findings.
+  person.alerts.clear()
   const findings = new Map<string, { alert: Alert; eventTime: string }>()
   const notices = new Map<string, Notice>()
   for (const { ev, t } of events) {
@@ -73,6 +76,6 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   }
   // Every answer goes through the disclosure rule: the draft's institutions see their own records, nobody else's.
   const scope = new DisclosureScope(person, new Set(events.map((e) => e.ev.source.fixmedins_code)), kb, events.map((e) => e.ev.event_id))
-  const list = [...findings.entries()].map(([id, f]) => scope.disclose(f.alert, notices.get(id), f.eventTime))
+  const list = [...findings.entries()].filter(([, f]) => f.alert.status !== 'withdrawn').map(([id, f]) => scope.disclose(f.alert, notices.get(id), f.eventTime))
   return { psn_no: psn, findings: list, violation: list.some((a) => a.result === 'violation') }
 }

@@ -88,7 +88,7 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
 }
 
 export function newPerson(psn_no: string, owner: string): PersonState {
-  return { psn_no, visits: new Map(), owner, last_event_time: 0 }
+  return { psn_no, visits: new Map(), owner, last_event_time: 0, alerts: new Map() }
 }
 
 /** The visit, created empty when the visit's first event is not visit.opened (lines can arrive first). */
@@ -139,4 +139,6 @@ export function prune(person: PersonState, windowDays: number): void {
     const end = v.endtime ?? (openStay ? v.begntime + 365 * 86_400_000 : v.begntime)
     if (end < horizon) person.visits.delete(id)
   }
+  // An alert can be revised only through a visit it rests on: once none is held, it is left as it stands.
+  for (const [id, a] of person.alerts) if (!a.refs.mdtrt_ids.some((m) => person.visits.has(m))) person.alerts.delete(id)
 }

@@ -1,5 +1,7 @@
 import type { Diagnosis } from '../../schemas/index.ts'
 import type { Metrics } from '../metrics.ts'
+import { latestOf } from '../store/alerts.ts'
+import { alertFromRow } from '../store/rows.ts'
 import type { Store } from '../store/store.ts'
 import { chTime, fromChTime } from '../util/time.ts'
 import { newPerson, visitOf } from './apply.ts'
@@ -117,7 +119,7 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
   )).map((r) => r.psn_no)
   if (psns.length === 0) return new Map()
   const p = { psns, since: chTime(sinceMs) }
-  const [visits, discharges, lines, fr, setls, sr] = await Promise.all([
+  const [visits, discharges, lines, fr, setls, sr, alerts] = await Promise.all([
     store.query<Row>(`SELECT * FROM ${store.t('visits')} FINAL WHERE psn_no IN {psns:Array(String)} AND begntime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     store.query<Row>(`SELECT * FROM ${store.t('discharges')} FINAL WHERE psn_no IN {psns:Array(String)} AND endtime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     store.query<Row>(`SELECT psn_no, mdtrt_id, feedetl_sn, fixmedins_code, fee_ocur_time, med_list_codg, medins_list_codg, list_type, med_chrgitm_type,
@@ -128,6 +130,9 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
         toString(fund_pay_sumamt) AS fund_pay_sumamt, toString(acct_pay) AS acct_pay, toString(inscp_scp_amt) AS inscp_scp_amt, pay_grp_type, pay_grp_code, toString(pay_grp_weight) AS pay_grp_weight, event_id
       FROM ${store.t('settlements')} FINAL WHERE psn_no IN {psns:Array(String)} AND setl_time >= {since:DateTime64(3,'UTC')}`, p),
     store.query<Row>(`SELECT setl_id FROM ${store.t('settlement_reversals')} FINAL WHERE psn_no IN {psns:Array(String)}`, p),
+    // Every stored revision of the streaming alerts on these persons (few: alerts are rare); the latest of each is kept.
+    store.query<Row>(`SELECT * FROM ${store.t('alerts')} WHERE psn_no IN {psns:Array(String)} AND stage = 'in'
+      AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
   ])
   const out = new Map<string, PersonState>()
   const person = (psn_no: string) => {
@@ -193,6 +198,12 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
   for (const s of out.values()) {
     for (const [id, v] of s.visits) if ((v.endtime ?? Infinity) < sinceMs) s.visits.delete(id)
     if (s.visits.size === 0) out.delete(s.psn_no)
+  }
+  // Alerts that rest on a held visit: the ones later facts may revise.
+  for (const r of latestOf(alerts)) {
+    const s = out.get(String(r.psn_no))
+    const a = alertFromRow(r)
+    if (s && a.refs.mdtrt_ids.some((m) => s.visits.has(m))) s.alerts.set(a.alert_id, a)
   }
   return out
 }

@@ -1,4 +1,4 @@
-import type { Diagnosis } from '../../schemas/index.ts'
+import type { Alert, Diagnosis } from '../../schemas/index.ts'
 
 /**
  * Per-person state held by the processor that owns the person's partition: a
@@ -75,4 +75,11 @@ export interface PersonState {
   owner: string
   /** Event time (ms) of the newest event applied; the retention window counts back from it. */
   last_event_time: number
+  /**
+   * The latest revision of each alert raised on this person's facts by the
+   * streaming detectors (withdrawn ones too): what a later reversal or
+   * discharge re-evaluates, and what says whether a finding is new, changed
+   * or already raised. Loaded with the history (src/state/cache.ts).
+   */
+  alerts: Map<string, Alert>
 }

@@ -7,6 +7,9 @@ import { alertFromRow } from './rows.ts'
 import type { Store } from './store.ts'
 
 export const FEED_SORTS = ['newest', 'amount', 'severity'] as const
+/** Which revisions of the facts the feed shows: withdrawn alerts leave the default feed, never the store. */
+export const LIFECYCLES = ['current', 'withdrawn', 'all'] as const
+export type Lifecycle = (typeof LIFECYCLES)[number]
 export type FeedSort = (typeof FEED_SORTS)[number]
 
 export interface AlertQuery {
@@ -33,6 +36,8 @@ export interface AlertQuery {
   assignee?: string
   overdue?: boolean
   psn_no?: string
+  /** Absent: all. */
+  lifecycle?: Lifecycle
   /** The caller's scope (regions and institutions); absent = everything. */
   scope?: Scope
   /** Needed for the overdue filter: now, and the detection time before which an untouched alert is overdue. */
@@ -51,7 +56,7 @@ const OPEN = ['new', 'first_review', 'second_review', 'appeal', 'investigation']
 const SEV: Record<string, number> = { critical: 4, high: 3, medium: 2, low: 1 }
 const SEV_RANK = `multiIf(severity = 'critical', 4, severity = 'high', 3, severity = 'medium', 2, 1)`
 /** What ranking and filtering read; the wide text columns are fetched for the final page only. */
-const NARROW = 'alert_id, event_time, detected_at, amount_at_risk, severity, fixmedins_code, admdvs, detector_id, stage, result, psn_no'
+const NARROW = 'alert_id, event_time, detected_at, revision, revised_at, status, amount_at_risk, severity, fixmedins_code, admdvs, detector_id, stage, result, psn_no'
 /** Beyond this many candidates the narrow scan gives up and one FINAL query answers. */
 const MAX_CANDIDATES = 50_000
 
@@ -168,6 +173,8 @@ function conditions(store: Store, q: AlertQuery, sort: FeedSort, after: Key | un
     where.push('psn_no = {f_psn:String}')
     params.f_psn = q.psn_no
   }
+  if (q.lifecycle === 'current') where.push(`status != 'withdrawn'`)
+  else if (q.lifecycle === 'withdrawn') where.push(`status = 'withdrawn'`)
   if (q.amount_min !== undefined) {
     where.push('amount_at_risk >= {f_amin:Decimal(38,2)}')
     params.f_amin = money(q.amount_min)
@@ -222,6 +229,7 @@ function predicate(q: AlertQuery): (r: Row) => boolean {
     return inList(q.fixmedins_code, r.fixmedins_code) && inList(q.detector, r.detector_id) && inList(q.stage, r.stage)
       && inList(q.result, r.result) && inList(q.severity, r.severity)
       && (!q.admdvs || String(r.admdvs).startsWith(q.admdvs)) && (!q.psn_no || r.psn_no === q.psn_no)
+      && (q.lifecycle === undefined || q.lifecycle === 'all' || (q.lifecycle === 'withdrawn') === (r.status === 'withdrawn'))
       && (q.amount_min === undefined || amount >= fen(q.amount_min)) && (q.amount_max === undefined || amount <= fen(q.amount_max))
       && (q.from === undefined || at >= q.from) && (q.to === undefined || at < q.to)
       && (!q.scope || canSee(q.scope, { fixmedins_code: String(r.fixmedins_code), admdvs: String(r.admdvs) }))
@@ -230,18 +238,27 @@ function predicate(q: AlertQuery): (r: Row) => boolean {
 
 /**
  * The current version of each alert, read without FINAL: every stored version
- * by primary key, then the one ReplacingMergeTree(event_time) keeps — the
- * highest event_time; among equal ones (a replay) the later insert, which is
- * the later detection.
+ * by primary key, then the latest (latestOf).
  */
 async function latestVersions(store: Store, ids: readonly string[], columns = '*'): Promise<Row[]> {
   if (!ids.length) return []
-  const rows = await store.query<Row>(`SELECT ${columns} FROM ${store.t('alerts')} WHERE alert_id IN {ids:Array(String)}`, { ids: [...ids] })
+  return latestOf(await store.query<Row>(`SELECT ${columns} FROM ${store.t('alerts')} WHERE alert_id IN {ids:Array(String)}`, { ids: [...ids] }))
+}
+
+/**
+ * Of several stored rows of the same alerts, the current one of each: the
+ * highest revision; among equal ones (a replay, or rows from before revisions
+ * existed, all revision 1) the highest event_time, then the latest detection —
+ * what ReplacingMergeTree(event_time) keeps, since revisions keep their
+ * alert's event_time and are written in order.
+ */
+export function latestOf(rows: readonly Row[]): Row[] {
   const best = new Map<string, Row>()
+  const rank = (r: Row): Key => [Number(r.revision ?? 1), String(r.event_time), String(r.revised_at ?? r.detected_at), String(r.detected_at)]
   for (const r of rows) {
     const id = String(r.alert_id)
     const cur = best.get(id)
-    if (!cur || cmp([String(r.event_time), String(r.detected_at)], [String(cur.event_time), String(cur.detected_at)]) > 0) best.set(id, r)
+    if (!cur || cmp(rank(r), rank(cur)) > 0) best.set(id, r)
   }
   return [...best.values()]
 }

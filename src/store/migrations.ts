@@ -244,6 +244,28 @@ export const MIGRATIONS: Migration[] = [
       ) ENGINE = ReplacingMergeTree(recorded_at) PARTITION BY toYYYYMM(event_time) ORDER BY (fixmedins_code, event_id, detector_id)`,
     ],
   },
+  {
+    version: 7,
+    name: 'alert revisions',
+    statements: [
+      // Alerts follow the facts (docs/review.md, "Withdrawn and updated
+      // alerts"): a later reversal, discharge or settlement makes a new
+      // revision of the same alert_id — updated, or withdrawn with its reason
+      // and the event that caused it. Revisions keep the alert's event_time
+      // (so its partition) and are written in order: the merge keeps the last
+      // one, and readers pick the highest revision explicitly
+      // (src/store/alerts.ts latestOf). Rows from before get revision 1, active.
+      `ALTER TABLE {db}.alerts ADD COLUMN IF NOT EXISTS revision UInt32 DEFAULT 1`,
+      `ALTER TABLE {db}.alerts ADD COLUMN IF NOT EXISTS status LowCardinality(String) DEFAULT 'active'`,
+      `ALTER TABLE {db}.alerts ADD COLUMN IF NOT EXISTS withdrawn_reason LowCardinality(String) DEFAULT ''`,
+      `ALTER TABLE {db}.alerts ADD COLUMN IF NOT EXISTS revised_at ${T} DEFAULT detected_at`,
+      `ALTER TABLE {db}.alerts ADD COLUMN IF NOT EXISTS revision_event_id String DEFAULT ''`,
+      // A person's alerts are loaded with the person's history (src/state/cache.ts):
+      // without an index on psn_no that read would scan the table, sorted by alert_id.
+      `ALTER TABLE {db}.alerts ADD INDEX IF NOT EXISTS ix_psn psn_no TYPE bloom_filter(0.01) GRANULARITY 1`,
+      `ALTER TABLE {db}.alerts MATERIALIZE INDEX ix_psn`,
+    ],
+  },
 ]
 
 export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS): Promise<{ applied: number[]; current: number }> {

@@ -126,6 +126,7 @@ export function alertRow(a: Alert, admdvs: string): object {
     mdtrt_ids: a.refs.mdtrt_ids, feedetl_sns: a.refs.feedetl_sns, setl_ids: a.refs.setl_ids, event_ids: a.refs.event_ids,
     amount_at_risk: a.amount_at_risk, title_zh: a.title.zh, title_en: a.title.en, message_zh: a.message.zh, message_en: a.message.en,
     evidence: JSON.stringify(a.evidence), basis_zh: a.basis.zh, basis_en: a.basis.en, event_time: ts(a.event_time), detected_at: ts(a.detected_at),
+    revision: a.revision, status: a.status, withdrawn_reason: a.withdrawn_reason ?? '', revised_at: ts(a.revised_at), revision_event_id: a.revision_event_id ?? '',
   }
 }
 
@@ -146,5 +147,10 @@ export function alertFromRow(r: Record<string, unknown>): Alert {
     title: { zh: String(r.title_zh), en: String(r.title_en) }, message: { zh: String(r.message_zh), en: String(r.message_en) },
     evidence: JSON.parse(String(r.evidence)) as Record<string, unknown>, basis: { zh: String(r.basis_zh), en: String(r.basis_en) },
     event_time: iso(r.event_time), detected_at: iso(r.detected_at),
+    // Rows written before alerts had revisions (migration 7 gives them these defaults).
+    revision: Number(r.revision ?? 1), status: (r.status ?? 'active') as Alert['status'],
+    ...(r.withdrawn_reason ? { withdrawn_reason: r.withdrawn_reason as Alert['withdrawn_reason'] } : {}),
+    revised_at: iso(r.revised_at ?? r.detected_at),
+    ...(r.revision_event_id ? { revision_event_id: String(r.revision_event_id) } : {}),
   }
 }

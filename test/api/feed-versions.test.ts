@@ -31,7 +31,7 @@ function alert(i: number, v: { amount: number; severity: (typeof SEVERITIES)[num
     subject: { fixmedins_code: inst, psn_no: `PSN${String(i % 40).padStart(8, '0')}` },
     refs: { mdtrt_ids: [`M${i}`], feedetl_sns: [], setl_ids: [], event_ids: [] },
     amount_at_risk: v.amount.toFixed(2), title: { zh: '告警', en: 'alert' }, message: { zh: 'm', en: 'm' }, evidence: {}, basis: { zh: 'b', en: 'b' },
-    event_time: new Date(v.eventMs).toISOString(), detected_at: new Date(v.detectedMs).toISOString(),
+    event_time: new Date(v.eventMs).toISOString(), detected_at: new Date(v.detectedMs).toISOString(), revision: 1, status: 'active', revised_at: new Date(v.detectedMs).toISOString(),
   }
 }
 

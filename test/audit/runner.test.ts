@@ -127,7 +127,7 @@ describe('auditTopK', () => {
   const alert = (id: string, detector: string, amount: number, fixmedins_code: string, mdtrt_ids: string[] = []): Alert => ({
     alert_id: id, schema_version: 1, detector: { id: detector, version: '1.0.0', params_hash: 'h' }, result: 'suspicious', severity: 'medium', stage: 'post',
     subject: { fixmedins_code }, refs: { mdtrt_ids, feedetl_sns: [], setl_ids: [], event_ids: [] }, amount_at_risk: amount.toFixed(2),
-    title: { zh: 't', en: 't' }, message: { zh: 'm', en: 'm' }, evidence: {}, basis: { zh: 'b', en: 'b' }, event_time: cn('2026-02-01 00:00'), detected_at: cn('2026-02-01 00:00'),
+    title: { zh: 't', en: 't' }, message: { zh: 'm', en: 'm' }, evidence: {}, basis: { zh: 'b', en: 'b' }, event_time: cn('2026-02-01 00:00'), detected_at: cn('2026-02-01 00:00'), revision: 1, status: 'active', revised_at: cn('2026-02-01 00:00'),
   })
   const label = (pattern: Label['pattern'], fixmedins_code: string, mdtrt_ids: string[] = []): Label => ({ pattern, fixmedins_code, refs: { mdtrt_ids, feedetl_sns: [], setl_ids: [] }, note: '' })
 

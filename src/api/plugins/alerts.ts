@@ -9,7 +9,7 @@ import { FundwatchError } from '../../errors.ts'
 import { loadClaims } from '../../evidence/claims.ts'
 import { Decision } from '../../review/service.ts'
 import { STATUSES } from '../../review/workflow.ts'
-import { FEED_SORTS, listAlerts } from '../../store/alerts.ts'
+import { FEED_SORTS, LIFECYCLES, listAlerts } from '../../store/alerts.ts'
 import { alertItem, alertItems, alertMeta, guardAlert, purposeOf, reveals, visibleAlert, who, type ApiDeps } from '../context.ts'
 import { AlertDetail, AlertId, AlertItem, AlertOrDegraded, Purpose, csv, errors } from '../schemas.ts'
 
@@ -37,6 +37,8 @@ export const FeedQuery = z.object({
   assignee: z.string().max(40).optional().describe('A user id, "me", or "none"'),
   overdue: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
   psn_no: z.string().max(40).optional(),
+  lifecycle: z.enum(LIFECYCLES).default('current')
+    .describe('current: active and updated alerts (the default feed); withdrawn: only alerts later facts withdrew; all: both'),
 }).strict()
 
 /** The alert feed, alert detail with its evidence, and the review steps. */
@@ -56,7 +58,7 @@ export const alertsPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { d
     const page = await listAlerts(deps.app.store, {
       limit: q.limit, cursor: q.cursor, sort: q.sort, fixmedins_code: q.fixmedins_code, admdvs: q.admdvs, detector: q.detector,
       stage: q.stage, result: q.result, severity: q.severity_in, status: q.status, amount_min: q.amount_min, amount_max: q.amount_max,
-      from: q.from, to: q.to, psn_no: q.psn_no, overdue: q.overdue,
+      from: q.from, to: q.to, psn_no: q.psn_no, overdue: q.overdue, lifecycle: q.lifecycle,
       assignee: q.assignee === undefined ? undefined : q.assignee === 'none' ? '' : q.assignee === 'me' ? p.id : q.assignee,
       scope: p,
       now: deps.now(), newOverdueBefore: deps.review.newOverdueBefore(),

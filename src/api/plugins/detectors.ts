@@ -20,7 +20,7 @@ async function detectorStats(deps: ApiDeps, p: Principal): Promise<Map<string, S
   const scope = scopeSql(p, { admdvs: 'admdvs', fixmedins_code: 'fixmedins_code' })
   const [alerts, verdicts] = await Promise.all([
     s.query<{ detector_id: string; alerts: string; amount: string }>(
-      `SELECT detector_id, count() AS alerts, sum(amount_at_risk) AS amount FROM ${s.t('alerts')} FINAL WHERE ${scope.sql} GROUP BY detector_id`, scope.params),
+      `SELECT detector_id, count() AS alerts, sum(amount_at_risk) AS amount FROM ${s.t('alerts')} FINAL WHERE ${scope.sql} AND status != 'withdrawn' GROUP BY detector_id`, scope.params),
     s.query<{ detector_id: string; confirmed: string; dismissed: string }>(
       `SELECT detector_id, countIf(status = 'decided') AS confirmed, countIf(status = 'dismissed') AS dismissed FROM ${s.t('alert_status')} FINAL WHERE ${scope.sql} GROUP BY detector_id`, scope.params),
   ])

@@ -19,7 +19,7 @@ type Risk = z.output<typeof InstitutionRisk>
 async function ranking(deps: ApiDeps, p: Principal, filter: { admdvs?: string; fixmedins_code?: string }): Promise<Risk[]> {
   const s = deps.app.store
   const scope = scopeSql(p, { admdvs: 'admdvs', fixmedins_code: 'fixmedins_code' })
-  const where = [scope.sql]
+  const where = [scope.sql, `status != 'withdrawn'`]
   const params: Record<string, unknown> = { ...scope.params, now: chTime(deps.now()), newdue: chTime(deps.review.newOverdueBefore()) }
   if (filter.admdvs) {
     where.push('startsWith(admdvs, {f_admdvs:String})')

@@ -32,14 +32,15 @@ export interface LiveFeedOptions {
  * The live feed over Server-Sent Events. The pipeline publishes alerts after
  * they are stored; each connected client receives those in its scope, encoded
  * through the same AlertItem schema as the feed (so evidence is masked the
- * same way). Alerts are pushed at most once per alert_id per process lifetime
- * window, which absorbs the re-publication of a replayed batch.
+ * same way). Each revision of an alert is pushed at most once per process lifetime
+ * window, which absorbs the re-publication of a replayed batch; a withdrawal
+ * or an update is pushed as the alert's next revision.
  */
 export function createLiveFeed(app: App, opts: LiveFeedOptions = {}): LiveFeed {
   const perToken = opts.streamsPerToken ?? STREAMS_PER_TOKEN
   const clients = new Set<Client>()
   let deps: ApiDeps | undefined
-  const recent = new Map<string, string>() // alert_id → event_time last pushed
+  const recent = new Map<string, number>() // alert_id → revision last pushed
 
   const send = (event: string, data: unknown, place: { fixmedins_code: string; admdvs: string }, id?: string) => {
     const chunk = `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
@@ -53,8 +54,8 @@ export function createLiveFeed(app: App, opts: LiveFeedOptions = {}): LiveFeed {
       const names = await deps.directory.names()
       for (const alert of alerts) {
         // A refined finding (later event_time) is news; the same one replayed is not.
-        if (recent.get(alert.alert_id) === alert.event_time) continue
-        recent.set(alert.alert_id, alert.event_time)
+        if ((recent.get(alert.alert_id) ?? 0) >= alert.revision) continue
+        recent.set(alert.alert_id, alert.revision)
         if (recent.size > 50_000) recent.delete(recent.keys().next().value!)
         const stored: StoredAlert = { alert, admdvs: app.kb().institutions.get(alert.subject.fixmedins_code)?.admdvs ?? '' }
         // An alert that does not fit the response schema is logged and not pushed
