@@ -144,8 +144,8 @@ export const InventoryEvent = z.looseObject({ ...envelope, event_type: z.literal
  * stored visit (src/pipeline/pipeline.ts) or refuses as unresolved_person.
  */
 export const LegacyReversal = z.discriminatedUnion('event_type', [
-  z.looseObject({ ...envelope, event_type: z.literal('fee.reversed'), payload: FeeReversed.extend({ psn_no: z.undefined() }) }),
-  z.looseObject({ ...envelope, event_type: z.literal('settlement.reversed'), payload: SettlementReversed.extend({ psn_no: z.undefined() }) }),
+  z.looseObject({ ...envelope, event_type: z.literal('fee.reversed'), payload: FeeReversed.omit({ psn_no: true }) }),
+  z.looseObject({ ...envelope, event_type: z.literal('settlement.reversed'), payload: SettlementReversed.omit({ psn_no: true }) }),
 ])
 
 /** Everything that can arrive on the claims or inventory topic. */

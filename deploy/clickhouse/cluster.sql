@@ -178,3 +178,32 @@ CREATE TABLE IF NOT EXISTS fundwatch.detector_errors ON CLUSTER '{cluster}' (
   detector_id LowCardinality(String), detector_version LowCardinality(String), kind LowCardinality(String),
   detail String, elapsed_ms Float64, recorded_at DateTime64(3, 'UTC')
   ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', recorded_at) PARTITION BY toYYYYMM(event_time) ORDER BY (fixmedins_code, event_id, detector_id);
+
+-- migration 7: alert revisions
+ALTER TABLE fundwatch.alerts ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS revision UInt32 DEFAULT 1;
+
+ALTER TABLE fundwatch.alerts ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS status LowCardinality(String) DEFAULT 'active';
+
+ALTER TABLE fundwatch.alerts ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS withdrawn_reason LowCardinality(String) DEFAULT '';
+
+ALTER TABLE fundwatch.alerts ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS revised_at DateTime64(3, 'UTC') DEFAULT detected_at;
+
+ALTER TABLE fundwatch.alerts ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS revision_event_id String DEFAULT '';
+
+ALTER TABLE fundwatch.alerts ON CLUSTER '{cluster}' ADD INDEX IF NOT EXISTS ix_psn psn_no TYPE bloom_filter(0.01) GRANULARITY 1;
+
+ALTER TABLE fundwatch.alerts ON CLUSTER '{cluster}' MATERIALIZE INDEX ix_psn;
+
+CREATE TABLE IF NOT EXISTS fundwatch.alert_revisions ON CLUSTER '{cluster}' (
+  alert_id String, revision UInt32, status LowCardinality(String), withdrawn_reason LowCardinality(String),
+  revision_event_id String, revised_at DateTime64(3, 'UTC'), detector_id LowCardinality(String), detector_version LowCardinality(String),
+  fixmedins_code LowCardinality(String), admdvs LowCardinality(String), amount_at_risk Decimal(38, 2),
+  feedetl_sns Array(String), setl_ids Array(String), message_zh String, message_en String, evidence String, event_time DateTime64(3, 'UTC')
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY toYYYYMM(event_time) ORDER BY (alert_id, revision);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.alert_revisions_mv ON CLUSTER '{cluster}' TO fundwatch.alert_revisions AS
+  SELECT alert_id, revision, status, withdrawn_reason, revision_event_id, revised_at, detector_id, detector_version,
+  fixmedins_code, admdvs, amount_at_risk, feedetl_sns, setl_ids, message_zh, message_en, evidence, event_time FROM fundwatch.alerts;
+
+INSERT INTO fundwatch.alert_revisions SELECT alert_id, revision, status, withdrawn_reason, revision_event_id, revised_at, detector_id, detector_version,
+  fixmedins_code, admdvs, amount_at_risk, feedetl_sns, setl_ids, message_zh, message_en, evidence, event_time FROM fundwatch.alerts;

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Institution } from '../../schemas/index.ts'
-import { FROM, INSURANCE_PAID, TO, activeSettlements, assignPeers, num, peerGroupKeys, type PeerGroup, windowEvidence, windowLabel } from '../../src/audit/sql.ts'
+import { FROM, INSURANCE_PAID, TO, activeSettlements, assignPeers, num, peerGroupKeys, type PeerGroup, windowEvidence } from '../../src/audit/sql.ts'
 import { median, r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import type { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
@@ -67,7 +67,7 @@ export function baseWeights(kb: KnowledgeBase): (type: string, code: string, wei
 export default defineDetector({
   kind: 'audit',
   id: 'case-mix-drift',
-  version: '1.0.0',
+  version: '2.0.0',
   title: text('病例组合指数异常上升', 'Case-mix index rising'),
   pattern: text('病例组合指数异常上升', 'Case-mix drift'),
   description: text(
@@ -193,7 +193,7 @@ function finding(ctx: AuditContext, p: Params, s: Inst, hits: Hit[], cases: Case
   const peerNote = hits.some((h) => h.peer) ? '' : '(同级机构不足，未做同级比较)'
   const peerNoteEn = hits.some((h) => h.peer) ? '' : ' (too few peers with history: no peer check)'
   return {
-    key: `${s.code}/${windowLabel(ctx)}`,
+    key: s.code,
     subject: { fixmedins_code: s.code },
     refs: { setl_ids: top.map((c) => c.setl_id), mdtrt_ids: [...new Set(top.map((c) => c.mdtrt_id))] },
     amount_fen: toFen(Math.max(0, amount)),

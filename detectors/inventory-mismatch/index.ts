@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { FROM, INSURANCE_PAID, TO, activeLines, activeSettlements, num, windowEvidence, windowLabel } from '../../src/audit/sql.ts'
+import { FROM, INSURANCE_PAID, TO, activeLines, activeSettlements, num, windowEvidence } from '../../src/audit/sql.ts'
 import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
@@ -44,7 +44,7 @@ interface Item {
 export default defineDetector({
   kind: 'audit',
   id: 'inventory-mismatch',
-  version: '1.0.0',
+  version: '2.0.0',
   title: text('进销存不符(疑似串换药品)', 'Sales beyond stock (item swapping)'),
   pattern: text('串换药品(进销存不符)', 'Item swapping (inventory mismatch)'),
   description: text(
@@ -196,7 +196,7 @@ function finding(ctx: AuditContext, p: Params, it: Item, price: { unit_price: nu
   const fundRatio = price?.fund_ratio ?? 1
   const short = it.periods.filter((x) => x.shortfall > 0)
   return {
-    key: `${it.fixmedins_code}/${it.med_list_codg}/${windowLabel(ctx)}`,
+    key: `${it.fixmedins_code}/${it.med_list_codg}`,
     subject: { fixmedins_code: it.fixmedins_code },
     refs: { mdtrt_ids: [...new Set(sales.map((x) => x.mdtrt_id))] },
     amount_fen: toFen(it.shortfall * unit * fundRatio),

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Institution } from '../../schemas/index.ts'
-import { FROM, INSURANCE_PAID, IS_INPATIENT, TO, activeLines, activeSettlements, assignPeers, num, peerGroupKeys, type PeerGroup, windowEvidence, windowLabel, windowParams } from '../../src/audit/sql.ts'
+import { FROM, INSURANCE_PAID, IS_INPATIENT, TO, activeLines, activeSettlements, assignPeers, num, peerGroupKeys, type PeerGroup, windowEvidence, windowParams } from '../../src/audit/sql.ts'
 import { peerStats, r2, r4, robustZ, type PeerStats } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
@@ -87,7 +87,7 @@ interface Subject {
 export default defineDetector({
   kind: 'audit',
   id: 'provider-outlier',
-  version: '1.0.0',
+  version: '2.0.0',
   title: text('机构/医生费用指标异常', 'Provider or doctor far from its peers'),
   pattern: text('机构/医生异常', 'Provider outliers'),
   description: text(
@@ -293,7 +293,7 @@ function finding(ctx: AuditContext, p: Params, f: Flag, visits: readonly RefVisi
   const peersZh = f.s.doctor === undefined ? (f.group.basis === 'level+type' ? '同级同类机构' : '同级同种机构') : '同级同类机构同科室医生'
   const peersEn = f.s.doctor === undefined ? (f.group.basis === 'level+type' ? 'institutions of the same level and type' : 'institutions of the same level and kind') : 'same-department doctors at institutions of the same level and type'
   return {
-    key: `${who}/${f.metric}/${windowLabel(ctx)}`,
+    key: `${who}/${f.metric}`,
     subject: { fixmedins_code: f.s.fixmedins_code, ...(f.s.doctor === undefined ? {} : { doctor: f.s.doctor }) },
     refs: { mdtrt_ids: mine.map((v) => v.mdtrt_id), setl_ids: mine.flatMap((v) => v.setl_ids) },
     amount_fen: toFen(Math.max(0, excessCost * fundRatio)),

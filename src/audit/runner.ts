@@ -8,7 +8,9 @@ import type { KnowledgeBase } from '../kb/knowledge-base.ts'
 import type { AlertSink } from '../pipeline/types.ts'
 import { alertMatchesLabel, type Label } from '../generator/labels.ts'
 import { PATTERNS, type PatternId } from '../detect/patterns.ts'
+import { alertsById } from '../store/alerts.ts'
 import { alertRow } from '../store/rows.ts'
+import { digest } from '../detect/revise.ts'
 import { cnIso } from '../util/time.ts'
 import { compareYuan } from '../util/money.ts'
 
@@ -37,9 +39,9 @@ export interface AuditRun {
  * Runs the enabled audit (事后) detectors over [from, to) and stores their
  * alerts. Findings become alerts exactly as streaming ones do (engine.toAlert:
  * detector version, parameter hash, rule-base result and severity), at stage
- * `post`, with the window end as event_time: the same window over the same
- * facts gives the same alert ids and the same event_time, so a re-run replaces
- * its earlier rows in the alerts table instead of adding to them. Once
+ * `post`, with the window end as event_time. Keys name the subject and the
+ * measure, not the window, so a finding that persists from night to night
+ * keeps its alert (revisions(), below). Once
  * stored, the alerts are published to `sinks` (the alerts topic), like the
  * pipeline's: consumers see audit findings in the same document and place.
  */
@@ -97,10 +99,37 @@ async function runDetectors(app: App, options: AuditOptions): Promise<AuditRun> 
     byDetector[a.detector.id] = unique.length
     alerts.push(...unique)
   }
-  await app.store.insert('alerts', alerts.map((x) => alertRow(x, kb.institutions.get(x.subject.fixmedins_code)?.admdvs ?? '')))
-  for (const sink of opts.sinks ?? []) if (alerts.length) await sink.publish(alerts)
+  const changed = await revisions(app, alerts)
+  await app.store.insert('alerts', changed.map((x) => alertRow(x, kb.institutions.get(x.subject.fixmedins_code)?.admdvs ?? '')))
+  for (const sink of opts.sinks ?? []) if (changed.length) await sink.publish(changed)
   app.log.info({ from: cnIso(opts.from), to: eventTime, byDetector, errors: errors.length, ms }, 'audit finished')
   return { alerts, byDetector, errors, ms }
+}
+
+/**
+ * What a run changes. An audit finding's key names its subject and measure,
+ * not the window (a nightly run over a rolling window sees the same facts
+ * again): a finding already stored with the same content adds nothing, one
+ * whose amount or evidence changed is its alert's next revision (`updated`,
+ * keeping its first event_time and detected_at, so its review and place in
+ * the feed), and only a finding never raised is a new alert.
+ */
+async function revisions(app: App, found: readonly Alert[]): Promise<Alert[]> {
+  const stored = new Map((await alertsById(app.store, found.map((a) => a.alert_id))).map((s) => [s.alert.alert_id, s.alert]))
+  const out: Alert[] = []
+  for (const a of found) {
+    const cur = stored.get(a.alert_id)
+    if (cur === undefined) out.push(a)
+    else if (digest(sameWindow(cur)) !== digest(sameWindow(a)) || cur.status === 'withdrawn') {
+      out.push({ ...a, event_time: cur.event_time, detected_at: cur.detected_at, revision: cur.revision + 1, status: 'updated', revised_at: a.detected_at })
+    }
+  }
+  return out
+}
+
+/** A finding without the window it was computed over: a later window over the same facts is not a change. */
+function sameWindow(a: Alert): Alert {
+  return { ...a, evidence: { ...a.evidence, window: undefined } }
 }
 
 /** The rule's scope, applied to the finding's institution (an audit has no triggering event to scope by). */

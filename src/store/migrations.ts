@@ -264,6 +264,19 @@ export const MIGRATIONS: Migration[] = [
       // without an index on psn_no that read would scan the table, sorted by alert_id.
       `ALTER TABLE {db}.alerts ADD INDEX IF NOT EXISTS ix_psn psn_no TYPE bloom_filter(0.01) GRANULARITY 1`,
       `ALTER TABLE {db}.alerts MATERIALIZE INDEX ix_psn`,
+      // The alerts table keeps the latest revision; every revision, the
+      // previous ones included, stays here (a replay rewrites the same row).
+      `CREATE TABLE IF NOT EXISTS {db}.alert_revisions (
+        alert_id String, revision UInt32, status LowCardinality(String), withdrawn_reason LowCardinality(String),
+        revision_event_id String, revised_at ${T}, detector_id LowCardinality(String), detector_version LowCardinality(String),
+        fixmedins_code LowCardinality(String), admdvs LowCardinality(String), amount_at_risk Decimal(38, 2),
+        feedetl_sns Array(String), setl_ids Array(String), message_zh String, message_en String, evidence String, event_time ${T}
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (alert_id, revision)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.alert_revisions_mv TO {db}.alert_revisions AS
+        SELECT alert_id, revision, status, withdrawn_reason, revision_event_id, revised_at, detector_id, detector_version,
+          fixmedins_code, admdvs, amount_at_risk, feedetl_sns, setl_ids, message_zh, message_en, evidence, event_time FROM {db}.alerts`,
+      `INSERT INTO {db}.alert_revisions SELECT alert_id, revision, status, withdrawn_reason, revision_event_id, revised_at, detector_id, detector_version,
+          fixmedins_code, admdvs, amount_at_risk, feedetl_sns, setl_ids, message_zh, message_en, evidence, event_time FROM {db}.alerts`,
     ],
   },
 ]
