@@ -44,6 +44,53 @@ export function uploadedLines(ctx: DetectContext): readonly { feedetl_sn: string
   return ctx.event.event_type === 'fee.uploaded' ? ctx.event.payload.lines : undefined
 }
 
+/** 医疗收费项目类别 01 床位费: the category of bed-day items. */
+export const BED_CHRGITM_TYPE = '01'
+
+/**
+ * A line's 医疗收费项目类别 (charge category) as the knowledge base's catalog
+ * classifies its item, the line's own code only for an item the catalog does
+ * not know. Producers code the category inconsistently (a bed fee coded 05
+ * 治疗费); the catalog (知识库) is the reference both sides agreed on, so a rule
+ * about a kind of item (bed days, the categories that show care was given)
+ * follows the item, not the producer's label. Every detector that reads a
+ * line's category reads it here.
+ */
+export function chargeCategory(kb: KnowledgeBase, l: { readonly med_list_codg: string; readonly med_chrgitm_type: string }): string {
+  return kb.catalog.get(l.med_list_codg)?.med_chrgitm_type ?? l.med_chrgitm_type
+}
+
+/** Whether a line bills bed days (chargeCategory 01 床位费). */
+export function isBedLine(kb: KnowledgeBase, l: { readonly med_list_codg: string; readonly med_chrgitm_type: string }): boolean {
+  return chargeCategory(kb, l) === BED_CHRGITM_TYPE
+}
+
+/**
+ * The same rule for an audit detector's SQL over stored lines (the catalog is
+ * not in the store): the condition "chargeCategory(line) ∈ types", with the
+ * parameters it binds. `codesCodedIn` are the distinct med_list_codg of the
+ * lines in scope whose own code is in `types` (a cheap first query); with the
+ * catalog they give the two short lists the condition needs — the catalog's
+ * items of those categories, and the items the catalog puts elsewhere though a
+ * producer coded them in — so no query carries the whole catalog.
+ */
+export function chargeCategoryInSql(
+  kb: KnowledgeBase, types: readonly string[], codesCodedIn: readonly string[], names = { types: 'cat_types', in: 'cat_in', out: 'cat_out' },
+): { sql: string; params: Record<string, string[]> } {
+  const inSet = new Set(types)
+  const catIn: string[] = []
+  for (const i of kb.catalog.values()) if (inSet.has(i.med_chrgitm_type)) catIn.push(i.med_list_codg)
+  const catOut: string[] = []
+  for (const c of codesCodedIn) {
+    const i = kb.catalog.get(c)
+    if (i !== undefined && !inSet.has(i.med_chrgitm_type)) catOut.push(c)
+  }
+  return {
+    sql: `(med_list_codg IN {${names.in}:Array(String)} OR (med_chrgitm_type IN {${names.types}:Array(String)} AND med_list_codg NOT IN {${names.out}:Array(String)}))`,
+    params: { [names.types]: [...types], [names.in]: catIn, [names.out]: catOut },
+  }
+}
+
 /** Principal diagnosis: the discharge one once the visit is closed, else the flagged one, else the first. */
 export function principalDiagnosis(v: VisitState): string | undefined {
   if (v.dscg_maindiag_code) return v.dscg_maindiag_code

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import detector from './index.ts'
-import { Timeline, feeReversed, feeUploaded, visitClosed, visitOpened, type LineArgs } from '../../test/helpers/detect.ts'
+import { Timeline, feeReversed, feeUploaded, item, makeKb, visitClosed, visitOpened, type LineArgs } from '../../test/helpers/detect.ts'
 
 const bed = (day: string, sn?: string): LineArgs => ({ feedetl_sn: sn, fee_ocur_time: `${day}T08:00:00+08:00`, med_list_codg: 'BED', med_chrgitm_type: '01', pric: '50.00' })
 const nursing = (day: string): LineArgs => ({ fee_ocur_time: `${day}T09:00:00+08:00`, med_list_codg: 'NURSE', med_chrgitm_type: '07', pric: '20.00' })
@@ -57,6 +57,21 @@ describe('bed-holding', () => {
     const t = new Timeline(detector)
     t.push(visitOpened({ mdtrt_id: 'S1', begntime: '2026-03-01T10:00:00+08:00', med_type: '14' }))
     expect(t.push(close())).toEqual([])
+  })
+
+  it('judges a line by its catalog category first: a bed fee coded 05 is not care, a catalog drug coded 01 is', () => {
+    const kb = makeKb({ catalog: [item('BED', { med_chrgitm_type: '01', time_unit: 'day' }), item('DRUG', { list_type: 'drug', med_chrgitm_type: '09' })] })
+    const run = (lines: LineArgs[]) => {
+      const t = new Timeline(detector, kb, {})
+      t.push(visitOpened({ mdtrt_id: 'S1', begntime: '2026-03-01T10:00:00+08:00' }))
+      t.push(feeUploaded({ mdtrt_id: 'S1', lines }))
+      return t.push(close())
+    }
+    // Only bed fees, coded 05 治疗费 by the producer: still empty days.
+    const f = run(days(1, 10).map((d) => ({ ...bed(d), med_chrgitm_type: '05' })))
+    expect(f.map((x) => [x.key, x.evidence['empty_count']])).toEqual([['S1', 8]])
+    // A drug every day, coded 01 by the producer: care was given.
+    expect(run([...days(1, 10).map((d) => bed(d)), ...days(2, 9).map((d) => ({ ...drug(d), med_chrgitm_type: '01' }))])).toEqual([])
   })
 
   it('gives a redelivered discharge the same key', () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { defineDetector, type Finding } from '../../src/detect/types.ts'
 import { cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
-import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, text, toFen, visitEventIds } from '../_shared/common.ts'
+import { INPATIENT_MED_TYPES, chargeCategory, KB_MEASURES, NO_FINDINGS, REGULATION, text, toFen, visitEventIds } from '../_shared/common.ts'
 import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
@@ -19,7 +19,7 @@ const params = z.object({
 export default defineDetector({
   kind: 'stream',
   id: 'bed-holding',
-  version: '1.0.0',
+  version: '1.1.0',
   title: text('挂床住院', 'Bed-holding'),
   pattern: text('挂床住院', 'Bed-holding'),
   description: text(
@@ -53,7 +53,7 @@ export default defineDetector({
       if (l.reversed) continue
       const i = cnDayNumber(l.fee_ocur_time) - first
       if (i < 0 || i >= whole) continue
-      if (p.active_chrgitm_types.includes(l.med_chrgitm_type)) active[i] = 1
+      if (p.active_chrgitm_types.includes(chargeCategory(ctx.kb, l))) active[i] = 1
       idleFen[i]! += toFen(l.amount)
       idleSns[i]!.push(l.feedetl_sn)
     }

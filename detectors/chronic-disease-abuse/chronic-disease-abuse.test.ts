@@ -68,3 +68,12 @@ describe('chronic-disease-abuse', () => {
     expect(upload(visit('PSNHYPER01', [], { med_types: ['11'] }), 'PSNHYPER01', [drug(INSULIN)])).toEqual([])
   })
 })
+
+describe('chronic-disease-abuse: one finding per fact', () => {
+  it('N identical lines of a chronic-only drug give one finding for the item', () => {
+    const f = upload(visit('PSNHYPER01', ['I10.x00']), 'PSNHYPER01', [1, 2, 3, 4].map((i) => drug(INSULIN, `N${i}`)))
+    expect(f.map((x) => x.key)).toEqual([`V1/item/${INSULIN}/chronic`])
+    expect(f[0]!.refs.feedetl_sns).toEqual(['N1', 'N2', 'N3', 'N4'])
+    expect(f[0]!.amount_fen / 100).toBe(264)
+  })
+})

@@ -9,7 +9,7 @@ const CLINIC = 'H37100200021'
 const SOLO = 'H37100200022'
 const kb = makeKb({
   institutions: [institution(CLINIC, { kind: 'clinic', level: 1, type: '基层医疗机构' }), institution(SOLO, { kind: 'clinic', level: 0, type: '诊所' })],
-  catalog: [item('HD', { name: '血液透析', dialysis: true })],
+  catalog: [item('HD', { name: '血液透析', dialysis: true }), item('CONSULT', { name: '普通门诊诊察费', med_chrgitm_type: '02' }), item('MASSAGE', { name: '推拿', med_chrgitm_type: '05' })],
 })
 
 let app: TestApp
@@ -137,5 +137,21 @@ describe('collusion', () => {
     await storeEvents(app.store, evs([...ring(CLINIC, '2026-08-10 07:00', 10, 2, () => 'DRN', dialysis, '14'), ...morning('2026-08-10')]))
     expect(await runDetector(detector, app.store, kb, '2026-08-01', '2026-08-31')).toEqual([])
     expect(await runDetector(detector, app.store, kb, '2026-08-01', '2026-08-31', { skip_dialysis: false })).toHaveLength(1)
+  })
+
+  it('judges a line\'s charge category by the catalog first: a consultation coded 05, a treatment coded 02', async () => {
+    // Half the visits code the consultation as 05 治疗费 and the massage as 02 诊察费: the catalog says 02 and 05, the set is the same.
+    const miscoded: (k: number) => Lines = (k) => (t) => [
+      ...ringLines(t).map((l) => (l.med_list_codg === 'CONSULT' && k % 2 === 0 ? { ...l, med_chrgitm_type: '05' } : l)),
+      { med_list_codg: 'MASSAGE', med_chrgitm_type: k % 2 === 0 ? '02' : '05', pric: '30.00', fee_ocur_time: t },
+    ]
+    const t0 = Date.parse(cn('2026-09-10 21:30'))
+    const night = Array.from({ length: 10 }, (_, k) => {
+      const t = new Date(t0 + k * 12 * 60_000 + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ')
+      return visitEvents({ fixmedins_code: CLINIC, begntime: t, atddr_no: 'DRX', diag: 'M54.500', lines: miscoded(k)(cn(t)) })
+    })
+    await storeEvents(app.store, evs([...night, ...morning('2026-09-10')]))
+    const f = await runDetector(detector, app.store, kb, '2026-09-01', '2026-09-30')
+    expect(f.map((x) => [x.evidence.persons, x.evidence.items])).toEqual([[10, ['ACUP', 'DANSHEN', 'GINKGO', 'MASSAGE', 'MECOB']]])
   })
 })

@@ -4,7 +4,7 @@ import { INSURANCE_PAID, IS_INPATIENT, activeLines, activeSettlements, num, wind
 import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
-import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
+import { KB_MEASURES, REGULATION, chargeCategoryInSql, text, toFen } from '../_shared/common.ts'
 import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const HOUR = 3_600_000
@@ -63,7 +63,7 @@ interface Cluster {
 export default defineDetector({
   kind: 'audit',
   id: 'collusion',
-  version: '1.0.0',
+  version: '1.1.0',
   title: text('聚集性就医', 'Collusion cluster'),
   pattern: text('团伙/聚集性就医', 'Collusion clusters'),
   description: text(
@@ -108,7 +108,7 @@ function signalsOf(c: Cluster, p: Params): Record<Signal, boolean> {
  * active lines' distinct codes, the charge types every visit bills left out.
  * `where` narrows the visits (a parameterised condition on the visits table).
  */
-function perVisitCtes(ctx: AuditContext, p: Params, where: string): string {
+function perVisitCtes(ctx: AuditContext, p: Params, where: string, excluded: string): string {
   const s = ctx.store
   return `
     visit AS (
@@ -119,10 +119,10 @@ function perVisitCtes(ctx: AuditContext, p: Params, where: string): string {
       GROUP BY mdtrt_id
     ),
     sig AS (
-      SELECT mdtrt_id, arraySort(groupUniqArrayIf(med_list_codg, med_chrgitm_type NOT IN {exclude:Array(String)})) AS items,
+      SELECT mdtrt_id, arraySort(groupUniqArrayIf(med_list_codg, NOT ${excluded})) AS items,
         countIf(med_list_codg IN {dialysis:Array(String)}) > 0 AS dialysis
       -- An outpatient visit's lines are billed within a day or two of it: the time bound keeps the scan to the window's partitions.
-      FROM (${activeLines(s, 'fee_ocur_time >= fromUnixTimestamp64Milli({look_from:Int64}) AND fee_ocur_time < fromUnixTimestamp64Milli({to:Int64}) + INTERVAL 2 DAY AND mdtrt_id IN (SELECT mdtrt_id FROM visit)')})
+      FROM (${activeLines(s, `${LINES_IN_SCOPE} AND mdtrt_id IN (SELECT mdtrt_id FROM visit)`)})
       GROUP BY mdtrt_id
     ),
     per_visit AS (
@@ -136,9 +136,24 @@ function perVisitCtes(ctx: AuditContext, p: Params, where: string): string {
     )`
 }
 
+/** Lines in the window (and the two days after, as the item sets read them), by fee time. */
+const LINES_IN_SCOPE = 'fee_ocur_time >= fromUnixTimestamp64Milli({look_from:Int64}) AND fee_ocur_time < fromUnixTimestamp64Milli({to:Int64}) + INTERVAL 2 DAY'
+
+/**
+ * The condition "left out of the item set": the line's charge category in
+ * exclude_chrgitm_types, the catalog's category first (chargeCategoryInSql).
+ */
+async function excludedLines(ctx: AuditContext, p: Params): Promise<{ sql: string; params: Record<string, string[]> }> {
+  const coded = await ctx.store.query<{ med_list_codg: string }>(`
+    SELECT DISTINCT med_list_codg FROM ${ctx.store.t('fee_lines')}
+    WHERE ${LINES_IN_SCOPE} AND med_chrgitm_type IN {exclude:Array(String)}`,
+  { look_from: ctx.from - p.lookback_days * DAY, to: ctx.to, exclude: p.exclude_chrgitm_types })
+  return chargeCategoryInSql(ctx.kb, p.exclude_chrgitm_types, coded.map((r) => String(r.med_list_codg)))
+}
+
 function baseParams(ctx: AuditContext, p: Params): Record<string, unknown> {
   return {
-    look_from: ctx.from - p.lookback_days * DAY, from: ctx.from, to: ctx.to, exclude: p.exclude_chrgitm_types, min_items: p.min_items,
+    look_from: ctx.from - p.lookback_days * DAY, from: ctx.from, to: ctx.to, min_items: p.min_items,
     emergency: p.emergency_med_types, min_persons: p.min_persons, span: Math.round(p.window_hours * HOUR),
     dialysis: p.skip_dialysis ? [...ctx.kb.catalog.values()].filter((i) => i.dialysis).map((i) => i.med_list_codg) : [],
   }
@@ -153,9 +168,10 @@ function baseParams(ctx: AuditContext, p: Params): Record<string, unknown> {
  */
 async function findClusters(ctx: AuditContext, p: Params): Promise<Cluster[]> {
   const s = ctx.store
-  const base = baseParams(ctx, p)
+  const excluded = await excludedLines(ctx, p)
+  const base = { ...baseParams(ctx, p), ...excluded.params }
   const starts = await s.query<Record<string, unknown>>(`
-    WITH ${perVisitCtes(ctx, p, '1')},
+    WITH ${perVisitCtes(ctx, p, '1', excluded.sql)},
     ahead AS (
       SELECT fixmedins_code, set_key, t, count() OVER (PARTITION BY fixmedins_code, set_key ORDER BY t RANGE BETWEEN CURRENT ROW AND {span:Int64} FOLLOWING) AS n
       FROM per_visit
@@ -182,7 +198,7 @@ async function findClusters(ctx: AuditContext, p: Params): Promise<Cluster[]> {
   const inCluster = `arrayExists((c, k, a, b) -> fixmedins_code = c AND set_key = k AND t >= a AND t <= b, {codes:Array(String)}, {keys:Array(String)}, {starts:Array(Int64)}, {ends:Array(Int64)})`
   const [members, doctors, days] = await Promise.all([
     s.query<Record<string, unknown>>(`
-      WITH ${perVisitCtes(ctx, p, 'fixmedins_code IN {insts:Array(String)}')}
+      WITH ${perVisitCtes(ctx, p, 'fixmedins_code IN {insts:Array(String)}', excluded.sql)}
       SELECT fixmedins_code, set_key, mdtrt_id, psn_no, atddr_no, t, odd, main_diag FROM per_visit WHERE ${inCluster}`, arrays),
     s.query<Record<string, unknown>>(`
       SELECT fixmedins_code, intDiv(toUnixTimestamp64Milli(begntime) + ${CN}, ${DAY}) AS day, groupUniqArray(atddr_no) AS doctors
@@ -191,7 +207,7 @@ async function findClusters(ctx: AuditContext, p: Params): Promise<Cluster[]> {
         AND concat(fixmedins_code, '|', toString(day)) IN {inst_days:Array(String)}
       GROUP BY fixmedins_code, day`, arrays),
     s.query<Record<string, unknown>>(`
-      WITH ${perVisitCtes(ctx, p, 'fixmedins_code IN {insts:Array(String)}')}
+      WITH ${perVisitCtes(ctx, p, 'fixmedins_code IN {insts:Array(String)}', excluded.sql)}
       SELECT fixmedins_code, set_key, day, uniqExact(psn_no) AS persons FROM per_visit
       WHERE set_key IN {keys:Array(String)} GROUP BY fixmedins_code, set_key, day`, arrays),
   ])

@@ -85,3 +85,12 @@ describe('out-of-scope: inpatient, judged at discharge', () => {
     expect(t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'R50.900' }))).toEqual([])
   })
 })
+
+describe('out-of-scope: one finding per fact', () => {
+  it('N identical lines of an out-of-scope drug give one finding for the item', () => {
+    const f = outpatient(['I10.x00']).push(feeUploaded({ mdtrt_id: 'V1', lines: [1, 2, 3, 4].map((i) => drug({ feedetl_sn: `N${i}` })) }))
+    expect(f.map((x) => x.key)).toEqual([`V1/item/${DRUG}/indication`])
+    expect(f[0]!.refs.feedetl_sns).toEqual(['N1', 'N2', 'N3', 'N4'])
+    expect(f[0]!.amount_fen / 100).toBe(224)
+  })
+})

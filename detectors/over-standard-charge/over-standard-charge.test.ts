@@ -51,3 +51,13 @@ describe('over-standard-charge', () => {
     expect(t.push(ev)).toEqual([])
   })
 })
+
+describe('over-standard-charge: one finding per fact', () => {
+  it('N identical over-priced lines give one finding for the item, the excesses summed', () => {
+    const t = timeline(HOSPITAL_2)
+    const f = t.push(feeUploaded({ mdtrt_id: 'V1', fixmedins_code: HOSPITAL_2, lines: [1, 2, 3, 4].map((i) => ({ feedetl_sn: `N${i}`, fee_ocur_time: at, med_list_codg: CT, pric: '170.00' })) }))
+    expect(f.map((x) => x.key)).toEqual([`V1/item/${CT}/price-cap`])
+    expect(f[0]!.refs.feedetl_sns).toEqual(['N1', 'N2', 'N3', 'N4'])
+    expect(f[0]!.amount_fen / 100).toBe(80)
+  })
+})

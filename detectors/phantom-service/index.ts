@@ -2,8 +2,7 @@ import { z } from 'zod'
 import { defineDetector, type DetectContext, type Finding } from '../../src/detect/types.ts'
 import type { FeeLineState, PersonState, VisitState } from '../../src/state/types.ts'
 import { DAY_MS, cnDate, cnDayNumber, cnIso } from '../../src/util/time.ts'
-import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, judgeByItem, lineEvidence, round2, stayDays, text, toFen, type LineJudgement, uploadedLines, visitEventIds } from '../_shared/common.ts'
-import { touchedLines } from '../_shared/visit-index.ts'
+import { INPATIENT_MED_TYPES, KB_MEASURES, NO_FINDINGS, REGULATION, activeLine, excessShare, isBedLine, lineEvidence, round2, stayDays, text, toFen, uploadedLines, visitEventIds } from '../_shared/common.ts'
 import { evidenceLabels } from '../_shared/evidence-labels.ts'
 
 const params = z.object({
@@ -13,7 +12,7 @@ const params = z.object({
     .describe('Slack around admission, discharge and death times (HIS clocks, orders entered just before admission)').meta({ description_zh: '入院、出院和死亡时间前后的容差(HIS 时钟误差、入院前录入的医嘱)' }),
   check_hours_per_day: z.boolean().default(true).describe('More hours of an hour-billed item (catalog time_unit hour) in one China day than the day has').meta({ description_zh: '按小时计费的项目(目录 time_unit 为小时)一个自然日计费小时数超过一天的小时数' }),
   max_hours_per_day: z.number().positive().max(48).default(24).describe('Hours of one hour-billed item a visit may bill per China day').meta({ description_zh: '一次就诊每个自然日可计费的某一按小时项目的小时数' }),
-  check_bed_days: z.boolean().default(true).describe('More bed days (med_chrgitm_type 01) than days in the stay').meta({ description_zh: '床位费(收费类别 01)天数超过住院天数' }),
+  check_bed_days: z.boolean().default(true).describe('More bed days (items the catalog classes 01 床位费; the line\'s med_chrgitm_type for items it does not know) than days in the stay').meta({ description_zh: '床位费(目录收费类别 01；目录中没有的项目按明细的收费类别)天数超过住院天数' }),
   count_discharge_day: z.boolean().default(false)
     .describe('Bill the discharge day as a bed day too (default: 算入不算出, admission day counted, discharge day not)').meta({ description_zh: '出院当日也计床日(默认：算入不算出，入院日计、出院日不计)' }),
   check_outpatient_during_stay: z.boolean().default(true)
@@ -27,7 +26,7 @@ type Params = z.infer<typeof params>
 export default defineDetector({
   kind: 'stream',
   id: 'phantom-service',
-  version: '2.0.0',
+  version: '3.0.0',
   title: text('虚构医药服务', 'Phantom services'),
   pattern: text('虚构服务', 'Phantom services'),
   description: text(
@@ -65,28 +64,25 @@ export default defineDetector({
         if (l === undefined) continue
         any = true
         if (p.check_hours_per_day && ctx.kb.catalog.get(l.med_list_codg)?.time_unit === 'hour') (hourKeys ??= new Set()).add(`${l.med_list_codg}@${cnDayNumber(l.fee_ocur_time)}`)
-        if (l.med_chrgitm_type === '01') beds = true
+        if (isBedLine(ctx.kb, l)) beds = true
       }
-      // Dated outside the stay: every line of the items the upload brings, one finding per item.
-      out.push(...judgeByItem(visit, touchedLines(ctx, visit), 'timing', (l) => timing(visit, l, death, tol, p)))
+      // Dated outside the stay: when a line of this upload is, the visit's one finding listing all such lines.
+      if (timingFlags(visit, uploadedActive(visit, uploaded), death, tol, p)) pushTiming(visit, death, tol, p, out)
       if (hourKeys !== undefined) hoursPerDay(ctx, visit, hourKeys, p, out)
-      if (beds && p.check_bed_days && inpatient) bedDays(ctx, visit, p, out)
+      if (beds && p.check_bed_days && inpatient) bedDays(ctx, visit, p, out, (l) => timingReasons(visit, l, death, tol, p).length > 0)
       if (!inpatient && p.check_outpatient_during_stay) outpatientDuringStay(person, visit, tol, p, out)
       if (inpatient && p.check_overlapping_stays && any) overlaps(person, visit, p, out)
     } else if (ctx.event.event_type === 'visit.closed') {
       const death = (p.check_after_death ? deathInstant(ctx, person) : undefined)
       // Lines uploaded before the discharge was known, dated after it.
-      if (p.check_outside_stay || death !== undefined) {
-        out.push(...judgeByItem(visit, visit.lines.values(), 'timing', (l) => timing(visit, l, death, tol, p)))
-      }
-      // A death ends every other visit too.
+      if (p.check_outside_stay || death !== undefined) pushTiming(visit, death, tol, p, out)
+      // A death ends every other visit too: one with a line after it is judged again, whole.
       if (visit.dscg_way === '5' && death !== undefined) {
         for (const v of person.visits.values()) {
-          if (v === visit) continue
-          out.push(...judgeByItem(v, v.lines.values(), 'timing', (l) => (l.fee_ocur_time > death.at + tol ? timing(v, l, death, tol, p) : undefined)))
+          if (v !== visit && someLine(v, (l) => l.fee_ocur_time > death.at + tol)) pushTiming(v, death, tol, p, out)
         }
       }
-      if (inpatient && p.check_bed_days) bedDays(ctx, visit, p, out)
+      if (inpatient && p.check_bed_days) bedDays(ctx, visit, p, out, (l) => timingReasons(visit, l, death, tol, p).length > 0)
       if (inpatient && p.check_overlapping_stays) overlaps(person, visit, p, out)
     } else if (ctx.event.event_type === 'visit.opened') {
       if (inpatient && p.check_overlapping_stays) overlaps(person, visit, p, out)
@@ -114,38 +110,102 @@ function deathInstant(ctx: DetectContext, person: PersonState): Death | undefine
   return d
 }
 
-function timing(visit: VisitState, l: FeeLineState, death: Death | undefined, tol: number, p: Params): LineJudgement | undefined {
-  const reasons: string[] = []
+/** Why a line is dated where the person cannot have been, in a fixed order (the gravest first). */
+const TIMING_REASONS = ['after_death', 'after_discharge', 'before_admission'] as const
+type TimingReason = (typeof TIMING_REASONS)[number]
+
+function timingReasons(visit: VisitState, l: FeeLineState, death: Death | undefined, tol: number, p: Params): TimingReason[] {
+  const reasons: TimingReason[] = []
+  if (death !== undefined && l.fee_ocur_time > death.at + tol) reasons.push('after_death')
+  if (p.check_outside_stay && visit.endtime !== undefined && l.fee_ocur_time > visit.endtime + tol) reasons.push('after_discharge')
+  if (p.check_outside_stay && visit.opened && visit.begntime > 0 && l.fee_ocur_time < visit.begntime - tol) reasons.push('before_admission')
+  return reasons
+}
+
+function uploadedActive(visit: VisitState, uploaded: readonly { feedetl_sn: string }[]): FeeLineState[] {
+  const out: FeeLineState[] = []
+  for (const u of uploaded) {
+    const l = activeLine(visit, u.feedetl_sn)
+    if (l !== undefined) out.push(l)
+  }
+  return out
+}
+
+function timingFlags(visit: VisitState, lines: Iterable<FeeLineState>, death: Death | undefined, tol: number, p: Params): boolean {
+  for (const l of lines) if (!l.reversed && timingReasons(visit, l, death, tol, p).length > 0) return true
+  return false
+}
+
+function someLine(v: VisitState, pred: (l: FeeLineState) => boolean): boolean {
+  for (const l of v.lines.values()) if (!l.reversed && pred(l)) return true
+  return false
+}
+
+/**
+ * Lines dated before admission, after discharge or after death: one fact about
+ * the visit — services billed when the person was not there — so one finding
+ * per visit (`mdtrt/timing`), whatever the items, reasons and number of lines,
+ * listing every such standing line of the visit (with its reasons) and summing
+ * their amounts. The key does not depend on which reasons apply, so a death or
+ * discharge learnt later revises the same finding instead of adding another.
+ */
+function pushTiming(visit: VisitState, death: Death | undefined, tol: number, p: Params, out: Finding[]): void {
+  const flagged: { line: FeeLineState; reasons: TimingReason[] }[] = []
+  for (const l of visit.lines.values()) {
+    if (l.reversed) continue
+    const reasons = timingReasons(visit, l, death, tol, p)
+    if (reasons.length > 0) flagged.push({ line: l, reasons })
+  }
+  if (flagged.length === 0) return
+  flagged.sort((a, b) => a.line.fee_ocur_time - b.line.fee_ocur_time || (a.line.feedetl_sn < b.line.feedetl_sn ? -1 : a.line.feedetl_sn > b.line.feedetl_sn ? 1 : 0))
+  const all = new Set<TimingReason>()
+  let fen = 0
+  for (const f of flagged) {
+    for (const r of f.reasons) all.add(r)
+    fen += toFen(f.line.amount)
+  }
+  const reasons = TIMING_REASONS.filter((r) => all.has(r))
   const zh: string[] = []
   const en: string[] = []
-  if (p.check_outside_stay && visit.opened && visit.begntime > 0 && l.fee_ocur_time < visit.begntime - tol) {
-    reasons.push('before_admission')
-    zh.push(`早于就诊开始 ${cnIso(visit.begntime)}`)
-    en.push(`before the visit began at ${cnIso(visit.begntime)}`)
+  for (const r of reasons) {
+    if (r === 'after_death') {
+      zh.push(`晚于死亡日期 ${death!.date}`)
+      en.push(`after the person's death on ${death!.date}`)
+    } else if (r === 'after_discharge') {
+      zh.push(`晚于出院/结束 ${cnIso(visit.endtime!)}`)
+      en.push(`after the visit ended at ${cnIso(visit.endtime!)}`)
+    } else {
+      zh.push(`早于就诊开始 ${cnIso(visit.begntime)}`)
+      en.push(`before the visit began at ${cnIso(visit.begntime)}`)
+    }
   }
-  if (p.check_outside_stay && visit.endtime !== undefined && l.fee_ocur_time > visit.endtime + tol) {
-    reasons.push('after_discharge')
-    zh.push(`晚于出院/结束 ${cnIso(visit.endtime)}`)
-    en.push(`after the visit ended at ${cnIso(visit.endtime)}`)
-  }
-  if (death !== undefined && l.fee_ocur_time > death.at + tol) {
-    reasons.push('after_death')
-    zh.push(`晚于死亡日期 ${death.date}`)
-    en.push(`after the person's death on ${death.date}`)
-  }
-  if (reasons.length === 0) return undefined
-  return {
-    line: l,
-    amount: l.amount,
-    message: text(`费用发生于 ${cnIso(l.fee_ocur_time)}，${zh.join('，')}`, `Line dated ${cnIso(l.fee_ocur_time)}, ${en.join(', ')}`),
+  const n = flagged.length
+  const first = flagged[0]!.line
+  const last = flagged[n - 1]!.line
+  const message = n === 1
+    ? text(`费用发生于 ${cnIso(first.fee_ocur_time)}，${zh.join('，')}`, `Line dated ${cnIso(first.fee_ocur_time)}, ${en.join(', ')}`)
+    : text(`${n} 条明细发生于 ${cnIso(first.fee_ocur_time)} 至 ${cnIso(last.fee_ocur_time)}，${zh.join('，')}`,
+      `${n} lines dated ${cnIso(first.fee_ocur_time)} to ${cnIso(last.fee_ocur_time)}, ${en.join(', ')}`)
+  const doctors = new Set(flagged.map((f) => f.line.bilg_dr_codg))
+  const f: Finding = {
+    key: `${visit.mdtrt_id}/timing`,
+    subject: { fixmedins_code: visit.fixmedins_code, psn_no: visit.psn_no, mdtrt_id: visit.mdtrt_id, ...(doctors.size === 1 ? { doctor: first.bilg_dr_codg } : {}) },
+    refs: {
+      mdtrt_ids: [visit.mdtrt_id], feedetl_sns: flagged.map((x) => x.line.feedetl_sn),
+      event_ids: [...new Set([...visitEventIds(visit), ...flagged.map((x) => x.line.event_id)])],
+    },
+    amount_fen: fen,
+    message,
     evidence: {
       rule: 'timing', reasons, tolerance_minutes: p.tolerance_minutes, begntime: visit.begntime > 0 ? cnIso(visit.begntime) : undefined,
-      endtime: visit.endtime === undefined ? undefined : cnIso(visit.endtime), ...(death === undefined ? {} : { death }),
+      endtime: visit.endtime === undefined ? undefined : cnIso(visit.endtime), ...(death === undefined || !all.has('after_death') ? {} : { death }),
+      lines_flagged: n, lines: flagged.map((x) => ({ ...lineEvidence(x.line), reasons: x.reasons })),
     },
-    ...(reasons.includes('after_death')
-      ? { notice: { message: text('费用发生时间晚于参保人登记的死亡时间', 'Lines dated after the insured person is recorded as deceased'), evidence: { rule: 'timing', reasons } } }
-      : {}),
   }
+  if (all.has('after_death')) {
+    f.notice = { message: text('费用发生时间晚于参保人登记的死亡时间', 'Lines dated after the insured person is recorded as deceased'), evidence: { rule: 'timing', reasons } }
+  }
+  out.push(f)
 }
 
 function hoursPerDay(ctx: DetectContext, visit: VisitState, keys: Set<string>, p: Params, out: Finding[]): void {
@@ -181,13 +241,19 @@ function hoursPerDay(ctx: DetectContext, visit: VisitState, keys: Set<string>, p
   }
 }
 
-function bedDays(ctx: DetectContext, visit: VisitState, p: Params, out: Finding[]): void {
+/**
+ * Bed days billed beyond the days of the stay. A bed line dated outside the
+ * stay (or after death) is the timing finding's fact, listed and counted
+ * there: counting it here too would make one fact two findings and count its
+ * amount twice.
+ */
+function bedDays(ctx: DetectContext, visit: VisitState, p: Params, out: Finding[], outside: (l: FeeLineState) => boolean): void {
   if (!visit.opened || visit.begntime === 0) return
   const lines: FeeLineState[] = []
   let billed = 0
   let fen = 0
   for (const l of visit.lines.values()) {
-    if (l.reversed || l.med_chrgitm_type !== '01') continue
+    if (l.reversed || !isBedLine(ctx.kb, l) || outside(l)) continue
     lines.push(l)
     billed += l.cnt
     fen += toFen(l.amount)

@@ -28,7 +28,7 @@ describe('phantom-service: lines outside the stay', () => {
       { feedetl_sn: 'early', fee_ocur_time: '2026-03-01T07:00:00+08:00', med_list_codg: CBC, pric: '20.00' },
       { feedetl_sn: 'ok', fee_ocur_time: '2026-03-01T08:30:00+08:00', med_list_codg: CBC },
     ] }))
-    expect(f.map((x) => x.key)).toEqual([`S1/item/${CBC}/timing`])
+    expect(f.map((x) => x.key)).toEqual(['S1/timing'])
     expect(f[0]!.refs.feedetl_sns).toEqual(['early'])
     expect(f[0]!.amount_fen / 100).toBe(20)
     expect(f[0]!.evidence['reasons']).toEqual(['before_admission'])
@@ -38,13 +38,13 @@ describe('phantom-service: lines outside the stay', () => {
     const t = stay(only('check_outside_stay'))
     t.push(feeUploaded({ mdtrt_id: 'S1', lines: [{ feedetl_sn: 'pre', fee_ocur_time: '2026-03-08T09:00:00+08:00', med_list_codg: CBC }] }))
     const onClose = t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'J18.900' }))
-    expect(onClose.map((x) => x.key)).toEqual([`S1/item/${CBC}/timing`])
+    expect(onClose.map((x) => x.key)).toEqual(['S1/timing'])
     const later = t.push(feeUploaded({ mdtrt_id: 'S1', lines: [
       { feedetl_sn: 'post', fee_ocur_time: '2026-03-06T09:00:00+08:00', med_list_codg: CBC },
       { feedetl_sn: 'within', fee_ocur_time: '2026-03-05T11:30:00+08:00', med_list_codg: CBC },
     ] }))
-    // The item's one finding again, with both lines dated after the discharge.
-    expect(later.map((x) => x.key)).toEqual([`S1/item/${CBC}/timing`])
+    // The visit's one finding again, with both lines dated after the discharge.
+    expect(later.map((x) => x.key)).toEqual(['S1/timing'])
     expect(later[0]!.refs.feedetl_sns).toEqual(['post', 'pre'])
   })
 
@@ -63,7 +63,7 @@ describe('phantom-service: after death', () => {
       { feedetl_sn: 'same-day', fee_ocur_time: '2026-03-03T22:00:00+08:00', med_list_codg: CBC },
       { feedetl_sn: 'next-day', fee_ocur_time: '2026-03-04T03:00:00+08:00', med_list_codg: CBC },
     ] }))
-    expect(f.map((x) => x.key)).toEqual([`S1/item/${CBC}/timing`])
+    expect(f.map((x) => x.key)).toEqual(['S1/timing'])
     expect(f[0]!.refs.feedetl_sns).toEqual(['next-day'])
     expect(f[0]!.evidence['death']).toMatchObject({ source: 'kb_death_date', date: '2026-03-03' })
   })
@@ -73,8 +73,52 @@ describe('phantom-service: after death', () => {
     t.push(visitOpened({ mdtrt_id: 'P1', begntime: '2026-03-06T09:00:00+08:00', med_type: '41', fixmedins_code: PHARMACY }))
     t.push(feeUploaded({ mdtrt_id: 'P1', fixmedins_code: PHARMACY, lines: [{ feedetl_sn: 'buy', fee_ocur_time: '2026-03-06T09:05:00+08:00', med_list_codg: CBC }] }))
     const f = t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_way: '5', dscg_maindiag_code: 'I21.900' }))
-    expect(f.map((x) => x.key)).toEqual([`P1/item/${CBC}/timing`])
+    expect(f.map((x) => x.key)).toEqual(['P1/timing'])
     expect(f[0]!.subject.fixmedins_code).toBe(PHARMACY)
+  })
+})
+
+describe('phantom-service: one finding per visit for lines dated outside it', () => {
+  const XRAY = '002101000010000'
+  const INJ = '004101000010000'
+  const kb4 = makeKb({
+    catalog: [item(MON, { name: '心电监护', time_unit: 'hour' }), item(BED, { name: '普通病房床位费', med_chrgitm_type: '01', time_unit: 'day' }), item(CBC), item(XRAY), item(INJ)],
+    persons: [{ psn_no: 'PSN00000099', gend: '1', brdy: '1940-01-01', death_date: '2026-03-03' }],
+  })
+
+  it('four lines of four items after death: exactly one finding for the visit, listing them all', () => {
+    const t = new Timeline(detector, kb4, only('check_after_death'), 'PSN00000099')
+    t.push(visitOpened({ mdtrt_id: 'D1', psn_no: 'PSN00000099', begntime: '2026-03-05T09:00:00+08:00', med_type: '11' }))
+    const f = t.push(feeUploaded({ mdtrt_id: 'D1', psn_no: 'PSN00000099', lines: [
+      { feedetl_sn: 'a', fee_ocur_time: '2026-03-05T09:10:00+08:00', med_list_codg: CBC, pric: '20.00' },
+      { feedetl_sn: 'b', fee_ocur_time: '2026-03-05T09:20:00+08:00', med_list_codg: XRAY, pric: '80.00' },
+      { feedetl_sn: 'c', fee_ocur_time: '2026-03-05T09:30:00+08:00', med_list_codg: INJ, pric: '15.00' },
+      { feedetl_sn: 'd', fee_ocur_time: '2026-03-05T09:40:00+08:00', med_list_codg: MON, pric: '5.00' },
+    ] }))
+    expect(f.map((x) => x.key)).toEqual(['D1/timing'])
+    expect(f[0]!.refs.feedetl_sns).toEqual(['a', 'b', 'c', 'd'])
+    expect(f[0]!.amount_fen / 100).toBe(120)
+    expect(f[0]!.evidence).toMatchObject({ reasons: ['after_death'], lines_flagged: 4 })
+    expect(f[0]!.notice).toBeDefined()
+  })
+
+  it('N identical lines after discharge: one finding', () => {
+    const t = stay(only('check_outside_stay'))
+    t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'J18.900' }))
+    const same = { fee_ocur_time: '2026-03-06T09:00:00+08:00', med_list_codg: CBC, pric: '20.00' }
+    const f = t.push(feeUploaded({ mdtrt_id: 'S1', lines: [1, 2, 3, 4, 5].map((i) => ({ feedetl_sn: `n${i}`, ...same })) }))
+    expect(f.map((x) => x.key)).toEqual(['S1/timing'])
+    expect(f[0]!.refs.feedetl_sns).toHaveLength(5)
+    expect(f[0]!.amount_fen / 100).toBe(100)
+  })
+
+  it('a line before admission and one after discharge, known at different times: the one finding, revised', () => {
+    const t = stay(only('check_outside_stay'))
+    t.push(feeUploaded({ mdtrt_id: 'S1', lines: [{ feedetl_sn: 'early', fee_ocur_time: '2026-03-01T07:00:00+08:00', med_list_codg: CBC }] }))
+    const f = t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'J18.900' }))
+    expect(f.map((x) => x.key)).toEqual(['S1/timing'])
+    const g = t.push(feeUploaded({ mdtrt_id: 'S1', lines: [{ feedetl_sn: 'late', fee_ocur_time: '2026-03-07T09:00:00+08:00', med_list_codg: BED, med_chrgitm_type: '01' }] }))
+    expect(g.map((x) => [x.key, x.refs.feedetl_sns, x.evidence['reasons']])).toEqual([['S1/timing', ['early', 'late'], ['after_discharge', 'before_admission']]])
   })
 })
 
@@ -112,6 +156,33 @@ describe('phantom-service: bed days', () => {
     const t = stay({ ...only('check_bed_days'), count_discharge_day: true })
     t.push(feeUploaded({ mdtrt_id: 'S1', lines: [bed('2026-03-01T12:00:00+08:00', '5')] }))
     expect(t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'J18.900' }))).toEqual([])
+  })
+
+  it('counts a bed line the producer coded 05 when the catalog classes the item 01 (catalog first)', () => {
+    const t = stay(only('check_bed_days'))
+    t.push(feeUploaded({ mdtrt_id: 'S1', lines: [bed('2026-03-01T12:00:00+08:00', '5', { med_chrgitm_type: '05' })] }))
+    const f = t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'J18.900' }))
+    expect(f.map((x) => [x.key, x.evidence['bed_days_billed'], x.evidence['days_in_stay']])).toEqual([['S1/bed-days', 5, 4]])
+  })
+
+  it('does not count a line coded 01 whose catalog item is not a bed item; counts an uncatalogued item by its line code', () => {
+    const t = stay(only('check_bed_days'))
+    t.push(feeUploaded({ mdtrt_id: 'S1', lines: [{ fee_ocur_time: '2026-03-01T12:00:00+08:00', med_list_codg: CBC, med_chrgitm_type: '01', cnt: '5' }] }))
+    expect(t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'J18.900' }))).toEqual([])
+    const u = stay(only('check_bed_days'))
+    u.push(feeUploaded({ mdtrt_id: 'S1', lines: [bed('2026-03-01T12:00:00+08:00', '5', { med_list_codg: '001101000099999' })] }))
+    expect(u.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'J18.900' })).map((x) => x.key)).toEqual(['S1/bed-days'])
+  })
+
+  it('leaves a bed line dated after the discharge to the timing finding: one fact, one finding, counted once', () => {
+    const t = stay({ ...only('check_bed_days'), check_outside_stay: true })
+    t.push(feeUploaded({ mdtrt_id: 'S1', lines: [bed('2026-03-01T12:00:00+08:00', '4'), { ...bed('2026-03-06T08:30:00+08:00', '1'), feedetl_sn: 'late' }] }))
+    const f = t.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'J18.900' }))
+    expect(f.map((x) => [x.key, x.refs.feedetl_sns])).toEqual([['S1/timing', ['late']]])
+    // Without the timing check the same line is a bed day beyond the stay.
+    const u = stay(only('check_bed_days'))
+    u.push(feeUploaded({ mdtrt_id: 'S1', lines: [bed('2026-03-01T12:00:00+08:00', '4'), bed('2026-03-06T08:30:00+08:00', '1')] }))
+    expect(u.push(visitClosed({ mdtrt_id: 'S1', endtime: '2026-03-05T10:00:00+08:00', dscg_maindiag_code: 'J18.900' })).map((x) => x.key)).toEqual(['S1/bed-days'])
   })
 
   it('flags an open stay billing more days than have begun', () => {

@@ -162,3 +162,14 @@ describe('restricted-item: lines and redelivery', () => {
     expect(t.push(ev)).toEqual([])
   })
 })
+
+describe('restricted-item: one finding per fact', () => {
+  it('N identical lines of a restricted item give one finding for the item, listing them all', () => {
+    const t = new Timeline(detector, kb)
+    open(t, { gend: '1' })
+    const f = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [1, 2, 3, 4, 5].map((i) => ({ feedetl_sn: `N${i}`, fee_ocur_time: at, med_list_codg: OBST, pric: '45.50' })) }))
+    expect(f.map((x) => x.key)).toEqual([`V1/item/${OBST}/restriction`])
+    expect(f[0]!.refs.feedetl_sns).toEqual(['N1', 'N2', 'N3', 'N4', 'N5'])
+    expect(f[0]!.amount_fen / 100).toBe(227.5)
+  })
+})

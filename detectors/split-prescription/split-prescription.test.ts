@@ -64,3 +64,16 @@ describe('split-prescription', () => {
     expect(t.push(ev)[0]!.amount_fen / 100).toBe(60)
   })
 })
+
+describe('split-prescription: one finding per fact', () => {
+  it('N identical prescription lines of one drug on one day give one finding (identical lines are one prescription)', () => {
+    const t = new Timeline(detector, kb)
+    visits(t, [['V1', '2026-03-02T09:00:00+08:00']])
+    // One prescription however many identical lines carry it: not a split (duplicate-charge's concern).
+    expect(t.push(feeUploaded({ mdtrt_id: 'V1', lines: [1, 2, 3, 4].map(() => rx('2026-03-02T09:10:00+08:00', 30)) }))).toEqual([])
+    const f = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [1, 2, 3].map(() => rx('2026-03-02T09:40:00+08:00', 30)) }))
+    expect(f.map((x) => x.key)).toEqual([`PSN00000001/${HOSPITAL}/${MET}/2026-03-02`])
+    expect(f[0]!.refs.feedetl_sns).toHaveLength(7)
+    expect(f[0]!.evidence).toMatchObject({ prescriptions: 2 })
+  })
+})

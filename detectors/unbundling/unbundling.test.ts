@@ -53,3 +53,13 @@ describe('unbundling', () => {
     expect(t.push(ev).map((f) => [f.key, f.amount_fen / 100])).toEqual(t.push(ev).map((f) => [f.key, f.amount_fen / 100]))
   })
 })
+
+describe('unbundling: one finding per fact', () => {
+  it('N identical component lines with their bundle give one finding for the bundle and day', () => {
+    const t = timeline()
+    t.push(feeUploaded({ mdtrt_id: 'V1', lines: [{ fee_ocur_time: '2026-03-02T08:00:00+08:00', med_list_codg: PANEL, pric: '60.00' }] }))
+    const f = t.push(feeUploaded({ mdtrt_id: 'V1', lines: [1, 2, 3, 4].map(() => ({ fee_ocur_time: '2026-03-02T10:00:00+08:00', med_list_codg: ALT, pric: '8.00' })) }))
+    expect(f.map((x) => x.key)).toEqual([`V1/${PANEL}/2026-03-02`])
+    expect(f[0]!.amount_fen / 100).toBe(32)
+  })
+})
