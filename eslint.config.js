@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'web/dist/', 'bench/results/', 'coverage/', '.data/', '.cache/', '.scratch/', 'test-output/'] },
+  { ignores: ['node_modules/', 'dist/', 'web/dist/', 'bench/results/', 'coverage/', '.data/', '.cache/', '.scratch/', 'test-output/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

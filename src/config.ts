@@ -31,10 +31,22 @@ export const Config = z
       .describe('Behind a load balancer: whose X-Forwarded-For to trust, so rate limits count the client, not the balancer (FUNDWATCH_TRUST_PROXY: the proxies\' addresses/CIDRs, or true for any)'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
-  .refine((c) => !(c.clickhouseUrl && c.dataDir !== '.data' && process.env.FUNDWATCH_DATA_DIR), {
-    message: 'FUNDWATCH_DATA_DIR is for embedded chDB and is ignored when CLICKHOUSE_URL is set: unset one',
-  })
 export type Config = Readonly<z.infer<typeof Config>>
+
+/**
+ * Rules on the environment itself rather than on the parsed values: judged on
+ * the environment given (a container's, an env file's for `fundwatch config
+ * check`), never on this process's.
+ */
+function environmentIssues(env: NodeJS.ProcessEnv): string[] {
+  return env.FUNDWATCH_DATA_DIR && env.CLICKHOUSE_URL ? ['config: FUNDWATCH_DATA_DIR is for embedded chDB and is ignored when CLICKHOUSE_URL is set: unset one'] : []
+}
+
+/** The Kafka processor and topic management need brokers; refused before anything opens. */
+export function requireKafkaBrokers(config: Config, what: string): string {
+  if (!config.kafkaBrokers) throw new FundwatchError('CONFIG_INVALID', `KAFKA_BROKERS is not set: ${what} needs the Kafka bootstrap brokers, e.g. KAFKA_BROKERS=localhost:9092 (to process a file, use fundwatch replay)`)
+  return config.kafkaBrokers
+}
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   const raw = {
@@ -45,6 +57,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   }
   const parsed = Config.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)))
-  if (!parsed.success) throw new FundwatchError('CONFIG_INVALID', parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; '))
+  const issues = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`)), ...environmentIssues(env)]
+  if (!parsed.success || issues.length) throw new FundwatchError('CONFIG_INVALID', issues.join('; '))
   return Object.freeze(parsed.data)
 }

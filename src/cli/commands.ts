@@ -144,6 +144,20 @@ export const COMMANDS: readonly Command[] = [
     run: async (f: { partitions?: string }) => (await import('./roles.ts')).topicsCmd(f),
   }),
   command({
+    name: 'config',
+    args: 'check',
+    positionals: { min: 1, max: 1 },
+    subcommands: ['check'],
+    summary: 'check an environment as start-up does and print what each role (processor, api, audit, migrate, topics) would use',
+    help: 'Judges the environment with the same code each role runs at start-up, secrets masked;\nopens no connection. Exit 1 when a role would refuse to start.\nWith --env-file the file alone is judged (as a container gets it), not this shell\'s environment.',
+    flags: {
+      'env-file': { type: 'string', multiple: true, value: 'file', help: 'judge this env file (KEY=value lines) instead of the environment; several are layered, later ones winning' },
+      role: { type: 'string', multiple: true, value: 'role', help: 'only this role: processor, api, audit, migrate, topics (default: all)' },
+      json: { type: 'boolean', help: 'print the result as JSON' },
+    },
+    run: async (f: { 'env-file'?: string[]; role?: string[]; json?: boolean }) => (await import('./config-check.ts')).configCommand(f),
+  }),
+  command({
     name: 'chdb-server',
     summary: 'serve the chDB data directory over ClickHouse HTTP, for several local processes',
     flags: { 'data-dir': DATA_DIR, port: { type: 'string', value: 'n', help: 'port (default 8123)' } },

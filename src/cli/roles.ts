@@ -5,15 +5,13 @@ import { createKafka, withAdmin } from '../kafka/admin.ts'
 import { followAlerts } from '../kafka/follow.ts'
 import { faultFromEnv, runProcessor } from '../kafka/processor.ts'
 import { createTopics, topicNames } from '../kafka/topics.ts'
-import { configFromEnv } from '../config.ts'
+import { configFromEnv, requireKafkaBrokers } from '../config.ts'
 import { appFromFlags, fmtRate, stopSignal, type CommonFlags } from './common.ts'
 
 /** The long-running roles apart from `start`: the Kafka processor, the API alone, topic management, the chDB server. */
 
 function kafkaBrokers(what: string): string {
-  const brokers = configFromEnv().kafkaBrokers
-  if (!brokers) throw new FundwatchError('CONFIG_INVALID', `KAFKA_BROKERS is not set: ${what} needs the Kafka bootstrap brokers, e.g. KAFKA_BROKERS=localhost:9092 (to process a file, use fundwatch replay)`)
-  return brokers
+  return requireKafkaBrokers(configFromEnv(), what)
 }
 
 export async function runCmd(flags: CommonFlags & { port?: string; 'from-latest'?: boolean }): Promise<number> {

@@ -1,4 +1,5 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
+import type * as ChdbConnection from 'chdb/connection'
 import { FundwatchError } from '../errors.ts'
 
 export interface StoreOptions {
@@ -8,6 +9,20 @@ export interface StoreOptions {
   dataDir?: string
   /** Database holding fundwatch's tables; tests use one per file. */
   database: string
+}
+
+/**
+ * The embedded engine. chdb/connection is CommonJS with a native addon (half a
+ * gigabyte): loaded only in embedded mode, and absent from the server-mode
+ * image (deploy/Dockerfile), whose roles reach ClickHouse over HTTP.
+ */
+export async function loadChdb(): Promise<typeof ChdbConnection> {
+  try {
+    return await import('chdb/connection')
+  } catch (cause) {
+    if ((cause as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw cause
+    throw new FundwatchError('CONFIG_INVALID', 'embedded chDB is not installed here (the server-mode image leaves it out): set CLICKHOUSE_URL to a ClickHouse server, or use the embedded image', { cause })
+  }
 }
 
 /**
@@ -38,8 +53,7 @@ export class Store {
       // FundwatchError and logged (or retried) by the caller, once.
       client = createClient({ url: opts.url, request_timeout: 60_000, log: { level: ClickHouseLogLevel.OFF }, clickhouse_settings: { date_time_input_format: 'best_effort' } })
     } else {
-      // chdb/connection is CommonJS with a native addon; load it only in embedded mode.
-      const { createChdbConnection } = await import('chdb/connection')
+      const { createChdbConnection } = await loadChdb()
       // chdb types its Connection against @clickhouse/client-common, which the
       // client now bundles as its own copy: same shape, distinct declarations.
       const connection = createChdbConnection({ path: opts.dataDir ?? ':memory:' }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']

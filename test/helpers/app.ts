@@ -35,7 +35,9 @@ export async function testApp(opts: AppOptions & { dataDir?: string; database?: 
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'fundwatch-test-'))
   const database = opts.database ?? `t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
   const logs = new LogCapture()
-  const config = configFromEnv({ ...opts.env, FUNDWATCH_DATA_DIR: dataDir, FUNDWATCH_DB: database, CLICKHOUSE_URL: process.env.CLICKHOUSE_URL ?? '' })
+  // Against a ClickHouse server (CLICKHOUSE_URL) there is no chDB directory to name: start-up refuses the pair.
+  const store = process.env.CLICKHOUSE_URL ? { CLICKHOUSE_URL: process.env.CLICKHOUSE_URL } : { FUNDWATCH_DATA_DIR: dataDir, CLICKHOUSE_URL: '' }
+  const config = configFromEnv({ ...opts.env, ...store, FUNDWATCH_DB: database })
   const app = await createApp(config, { metrics: new Metrics(), log: createLogger({ level: 'debug', destination: logs }), ...opts })
   return Object.assign(app, { logs, dataDir })
 }
