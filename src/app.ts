@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './log.ts'
 import { Metrics } from './metrics.ts'
 import { Pipeline, type PipelineDeps } from './pipeline/pipeline.ts'
 import { PersonCache } from './state/cache.ts'
-import { migrate } from './store/migrations.ts'
+import { MIGRATIONS, migrate } from './store/migrations.ts'
 import { Store } from './store/store.ts'
 
 /**
@@ -47,8 +47,15 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const log = opts.log ?? createLogger({ level: config.logLevel })
   const metrics = opts.metrics ?? new Metrics({ defaultMetrics: true })
   const store = await Store.open({ url: config.clickhouseUrl, dataDir: config.dataDir, database: config.database })
-  const { applied } = await migrate(store)
-  if (applied.length) log.info({ applied }, 'migrations applied')
+  if (config.migrate === 'auto') {
+    const { applied } = await migrate(store)
+    if (applied.length) log.info({ applied }, 'migrations applied')
+  } else {
+    await requireCurrentSchema(store).catch(async (err: unknown) => {
+      await store.close()
+      throw err
+    })
+  }
   const registry = opts.registry ?? buildRegistry()
   metrics.initLabels({ detectors: registry.map((d) => d.id) })
   let kb = opts.kb ?? (await loadKb(config.kbDir))
@@ -86,5 +93,22 @@ export function readRulesText(path: string): string {
     return readFileSync(path, 'utf8')
   } catch (cause) {
     throw new FundwatchError('RULEBASE_INVALID', `cannot read rule base ${path}`, { cause })
+  }
+}
+
+/**
+ * FUNDWATCH_MIGRATE=false: the roles never change the schema (in Kubernetes
+ * the migrate Job does, before the new roles roll out), but a role built for
+ * a newer schema than the store has must not start on it — it would fail
+ * query by query instead. Read-only: it looks, it creates nothing.
+ */
+export async function requireCurrentSchema(store: Store): Promise<void> {
+  const [table] = await store.query<{ n: string }>('SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {name:String}', { db: store.db, name: 'schema_migrations' })
+  const done = Number(table?.n)
+    ? new Set((await store.query<{ version: number }>(`SELECT version FROM ${store.t('schema_migrations')} FINAL`)).map((r) => Number(r.version)))
+    : new Set<number>()
+  const pending = MIGRATIONS.map((m) => m.version).filter((v) => !done.has(v))
+  if (pending.length) {
+    throw new FundwatchError('SCHEMA_BEHIND', `the store's schema lacks migrations ${pending.join(', ')} that this build needs, and FUNDWATCH_MIGRATE=false: run \`fundwatch migrate\` (the migrate Job) first`)
   }
 }

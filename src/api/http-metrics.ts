@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { App } from '../app.ts'
 import type { Metrics } from '../metrics.ts'
+import { probeRoutes, storeCheck, type ReadinessCheck } from './probes.ts'
 
 /**
  * Counts and times every answered request by method, route template and
@@ -21,17 +22,14 @@ export function httpMetrics(f: FastifyInstance, metrics: Metrics): void {
 export const UNMATCHED = '(unmatched)'
 
 /**
- * What a processor serves when METRICS_PORT is set: /metrics and /healthz,
- * nothing else — no API, no console, no login surface on a worker. The
- * health check is the same store round-trip as the API's.
+ * What a processor serves when METRICS_PORT is set: /metrics and the probes
+ * (/livez, /readyz, /healthz; see probes.ts), nothing else — no API, no
+ * console, no login surface on a worker.
  */
-export async function buildProbeServer(app: App): Promise<FastifyInstance> {
+export async function buildProbeServer(app: App, opts: { readiness?: readonly ReadinessCheck[] } = {}): Promise<FastifyInstance> {
   const f = Fastify({ loggerInstance: app.log.child({ component: 'probe' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
   httpMetrics(f, app.metrics)
-  f.get('/healthz', async () => {
-    await app.store.query('SELECT 1')
-    return { status: 'ok', store: app.store.embedded ? 'chdb' : 'clickhouse', kb: app.kb().version }
-  })
+  probeRoutes(f, app, [storeCheck(app), ...(opts.readiness ?? [])])
   f.get('/metrics', async (_req, reply) => {
     reply.header('content-type', app.metrics.registry.contentType)
     return app.metrics.registry.metrics()

@@ -4,7 +4,6 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { createJsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
-import { z } from 'zod'
 import type { App } from '../app.ts'
 import { Users } from '../auth/users.ts'
 import { FundwatchError } from '../errors.ts'
@@ -16,6 +15,7 @@ import { accessControl, limitKey, publicRoutes, recordRoutes } from './access.ts
 import { BODY_LIMIT, jsonBodies } from './body.ts'
 import { consolePlugin } from './console.ts'
 import { httpMetrics } from './http-metrics.ts'
+import { PROBE_PATHS, probeRoutes, storeCheck, type ReadinessCheck } from './probes.ts'
 import { UserDirectory, type ApiDeps } from './context.ts'
 import { alertsPlugin } from './plugins/alerts.ts'
 import { authPlugin } from './plugins/auth.ts'
@@ -46,6 +46,8 @@ export interface ServerOptions {
   streamsPerToken?: number
   /** The load balancers whose X-Forwarded-For is believed (default FUNDWATCH_TRUST_PROXY). */
   trustProxy?: string
+  /** What /readyz waits for besides the store (a processor: its consumer-group membership). */
+  readiness?: readonly ReadinessCheck[]
 }
 
 /** The services behind the API, also used by the CLI (evidence export) without a server. */
@@ -126,6 +128,8 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
     max: opts.rateLimitPerMinute ?? 600,
     timeWindow: 60_000,
     keyGenerator: limitKey,
+    // The probes are never limited: a kubelet refused with a 429 restarts a healthy pod.
+    allowList: (req) => (PROBE_PATHS as readonly string[]).includes(req.routeOptions.url ?? ''),
     errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: 'RATE_LIMITED', message: `rate limit: ${ctx.max} requests per minute` }),
   })
   accessControl(f, deps.users, f.rateLimit())
@@ -143,10 +147,7 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
 
   await f.register(async (p) => {
     const r = p.withTypeProvider<ZodTypeProvider>()
-    r.get('/healthz', { config: { public: true }, schema: { hide: true, response: { 200: z.object({ status: z.literal('ok'), store: z.string(), kb: z.string() }) } } }, async () => {
-      await app.store.query('SELECT 1')
-      return { status: 'ok' as const, store: app.store.embedded ? 'chdb' : 'clickhouse', kb: app.kb().version }
-    })
+    probeRoutes(p, app, [storeCheck(app), ...(opts.readiness ?? [])])
     r.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
       reply.header('content-type', app.metrics.registry.contentType)
       return app.metrics.registry.metrics()

@@ -40,11 +40,12 @@ export interface Command {
 
 /** The environment variables fundwatch reads, as the main help and the README's configuration table list them. */
 export const ENVIRONMENT: readonly { name: string; help: string }[] = [
-  { name: 'PORT', help: 'HTTP port of the console, API, /metrics, /healthz (default 8080; 0 = a free port, or none for `run`)' },
+  { name: 'PORT', help: 'HTTP port of the console, API, /metrics and the probes /livez, /readyz (default 8080; 0 = a free port, or none for `run`)' },
   { name: 'HOST', help: 'HTTP bind address (default 127.0.0.1)' },
   { name: 'FUNDWATCH_DATA_DIR', help: 'chDB data directory, embedded mode (default .data)' },
   { name: 'CLICKHOUSE_URL', help: 'a ClickHouse server instead of embedded chDB, e.g. http://user:pass@ch:8123' },
   { name: 'FUNDWATCH_DB', help: 'database name (default fundwatch)' },
+  { name: 'FUNDWATCH_MIGRATE', help: 'auto (default): roles migrate the store as they start; false: only `fundwatch migrate` does, the others refuse an old schema' },
   { name: 'FUNDWATCH_KB', help: 'knowledge-base directory (default: the generated sample); --kb' },
   { name: 'FUNDWATCH_RULES', help: 'rule-base file, YAML or JSON (default: every detector with its defaults); --rules' },
   { name: 'FUNDWATCH_REVIEW', help: 'review workflow file, YAML or JSON: deadlines in working days, holidays, 调休 workdays (default: built-in deadlines)' },
@@ -58,7 +59,7 @@ export const ENVIRONMENT: readonly { name: string; help: string }[] = [
   { name: 'FUNDWATCH_BATCH_SIZE', help: 'records per batch of the file and generator sources (default 10000)' },
   { name: 'FUNDWATCH_MAX_PERSONS', help: 'person-state cache bound (default 500000)' },
   { name: 'FUNDWATCH_TRUST_PROXY', help: 'addresses/CIDRs of the load balancers in front of the API, or true (rate limits then count the client)' },
-  { name: 'METRICS_PORT', help: '`run` only: serve /metrics and /healthz on this port and no API' },
+  { name: 'METRICS_PORT', help: '`run` only: serve /metrics and the probes on this port and no API' },
   { name: 'FUNDWATCH_PUSHGATEWAY_URL', help: '`audit` pushes its run metrics to this Prometheus Pushgateway' },
   { name: 'FUNDWATCH_COMMIT', help: 'the commit shown in fundwatch_build_info' },
   { name: 'LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info; replay, audit, users, evidence, dlq default to warn); debug also prints the stack of a failure' },
@@ -117,7 +118,7 @@ export const COMMANDS: readonly Command[] = [
   command({
     name: 'run',
     summary: 'Kafka processor: consume the claims and inventory topics as one consumer-group member',
-    help: 'Needs KAFKA_BROKERS. Serves /metrics and /healthz on METRICS_PORT, else the whole API\non PORT (PORT=0: no HTTP). Stops on SIGINT/SIGTERM after the batch in flight.',
+    help: 'Needs KAFKA_BROKERS. Serves /metrics and the probes on METRICS_PORT, else the whole API\non PORT (PORT=0: no HTTP). Stops on SIGINT/SIGTERM after the batch in flight.',
     flags: { kb: KB, rules: RULES, 'data-dir': DATA_DIR, port: PORT, 'from-latest': { type: 'boolean', help: 'a new consumer group starts at the end of the topics (default: the beginning)' } },
     env: ['KAFKA_BROKERS', 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_GROUP', 'FUNDWATCH_FETCH_MAX_BYTES', 'FUNDWATCH_SESSION_TIMEOUT_MS', 'FUNDWATCH_MAX_RECORD_BYTES', 'FUNDWATCH_MAX_LINES_PER_EVENT', 'METRICS_PORT', 'PORT', 'HOST', ...STORE_ENV],
     run: async (f: { port?: string; 'from-latest'?: boolean }) => (await import('./roles.ts')).runCmd(f),

@@ -3,6 +3,7 @@ import { buildServer, createLiveFeed } from '../api/server.ts'
 import { FundwatchError } from '../errors.ts'
 import { createKafka, withAdmin } from '../kafka/admin.ts'
 import { followAlerts } from '../kafka/follow.ts'
+import { GroupMembership } from '../kafka/membership.ts'
 import { faultFromEnv, runProcessor } from '../kafka/processor.ts'
 import { createTopics, topicNames } from '../kafka/topics.ts'
 import { configFromEnv, requireKafkaBrokers } from '../config.ts'
@@ -20,14 +21,17 @@ export async function runCmd(flags: CommonFlags & { port?: string; 'from-latest'
   const fault = faultFromEnv(process.env)
   const app = await appFromFlags(flags, { port: flags.port })
   const ac = stopSignal()
-  // The processor serves /healthz and /metrics for its scrape target: with
-  // METRICS_PORT those alone; else the whole API on PORT (0 = nothing).
+  // The processor serves the probes and /metrics: with METRICS_PORT those
+  // alone; else the whole API on PORT (0 = nothing). Ready = store answers and
+  // a member of the consumer group (src/api/probes.ts).
+  const membership = new GroupMembership()
+  const readiness = [{ name: 'kafka', check: () => membership.readiness() }]
   const probePort = app.config.metricsPort
-  const server = probePort ? await buildProbeServer(app) : app.config.port ? await buildServer(app) : undefined
+  const server = probePort ? await buildProbeServer(app, { readiness }) : app.config.port ? await buildServer(app, { readiness }) : undefined
   if (server) await server.listen({ port: probePort ?? app.config.port, host: app.config.host })
   const t0 = performance.now()
   try {
-    const s = await runProcessor(app, ac.signal, { fromBeginning: !flags['from-latest'], fault })
+    const s = await runProcessor(app, ac.signal, { fromBeginning: !flags['from-latest'], fault, membership })
     const ms = performance.now() - t0
     app.log.info({ ...s, events_per_s: fmtRate(s.events, ms) }, 'processor stopped: stored batches committed, left the group')
     return 0

@@ -2,6 +2,7 @@ import type { App } from '../app.ts'
 import { FundwatchError } from '../errors.ts'
 import { createKafka } from './admin.ts'
 import { kafkaAlertSink, kafkaDeadLetterSink, kafkaProducer } from './sinks.ts'
+import type { GroupMembership } from './membership.ts'
 import { kafkaSource } from './source.ts'
 import { topicNames } from './topics.ts'
 import type { FaultHook, FaultPoint, RunSummary } from '../pipeline/pipeline.ts'
@@ -11,7 +12,7 @@ import type { FaultHook, FaultPoint, RunSummary } from '../pipeline/pipeline.ts'
  * topics, feeding the shared pipeline, with alerts and dead letters produced
  * to their topics before offsets are committed.
  */
-export async function runProcessor(app: App, signal: AbortSignal, opts: { brokers?: string; fromBeginning?: boolean; fault?: FaultHook } = {}): Promise<RunSummary> {
+export async function runProcessor(app: App, signal: AbortSignal, opts: { brokers?: string; fromBeginning?: boolean; fault?: FaultHook; membership?: GroupMembership } = {}): Promise<RunSummary> {
   const brokers = opts.brokers ?? app.config.kafkaBrokers
   if (!brokers) throw new Error('KAFKA_BROKERS is not set')
   const kafka = createKafka({ brokers, clientId: `fundwatch-${process.pid}` })
@@ -30,6 +31,8 @@ export async function runProcessor(app: App, signal: AbortSignal, opts: { broker
         app.log.info({ owners, persons: n }, 'dropped person state of revoked partitions')
       },
     })
+    // The readiness probe's view of this member (src/api/probes.ts).
+    opts.membership?.watch(source.consumer)
     const pipeline = app.pipeline({
       alertSinks: [kafkaAlertSink(producer, topics.alerts)],
       deadLetterSinks: [kafkaDeadLetterSink(producer, topics.dlq, app.metrics)],

@@ -105,7 +105,7 @@ async function send(method: string, url: string, token: string | undefined): Pro
 }
 
 const isPublicByDesign = (url: string): boolean =>
-  url === '/healthz' || url === '/metrics' || url === '/docs' || url.startsWith('/docs/') || (CONSOLE_ROUTES as readonly string[]).includes(url) || url === '/assets/*'
+  url === '/livez' || url === '/readyz' || url === '/healthz' || url === '/metrics' || url === '/docs' || url.startsWith('/docs/') || (CONSOLE_ROUTES as readonly string[]).includes(url) || url === '/assets/*'
 
 describe('route declarations', () => {
   it('every registered route — HEAD routes and plugins\' routes included — declares public or its roles', () => {
@@ -117,7 +117,7 @@ describe('route declarations', () => {
     for (const r of routes) {
       const declared = r.config.public === true || (Array.isArray(r.config.roles) && r.config.roles.length > 0)
       expect(declared, `${r.method} ${r.url} declares nothing`).toBe(true)
-      expect(r.config.public === true, `${r.method} ${r.url}: public is only /healthz, /metrics, /docs and the console`).toBe(isPublicByDesign(r.url))
+      expect(r.config.public === true, `${r.method} ${r.url}: public is only the probes, /metrics, /docs and the console`).toBe(isPublicByDesign(r.url))
       if (r.config.public === true) expect(r.config.roles, `${r.method} ${r.url} is public and names roles`).toBeUndefined()
     }
   })
