@@ -46,8 +46,8 @@ export interface AppOptions {
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger({ level: config.logLevel })
   const metrics = opts.metrics ?? new Metrics({ defaultMetrics: true })
-  const store = await Store.open({ url: config.clickhouseUrl, dataDir: config.dataDir, database: config.database })
-  const { applied } = await migrate(store)
+  const store = await Store.open({ url: config.clickhouseUrl, dataDir: config.dataDir, database: config.database, cluster: config.cluster })
+  const { applied } = await migrate(store, undefined, { retention: config.retention })
   if (applied.length) log.info({ applied }, 'migrations applied')
   const registry = opts.registry ?? buildRegistry()
   metrics.initLabels({ detectors: registry.map((d) => d.id) })

@@ -1,6 +1,8 @@
 import { z } from 'zod'
 import { FundwatchError } from './errors.ts'
 import { MAX_LINES_PER_EVENT } from './pipeline/decode.ts'
+import { CLUSTER_NAME } from './store/cluster.ts'
+import { Retention, retentionFromEnv } from './store/retention.ts'
 
 /**
  * Process configuration, from the environment (and CLI flags layered on top),
@@ -15,6 +17,8 @@ export const Config = z
     dataDir: z.string().default('.data').describe('chDB data directory in embedded mode (FUNDWATCH_DATA_DIR)'),
     clickhouseUrl: z.string().url().optional().describe('ClickHouse server URL; unset = embedded chDB (CLICKHOUSE_URL)'),
     database: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/).default('fundwatch').describe('ClickHouse database (FUNDWATCH_DB)'),
+    cluster: z.string().regex(CLUSTER_NAME, 'a cluster name from remote_servers').optional().describe('ClickHouse cluster: migrations run ON CLUSTER with Replicated and Distributed tables (FUNDWATCH_CLUSTER); see docs/clickhouse.md'),
+    retention: Retention.default(Retention.parse({})).describe('Days to keep personal fields and raw text, one variable per rule (src/store/retention.ts); see docs/clickhouse.md#retention'),
     kbDir: z.string().optional().describe('Knowledge-base directory; unset = the generated sample (FUNDWATCH_KB)'),
     rulesFile: z.string().optional().describe('Rule-base file, YAML or JSON; unset = every detector with defaults (FUNDWATCH_RULES)'),
     kafkaBrokers: z.string().optional().describe('Comma-separated bootstrap brokers (KAFKA_BROKERS)'),
@@ -34,12 +38,13 @@ export const Config = z
   .refine((c) => !(c.clickhouseUrl && c.dataDir !== '.data' && process.env.FUNDWATCH_DATA_DIR), {
     message: 'FUNDWATCH_DATA_DIR is for embedded chDB and is ignored when CLICKHOUSE_URL is set: unset one',
   })
+  .refine((c) => !c.cluster || c.clickhouseUrl, { message: 'FUNDWATCH_CLUSTER needs CLICKHOUSE_URL: embedded chDB is one node' })
 export type Config = Readonly<z.infer<typeof Config>>
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   const raw = {
     metricsPort: env.METRICS_PORT || undefined, pushgatewayUrl: env.FUNDWATCH_PUSHGATEWAY_URL || undefined,
-    port: env.PORT, host: env.HOST, dataDir: env.FUNDWATCH_DATA_DIR, clickhouseUrl: env.CLICKHOUSE_URL || undefined, database: env.FUNDWATCH_DB,
+    port: env.PORT, host: env.HOST, dataDir: env.FUNDWATCH_DATA_DIR, clickhouseUrl: env.CLICKHOUSE_URL || undefined, database: env.FUNDWATCH_DB, cluster: env.FUNDWATCH_CLUSTER || undefined, retention: retentionFromEnv(env),
     kbDir: env.FUNDWATCH_KB, rulesFile: env.FUNDWATCH_RULES, kafkaBrokers: env.KAFKA_BROKERS, topicPrefix: env.FUNDWATCH_TOPIC_PREFIX,
     groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxLinesPerEvent: env.FUNDWATCH_MAX_LINES_PER_EVENT, maxPersons: env.FUNDWATCH_MAX_PERSONS, trustProxy: env.FUNDWATCH_TRUST_PROXY || undefined, logLevel: env.LOG_LEVEL,
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   CONFLICT: 409,
   TRANSITION_REFUSED: 409,
   PAYLOAD_TOO_LARGE: 413,
+  MIGRATION_LOCKED: 503,
 } as const
 export type ErrorCode = keyof typeof ERROR_CODES
 
