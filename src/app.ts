@@ -46,9 +46,9 @@ export interface AppOptions {
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger({ level: config.logLevel })
   const metrics = opts.metrics ?? new Metrics({ defaultMetrics: true })
-  const store = await Store.open({ url: config.clickhouseUrl, dataDir: config.dataDir, database: config.database })
+  const store = await Store.open({ url: config.clickhouseUrl, dataDir: config.dataDir, database: config.database, cluster: config.cluster })
   if (config.migrate === 'auto') {
-    const { applied } = await migrate(store)
+    const { applied } = await migrate(store, undefined, { retention: config.retention })
     if (applied.length) log.info({ applied }, 'migrations applied')
   } else {
     await requireCurrentSchema(store).catch(async (err: unknown) => {

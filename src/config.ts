@@ -1,6 +1,8 @@
 import { z } from 'zod'
 import { FundwatchError } from './errors.ts'
 import { MAX_LINES_PER_EVENT } from './pipeline/decode.ts'
+import { CLUSTER_NAME } from './store/cluster.ts'
+import { Retention, retentionFromEnv } from './store/retention.ts'
 
 /**
  * Process configuration, from the environment (and CLI flags layered on top),
@@ -15,6 +17,8 @@ export const Config = z
     dataDir: z.string().default('.data').describe('chDB data directory in embedded mode (FUNDWATCH_DATA_DIR)'),
     clickhouseUrl: z.string().url().optional().describe('ClickHouse server URL; unset = embedded chDB (CLICKHOUSE_URL)'),
     database: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/).default('fundwatch').describe('ClickHouse database (FUNDWATCH_DB)'),
+    cluster: z.string().regex(CLUSTER_NAME, 'a cluster name from remote_servers').optional().describe('ClickHouse cluster: migrations run ON CLUSTER with Replicated and Distributed tables (FUNDWATCH_CLUSTER); see docs/clickhouse.md'),
+    retention: Retention.default(Retention.parse({})).describe('Days to keep personal fields and raw text, one variable per rule (src/store/retention.ts); see docs/clickhouse.md#retention'),
     kbDir: z.string().optional().describe('Knowledge-base directory; unset = the generated sample (FUNDWATCH_KB)'),
     rulesFile: z.string().optional().describe('Rule-base file, YAML or JSON; unset = every detector with defaults (FUNDWATCH_RULES)'),
     kafkaBrokers: z.string().optional().describe('Comma-separated bootstrap brokers (KAFKA_BROKERS)'),
@@ -33,6 +37,7 @@ export const Config = z
     migrate: z.enum(['auto', 'false']).default('auto')
       .describe('auto: a role creates or upgrades the tables as it starts (the embedded default); false: it only checks that the schema is current and refuses to start if not, so `fundwatch migrate` (the Kubernetes Job) is the only thing that migrates (FUNDWATCH_MIGRATE)'),
   })
+  .refine((c) => !c.cluster || c.clickhouseUrl, { message: 'FUNDWATCH_CLUSTER needs CLICKHOUSE_URL: embedded chDB is one node' })
 export type Config = Readonly<z.infer<typeof Config>>
 
 /**
@@ -53,7 +58,7 @@ export function requireKafkaBrokers(config: Config, what: string): string {
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
   const raw = {
     metricsPort: env.METRICS_PORT || undefined, pushgatewayUrl: env.FUNDWATCH_PUSHGATEWAY_URL || undefined,
-    port: env.PORT, host: env.HOST, dataDir: env.FUNDWATCH_DATA_DIR, clickhouseUrl: env.CLICKHOUSE_URL || undefined, database: env.FUNDWATCH_DB,
+    port: env.PORT, host: env.HOST, dataDir: env.FUNDWATCH_DATA_DIR, clickhouseUrl: env.CLICKHOUSE_URL || undefined, database: env.FUNDWATCH_DB, cluster: env.FUNDWATCH_CLUSTER || undefined, retention: retentionFromEnv(env),
     kbDir: env.FUNDWATCH_KB, rulesFile: env.FUNDWATCH_RULES, kafkaBrokers: env.KAFKA_BROKERS, topicPrefix: env.FUNDWATCH_TOPIC_PREFIX,
     groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxLinesPerEvent: env.FUNDWATCH_MAX_LINES_PER_EVENT, maxPersons: env.FUNDWATCH_MAX_PERSONS, trustProxy: env.FUNDWATCH_TRUST_PROXY || undefined, logLevel: env.LOG_LEVEL,
     migrate: env.FUNDWATCH_MIGRATE || undefined,

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   TRANSITION_REFUSED: 409,
   PAYLOAD_TOO_LARGE: 413,
   SCHEMA_BEHIND: 503,
+  MIGRATION_LOCKED: 503,
 } as const
 export type ErrorCode = keyof typeof ERROR_CODES
 

@@ -46,6 +46,10 @@ export const ENVIRONMENT: readonly { name: string; help: string }[] = [
   { name: 'CLICKHOUSE_URL', help: 'a ClickHouse server instead of embedded chDB, e.g. http://user:pass@ch:8123' },
   { name: 'FUNDWATCH_DB', help: 'database name (default fundwatch)' },
   { name: 'FUNDWATCH_MIGRATE', help: 'auto (default): roles migrate the store as they start; false: only `fundwatch migrate` does, the others refuse an old schema' },
+  { name: 'FUNDWATCH_CLUSTER', help: 'a ClickHouse cluster (with CLICKHOUSE_URL): migrate ON CLUSTER, sharded and replicated (docs/clickhouse.md)' },
+  { name: 'FUNDWATCH_RETENTION_EVENTS_RAW', help: 'days to keep raw event text (default 1827; 0 = for ever)' },
+  { name: 'FUNDWATCH_RETENTION_VISITS_PERSONAL', help: 'days to keep 身份证号, name and birthday on visits (default 1827, at least 731; 0 = for ever)' },
+  { name: 'FUNDWATCH_RETENTION_DEAD_LETTERS_RAW', help: 'days to keep rejected records as received (default 365; 0 = for ever)' },
   { name: 'FUNDWATCH_KB', help: 'knowledge-base directory (default: the generated sample); --kb' },
   { name: 'FUNDWATCH_RULES', help: 'rule-base file, YAML or JSON (default: every detector with its defaults); --rules' },
   { name: 'FUNDWATCH_REVIEW', help: 'review workflow file, YAML or JSON: deadlines in working days, holidays, 调休 workdays (default: built-in deadlines)' },
@@ -70,7 +74,7 @@ const KB: Flag = { type: 'string', value: 'dir', help: 'knowledge base directory
 const RULES: Flag = { type: 'string', value: 'file', help: 'rule base, YAML or JSON: which detectors run, parameters, scopes (FUNDWATCH_RULES); followed while running' }
 const DATA_DIR: Flag = { type: 'string', value: 'dir', help: 'chDB data directory (FUNDWATCH_DATA_DIR, default .data)' }
 const PORT: Flag = { type: 'string', value: 'n', help: 'HTTP port (PORT, default 8080)' }
-const STORE_ENV = ['FUNDWATCH_DATA_DIR', 'CLICKHOUSE_URL', 'FUNDWATCH_DB', 'LOG_LEVEL'] as const
+const STORE_ENV = ['FUNDWATCH_DATA_DIR', 'CLICKHOUSE_URL', 'FUNDWATCH_DB', 'FUNDWATCH_CLUSTER', 'LOG_LEVEL'] as const
 
 function command<F>(c: Omit<Command, 'run'> & { run(flags: F, positionals: string[]): Promise<number> }): Command {
   return c as unknown as Command

@@ -5,10 +5,11 @@ import type { CommonFlags } from './common.ts'
 
 export async function migrateCmd(flags: CommonFlags): Promise<number> {
   const config = configFromEnv(process.env, { dataDir: flags['data-dir'] })
-  const store = await Store.open({ url: config.clickhouseUrl, dataDir: config.dataDir, database: config.database })
+  const store = await Store.open({ url: config.clickhouseUrl, dataDir: config.dataDir, database: config.database, cluster: config.cluster })
   try {
-    const { applied, current } = await migrate(store)
+    const { applied, current, retention } = await migrate(store, undefined, { retention: config.retention })
     console.log(applied.length ? `applied migrations ${applied.join(', ')}; schema at version ${current}` : `schema already at version ${current}`)
+    if (retention.length) console.log(`retention set: ${retention.map((k) => `${k} ${config.retention[k as keyof typeof config.retention] || 'for ever'}${config.retention[k as keyof typeof config.retention] ? ' days' : ''}`).join(', ')}`)
     return 0
   } finally {
     await store.close()

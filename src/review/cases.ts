@@ -98,7 +98,7 @@ export class CaseService {
   }
 
   async get(id: string): Promise<CaseRec | undefined> {
-    const rows = await this.store.query<Record<string, unknown>>(`SELECT * FROM ${this.store.t('cases')} FINAL WHERE case_id = {id:String}`, { id })
+    const rows = await this.store.query<Record<string, unknown>>(`SELECT * FROM ${this.store.t('cases')} FINAL WHERE case_id = {id:String}`, { id }, this.store.consistency.read)
     return rows[0] ? fromRow(rows[0]) : undefined
   }
 
@@ -117,7 +117,7 @@ export class CaseService {
       Object.assign(params, { c_at: at, c_id: id })
     }
     const rows = await this.store.query<Record<string, unknown>>(
-      `SELECT *, toString(created_at) AS created_at_raw FROM ${this.store.t('cases')} FINAL WHERE ${where.join(' AND ')} ORDER BY created_at DESC, case_id DESC LIMIT {limit:UInt32}`, params)
+      `SELECT *, toString(created_at) AS created_at_raw FROM ${this.store.t('cases')} FINAL WHERE ${where.join(' AND ')} ORDER BY created_at DESC, case_id DESC LIMIT {limit:UInt32}`, params, this.store.consistency.read)
     const page = rows.slice(0, q.limit)
     const last = page.at(-1)
     return { cases: page.map(fromRow), next: rows.length > q.limit && last ? Buffer.from(`${String(last.created_at_raw)}|${String(last.case_id)}`).toString('base64url') : undefined }
@@ -125,7 +125,7 @@ export class CaseService {
 
   async events(id: string): Promise<CaseEvent[]> {
     const rows = await this.store.query<Record<string, unknown>>(
-      `SELECT at, what, detail, by_name FROM ${this.store.t('case_actions')} WHERE case_id = {id:String} ORDER BY version`, { id })
+      `SELECT at, what, detail, by_name FROM ${this.store.t('case_actions')} WHERE case_id = {id:String} ORDER BY version`, { id }, this.store.consistency.read)
     return rows.map((r) => ({ at: iso(r.at), what: String(r.what), detail: String(r.detail), by_name: String(r.by_name) }))
   }
 
@@ -196,18 +196,18 @@ export class CaseService {
       // See ReviewService.write: the first block for (case, version) wins across replicas.
       await this.store.client.insert({
         table: this.store.t('case_actions'), values: [row], format: 'JSONEachRow',
-        clickhouse_settings: { insert_deduplication_token: `${c.case_id}:${c.version}`, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 },
+        clickhouse_settings: { ...this.store.consistency.write, insert_deduplication_token: `${c.case_id}:${c.version}`, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 },
       })
     } catch (cause) {
       throw new FundwatchError('STORE_INSERT_FAILED', `recording the case failed: ${(cause as Error).message}`, { cause })
     }
     const won = await this.store.query<{ action_id: string }>(
-      `SELECT action_id FROM ${this.store.t('case_actions')} WHERE case_id = {id:String} AND version = {v:UInt32}`, { id: c.case_id, v: c.version })
+      `SELECT action_id FROM ${this.store.t('case_actions')} WHERE case_id = {id:String} AND version = {v:UInt32}`, { id: c.case_id, v: c.version }, this.store.consistency.read)
     if (won.length !== 1 || won[0]!.action_id !== action_id) throw new FundwatchError('CONFLICT', `the case changed since version ${c.version - 1}; reload and try again`)
-    const seen = await this.store.query<{ action_id: string }>(`SELECT action_id FROM ${this.store.t('cases')} FINAL WHERE case_id = {id:String}`, { id: c.case_id })
+    const seen = await this.store.query<{ action_id: string }>(`SELECT action_id FROM ${this.store.t('cases')} FINAL WHERE case_id = {id:String}`, { id: c.case_id }, this.store.consistency.read)
     if (seen[0]?.action_id !== action_id) {
       const { what: _w, detail: _d, by_user, by_name: _n, role: _r, at, ...state } = row
-      await this.store.insert('cases', [{ ...state, updated_by: by_user, updated_at: at }])
+      await this.store.insert('cases', [{ ...state, updated_by: by_user, updated_at: at }], this.store.consistency.write)
     }
   }
 

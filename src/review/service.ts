@@ -99,7 +99,7 @@ export class ReviewService {
     const out = new Map<string, StatusRow>()
     if (!ids.length) return out
     const rows = await this.store.query<Record<string, unknown>>(
-      `SELECT * FROM ${this.store.t('alert_status')} FINAL WHERE alert_id IN {ids:Array(String)}`, { ids: [...ids] })
+      `SELECT * FROM ${this.store.t('alert_status')} FINAL WHERE alert_id IN {ids:Array(String)}`, { ids: [...ids] }, this.store.consistency.read)
     for (const r of rows) out.set(String(r.alert_id), statusFromRow(r))
     return out
   }
@@ -131,14 +131,14 @@ export class ReviewService {
 
   async history(alertId: string): Promise<Action[]> {
     const rows = await this.store.query<Record<string, unknown>>(
-      `SELECT * FROM ${this.store.t('alert_actions')} WHERE alert_id = {id:String} ORDER BY version`, { id: alertId })
+      `SELECT * FROM ${this.store.t('alert_actions')} WHERE alert_id = {id:String} ORDER BY version`, { id: alertId }, this.store.consistency.read)
     return rows.map(actionFromRow)
   }
 
   async histories(ids: readonly string[]): Promise<Action[]> {
     if (!ids.length) return []
     const rows = await this.store.query<Record<string, unknown>>(
-      `SELECT * FROM ${this.store.t('alert_actions')} WHERE alert_id IN {ids:Array(String)} ORDER BY at, alert_id, version`, { ids: [...ids] })
+      `SELECT * FROM ${this.store.t('alert_actions')} WHERE alert_id IN {ids:Array(String)} ORDER BY at, alert_id, version`, { ids: [...ids] }, this.store.consistency.read)
     return rows.map(actionFromRow)
   }
 
@@ -201,27 +201,27 @@ export class ReviewService {
       // (and the view never sees it), so the loser finds another action_id below.
       await this.store.client.insert({
         table: this.store.t('alert_actions'), values: [row], format: 'JSONEachRow',
-        clickhouse_settings: { insert_deduplication_token: `${alert.alert_id}:${a.version}`, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 },
+        clickhouse_settings: { ...this.store.consistency.write, insert_deduplication_token: `${alert.alert_id}:${a.version}`, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 },
       })
     } catch (cause) {
       throw new FundwatchError('STORE_INSERT_FAILED', `recording the review step failed: ${(cause as Error).message}`, { cause })
     }
     const won = await this.store.query<{ action_id: string }>(
-      `SELECT action_id FROM ${this.store.t('alert_actions')} WHERE alert_id = {id:String} AND version = {v:UInt32}`, { id: alert.alert_id, v: a.version })
+      `SELECT action_id FROM ${this.store.t('alert_actions')} WHERE alert_id = {id:String} AND version = {v:UInt32}`, { id: alert.alert_id, v: a.version }, this.store.consistency.read)
     if (won.length !== 1 || won[0]!.action_id !== action_id) throw conflict(a.version, a.version - 1)
     const status = statusFromRow({ ...row, updated_by: by.id, updated_at: row.at })
     // Two racing inserts reach the view in either order; if the loser's block got
     // there first, the winner writes its state again (same version, inserted
     // later, so it is the one ReplacingMergeTree keeps).
     const seen = await this.store.query<{ action_id: string }>(
-      `SELECT action_id FROM ${this.store.t('alert_status')} FINAL WHERE alert_id = {id:String}`, { id: alert.alert_id })
+      `SELECT action_id FROM ${this.store.t('alert_status')} FINAL WHERE alert_id = {id:String}`, { id: alert.alert_id }, this.store.consistency.read)
     if (seen[0]?.action_id !== action_id) {
       await this.store.insert('alert_status', [{
         alert_id: row.alert_id, status: row.status, assignee: row.assignee, entered_at: row.entered_at, due_at: row.due_at,
         recovered_amount: row.recovered_amount, penalty_amount: row.penalty_amount, measures: row.measures, dismiss_reason: row.dismiss_reason,
         detector_id: row.detector_id, fixmedins_code: row.fixmedins_code, admdvs: row.admdvs, amount_at_risk: row.amount_at_risk,
         updated_by: by.id, updated_at: row.at, action_id, version: row.version,
-      }])
+      }], this.store.consistency.write)
     }
     return { workflow: this.workflow(alert, status), action: actionFromRow(row) }
   }

@@ -99,6 +99,19 @@ const FEW = 8
 const ms = (v: unknown) => fromChTime(String(v))
 
 /**
+ * A batch's persons' reversals. Not FINAL: the tables' projection sorted by
+ * psn_no (migration 8) is never used with FINAL, and without it each batch
+ * scans both tables whole. The rows only feed sets, where a duplicate not yet
+ * merged away changes nothing.
+ */
+export function reversalsByPerson(store: Store): { lines: string; settlements: string } {
+  return {
+    lines: `SELECT DISTINCT mdtrt_id, feedetl_sn FROM ${store.t('fee_reversals')} WHERE psn_no IN {psns:Array(String)}`,
+    settlements: `SELECT DISTINCT setl_id FROM ${store.t('settlement_reversals')} WHERE psn_no IN {psns:Array(String)}`,
+  }
+}
+
+/**
  * Rebuilds person state from stored rows (FINAL: replays may have written rows
  * twice before a merge). The queries run together, one round per batch.
  */
@@ -125,11 +138,11 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
     store.query<Row>(`SELECT psn_no, mdtrt_id, feedetl_sn, fixmedins_code, fee_ocur_time, med_list_codg, medins_list_codg, list_type, med_chrgitm_type,
         toString(cnt) AS cnt, toString(pric) AS pric, toString(det_item_fee_sumamt) AS amt, bilg_dept_codg, bilg_dr_codg, prd_days, toString(hours) AS hours, event_id
       FROM ${store.t('fee_lines')} FINAL WHERE psn_no IN {psns:Array(String)} AND fee_ocur_time >= {since:DateTime64(3,'UTC')}`, p),
-    store.query<Row>(`SELECT mdtrt_id, feedetl_sn FROM ${store.t('fee_reversals')} FINAL WHERE psn_no IN {psns:Array(String)}`, p),
+    store.query<Row>(reversalsByPerson(store).lines, p),
     store.query<Row>(`SELECT setl_id, mdtrt_id, psn_no, fixmedins_code, setl_time, med_type, toString(medfee_sumamt) AS medfee_sumamt, toString(hifp_pay) AS hifp_pay,
         toString(fund_pay_sumamt) AS fund_pay_sumamt, toString(acct_pay) AS acct_pay, toString(inscp_scp_amt) AS inscp_scp_amt, pay_grp_type, pay_grp_code, toString(pay_grp_weight) AS pay_grp_weight, event_id
       FROM ${store.t('settlements')} FINAL WHERE psn_no IN {psns:Array(String)} AND setl_time >= {since:DateTime64(3,'UTC')}`, p),
-    store.query<Row>(`SELECT setl_id FROM ${store.t('settlement_reversals')} FINAL WHERE psn_no IN {psns:Array(String)}`, p),
+    store.query<Row>(reversalsByPerson(store).settlements, p),
     // Every stored revision of the streaming alerts on these persons (few: alerts are rare); the latest of each is kept.
     store.query<Row>(`SELECT * FROM ${store.t('alerts')} WHERE psn_no IN {psns:Array(String)} AND stage = 'in'
       AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),

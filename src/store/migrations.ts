@@ -1,3 +1,6 @@
+import { clusterStatements } from './cluster.ts'
+import { withMigrationLock, type LockOptions } from './lock.ts'
+import { DEFAULT_RETENTION, RETENTION_RULES, retentionStatement, type Retention } from './retention.ts'
 import type { Store } from './store.ts'
 
 /**
@@ -279,19 +282,101 @@ export const MIGRATIONS: Migration[] = [
           fixmedins_code, admdvs, amount_at_risk, feedetl_sns, setl_ids, message_zh, message_en, evidence, event_time FROM {db}.alerts`,
     ],
   },
+  {
+    version: 8,
+    name: 'reversals found by person',
+    statements: [
+      // A state load asks for a batch's persons' reversals by psn_no, which is
+      // not in these tables' sorting keys (the keys are the reversal's identity,
+      // for deduplication): a full scan per batch. A projection sorted by
+      // psn_no answers it from a few granules. Reads that use it must not say
+      // FINAL (a projection is never used with FINAL): set lookups, where a
+      // duplicate row before a merge changes nothing. A ReplacingMergeTree
+      // accepts a projection only when told what a merge does with it:
+      // rebuild it from the merged rows.
+      `ALTER TABLE {db}.fee_reversals MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'`,
+      `ALTER TABLE {db}.fee_reversals ADD PROJECTION IF NOT EXISTS by_psn (SELECT * ORDER BY psn_no)`,
+      `ALTER TABLE {db}.fee_reversals MATERIALIZE PROJECTION by_psn`,
+      `ALTER TABLE {db}.settlement_reversals MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'`,
+      `ALTER TABLE {db}.settlement_reversals ADD PROJECTION IF NOT EXISTS by_psn (SELECT * ORDER BY psn_no)`,
+      `ALTER TABLE {db}.settlement_reversals MATERIALIZE PROJECTION by_psn`,
+    ],
+  },
 ]
 
-export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS): Promise<{ applied: number[]; current: number }> {
-  await store.command(`CREATE TABLE IF NOT EXISTS ${store.t('schema_migrations')} (version UInt32, name String, applied_at DateTime64(3, 'UTC')) ENGINE = ReplacingMergeTree ORDER BY version`)
-  const done = new Set((await store.query<{ version: number }>(`SELECT version FROM ${store.t('schema_migrations')} FINAL`)).map((r) => Number(r.version)))
-  const applied: number[] = []
-  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-    if (done.has(m.version)) continue
-    // Each statement is idempotent (IF NOT EXISTS), so a crash halfway through is
-    // repaired by running the migration again; the version row is written last.
-    for (const sql of m.statements) await store.command(sql.replaceAll('{db}', store.db))
-    await store.insert('schema_migrations', [{ version: m.version, name: m.name, applied_at: new Date().toISOString().replace('T', ' ').replace('Z', '') }])
-    applied.push(m.version)
-  }
-  return { applied, current: Math.max(0, ...migrations.map((m) => m.version)) }
+/**
+ * The migrator's own tables, created before the lock is taken (idempotent).
+ * schema_migrations_lock: src/store/lock.ts. retention_applied: the TTL days
+ * last applied per rule, so a run issues a TTL change only when they change.
+ */
+export const BOOTSTRAP: string[] = [
+  `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, applied_at ${T}) ENGINE = ReplacingMergeTree ORDER BY version`,
+  `CREATE TABLE IF NOT EXISTS {db}.schema_migrations_lock (
+    generation UInt64, kind LowCardinality(String), holder String, at ${T}, expires_at ${T}
+  ) ENGINE = MergeTree ORDER BY (generation, kind)
+  SETTINGS non_replicated_deduplication_window = 10000`,
+  `CREATE TABLE IF NOT EXISTS {db}.retention_applied (rule String, days UInt32, applied_at ${T}) ENGINE = ReplacingMergeTree(applied_at) ORDER BY rule`,
+]
+
+/** A migration statement as this store runs it: as written on one node, rewritten for the cluster on a cluster. */
+export function statementsFor(store: Pick<Store, 'db' | 'cluster'>, sql: string): string[] {
+  return store.cluster ? clusterStatements(sql, store.db, store.cluster) : [sql.replaceAll('{db}', store.db)]
 }
+
+export interface MigrateOptions {
+  /** TTL days per rule (config.retention); defaults as documented in docs/clickhouse.md#retention. */
+  retention?: Retention
+  lock?: LockOptions
+}
+
+/**
+ * Brings the schema to the newest version and the retention TTLs to the
+ * configured days, under the migration lock: a second migrator started
+ * meanwhile (every role migrates at start; a rollout starts several) waits,
+ * then finds nothing left to do.
+ */
+export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS, opts: MigrateOptions = {}): Promise<{ applied: number[]; current: number; retention: string[] }> {
+  if (store.cluster) await store.command(`CREATE DATABASE IF NOT EXISTS ${store.db} ON CLUSTER '${store.cluster}'`)
+  for (const sql of BOOTSTRAP) for (const s of statementsFor(store, sql)) await store.command(s)
+  const read = store.consistency.read
+  return withMigrationLock(store, opts.lock ?? {}, async (lease) => {
+    // Read under the lock: what a migrator that held it before us applied.
+    const done = new Set((await store.query<{ version: number }>(`SELECT version FROM ${store.t('schema_migrations')} FINAL`, {}, read)).map((r) => Number(r.version)))
+    const applied: number[] = []
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue
+      // Each statement is idempotent (IF NOT EXISTS), so a crash halfway through is
+      // repaired by running the migration again; the version row is written last.
+      for (const sql of m.statements) {
+        for (const s of statementsFor(store, sql)) await store.command(s)
+        await lease.renew()
+      }
+      await store.insert('schema_migrations', [{ version: m.version, name: m.name, applied_at: now() }], store.consistency.write)
+      applied.push(m.version)
+    }
+    const retention = await applyRetention(store, opts.retention ?? DEFAULT_RETENTION)
+    return { applied, current: Math.max(0, ...migrations.map((m) => m.version)), retention }
+  })
+}
+
+/** Sets each retention rule's TTL where the configured days differ from those last applied; returns the rules changed. */
+async function applyRetention(store: Store, retention: Retention): Promise<string[]> {
+  const last = new Map((await store.query<{ rule: string; days: number }>(
+    `SELECT rule, argMax(days, applied_at) AS days FROM ${store.t('retention_applied')} GROUP BY rule`, {}, store.consistency.read)).map((r) => [r.rule, Number(r.days)]))
+  // A table the schema does not have yet gets its TTL from the run that creates it.
+  const tables = new Set((await store.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = {db:String}`, { db: store.db })).map((r) => r.name))
+  const changed: string[] = []
+  for (const rule of RETENTION_RULES) {
+    if (!tables.has(rule.table)) continue
+    const days = retention[rule.key]
+    const before = last.get(rule.key)
+    if (before === days) continue
+    // No TTL to remove on a column that never had one.
+    if (!(days === 0 && !before)) for (const s of statementsFor(store, retentionStatement(rule, days))) await store.command(s)
+    await store.insert('retention_applied', [{ rule: rule.key, days, applied_at: now() }], store.consistency.write)
+    changed.push(rule.key)
+  }
+  return changed
+}
+
+const now = () => new Date().toISOString().replace('T', ' ').replace('Z', '')

@@ -1,6 +1,7 @@
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import type * as ChdbConnection from 'chdb/connection'
 import { FundwatchError } from '../errors.ts'
+import { CLUSTER_NAME } from './cluster.ts'
 
 export interface StoreOptions {
   /** http(s)://user:pass@host:8123 of a ClickHouse server; unset = embedded chDB. */
@@ -9,6 +10,8 @@ export interface StoreOptions {
   dataDir?: string
   /** Database holding fundwatch's tables; tests use one per file. */
   database: string
+  /** ClickHouse cluster name (FUNDWATCH_CLUSTER): migrations run ON CLUSTER, writes and reads take the cluster settings below. */
+  cluster?: string
 }
 
 /**
@@ -26,6 +29,31 @@ export async function loadChdb(): Promise<typeof ChdbConnection> {
 }
 
 /**
+ * On a cluster, behind a load balancer, consecutive queries of one request
+ * may reach different replicas. The review workflow reads what it just wrote
+ * (its conflict check, the state it answers with), so its writes wait for a
+ * majority of replicas (insert_quorum) and its reads refuse to answer from a
+ * replica that lacks a quorum-acknowledged write (select_sequential_consistency,
+ * which needs insert_quorum_parallel off). On one node both are empty.
+ */
+export interface Consistency {
+  write: ClickHouseSettings
+  read: ClickHouseSettings
+}
+const QUORUM: Consistency = {
+  write: { insert_quorum: 'auto', insert_quorum_parallel: 0 },
+  read: { select_sequential_consistency: '1' },
+}
+/**
+ * Every query on a cluster: inserts through a Distributed table reach their
+ * shards before the insert returns (the pipeline commits offsets only after
+ * the store has its rows); `x IN (SELECT … FROM distributed)` inside a
+ * distributed query runs the subquery once and ships the result (GLOBAL),
+ * instead of being refused; a filter on the sharding key reads its shards only.
+ */
+const CLUSTER_SETTINGS: ClickHouseSettings = { insert_distributed_sync: 1, distributed_product_mode: 'global', optimize_skip_unused_shards: 1 }
+
+/**
  * Decimals (money) come back as strings, never as JSON numbers a reader would
  * parse into binary floating point (src/util/money.ts does the arithmetic).
  */
@@ -39,19 +67,26 @@ const READ_SETTINGS = { output_format_json_quote_decimals: 1 } as const
 export class Store {
   readonly db: string
   readonly embedded: boolean
+  readonly cluster: string | undefined
+  /** Settings for the review workflow's writes and the reads that follow them (see Consistency). */
+  readonly consistency: Consistency
 
   private constructor(readonly client: ClickHouseClient, opts: StoreOptions) {
     this.db = opts.database
     this.embedded = !opts.url
+    this.cluster = opts.cluster
+    this.consistency = opts.cluster ? QUORUM : { write: {}, read: {} }
   }
 
   static async open(opts: StoreOptions): Promise<Store> {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/.test(opts.database)) throw new FundwatchError('CONFIG_INVALID', `database name "${opts.database}" is not a plain identifier`)
+    if (opts.cluster !== undefined && !CLUSTER_NAME.test(opts.cluster)) throw new FundwatchError('CONFIG_INVALID', `cluster name "${opts.cluster}" is not a plain identifier`)
+    if (opts.cluster && !opts.url) throw new FundwatchError('CONFIG_INVALID', 'a ClickHouse cluster (FUNDWATCH_CLUSTER) needs CLICKHOUSE_URL; embedded chDB is one node')
     let client: ClickHouseClient
     if (opts.url) {
       // The client's own error log is off: every failure is wrapped in a
       // FundwatchError and logged (or retried) by the caller, once.
-      client = createClient({ url: opts.url, request_timeout: 60_000, log: { level: ClickHouseLogLevel.OFF }, clickhouse_settings: { date_time_input_format: 'best_effort' } })
+      client = createClient({ url: opts.url, request_timeout: 60_000, log: { level: ClickHouseLogLevel.OFF }, clickhouse_settings: { date_time_input_format: 'best_effort', ...(opts.cluster ? CLUSTER_SETTINGS : {}) } })
     } else {
       const { createChdbConnection } = await loadChdb()
       // chdb types its Connection against @clickhouse/client-common, which the
@@ -60,7 +95,8 @@ export class Store {
       client = createClient({ connection })
     }
     const store = new Store(client, opts)
-    await store.command(`CREATE DATABASE IF NOT EXISTS ${opts.database}`)
+    // On a cluster the migrator creates it on every node (migrate).
+    if (!opts.cluster) await store.command(`CREATE DATABASE IF NOT EXISTS ${opts.database}`)
     return store
   }
 
@@ -69,27 +105,27 @@ export class Store {
     return `${this.db}.${table}`
   }
 
-  async query<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  async query<T>(query: string, params: Record<string, unknown> = {}, settings: ClickHouseSettings = {}): Promise<T[]> {
     try {
-      const rs = await this.client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: READ_SETTINGS })
+      const rs = await this.client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: { ...READ_SETTINGS, ...settings } })
       return await rs.json<T>()
     } catch (cause) {
       throw new FundwatchError('STORE_QUERY_FAILED', `query failed: ${(cause as Error).message}`, { cause })
     }
   }
 
-  async command(query: string, params: Record<string, unknown> = {}): Promise<void> {
+  async command(query: string, params: Record<string, unknown> = {}, settings: ClickHouseSettings = {}): Promise<void> {
     try {
-      await this.client.command({ query, query_params: params })
+      await this.client.command({ query, query_params: params, clickhouse_settings: settings })
     } catch (cause) {
       throw new FundwatchError('STORE_QUERY_FAILED', `command failed: ${(cause as Error).message}`, { cause })
     }
   }
 
-  async insert(table: string, rows: readonly object[]): Promise<void> {
+  async insert(table: string, rows: readonly object[], settings: ClickHouseSettings = {}): Promise<void> {
     if (rows.length === 0) return
     try {
-      await this.client.insert({ table: this.t(table), values: rows as object[], format: 'JSONEachRow' })
+      await this.client.insert({ table: this.t(table), values: rows as object[], format: 'JSONEachRow', clickhouse_settings: settings })
     } catch (cause) {
       throw new FundwatchError('STORE_INSERT_FAILED', `insert into ${table} failed: ${(cause as Error).message}`, { cause })
     }

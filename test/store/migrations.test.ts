@@ -1,0 +1,131 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { reversalsByPerson } from '../../src/state/cache.ts'
+import { MIGRATIONS, migrate, type Migration } from '../../src/store/migrations.ts'
+import { DEFAULT_RETENTION } from '../../src/store/retention.ts'
+import { Store } from '../../src/store/store.ts'
+import { removeDir } from '../helpers/app.ts'
+
+/**
+ * The single-node form of the migrations on real chDB: the migration lock,
+ * retention TTLs, and the reversal projections. (The cluster form is checked
+ * structurally in cluster.test.ts.) One data directory per file (chDB binds
+ * one per process), one database per test.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'fw-migrations-'))
+const stores: Store[] = []
+let n = 0
+async function freshStore(): Promise<Store> {
+  const s = await Store.open({ dataDir: join(dir, 'data'), database: `mg_${process.pid}_${++n}` })
+  stores.push(s)
+  return s
+}
+const fast = { lock: { pollMs: 20 } }
+
+beforeAll(async () => { await freshStore() })
+afterAll(async () => {
+  for (const s of stores) await s.close().catch(() => undefined)
+  removeDir(dir)
+})
+
+describe('the migration lock', () => {
+  it('two migrators at once on one store: one applies everything, the other waits and applies nothing; a non-idempotent statement runs once', async () => {
+    const store = await freshStore()
+    // A statement that is not idempotent shows a double run in the data.
+    const probe: Migration = { version: 900, name: 'probe', statements: [
+      `CREATE TABLE IF NOT EXISTS {db}.race_probe (n UInt8) ENGINE = MergeTree ORDER BY n`,
+      `INSERT INTO {db}.race_probe SELECT 1`,
+    ] }
+    const all = [...MIGRATIONS, probe]
+    const results = await Promise.all([migrate(store, all, fast), migrate(store, all, fast)])
+    const versions = all.map((m) => m.version)
+    expect(results.map((r) => r.applied).sort((a, b) => a.length - b.length)).toEqual([[], versions])
+    expect(await store.query(`SELECT toString(count()) AS c FROM ${store.t('race_probe')}`)).toEqual([{ c: '1' }])
+    expect((await store.query<{ version: number }>(`SELECT version FROM ${store.t('schema_migrations')} ORDER BY version`)).map((r) => Number(r.version))).toEqual(versions)
+    // Both took and released the lock in turn: two generations, each released.
+    expect(await store.query(`SELECT toString(generation) AS generation, toString(countIf(kind = 'acquire')) AS a, toString(countIf(kind = 'release')) AS r FROM ${store.t('schema_migrations_lock')} GROUP BY generation ORDER BY generation`))
+      .toEqual([{ generation: '1', a: '1', r: '1' }, { generation: '2', a: '1', r: '1' }])
+  })
+
+  it('a lock held by a live migrator fails a second one cleanly with MIGRATION_LOCKED; released or expired, it is taken', async () => {
+    const store = await freshStore()
+    await migrate(store, MIGRATIONS, fast) // generation 1, released
+    const lock = store.t('schema_migrations_lock')
+    await store.command(`INSERT INTO ${lock} SELECT 2, 'acquire', 'other-host:1', now64(3), now64(3) + INTERVAL 1 HOUR`)
+    const probe: Migration = { version: 901, name: 'probe', statements: [`CREATE TABLE IF NOT EXISTS {db}.locked_probe (n UInt8) ENGINE = MergeTree ORDER BY n`] }
+    await expect(migrate(store, [...MIGRATIONS, probe], { lock: { waitMs: 100, pollMs: 20 } })).rejects.toMatchObject({ code: 'MIGRATION_LOCKED', message: expect.stringContaining('other-host:1') })
+    expect(await store.query(`EXISTS TABLE ${store.t('locked_probe')}`)).toEqual([{ result: 0 }])
+    // The other migrator crashed: its lease runs out and the lock is taken over.
+    await store.command(`INSERT INTO ${lock} SELECT 3, 'acquire', 'crashed-host:1', now64(3) - INTERVAL 2 HOUR, now64(3) - INTERVAL 1 HOUR`)
+    await store.command(`INSERT INTO ${lock} SELECT 2, 'release', 'other-host:1', now64(3), now64(3)`)
+    expect((await migrate(store, [...MIGRATIONS, probe], fast)).applied).toEqual([901])
+  })
+})
+
+describe('retention', () => {
+  const showCreate = async (store: Store, table: string) => (await store.query<{ statement: string }>(`SHOW CREATE TABLE ${store.t(table)}`))[0]!.statement
+
+  it('sets the configured TTLs on personal columns and raw text; a merge empties them in rows older than that, and keeps the row', async () => {
+    const store = await freshStore()
+    const r = await migrate(store, MIGRATIONS, { ...fast, retention: { events_raw: 3, visits_personal: 731, dead_letters_raw: 5 } })
+    expect(r.retention).toEqual(['events_raw', 'visits_personal', 'dead_letters_raw'])
+    expect(await showCreate(store, 'events')).toContain('`raw` String CODEC(ZSTD(3)) TTL toDateTime(event_time) + toIntervalDay(3)')
+    for (const c of ['certno', 'psn_name', 'brdy']) expect(await showCreate(store, 'visits')).toMatch(new RegExp(`\`${c}\` String TTL toDateTime\\(begntime\\) \\+ toIntervalDay\\(731\\)`))
+    expect(await showCreate(store, 'dead_letters')).toContain('TTL toDateTime(received_at) + toIntervalDay(5)')
+
+    const visit = (psn: string, daysAgo: number) => ({ mdtrt_id: `V-${psn}`, psn_no: psn, fixmedins_code: 'H1', med_type: '11', insutype: '310', begntime: ago(daysAgo), insuplc_admdvs: '370702',
+      ipt_otp_no: '1', adm_dept_codg: 'D', atddr_no: 'DR', gend: '1', brdy: '1970-03-01', certno: '370702197003010017', psn_name: '王伟', diagnoses: [], event_id: `e-${psn}`, event_time: ago(daysAgo) })
+    await store.insert('visits', [visit('OLD', 800), visit('NEW', 10)])
+    const event = (id: string, daysAgo: number) => ({ event_id: id, event_type: 'visit.opened', event_time: ago(daysAgo), fixmedins_code: 'H1', psn_no: 'P', mdtrt_id: 'V', source_pos: 't', ingested_at: ago(daysAgo), raw: '{"certno":"370702197003010017"}' })
+    await store.insert('events', [event('old', 4), event('new', 1)])
+    await store.command(`OPTIMIZE TABLE ${store.t('visits')} FINAL`)
+    await store.command(`OPTIMIZE TABLE ${store.t('events')} FINAL`)
+    expect(await store.query(`SELECT psn_no, certno, psn_name, brdy, gend FROM ${store.t('visits')} ORDER BY psn_no`)).toEqual([
+      { psn_no: 'NEW', certno: '370702197003010017', psn_name: '王伟', brdy: '1970-03-01', gend: '1' },
+      { psn_no: 'OLD', certno: '', psn_name: '', brdy: '', gend: '1' },
+    ])
+    expect(await store.query(`SELECT event_id, raw FROM ${store.t('events')} ORDER BY event_id`)).toEqual([
+      { event_id: 'new', raw: '{"certno":"370702197003010017"}' },
+      { event_id: 'old', raw: '' },
+    ])
+  })
+
+  it('re-applies when the configured days change, issues nothing when they do not, and 0 removes the TTL', async () => {
+    const store = await freshStore()
+    expect((await migrate(store, MIGRATIONS, fast)).retention).toEqual(['events_raw', 'visits_personal', 'dead_letters_raw'])
+    expect(await showCreate(store, 'events')).toContain(`TTL toDateTime(event_time) + toIntervalDay(${DEFAULT_RETENTION.events_raw})`)
+    expect((await migrate(store, MIGRATIONS, fast)).retention).toEqual([])
+    expect((await migrate(store, MIGRATIONS, { ...fast, retention: { ...DEFAULT_RETENTION, events_raw: 10 } })).retention).toEqual(['events_raw'])
+    expect(await showCreate(store, 'events')).toContain('TTL toDateTime(event_time) + toIntervalDay(10)')
+    expect((await migrate(store, MIGRATIONS, { ...fast, retention: { ...DEFAULT_RETENTION, events_raw: 0 } })).retention).toEqual(['events_raw'])
+    expect(await showCreate(store, 'events')).not.toContain('TTL')
+    expect(await showCreate(store, 'visits')).toContain(`toIntervalDay(${DEFAULT_RETENTION.visits_personal})`)
+  })
+})
+
+describe('reversals by person (migration 8)', () => {
+  it('a state load\'s reversal lookup by psn_no reads the projection sorted by psn_no, a few granules, not the whole table', async () => {
+    const store = await freshStore()
+    await migrate(store, MIGRATIONS, fast)
+    // 200k reversals of 20k persons, sorted by visit: without the projection a
+    // lookup by person reads every granule.
+    await store.command(`INSERT INTO ${store.t('fee_reversals')} SELECT concat('P', toString(number % 20000)), concat('V', toString(number)), 'L1', 'H1', concat('e', toString(number)), now64(3) FROM numbers(200000)`)
+    await store.command(`INSERT INTO ${store.t('settlement_reversals')} SELECT concat('P', toString(number % 20000)), concat('S', toString(number)), concat('V', toString(number)), 'H1', concat('e', toString(number)), now64(3) FROM numbers(200000)`)
+    const q = reversalsByPerson(store)
+    for (const sql of [q.lines, q.settlements]) {
+      const plan = (await store.query<{ explain: string }>(`EXPLAIN indexes = 1 ${sql}`, { psns: ['P17', 'P4242'] })).map((r) => r.explain).join('\n')
+      expect(plan).toContain('ReadFromMergeTree (by_psn)')
+      const [, read, total] = /Granules: (\d+)\/(\d+)/.exec(plan)!.map(Number)
+      expect(total).toBeGreaterThan(20)
+      expect(read).toBeLessThanOrEqual(4)
+    }
+    expect(await store.query(q.lines, { psns: ['P17'] })).toHaveLength(10)
+    expect(await store.query(q.settlements, { psns: ['P17', 'P18'] })).toHaveLength(20)
+  })
+})
+
+function ago(days: number): string {
+  return new Date(Date.now() - days * 86_400_000).toISOString().replace('T', ' ').replace('Z', '')
+}
