@@ -71,7 +71,7 @@ describe('case-mix-drift', () => {
     expect(f).toHaveLength(1)
     const x = f[0]!
     expect(x.subject).toEqual({ fixmedins_code: H[0] })
-    expect(x.key).toBe(`${H[0]}/2026-02-01..2026-02-28`)
+    expect(x.key).toBe(H[0])
     const ix = x.evidence.indices as Record<string, unknown>[]
     expect(ix.map((i) => i.index)).toEqual(['severity', 'cmi'])
     // CMI: (14 × 0.78 + 4 × 1.02 + 2 × 1.42) / 20 = 0.892 → (4 × 0.78 + 6 × 1.02 + 10 × 1.42) / 20 = 1.172.

@@ -40,7 +40,7 @@ describe('inventory-mismatch', () => {
     expect(f).toHaveLength(1)
     const x = f[0]!
     expect(x.subject).toEqual({ fixmedins_code: P1 })
-    expect(x.key).toBe(`${P1}/DRUGX/2026-01-01..2026-01-31`)
+    expect(x.key).toBe(`${P1}/DRUGX`)
     expect(x.evidence).toMatchObject({
       shortfall: 15, outflow: 20, stock_and_purchases: 5, unit_price: 30, fund_ratio: 0.6,
       periods: [{ counted_at: '2026-01-02T07:30:00+08:00', opening: 5, purchased: 0, sold: 20, shortfall: 15 }],

@@ -56,7 +56,7 @@ describe('provider-outlier: institutions against their level and type', () => {
     expect(f).toHaveLength(1)
     const x = f[0]!
     expect(x.subject).toEqual({ fixmedins_code: CLINICS[5] })
-    expect(x.key).toBe(`${CLINICS[5]}/otp_cost_per_visit/2026-01-01..2026-01-31`)
+    expect(x.key).toBe(`${CLINICS[5]}/otp_cost_per_visit`)
     // Values 50 52 54 56 58 200: median 55, MAD 3 → scale max(1.4826 × 3, 10 % of 55) = 5.5.
     expect(x.evidence).toMatchObject({
       metric: 'otp_cost_per_visit', value: 200, peer_median: 55, mad: 3, scale: 5.5, robust_z: 26.36, peers: 5,
@@ -169,7 +169,7 @@ describe('provider-outlier: shares, stays and doctors', () => {
     const f = await runDetector(detector, app.store, kb, '2026-08-01', '2026-08-31', { min_visits: 5, doctor_min_visits: 5, metrics: [] })
     expect(f).toHaveLength(1)
     expect(f[0]!.subject).toEqual({ fixmedins_code: CLINICS[0], doctor: 'D0A' })
-    expect(f[0]!.key).toBe(`${CLINICS[0]}/D0A/otp_cost_per_visit/2026-08-01..2026-08-31`)
+    expect(f[0]!.key).toBe(`${CLINICS[0]}/D0A/otp_cost_per_visit`)
     expect(f[0]!.evidence).toMatchObject({ doctor: 'D0A', dept: 'A03', peer_group: 'L1/基层医疗机构/A03', z_threshold: 5, volume: 12 })
     expect(f[0]!.refs.mdtrt_ids).toHaveLength(12)
     // The doctor's costliest visits come first.

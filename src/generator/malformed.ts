@@ -63,7 +63,7 @@ function settlement(): Record<string, unknown> {
 function settlementReversed(): Record<string, unknown> {
   return {
     event_id: 'EVmal-0006', event_type: 'settlement.reversed', event_time: T, schema_version: 1, source: { ...SRC },
-    payload: { setl_id: 'ST00000000000001', mdtrt_id: 'MD00000000000001' },
+    payload: { setl_id: 'ST00000000000001', mdtrt_id: 'MD00000000000001', psn_no: '3707020000000001' },
   }
 }
 function inventory(): Record<string, unknown> {

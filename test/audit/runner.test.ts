@@ -56,7 +56,7 @@ describe('runAudit', () => {
       // The window end, in China time: a re-run of the same window writes the same row.
       event_time: '2026-02-01T00:00:00+08:00',
     })
-    expect(outlier.detector).toEqual({ id: 'provider-outlier', version: '1.0.0', params_hash: engine.audits.find((a) => a.detector.id === 'provider-outlier')!.paramsHash })
+    expect(outlier.detector).toEqual({ id: 'provider-outlier', version: '2.0.0', params_hash: engine.audits.find((a) => a.detector.id === 'provider-outlier')!.paramsHash })
     const capacity = run.alerts.find((a) => a.detector.id === 'capacity-exceeded')!
     expect(capacity.event_time).toBe('2026-01-10T00:00:00+08:00')
     expect(capacity.refs.mdtrt_ids).toHaveLength(13)

@@ -168,8 +168,12 @@ describe('bed days billed ahead for an open stay', () => {
     const [open] = await bedAlert('MBED2')
     await replay([visitClosed({ event_id: 'MBED2-close', mdtrt_id: 'MBED2', psn_no: 'PSNBED2', endtime: t(13, 10), dscg_maindiag_code: 'J18.9' })])
     const [closed] = await bedAlert('MBED2')
-    expect([closed!.alert_id, closed!.status, closed!.revision, closed!.evidence.days_in_stay, closed!.evidence.stay_closed]).toEqual([open!.alert_id, 'updated', 2, 3, true])
-    expect(closed!.amount_at_risk).toBe('250.00')
+    // Four of the eight bed days fall inside the three-day stay; the four dated
+    // after the discharge are the timing finding's (phantom-service README).
+    expect([closed!.alert_id, closed!.status, closed!.revision, closed!.evidence.days_in_stay, closed!.evidence.bed_days_billed, closed!.evidence.stay_closed]).toEqual([open!.alert_id, 'updated', 2, 3, 4, true])
+    expect(closed!.amount_at_risk).toBe('50.00')
     expect(closed!.detected_at).toBe(open!.detected_at)
+    const timing = (await alertsOf('MBED2')).filter((a) => a.evidence.rule !== 'bed_days' && a.detector.id === 'phantom-service')
+    expect(timing.map((a) => [a.status, [...a.refs.feedetl_sns].sort()])).toEqual([['active', ['MBED2-B4', 'MBED2-B5', 'MBED2-B6', 'MBED2-B7']]])
   })
 })
