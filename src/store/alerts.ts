@@ -173,8 +173,19 @@ function conditions(store: Store, q: AlertQuery, sort: FeedSort, after: Key | un
     where.push('psn_no = {f_psn:String}')
     params.f_psn = q.psn_no
   }
-  if (q.lifecycle === 'current') where.push(`status != 'withdrawn'`)
-  else if (q.lifecycle === 'withdrawn') where.push(`status = 'withdrawn'`)
+  if (q.lifecycle === 'current') {
+    // Current: the alert's latest revision is not withdrawn, or its review is
+    // open (someone assigned or moved it and has not closed it), so nobody
+    // loses work in progress when the facts under it are withdrawn. Judged
+    // per alert, not per row: every stored row of an alert matches or none
+    // does, so phase 2 needs no second look (see predicate). The inner scan
+    // reads only alerts that were ever withdrawn, and latestOf's order.
+    where.push(`(alert_id NOT IN (SELECT alert_id FROM ${store.t('alerts')}
+        WHERE alert_id IN (SELECT alert_id FROM ${store.t('alerts')} WHERE status = 'withdrawn')
+        GROUP BY alert_id HAVING argMax(status, (revision, event_time, revised_at, detected_at)) = 'withdrawn')
+      OR alert_id IN (SELECT alert_id FROM ${status} WHERE status IN {f_review:Array(String)}))`)
+    params.f_review = OPEN
+  } else if (q.lifecycle === 'withdrawn') where.push(`status = 'withdrawn'`)
   if (q.amount_min !== undefined) {
     where.push('amount_at_risk >= {f_amin:Decimal(38,2)}')
     params.f_amin = money(q.amount_min)
@@ -229,7 +240,8 @@ function predicate(q: AlertQuery): (r: Row) => boolean {
     return inList(q.fixmedins_code, r.fixmedins_code) && inList(q.detector, r.detector_id) && inList(q.stage, r.stage)
       && inList(q.result, r.result) && inList(q.severity, r.severity)
       && (!q.admdvs || String(r.admdvs).startsWith(q.admdvs)) && (!q.psn_no || r.psn_no === q.psn_no)
-      && (q.lifecycle === undefined || q.lifecycle === 'all' || (q.lifecycle === 'withdrawn') === (r.status === 'withdrawn'))
+      // 'current' is decided per alert in SQL (conditions); 'withdrawn' per row, so again here on the latest.
+      && (q.lifecycle !== 'withdrawn' || r.status === 'withdrawn')
       && (q.amount_min === undefined || amount >= fen(q.amount_min)) && (q.amount_max === undefined || amount <= fen(q.amount_max))
       && (q.from === undefined || at >= q.from) && (q.to === undefined || at < q.to)
       && (!q.scope || canSee(q.scope, { fixmedins_code: String(r.fixmedins_code), admdvs: String(r.admdvs) }))

@@ -130,8 +130,8 @@ export function feeUploaded(a: Envelope & { mdtrt_id: string; psn_no?: string; l
   return envelope('fee.uploaded', last, a, { mdtrt_id: a.mdtrt_id, psn_no: a.psn_no ?? PSN, lines })
 }
 
-export function feeReversed(a: Envelope & { mdtrt_id: string; feedetl_sns: string[]; time: string }): EventOf<'fee.reversed'> {
-  return envelope('fee.reversed', a.time, a, { mdtrt_id: a.mdtrt_id, psn_no: PSN, feedetl_sns: a.feedetl_sns })
+export function feeReversed(a: Envelope & { mdtrt_id: string; psn_no?: string; feedetl_sns: string[]; time: string }): EventOf<'fee.reversed'> {
+  return envelope('fee.reversed', a.time, a, { mdtrt_id: a.mdtrt_id, psn_no: a.psn_no ?? PSN, feedetl_sns: a.feedetl_sns })
 }
 
 export interface CloseArgs extends Envelope {

@@ -164,6 +164,23 @@ const zh = {
   'alert.unassigned': '未指派',
   'alert.cases': '所属案件',
   'alert.notFound': '预警不存在或无权查看',
+  'feed.lifecycle': '已撤回预警',
+  'lifecycle.current': '不显示',
+  'lifecycle.withdrawn': '仅看已撤回',
+  'lifecycle.all': '一并显示',
+  'alert.withdrawn': '已撤回',
+  'alert.updated': '已更新',
+  'withdrawn.title': '此预警已撤回',
+  'withdrawn.reversed': '所依据的费用明细或结算已冲销（撤销）',
+  'withdrawn.reconciled_at_discharge': '出院或结算核对后不再成立',
+  'withdrawn.superseded': '已由同一规则的另一条预警取代',
+  'withdrawn.reason': '撤回原因',
+  'withdrawn.event': '引起撤回的事件',
+  'withdrawn.at': '撤回时间',
+  'withdrawn.review': '审核记录保留不变。无须继续追查的，请以“驳回”结案（理由：预警已撤回）；冲销发生在核查通知之后等情形，仍可继续办理。',
+  'revision.updated': '已按后续数据更新',
+  'revision.event': '更新事件',
+  'reason.withdrawn': '预警已撤回（所依据的事实已撤销）',
   'tl.visit': '就诊',
   'tl.admission': '入院/挂号',
   'tl.discharge': '出院/结束',
@@ -412,6 +429,23 @@ const en: Record<Key, string> = {
   'alert.unassigned': 'Unassigned',
   'alert.cases': 'Cases',
   'alert.notFound': 'Alert not found or not visible to you',
+  'feed.lifecycle': 'Withdrawn alerts',
+  'lifecycle.current': 'Hide',
+  'lifecycle.withdrawn': 'Only withdrawn',
+  'lifecycle.all': 'Show too',
+  'alert.withdrawn': 'Withdrawn',
+  'alert.updated': 'Updated',
+  'withdrawn.title': 'This alert was withdrawn',
+  'withdrawn.reversed': 'The fee lines or settlement it rested on were reversed',
+  'withdrawn.reconciled_at_discharge': 'Reconciled at discharge: the discharge or settlement shows it does not hold',
+  'withdrawn.superseded': 'Superseded by another alert of the same detector',
+  'withdrawn.reason': 'Reason',
+  'withdrawn.event': 'Caused by event',
+  'withdrawn.at': 'Withdrawn at',
+  'withdrawn.review': 'The review record is kept. If there is nothing left to pursue, close it by dismissing (reason: alert withdrawn); a reversal made after an inspection notice can still be pursued.',
+  'revision.updated': 'Updated by later facts',
+  'revision.event': 'Event',
+  'reason.withdrawn': 'Alert withdrawn (the facts under it are gone)',
   'tl.visit': 'Visit',
   'tl.admission': 'Admission',
   'tl.discharge': 'Discharge',
@@ -515,7 +549,7 @@ export function t(key: Key): string {
 }
 
 /** A label for an enum value the server sends (step, status, severity …), falling back to the raw value. */
-export function label(prefix: 'step' | 'status' | 'sev' | 'stage' | 'result' | 'role' | 'reason' | 'cases.subject' | 'scenario', value: string | undefined | null): string {
+export function label(prefix: 'step' | 'status' | 'sev' | 'stage' | 'result' | 'role' | 'reason' | 'cases.subject' | 'scenario' | 'lifecycle' | 'withdrawn', value: string | undefined | null): string {
   if (!value) return ''
   const k = `${prefix}.${value}` as Key
   return k in zh ? dicts[lang][k] : value

@@ -1,7 +1,7 @@
 import { ApiError } from './api.ts'
 import { h } from './dom.ts'
 import { money } from './format.ts'
-import { colon, counted, t } from './i18n.ts'
+import { colon, counted, label, t } from './i18n.ts'
 
 let toastTimer = 0
 
@@ -95,4 +95,14 @@ export function atRisk(a: { amount_at_risk: string; refs: { setl_ids: readonly s
   if (!/^0*(\.0*)?$/.test(a.amount_at_risk)) return h('span', { id: opts.id ?? null }, money(a.amount_at_risk))
   const reason = t(a.refs.setl_ids.length ? 'amount.notCounted' : 'amount.unsettled')
   return h('span', { class: 'no-amount', id: opts.id ?? null, title: reason, 'data-reason': reason }, '—', opts.big ? h('span', { class: 'reason' }, reason) : null)
+}
+
+/**
+ * The badge of an alert later facts changed: 已撤回 (its reason on hover) or
+ * 已更新; nothing for one as first raised.
+ */
+export function lifecycleTag(a: { status: string; withdrawn_reason?: string; revision: number }): HTMLElement | null {
+  if (a.status === 'withdrawn') return h('span', { class: 'tag withdrawn', 'data-lifecycle': 'withdrawn', title: label('withdrawn', a.withdrawn_reason) }, t('alert.withdrawn'))
+  if (a.status === 'updated') return h('span', { class: 'tag updated', 'data-lifecycle': 'updated', title: `#${a.revision}` }, t('alert.updated'))
+  return null
 }

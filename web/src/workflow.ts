@@ -79,17 +79,18 @@ export async function chooseForward(status: Status): Promise<Move | undefined> {
   return fd ? options.find((o) => o.to === fd.get('to')) : undefined
 }
 
-const REASONS = ['false_positive', 'justified', 'duplicate', 'data_error', 'other'] as const
+const REASONS = ['false_positive', 'justified', 'duplicate', 'data_error', 'withdrawn', 'other'] as const
 
 /**
  * Asks for what a move needs (a reason, a decision) and performs it. Resolves
- * with the new workflow, or null when the user cancelled.
+ * with the new workflow, or null when the user cancelled. A withdrawn alert's
+ * dismissal offers "alert withdrawn" as its reason first.
  */
-export async function performMove(alertId: string, wf: Workflow, m: Move): Promise<Workflow | null> {
+export async function performMove(alertId: string, wf: Workflow, m: Move, alert: { status?: string } = {}): Promise<Workflow | null> {
   const body: Record<string, unknown> = { to: m.to, version: wf.version }
   if (m.reasonRequired) {
     const isDismiss = m.to === 'dismissed'
-    const preset = h('select', { name: 'preset' }, REASONS.map((r) => h('option', { value: r }, label('reason', r))))
+    const preset = h('select', { name: 'preset' }, REASONS.map((r) => h('option', { value: r, selected: alert.status === 'withdrawn' && r === 'withdrawn' }, label('reason', r))))
     const text = h('textarea', { name: 'reason', rows: 3, placeholder: t('act.reasonPrompt'), maxlength: 500 })
     const fields = isDismiss ? [field(t('act.reason'), preset), field(t('act.note'), text)] : [field(t('act.reason'), text)]
     const fd = await dialog(moveLabel(m), fields, moveLabel(m).replace('…', ''), {

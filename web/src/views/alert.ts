@@ -6,7 +6,7 @@ import { announce, onLive } from '../live.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
 import { OPEN_STATUSES, isDegraded, type AlertDetail, type EvidenceLabels, type AlertItem, type FeeLine, type Settlement, type Status, type Workflow } from '../types.ts'
-import { atRisk, fail, toast } from '../ui.ts'
+import { atRisk, fail, lifecycleTag, toast } from '../ui.ts'
 import { chooseForward, confirmMove, forwardMoves, movesFrom, moveLabel, performMove, statusLabel, type Move } from '../workflow.ts'
 import { evidenceLabel } from '../../../src/detect/evidence.ts'
 import { detectorCatalog } from '../catalog.ts'
@@ -75,6 +75,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
       h('div', { class: 'detail' },
         h('div', { class: 'stack' },
           headline(a),
+          revisionPanel(a),
           h('section', { class: 'panel' },
             h('h2', null, t('alert.message')),
             h('div', { class: 'body' }, pick(a.message))),
@@ -91,9 +92,9 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
   }
 
   function headline(a: AlertItem): HTMLElement {
-    return h('section', { class: 'panel headline' },
+    return h('section', { class: `panel headline${a.status === 'withdrawn' ? ' withdrawn' : ''}` },
       h('div', null,
-        h('h1', null, h('span', { class: `sev ${a.severity}` }, label('sev', a.severity)), h('span', { class: `tag ${a.result}` }, label('result', a.result)), pick(a.title))),
+        h('h1', null, h('span', { class: `sev ${a.severity}` }, label('sev', a.severity)), h('span', { class: `tag ${a.result}` }, label('result', a.result)), lifecycleTag(a), pick(a.title))),
       h('div', { class: 'big', id: 'amount' }, atRisk(a, { big: true }), h('small', null, t('alert.amount'))),
       h('div', { class: 'meta' },
         h('span', null, `${t('alert.detector')}${colon()}`, h('span', { class: 'mono' }, `${a.detector.id}@${a.detector.version}`)),
@@ -104,6 +105,34 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
         h('span', null, `${t('alert.eventTime')}${colon()}${when(a.event_time)}`),
         h('span', null, `${t('alert.detectedAt')}${colon()}${when(a.detected_at)}`),
         h('span', { class: 'faint mono' }, a.alert_id)))
+  }
+
+  /**
+   * What later facts did to the alert: withdrawn (why, by which event, when;
+   * its review record is kept and can be closed) or updated (which revision,
+   * since when). Nothing for an alert as first raised.
+   */
+  function revisionPanel(a: AlertItem): HTMLElement | null {
+    const zh = getLang() === 'zh'
+    const revision = zh ? `第 ${a.revision} 版` : `Revision ${a.revision}`
+    if (a.status === 'withdrawn') {
+      return h('section', { class: 'panel banner withdrawn', id: 'lifecycle', 'data-status': a.status, 'data-reason': a.withdrawn_reason ?? '' },
+        h('h2', null, t('withdrawn.title'), h('span', { class: 'grow' }), h('span', { class: 'faint' }, revision)),
+        h('div', { class: 'body' },
+          h('table', { class: 'kv' },
+            h('tr', null, h('th', null, t('withdrawn.reason')), h('td', { id: 'withdrawn-reason' }, label('withdrawn', a.withdrawn_reason) || '—')),
+            h('tr', null, h('th', null, t('withdrawn.event')), h('td', { class: 'mono', id: 'withdrawn-event' }, a.revision_event_id ?? '—')),
+            h('tr', null, h('th', null, t('withdrawn.at')), h('td', { id: 'withdrawn-at' }, when(a.revised_at)))),
+          h('p', { class: 'muted' }, t('withdrawn.review'))))
+    }
+    if (a.status === 'updated') {
+      return h('section', { class: 'panel banner updated', id: 'lifecycle', 'data-status': a.status },
+        h('div', { class: 'body' },
+          h('b', { id: 'revision' }, zh ? `${revision}，${when(a.revised_at)} 更新` : `${revision}, updated ${when(a.revised_at)}`),
+          a.revision_event_id ? h('span', { class: 'muted' }, ` · ${t('revision.event')}${colon()}`, h('span', { class: 'mono' }, a.revision_event_id)) : null,
+          h('div', { class: 'faint' }, t('revision.updated'))))
+    }
+    return null
   }
 
   function workflowPanel(a: AlertItem, d: Detail): HTMLElement {
@@ -258,7 +287,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
     if (!data) return
     const a = data.alert
     try {
-      const wf = await performMove(a.alert_id, a.workflow, m)
+      const wf = await performMove(a.alert_id, a.workflow, m, a)
       if (!wf) return
       toast(`${t('act.done')}${colon()}${statusLabel(wf.status)}`)
       applyWorkflow(wf, true)
@@ -293,7 +322,12 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
   }
 
   const offLive = onLive((e) => {
-    if (e.type !== 'workflow' || e.alert_id !== id || !data || e.workflow.version <= data.alert.workflow.version) return
+    // A new revision of this alert (withdrawn, updated): read it back with its evidence.
+    if (e.type === 'alert') {
+      if (e.alert.alert_id === id && data && e.alert.revision > data.alert.revision) void load()
+      return
+    }
+    if (e.alert_id !== id || !data || e.workflow.version <= data.alert.workflow.version) return
     // Someone else moved it: show the new state and its record.
     applyWorkflow(e.workflow, false)
     void load()

@@ -6,7 +6,7 @@ import { announce, onLive } from '../live.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
 import { ALL_STATUSES, OPEN_STATUSES, splitDegraded, type AlertItem, type AlertOrDegraded, type DetectorInfo, type InstitutionRisk, type Workflow } from '../types.ts'
-import { atRisk, fail, toast, warnDegraded } from '../ui.ts'
+import { atRisk, fail, lifecycleTag, toast, warnDegraded } from '../ui.ts'
 import { chooseForward, confirmMove, forwardMoves, movesFrom, performMove, statusLabel, type Move } from '../workflow.ts'
 import { detectorCatalog } from '../catalog.ts'
 import { createCaseDialog } from './cases.ts'
@@ -17,7 +17,7 @@ import { compareYuan, sumYuan } from '../../../src/util/money.ts'
 // the row under the cursor; coming back from an alert restores the list), and
 // for never showing the same alert twice (rows are keyed by alert_id).
 
-const FILTER_KEYS = ['fixmedins_code', 'admdvs', 'detector', 'severity', 'status', 'stage', 'result', 'amount_min', 'amount_max', 'from', 'to', 'overdue', 'mine', 'sort'] as const
+const FILTER_KEYS = ['fixmedins_code', 'admdvs', 'detector', 'severity', 'status', 'lifecycle', 'stage', 'result', 'amount_min', 'amount_max', 'from', 'to', 'overdue', 'mine', 'sort'] as const
 type FilterKey = (typeof FILTER_KEYS)[number]
 type Filters = Partial<Record<FilterKey, string>>
 
@@ -96,7 +96,33 @@ function apiQuery(f: Filters): Query {
     to: f.to ? dayAfter(f.to) : undefined,
     overdue: f.overdue === 'true' ? 'true' : undefined,
     assignee: f.mine === 'true' ? 'me' : undefined,
+    // Absent: the API's default, current (withdrawn alerts left out, unless their review is open).
+    lifecycle: f.lifecycle === 'withdrawn' || f.lifecycle === 'all' ? f.lifecycle : undefined,
   }
+}
+
+/**
+ * The API's lifecycle rule (src/store/alerts.ts), for live arrivals: the
+ * current feed leaves withdrawn alerts out unless someone has acted on their
+ * review and not closed it.
+ */
+function inLifecycle(a: AlertItem, lifecycle: string | undefined): boolean {
+  if (lifecycle === 'all') return true
+  if (lifecycle === 'withdrawn') return a.status === 'withdrawn'
+  return a.status !== 'withdrawn' || (a.workflow.version > 0 && OPEN_STATUSES.includes(a.workflow.status))
+}
+
+/**
+ * A later revision of an alert already held (on screen or waiting): its
+ * content replaces the old, its workflow only if newer (a pushed revision
+ * carries no review state). Returns the row it updated.
+ */
+function reviseHeld(held: readonly AlertItem[], a: AlertItem): AlertItem | undefined {
+  const row = held.find((r) => r.alert_id === a.alert_id)
+  if (!row || a.revision <= row.revision) return row
+  const workflow = row.workflow.version >= a.workflow.version ? row.workflow : a.workflow
+  Object.assign(row, a, { workflow })
+  return row
 }
 
 /** Whether an alert belongs in the list under these filters (for live arrivals and after a transition). */
@@ -125,6 +151,7 @@ function matches(a: AlertItem, f: Filters): boolean {
   if (f.to && at >= Date.parse(dayAfter(f.to))) return false
   if (f.overdue === 'true' && !a.workflow.overdue) return false
   if (f.mine === 'true' && a.workflow.assignee !== getMe()?.id) return false
+  if (!inLifecycle(a, f.lifecycle)) return false
   return true
 }
 
@@ -177,8 +204,10 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
   const detectorSelect = sel('detector', (detectorsCache ?? []).map((d) => [d.id, pick(d.title)]), f.detector)
   const instList = h('datalist', { id: 'inst-list' }, (institutionsCache ?? []).map((i) => h('option', { value: i.fixmedins_code }, i.name ?? '')))
   const statusOptions: [string, string][] = [['open', t('status.open')], ...ALL_STATUSES.map((s): [string, string] => [s, statusLabel(s)]), ['all', t('feed.any')]]
+  const lifecycleOptions = (['current', 'withdrawn', 'all'] as const).map((v): [string, string] => [v === 'current' ? '' : v, label('lifecycle', v)])
   const filters = h('form', { class: 'filters', onsubmit: (e: Event) => e.preventDefault() },
     h('label', null, t('feed.status'), sel('status', statusOptions, f.status ?? 'open', '')),
+    h('label', null, t('feed.lifecycle'), sel('lifecycle', lifecycleOptions, f.lifecycle ?? '', '')),
     h('label', null, t('feed.institution'), text('fixmedins_code', { list: 'inst-list', placeholder: 'H…/P…', size: '14' })),
     instList,
     h('label', null, t('feed.region'), text('admdvs', { placeholder: t('feed.regionHint'), title: t('feed.regionHint'), size: '10', inputmode: 'numeric' })),
@@ -236,7 +265,7 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
     const closed = wf.status === 'decided' || wf.status === 'dismissed'
     const tr = h('tr', {
       'data-id': a.alert_id,
-      class: [st.cursor === a.alert_id && 'cursor', st.picked.has(a.alert_id) && 'picked', st.acted.has(a.alert_id) && 'done'].filter(Boolean).join(' '),
+      class: [st.cursor === a.alert_id && 'cursor', st.picked.has(a.alert_id) && 'picked', st.acted.has(a.alert_id) && 'done', a.status === 'withdrawn' && 'withdrawn'].filter(Boolean).join(' '),
       onclick: (e: Event) => {
         if ((e.target as HTMLElement).closest('a, input')) return
         setCursor(a.alert_id)
@@ -248,7 +277,7 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
     h('td', { class: 'muted' }, whenShort(a.detected_at)),
     // One line per alert: the message runs on after the title and is cut at the cell's edge (full text on hover).
     h('td', { class: 'title', title: `${pick(a.title)}${colon()}${pick(a.message)}` },
-      h('a', { href: `/alerts/${a.alert_id}` }, pick(a.title)), h('span', { class: 'msg' }, pick(a.message))),
+      lifecycleTag(a), h('a', { href: `/alerts/${a.alert_id}` }, pick(a.title)), h('span', { class: 'msg' }, pick(a.message))),
     h('td', { class: 'inst', title: a.subject.fixmedins_code }, a.institution_name ?? a.subject.fixmedins_code),
     h('td', { class: 'mono' }, a.subject.psn_no ?? ''),
     h('td', null, h('span', { class: `tag ${a.result}` }, label('result', a.result))),
@@ -356,7 +385,8 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
       const fresh: AlertItem[] = []
       for (const a of res.alerts) {
         const mine = have.get(a.alert_id)
-        if (mine) mine.workflow = a.workflow
+        // The page is the server's current word on both the revision and the review.
+        if (mine) Object.assign(mine, a)
         else fresh.push(a)
       }
       // Moved on by someone else while this list was kept: no longer in this queue.
@@ -477,6 +507,15 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
       return
     }
     const a = e.alert
+    // A later revision of an alert on screen (updated, or withdrawn: greyed
+    // with its badge) changes the row in place and does not move or remove it
+    // from under the reader; it leaves a list it no longer belongs in at the
+    // next load. One still waiting behind the bar is counted only if it still belongs.
+    if (reviseHeld(st.rows, a)) return replaceRow(a.alert_id)
+    if (reviseHeld(pending, a)) {
+      pending = pending.filter((p) => matches(p, f))
+      return showNewBar()
+    }
     // A replayed alert comes again with the same id: never a second row.
     if (!matches(a, f)) return
     arrive([a])
@@ -497,7 +536,7 @@ export function feedView(root: HTMLElement, _params: string[], query: URLSearchP
     }
     if (!m) return toast(`${t('act.refused')}${colon()}${statusLabel(a.workflow.status)}`, 'err')
     try {
-      const wf = await performMove(a.alert_id, a.workflow, m)
+      const wf = await performMove(a.alert_id, a.workflow, m, a)
       if (!wf) return
       a.workflow = wf
       st.acted.add(a.alert_id)
