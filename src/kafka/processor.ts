@@ -1,6 +1,7 @@
 import type { App } from '../app.ts'
 import { FundwatchError } from '../errors.ts'
 import { createKafka } from './admin.ts'
+import { kafkaSecurity } from './security.ts'
 import { kafkaAlertSink, kafkaDeadLetterSink, kafkaProducer } from './sinks.ts'
 import { kafkaSource } from './source.ts'
 import { topicNames } from './topics.ts'
@@ -14,7 +15,7 @@ import type { FaultHook, FaultPoint, RunSummary } from '../pipeline/pipeline.ts'
 export async function runProcessor(app: App, signal: AbortSignal, opts: { brokers?: string; fromBeginning?: boolean; fault?: FaultHook } = {}): Promise<RunSummary> {
   const brokers = opts.brokers ?? app.config.kafkaBrokers
   if (!brokers) throw new Error('KAFKA_BROKERS is not set')
-  const kafka = createKafka({ brokers, clientId: `fundwatch-${process.pid}` })
+  const kafka = createKafka({ brokers, clientId: `fundwatch-${process.pid}`, security: kafkaSecurity(app.config, app.log) })
   const topics = topicNames(app.config.topicPrefix)
   const producer = await kafkaProducer(kafka)
   try {
