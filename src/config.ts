@@ -3,6 +3,7 @@ import { FundwatchError } from './errors.ts'
 import { MAX_LINES_PER_EVENT } from './pipeline/decode.ts'
 import { CLUSTER_NAME } from './store/cluster.ts'
 import { Retention, retentionFromEnv } from './store/retention.ts'
+import { Secret } from './util/secret.ts'
 
 /**
  * Process configuration, from the environment (and CLI flags layered on top),
@@ -36,8 +37,21 @@ export const Config = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     migrate: z.enum(['auto', 'false']).default('auto')
       .describe('auto: a role creates or upgrades the tables as it starts (the embedded default); false: it only checks that the schema is current and refuses to start if not, so `fundwatch migrate` (the Kubernetes Job) is the only thing that migrates (FUNDWATCH_MIGRATE)'),
+    // Secured Kafka (docs/kafka.md): files are read once at start by src/kafka/security.ts.
+    kafkaSaslMechanism: z.enum(['SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN']).optional().describe('SASL mechanism, any case (KAFKA_SASL_MECHANISM); unset = no SASL'),
+    kafkaSaslUsername: z.string().min(1).optional().describe('SASL user (KAFKA_SASL_USERNAME)'),
+    kafkaSaslPassword: z.string().min(1).transform((s) => new Secret(s)).optional().describe('SASL password (KAFKA_SASL_PASSWORD); never printed or logged'),
+    kafkaSaslPasswordFile: z.string().min(1).optional().describe('File holding the SASL password, e.g. a mounted Secret (KAFKA_SASL_PASSWORD_FILE); instead of KAFKA_SASL_PASSWORD'),
+    kafkaSsl: z.stringbool().default(false).describe('TLS to the brokers (KAFKA_SSL=true); without a CA file the system\'s CAs are trusted'),
+    kafkaSslCaFile: z.string().min(1).optional().describe('PEM file of the CA(s) that signed the brokers\' certificates (KAFKA_SSL_CA_FILE)'),
+    kafkaSslCertFile: z.string().min(1).optional().describe('PEM client certificate, for brokers that require one (KAFKA_SSL_CERT_FILE)'),
+    kafkaSslKeyFile: z.string().min(1).optional().describe('PEM private key of the client certificate, unencrypted (KAFKA_SSL_KEY_FILE)'),
   })
   .refine((c) => !c.cluster || c.clickhouseUrl, { message: 'FUNDWATCH_CLUSTER needs CLICKHOUSE_URL: embedded chDB is one node' })
+  .refine((c) => !c.kafkaSaslMechanism || (c.kafkaSaslUsername && !c.kafkaSaslPassword !== !c.kafkaSaslPasswordFile), { message: 'KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and exactly one of KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE' })
+  .refine((c) => c.kafkaSaslMechanism || !(c.kafkaSaslUsername || c.kafkaSaslPassword || c.kafkaSaslPasswordFile), { message: 'KAFKA_SASL_USERNAME/PASSWORD are set but KAFKA_SASL_MECHANISM is not: they would be ignored' })
+  .refine((c) => c.kafkaSsl || !(c.kafkaSslCaFile || c.kafkaSslCertFile || c.kafkaSslKeyFile), { message: 'a TLS file (KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE) is set but KAFKA_SSL is not true: it would be ignored' })
+  .refine((c) => !c.kafkaSslCertFile === !c.kafkaSslKeyFile, { message: 'a client certificate needs its key: set both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE, or neither' })
 export type Config = Readonly<z.infer<typeof Config>>
 
 /**
@@ -62,6 +76,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     kbDir: env.FUNDWATCH_KB, rulesFile: env.FUNDWATCH_RULES, kafkaBrokers: env.KAFKA_BROKERS, topicPrefix: env.FUNDWATCH_TOPIC_PREFIX,
     groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxLinesPerEvent: env.FUNDWATCH_MAX_LINES_PER_EVENT, maxPersons: env.FUNDWATCH_MAX_PERSONS, trustProxy: env.FUNDWATCH_TRUST_PROXY || undefined, logLevel: env.LOG_LEVEL,
     migrate: env.FUNDWATCH_MIGRATE || undefined,
+    kafkaSaslMechanism: env.KAFKA_SASL_MECHANISM?.toUpperCase() || undefined, kafkaSaslUsername: env.KAFKA_SASL_USERNAME || undefined, kafkaSaslPassword: env.KAFKA_SASL_PASSWORD || undefined, kafkaSaslPasswordFile: env.KAFKA_SASL_PASSWORD_FILE || undefined,
+    kafkaSsl: env.KAFKA_SSL || undefined, kafkaSslCaFile: env.KAFKA_SSL_CA_FILE || undefined, kafkaSslCertFile: env.KAFKA_SSL_CERT_FILE || undefined, kafkaSslKeyFile: env.KAFKA_SSL_KEY_FILE || undefined,
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   }
   const parsed = Config.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)))

@@ -23,6 +23,7 @@ import {
   startLocalBroker,
   stopPid,
 } from './local-broker.ts'
+import { readSaslSslMaterial, saslSslEnv, type SaslSslOptions } from './sasl-ssl.ts'
 
 const USAGE = `usage: npx tsx scripts/kafka/broker.ts <command> [options]
 
@@ -38,7 +39,11 @@ options:
   --version <x.y.z>   Kafka release (default: KAFKA_VERSION, else ${kafkaVersion({})})
   --data-dir <dir>    broker data (default: .data/kafka)
   --port <n>          client port (default: the last one used, else a free one)
-  --auto-create       let producers create topics (off: like production)`
+  --auto-create       let producers create topics (off: like production)
+  --sasl-ssl          a SASL_SSL listener (SCRAM-SHA-512/256, PLAIN) with a throwaway CA
+                      made by keytool; prints the KAFKA_SASL_* / KAFKA_SSL_* settings.
+                      Fixed when the data dir is first formatted (reset to change it)
+  --require-client-cert   with --sasl-ssl: clients must also present a certificate`
 
 function fail(msg: string): never {
   console.error(msg)
@@ -53,6 +58,8 @@ async function main(): Promise<void> {
       'data-dir': { type: 'string' },
       port: { type: 'string' },
       'auto-create': { type: 'boolean', default: false },
+      'sasl-ssl': { type: 'boolean', default: false },
+      'require-client-cert': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -66,6 +73,13 @@ async function main(): Promise<void> {
   const port = values.port === undefined ? undefined : Number(values.port)
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) fail(`--port: not a port: ${values.port}`)
   const log = (msg: string): void => console.error(`[kafka] ${msg}`)
+  if (values['require-client-cert'] && !values['sasl-ssl']) fail('--require-client-cert goes with --sasl-ssl')
+  const saslSsl: SaslSslOptions | undefined = values['sasl-ssl'] ? { clientAuth: values['require-client-cert'] ? 'required' : 'none' } : undefined
+  // What a client sets to reach a secured broker: shell lines to paste or eval.
+  const securedEnv = (): string => {
+    const material = readSaslSslMaterial(dataDir)
+    return material ? `\n${Object.entries(saslSslEnv(material)).map(([k, v]) => `${k}=${v}`).join('\n')}` : ''
+  }
 
   // broker.json names the pid; /proc is asked too, so a broker whose
   // broker.json was lost or overwritten is still found and stopped.
@@ -84,13 +98,13 @@ async function main(): Promise<void> {
     case 'start': {
       const pid = running()
       if (pid !== undefined) {
-        console.log(`already running (pid ${pid})\nKAFKA_BROKERS=${readBrokerState(dataDir)?.brokers ?? '?'}`)
+        console.log(`already running (pid ${pid})\nKAFKA_BROKERS=${readBrokerState(dataDir)?.brokers ?? '?'}${securedEnv()}`)
         return
       }
       const missing = localBrokerPrerequisites(version)
       if (missing) fail(`cannot start a local Kafka broker: ${missing}`)
-      const broker = await startLocalBroker({ dataDir, version, port, detached: true, autoCreateTopics: values['auto-create'], log })
-      console.log(`KAFKA_BROKERS=${broker.brokers}\n# pid ${broker.pid}, logs in ${broker.logFile}`)
+      const broker = await startLocalBroker({ dataDir, version, port, detached: true, autoCreateTopics: values['auto-create'], saslSsl, log })
+      console.log(`KAFKA_BROKERS=${broker.brokers}${securedEnv()}\n# pid ${broker.pid}, logs in ${broker.logFile}`)
       return
     }
     case 'stop': {
@@ -106,7 +120,7 @@ async function main(): Promise<void> {
     case 'status': {
       const pid = running()
       const state = readBrokerState(dataDir)
-      const where = state ? `Kafka ${state.version}, KAFKA_BROKERS=${state.brokers}` : 'address unknown (broker.json missing)'
+      const where = state ? `Kafka ${state.version}, KAFKA_BROKERS=${state.brokers}${state.saslSsl ? ' (SASL_SSL)' : ''}` : 'address unknown (broker.json missing)'
       console.log(pid === undefined ? `not running (data in ${dataDir})` : `running: pid ${pid}, ${where}`)
       process.exitCode = pid === undefined ? 3 : 0
       return
@@ -115,8 +129,8 @@ async function main(): Promise<void> {
       if (running() !== undefined) fail('a background broker already runs on this data dir: stop it first')
       const missing = localBrokerPrerequisites(version)
       if (missing) fail(`cannot start a local Kafka broker: ${missing}`)
-      const broker = await startLocalBroker({ dataDir, version, port, autoCreateTopics: values['auto-create'], log })
-      console.log(`KAFKA_BROKERS=${broker.brokers}  (Ctrl-C stops it; logs in ${broker.logFile})`)
+      const broker = await startLocalBroker({ dataDir, version, port, autoCreateTopics: values['auto-create'], saslSsl, log })
+      console.log(`KAFKA_BROKERS=${broker.brokers}${securedEnv()}\n# Ctrl-C stops it; logs in ${broker.logFile}`)
       const stop = (): void => {
         void broker.stop().then(() => process.exit(0))
       }

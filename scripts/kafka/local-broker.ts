@@ -17,7 +17,10 @@ import fsp from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { configFromEnv } from '../../src/config.ts'
 import { waitForCluster } from '../../src/kafka/admin.ts'
+import { kafkaSecurity } from '../../src/kafka/security.ts'
+import { ensureSaslSslMaterial, saslSslEnv, saslSslProperties, scramFormatArgs, type SaslSslMaterial, type SaslSslOptions } from './sasl-ssl.ts'
 
 /**
  * The newest release the harness test passed against with kafkajs 2.2.4
@@ -187,6 +190,12 @@ export interface LocalBrokerOptions {
    * that forgets to create its topics must fail here, not in production.
    */
   autoCreateTopics?: boolean
+  /**
+   * A SASL_SSL client listener (SCRAM-SHA-512/256 and PLAIN over TLS, a
+   * throwaway CA) instead of PLAINTEXT: see scripts/kafka/sasl-ssl.ts. Fixed
+   * when the data dir is formatted (the SCRAM users go into its metadata).
+   */
+  saslSsl?: SaslSslOptions
   /** Extra server.properties lines, applied last. */
   config?: Record<string, string | number | boolean>
   readyTimeoutMs?: number
@@ -207,6 +216,8 @@ export interface LocalBroker {
   readonly dataDir: string
   /** The broker's own log (log4j), for a failing test to read. */
   readonly logFile: string
+  /** With `saslSsl`: the CA, client certificate and users a client needs (saslSslEnv() turns them into fundwatch's settings). */
+  readonly saslSsl: SaslSslMaterial | undefined
   /** The JVM's pid while it runs; a new one after restart(). */
   readonly pid: number | undefined
   readonly running: boolean
@@ -228,6 +239,8 @@ interface BrokerState {
   clusterId: string
   /** The Node process whose exit should end this broker; absent for the CLI's detached brokers. */
   ownerPid?: number
+  /** The client listener is SASL_SSL (scripts/kafka/sasl-ssl.ts); absent for PLAINTEXT. */
+  saslSsl?: boolean
 }
 
 export function readBrokerState(dataDir: string): BrokerState | undefined {
@@ -338,7 +351,7 @@ async function tail(file: string, lines: number): Promise<string> {
   }
 }
 
-function serverProperties(o: { port: number; controllerPort: number; logDirs: string; version: string; autoCreateTopics: boolean; extra: Record<string, string | number | boolean> }): string {
+function serverProperties(o: { port: number; controllerPort: number; logDirs: string; version: string; autoCreateTopics: boolean; saslSsl: SaslSslMaterial | undefined; extra: Record<string, string | number | boolean> }): string {
   const props: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
@@ -375,6 +388,7 @@ function serverProperties(o: { port: number; controllerPort: number; logDirs: st
     ...(majorOf(o.version) >= 4
       ? { 'share.coordinator.state.topic.replication.factor': 1, 'share.coordinator.state.topic.min.isr': 1 }
       : {}),
+    ...(o.saslSsl ? saslSslProperties(o.saslSsl, o.port, o.controllerPort) : {}),
     ...o.extra,
   }
   return `# Written by scripts/kafka/local-broker.ts at every start; edits are lost.\n${Object.entries(props)
@@ -387,6 +401,7 @@ class JvmBroker implements LocalBroker {
   readonly dataDir: string
   readonly logFile: string
   private portPair: { port: number; controllerPort: number }
+  saslSsl: SaslSslMaterial | undefined
   private child: ChildProcess | undefined
   private detachedPid: number | undefined
   private exited: Promise<void> = Promise.resolve()
@@ -454,13 +469,19 @@ class JvmBroker implements LocalBroker {
     await fsp.mkdir(logsDir, { recursive: true })
     await this.killStaleBroker()
 
+    const previous = readBrokerState(this.dataDir)
+    const formatted = fs.existsSync(path.join(logDirs, 'meta.properties'))
+    // SCRAM users are written into the metadata at format time: a data dir cannot change modes afterwards.
+    if (formatted && previous && (previous.saslSsl ?? false) !== (this.opts.saslSsl !== undefined)) {
+      throw new Error(`${this.dataDir} was formatted for a ${previous.saslSsl ? 'SASL_SSL' : 'PLAINTEXT'} listener; reset it (or use another data dir) to change that`)
+    }
+    if (this.opts.saslSsl) this.saslSsl = ensureSaslSslMaterial(this.dataDir, javaBin(), this.opts.saslSsl)
     await fsp.writeFile(
       propsFile,
-      serverProperties({ port: this.port, controllerPort: this.controllerPort, logDirs, version: this.version, autoCreateTopics: this.opts.autoCreateTopics ?? false, extra: this.opts.config ?? {} }),
+      serverProperties({ port: this.port, controllerPort: this.controllerPort, logDirs, version: this.version, autoCreateTopics: this.opts.autoCreateTopics ?? false, saslSsl: this.saslSsl, extra: this.opts.config ?? {} }),
     )
-    const previous = readBrokerState(this.dataDir)
     const clusterId = previous?.clusterId ?? newClusterId()
-    if (!fs.existsSync(path.join(logDirs, 'meta.properties'))) await this.format(libsDir, propsFile, clusterId)
+    if (!formatted) await this.format(libsDir, propsFile, clusterId)
 
     const out = fs.openSync(path.join(logsDir, 'stdout.log'), 'a')
     const detached = this.opts.detached ?? false
@@ -488,12 +509,14 @@ class JvmBroker implements LocalBroker {
     const pid = child.pid
     if (pid === undefined) await spawnError
     await fsp.writeFile(path.join(this.dataDir, 'broker.pid'), `${pid}\n`)
-    const state: BrokerState = { version: this.version, port: this.port, controllerPort: this.controllerPort, pid, brokers: this.brokers, clusterId, ...(detached ? {} : { ownerPid: process.pid }) }
+    const state: BrokerState = { version: this.version, port: this.port, controllerPort: this.controllerPort, pid, brokers: this.brokers, clusterId, ...(detached ? {} : { ownerPid: process.pid }), ...(this.saslSsl ? { saslSsl: true } : {}) }
     await fsp.writeFile(path.join(this.dataDir, 'broker.json'), `${JSON.stringify(state, null, 2)}\n`)
 
     const started = Date.now()
     try {
-      await Promise.race([waitForCluster(this.brokers, { timeoutMs: this.opts.readyTimeoutMs ?? 120_000, isAlive: () => this.running }), spawnError])
+      // A secured broker is asked as its first user, through the same settings fundwatch itself reads.
+      const security = this.saslSsl ? kafkaSecurity(configFromEnv(saslSslEnv(this.saslSsl))) : undefined
+      await Promise.race([waitForCluster(this.brokers, { timeoutMs: this.opts.readyTimeoutMs ?? 120_000, isAlive: () => this.running, security }), spawnError])
     } catch (err) {
       const logTail = await tail(this.logFile, 40)
       const stdoutTail = await tail(path.join(logsDir, 'stdout.log'), 20)
@@ -575,7 +598,8 @@ class JvmBroker implements LocalBroker {
 
   private async format(libsDir: string, propsFile: string, clusterId: string): Promise<void> {
     const logsDir = path.join(this.dataDir, 'logs')
-    const args = [...this.jvmArgs(libsDir, logsDir, '256m'), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '--ignore-formatted']
+    const scram = this.saslSsl ? scramFormatArgs(this.saslSsl) : []
+    const args = [...this.jvmArgs(libsDir, logsDir, '256m'), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '--ignore-formatted', ...scram]
     const result = await run(javaBin(), args, { cwd: this.dataDir })
     await fsp.appendFile(path.join(logsDir, 'format.log'), result.output)
     if (result.code !== 0) throw new Error(`kafka.tools.StorageTool format failed (exit ${String(result.code)}):\n${result.output.slice(-3000)}`)

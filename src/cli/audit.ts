@@ -4,6 +4,7 @@ import type { App } from '../app.ts'
 import { runAudit, auditTopK } from '../audit/runner.ts'
 import { FundwatchError } from '../errors.ts'
 import { createKafka } from '../kafka/admin.ts'
+import { kafkaSecurity } from '../kafka/security.ts'
 import { kafkaAlertSink, kafkaProducer } from '../kafka/sinks.ts'
 import { topicNames } from '../kafka/topics.ts'
 import type { Label } from '../generator/labels.ts'
@@ -43,7 +44,7 @@ export async function auditCommand(values: CommonFlags & { from?: string; to?: s
     const t0 = performance.now()
     // With KAFKA_BROKERS the stored alerts also go to the alerts topic, as the processors' do.
     const brokers = app.config.kafkaBrokers
-    const producer = brokers ? await kafkaProducer(createKafka({ brokers, clientId: `fundwatch-audit-${process.pid}` })) : undefined
+    const producer = brokers ? await kafkaProducer(createKafka({ brokers, clientId: `fundwatch-audit-${process.pid}`, security: kafkaSecurity(app.config, app.log) })) : undefined
     let run: Awaited<ReturnType<typeof runAudit>>
     try {
       const sinks = producer ? [kafkaAlertSink(producer, topicNames(app.config.topicPrefix).alerts)] : []

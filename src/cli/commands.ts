@@ -54,6 +54,14 @@ export const ENVIRONMENT: readonly { name: string; help: string }[] = [
   { name: 'FUNDWATCH_RULES', help: 'rule-base file, YAML or JSON (default: every detector with its defaults); --rules' },
   { name: 'FUNDWATCH_REVIEW', help: 'review workflow file, YAML or JSON: deadlines in working days, holidays, 调休 workdays (default: built-in deadlines)' },
   { name: 'KAFKA_BROKERS', help: 'comma-separated Kafka bootstrap brokers (run, topics; serve and audit also publish/follow with it)' },
+  { name: 'KAFKA_SASL_MECHANISM', help: 'SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN for a secured cluster (default: no SASL); docs/kafka.md' },
+  { name: 'KAFKA_SASL_USERNAME', help: 'SASL user' },
+  { name: 'KAFKA_SASL_PASSWORD', help: 'SASL password (never printed), or:' },
+  { name: 'KAFKA_SASL_PASSWORD_FILE', help: 'a file holding it, e.g. a mounted secret' },
+  { name: 'KAFKA_SSL', help: 'true: TLS to the brokers (default false)' },
+  { name: 'KAFKA_SSL_CA_FILE', help: 'PEM of the CA that signed the brokers\' certificates (default: the system\'s CAs)' },
+  { name: 'KAFKA_SSL_CERT_FILE', help: 'PEM client certificate, for brokers that require one; with KAFKA_SSL_KEY_FILE' },
+  { name: 'KAFKA_SSL_KEY_FILE', help: 'its unencrypted PEM private key' },
   { name: 'FUNDWATCH_TOPIC_PREFIX', help: 'prefix of the topic names (default none)' },
   { name: 'FUNDWATCH_GROUP', help: 'Kafka consumer group of the processors (default fundwatch-processor)' },
   { name: 'FUNDWATCH_FETCH_MAX_BYTES', help: 'Kafka fetch size per partition, i.e. the Kafka batch size (default 4 MiB)' },
@@ -75,6 +83,7 @@ const RULES: Flag = { type: 'string', value: 'file', help: 'rule base, YAML or J
 const DATA_DIR: Flag = { type: 'string', value: 'dir', help: 'chDB data directory (FUNDWATCH_DATA_DIR, default .data)' }
 const PORT: Flag = { type: 'string', value: 'n', help: 'HTTP port (PORT, default 8080)' }
 const STORE_ENV = ['FUNDWATCH_DATA_DIR', 'CLICKHOUSE_URL', 'FUNDWATCH_DB', 'FUNDWATCH_CLUSTER', 'LOG_LEVEL'] as const
+const SECURED_KAFKA_ENV = ['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_PASSWORD_FILE', 'KAFKA_SSL', 'KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const
 
 function command<F>(c: Omit<Command, 'run'> & { run(flags: F, positionals: string[]): Promise<number> }): Command {
   return c as unknown as Command
@@ -124,14 +133,14 @@ export const COMMANDS: readonly Command[] = [
     summary: 'Kafka processor: consume the claims and inventory topics as one consumer-group member',
     help: 'Needs KAFKA_BROKERS. Serves /metrics and the probes on METRICS_PORT, else the whole API\non PORT (PORT=0: no HTTP). Stops on SIGINT/SIGTERM after the batch in flight.',
     flags: { kb: KB, rules: RULES, 'data-dir': DATA_DIR, port: PORT, 'from-latest': { type: 'boolean', help: 'a new consumer group starts at the end of the topics (default: the beginning)' } },
-    env: ['KAFKA_BROKERS', 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_GROUP', 'FUNDWATCH_FETCH_MAX_BYTES', 'FUNDWATCH_SESSION_TIMEOUT_MS', 'FUNDWATCH_MAX_RECORD_BYTES', 'FUNDWATCH_MAX_LINES_PER_EVENT', 'METRICS_PORT', 'PORT', 'HOST', ...STORE_ENV],
+    env: ['KAFKA_BROKERS', ...SECURED_KAFKA_ENV, 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_GROUP', 'FUNDWATCH_FETCH_MAX_BYTES', 'FUNDWATCH_SESSION_TIMEOUT_MS', 'FUNDWATCH_MAX_RECORD_BYTES', 'FUNDWATCH_MAX_LINES_PER_EVENT', 'METRICS_PORT', 'PORT', 'HOST', ...STORE_ENV],
     run: async (f: { port?: string; 'from-latest'?: boolean }) => (await import('./roles.ts')).runCmd(f),
   }),
   command({
     name: 'serve',
     summary: 'the API and console alone (no generator, no pipeline); with KAFKA_BROKERS the live feed follows the alerts topic',
     flags: { kb: KB, rules: RULES, 'data-dir': DATA_DIR, port: PORT },
-    env: ['PORT', 'HOST', 'KAFKA_BROKERS', 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_TRUST_PROXY', 'FUNDWATCH_REVIEW', ...STORE_ENV],
+    env: ['PORT', 'HOST', 'KAFKA_BROKERS', ...SECURED_KAFKA_ENV, 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_TRUST_PROXY', 'FUNDWATCH_REVIEW', ...STORE_ENV],
     run: async (f: { port?: string }) => (await import('./roles.ts')).serveCmd(f),
   }),
   command({
@@ -145,7 +154,7 @@ export const COMMANDS: readonly Command[] = [
       'replication-factor': { type: 'string', value: 'n', help: 'replicas per partition' },
       'retention-ms': { type: 'string', value: 'ms', help: 'retention of the claims topics' },
     },
-    env: ['KAFKA_BROKERS', 'FUNDWATCH_TOPIC_PREFIX'],
+    env: ['KAFKA_BROKERS', ...SECURED_KAFKA_ENV, 'FUNDWATCH_TOPIC_PREFIX'],
     run: async (f: { partitions?: string }) => (await import('./roles.ts')).topicsCmd(f),
   }),
   command({
@@ -193,7 +202,7 @@ export const COMMANDS: readonly Command[] = [
       top: { type: 'string', value: 'K', help: 'K for --labels (default 10)' },
       json: { type: 'boolean', help: 'print the run as JSON instead of a table' },
     },
-    env: ['KAFKA_BROKERS', 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_PUSHGATEWAY_URL', ...STORE_ENV],
+    env: ['KAFKA_BROKERS', ...SECURED_KAFKA_ENV, 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_PUSHGATEWAY_URL', ...STORE_ENV],
     run: async (f: { from?: string }) => (await import('./audit.ts')).auditCommand(f),
   }),
   command({

@@ -3,6 +3,7 @@ import { parseEnv } from 'node:util'
 import { Config, configFromEnv, requireKafkaBrokers } from '../config.ts'
 import { FundwatchError } from '../errors.ts'
 import { faultFromEnv } from '../kafka/processor.ts'
+import { kafkaSecurity } from '../kafka/security.ts'
 import { topicNames } from '../kafka/topics.ts'
 import { loadChdb } from '../store/store.ts'
 
@@ -117,6 +118,8 @@ async function startupRules(role: Role, c: Config, env: NodeJS.ProcessEnv): Prom
     faultFromEnv(env)
   }
   if (role === 'topics') requireKafkaBrokers(c, 'fundwatch topics create')
+  // The TLS and SASL files, read and checked as the Kafka client will read them.
+  if (role === 'processor' || role === 'topics') kafkaSecurity(c)
   if (role !== 'topics' && !c.clickhouseUrl) await loadChdb()
 }
 

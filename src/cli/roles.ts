@@ -4,6 +4,7 @@ import { FundwatchError } from '../errors.ts'
 import { createKafka, withAdmin } from '../kafka/admin.ts'
 import { followAlerts } from '../kafka/follow.ts'
 import { GroupMembership } from '../kafka/membership.ts'
+import { kafkaSecurity } from '../kafka/security.ts'
 import { faultFromEnv, runProcessor } from '../kafka/processor.ts'
 import { createTopics, topicNames } from '../kafka/topics.ts'
 import { configFromEnv, requireKafkaBrokers } from '../config.ts'
@@ -16,8 +17,10 @@ function kafkaBrokers(what: string): string {
 }
 
 export async function runCmd(flags: CommonFlags & { port?: string; 'from-latest'?: boolean }): Promise<number> {
-  // Checked before the app opens (and migrates) the store: a misconfigured processor touches nothing.
+  // Checked before the app opens (and migrates) the store: a misconfigured processor touches nothing
+  // (the TLS and SASL files too; runProcessor reads them again for its clients).
   kafkaBrokers('fundwatch run')
+  kafkaSecurity(configFromEnv())
   const fault = faultFromEnv(process.env)
   const app = await appFromFlags(flags, { port: flags.port })
   const ac = stopSignal()
@@ -49,7 +52,7 @@ export async function topicsCmd(flags: { partitions?: string; 'replication-facto
     return n
   }
   const opts = { partitions: int('partitions', flags.partitions), replicationFactor: int('replication-factor', flags['replication-factor']), retentionMs: int('retention-ms', flags['retention-ms']) }
-  const kafka = createKafka({ brokers: kafkaBrokers('fundwatch topics create') })
+  const kafka = createKafka({ brokers: kafkaBrokers('fundwatch topics create'), security: kafkaSecurity(configFromEnv()) })
   const r = await withAdmin(kafka, (admin) => createTopics(admin, { prefix: configFromEnv().topicPrefix, ...opts }))
   console.log(JSON.stringify(r, null, 2))
   return 0
@@ -64,7 +67,7 @@ export async function serveCmd(flags: CommonFlags & { port?: string }): Promise<
   // The live feed of a replica apart from the processors: the alerts topic.
   const brokers = app.config.kafkaBrokers
   const follower = brokers
-    ? followAlerts(createKafka({ brokers, clientId: `fundwatch-api-${process.pid}` }), topicNames(app.config.topicPrefix).alerts, live.sink, app.log, { groupPrefix: `${app.config.topicPrefix}fundwatch-live` })
+    ? followAlerts(createKafka({ brokers, clientId: `fundwatch-api-${process.pid}`, security: kafkaSecurity(app.config, app.log) }), topicNames(app.config.topicPrefix).alerts, live.sink, app.log, { groupPrefix: `${app.config.topicPrefix}fundwatch-live` })
     : undefined
   const ac = stopSignal()
   const address = await server.listen({ port: app.config.port, host: app.config.host })

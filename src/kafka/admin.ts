@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs'
 import { FundwatchError } from '../errors.ts'
+import type { KafkaSecurity } from './security.ts'
 
 /** How fundwatch reaches a Kafka cluster (the CLI and the test setup both build one of these). */
 export interface KafkaConnection {
@@ -10,6 +11,8 @@ export interface KafkaConnection {
   requestTimeoutMs?: number
   /** kafkajs's own log level; it prints to stderr, so tools and tests keep it quiet by default. */
   logLevel?: logLevel
+  /** TLS and SASL for a secured cluster, from kafkaSecurity(config) (src/kafka/security.ts). */
+  security?: KafkaSecurity
 }
 
 const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/
@@ -30,6 +33,7 @@ export function createKafka(conn: KafkaConnection): Kafka {
     connectionTimeout: conn.connectionTimeoutMs ?? 3_000,
     requestTimeout: conn.requestTimeoutMs ?? 30_000,
     logLevel: conn.logLevel ?? logLevel.WARN,
+    ...conn.security,
   }
   return new Kafka(config)
 }
@@ -60,7 +64,7 @@ export interface ClusterInfo {
  */
 export async function waitForCluster(
   brokers: string | readonly string[],
-  opts: { timeoutMs?: number; intervalMs?: number; isAlive?: () => boolean } = {},
+  opts: { timeoutMs?: number; intervalMs?: number; isAlive?: () => boolean; security?: KafkaSecurity } = {},
 ): Promise<ClusterInfo> {
   const timeoutMs = opts.timeoutMs ?? 60_000
   const intervalMs = opts.intervalMs ?? 250
@@ -73,6 +77,7 @@ export async function waitForCluster(
     requestTimeout: 5_000,
     retry: { retries: 0 },
     logLevel: logLevel.NOTHING,
+    ...opts.security,
   })
   let lastError: unknown
   for (;;) {

@@ -1,6 +1,7 @@
 import type { App } from '../app.ts'
 import { FundwatchError } from '../errors.ts'
 import { createKafka } from './admin.ts'
+import { kafkaSecurity } from './security.ts'
 import { kafkaAlertSink, kafkaDeadLetterSink, kafkaProducer } from './sinks.ts'
 import type { GroupMembership } from './membership.ts'
 import { kafkaSource } from './source.ts'
@@ -15,7 +16,7 @@ import type { FaultHook, FaultPoint, RunSummary } from '../pipeline/pipeline.ts'
 export async function runProcessor(app: App, signal: AbortSignal, opts: { brokers?: string; fromBeginning?: boolean; fault?: FaultHook; membership?: GroupMembership } = {}): Promise<RunSummary> {
   const brokers = opts.brokers ?? app.config.kafkaBrokers
   if (!brokers) throw new Error('KAFKA_BROKERS is not set')
-  const kafka = createKafka({ brokers, clientId: `fundwatch-${process.pid}` })
+  const kafka = createKafka({ brokers, clientId: `fundwatch-${process.pid}`, security: kafkaSecurity(app.config, app.log) })
   const topics = topicNames(app.config.topicPrefix)
   const producer = await kafkaProducer(kafka)
   try {

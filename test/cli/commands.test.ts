@@ -77,7 +77,7 @@ describe('fundwatch (the command table)', () => {
 
   it('documents every environment variable the code reads, and the README shows the main help and every flag', () => {
     const src = importGraph(['src']).keys()
-    const read = new Set([...src].flatMap((f) => [...readFileSync(join(root, f), 'utf8').matchAll(/\b(FUNDWATCH_[A-Z_]+|METRICS_PORT|KAFKA_BROKERS|CLICKHOUSE_URL|LOG_LEVEL)\b/g)].map((m) => m[1]!)))
+    const read = new Set([...src].flatMap((f) => [...readFileSync(join(root, f), 'utf8').matchAll(/\b(FUNDWATCH_[A-Z_]+|METRICS_PORT|KAFKA_[A-Z_]+|CLICKHOUSE_URL|LOG_LEVEL)\b/g)].map((m) => m[1]!)))
     const documented = new Set(ENVIRONMENT.map((e) => e.name))
     expect([...read].filter((v) => !documented.has(v))).toEqual([])
     const readme = readFileSync(join(root, 'README.md'), 'utf8')
