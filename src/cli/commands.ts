@@ -181,7 +181,7 @@ export const COMMANDS: readonly Command[] = [
   command({
     name: 'evaluate',
     summary: 'generate a labelled dataset, replay it into a scratch store, print per-detector precision and recall',
-    help: 'TP counts alerts that match a label (an over-quantity label can be matched by\nseveral alerts, one per line billed too often), so TP may exceed the labels;\nrecall counts the labels found.',
+    help: 'TP counts alerts that match a label (an over-quantity label can be matched by\nseveral alerts, one per line billed too often), so TP may exceed the labels;\nrecall counts the labels found by standing alerts, recall raised by any alert\never raised (withdrawn ones too). Then the nightly audit on two consecutive\nnights, and false alerts on near misses: standing alerts on legitimate\nlook-alikes, per detector and shape.',
     flags: {
       'fee-lines': { type: 'string', value: 'n', help: 'dataset size in fee lines (default 200000)' },
       seed: { type: 'string', value: 'n', help: 'random seed (default 11)' },

@@ -84,13 +84,16 @@ function doctorTitled(w: World, rng: Rng, inst: GInst, titles: readonly Doctor['
 }
 
 /** A custom outpatient visit (11 unless told), built by `build`, closed 20–50 minutes after its last line. */
-function customVisit(g: GenCtx, p: GPerson, inst: GInst, t: number, dxCodes: string[], mdtrt_id: string, rng: Rng, build: (v: Visit, t: number) => void, o: { med_type?: string; doctor?: Doctor; dept?: string; reverseLine?: boolean; rebill?: boolean } = {}): { v: Visit; rebilled?: { reversed: string; rebilled: string } } {
+function customVisit(g: GenCtx, p: GPerson, inst: GInst, t: number, dxCodes: string[], mdtrt_id: string, rng: Rng, build: (v: Visit, t: number) => void, o: { med_type?: string; doctor?: Doctor; dept?: string; reverseLine?: boolean; rebill?: boolean; reverse?: (v: Visit) => LineRec[] } = {}): { v: Visit; rebilled?: { reversed: string; rebilled: string } } {
   const w = g.world
   const doctor = o.doctor ?? w.pickDoctor(rng, inst, o.dept)
   const v = new Visit(g, p, inst, o.med_type ?? '11', t, doctor.dept_codg ?? DEPTS.general, doctor, dxCodes.map((c, i) => dx(w, c, i === 0)), mdtrt_id)
   build(v, t + 2 * MIN)
   const last = v.lines.reduce((m, l) => Math.max(m, l.t), t)
-  const closed = emitVisit(v, { endtime: last + rng.int(20, 50) * MIN, uploads: 'visit', rng, reverseLine: o.reverseLine ?? false, rebill: o.rebill ?? false })
+  const closed = emitVisit(v, {
+    endtime: last + rng.int(20, 50) * MIN, uploads: 'visit', rng, reverseLine: o.reverseLine ?? false, rebill: o.rebill ?? false,
+    ...(o.reverse ? { reverse: o.reverse(v) } : {}),
+  })
   return { v, ...(closed.rebilled ? { rebilled: closed.rebilled } : {}) }
 }
 
@@ -1231,7 +1234,101 @@ const NEAR: NearMissPlan[] = [
       nm.refs.feedetl_sns.push(...v.lines.filter((l) => l.item.chronic_only).map((l) => l.sn))
     })
   },
+  // Issue 9: shapes that look like fraud until a later fact arrives (a reversal, the discharge).
+  function reversedDuplicate(P, rng) {
+    const w = P.world
+    const r = pickRegion(P, rng)
+    const inst = r && hospitalIn(rng, r, 2)
+    const day = pickDay(P, rng, 1)
+    if (!r || !inst || day === undefined) return
+    const p = P.person(rng, { region: r, age: [20, 70] })
+    const id = P.mdtrt()
+    const nm = P.nearMiss('reversed-duplicate', 'duplicate-charge', inst, '胸部X线摄影 billed twice for the same time by mistake; the second line withdrawn (fee.reversed) minutes after its upload', p)
+    nm.refs.mdtrt_ids.push(id)
+    const t = at(w, day, ...daytime(rng))
+    P.schedule(t, (er) => {
+      let pair: LineRec[] = []
+      customVisit(P.g, p, inst, t, ['J20.900'], id, er, (v, tt) => {
+        consultFees(v, tt)
+        const l = v.add(w.item('dr_chest'), tt + 15 * MIN, 1)
+        const dup = l && v.add(w.item('dr_chest'), l.t, 1, { fraud: true, exactTime: true, sale: false })
+        pair = [l, dup].filter((x): x is LineRec => x !== undefined)
+        rx(v, 'ambroxol', tt + 30 * MIN, 1, 5)
+      }, { reverse: () => pair.slice(1) })
+      nm.refs.feedetl_sns.push(...sns(...pair))
+    })
+  },
+  function preBilledBedDays(P, rng) {
+    const w = P.world
+    const r = pickRegion(P, rng)
+    const inst = r && hospitalIn(rng, r, 2)
+    const los = rng.int(5, 8)
+    const day = pickDay(P, rng, los + 1)
+    if (!r || !inst || day === undefined) return
+    const beds = (v: Visit, fromDay = 0): string[] => v.lines.filter((l) => l.item.med_chrgitm_type === '01' && dayStartOf(l.t) >= dayStartOf(v.begntime) + fromDay * DAY_MS).map((l) => l.sn)
+    // The stay covers the days billed at admission: legitimate once the discharge is known.
+    const p = P.person(rng, { region: r, age: [55, 85] })
+    const id = P.mdtrt()
+    const nm = P.nearMiss('pre-billed-bed-days', 'phantom-service', inst, `${los} bed days billed and uploaded at admission for the planned stay; discharged after ${los} days, which cover them`, p)
+    nm.refs.mdtrt_ids.push(id)
+    const start = at(w, day, rng.int(9, 15))
+    P.schedule(start, (er) => {
+      const res = inpatientStay(P.g, p, inst, start, los, ipt('pneumonia'), er, id, { preBilledBedDays: los })
+      nm.refs.feedetl_sns.push(...beds(res.visit))
+    })
+    // The variant the discharge does not cover is phantom bed days, labelled as such: the days after it.
+    const stayed = rng.int(2, los - 2)
+    const p2 = P.person(rng, { region: r, age: [55, 85] })
+    const id2 = P.mdtrt()
+    const d = P.draft('phantom-service', inst, `${los} bed days billed at admission for the planned stay, discharged after ${stayed}: ${los - stayed} bed days the stay never had`, p2)
+    const start2 = at(w, day, rng.int(9, 15))
+    P.schedule(start2, (er) => {
+      const res = inpatientStay(P.g, p2, inst, start2, stayed, ipt('pneumonia'), er, id2, { preBilledBedDays: los })
+      d.label.refs.feedetl_sns.push(...beds(res.visit, stayed))
+      d.label.refs.mdtrt_ids.push(id2)
+    }, { drafts: [d] })
+  },
 ]
+
+/**
+ * A real audit finding that persists from one nightly window to the next: a
+ * pharmacy selling a drug it never bought (inventory-mismatch), in the middle
+ * third of the horizon, so that two consecutive nightly windows (30 days
+ * ending yesterday, then today) both see the same short stock-count periods.
+ * Labelled, and a near miss that expects exactly one alert: a second alert on
+ * the same shortfall the next night is a false one. inventory-mismatch because
+ * its finding is the most plainly the same fact night after night: a
+ * stock-count period that ran short stays short until it leaves the window.
+ */
+export function planPersistingAuditFindings(P: Planner, n: number): void {
+  const w = P.world
+  const rng = P.rng('near/persisting-audit-finding')
+  if (w.days < 9) return
+  for (let i = 0; i < n; i++) {
+    const taken = new Set([...P.inventory.swapped].map((k) => k.split('|')[0]))
+    const r = pickRegion(P, rng, (x) => x.pharmacies.some((s) => !taken.has(s.code)))
+    const shop = r && r.pharmacies.find((s) => !taken.has(s.code))
+    if (!r || !shop) return
+    const key = rng.pick(['danshen_pills', 'ginkgo', 'calcium_d3', 'liuwei'])
+    const item = w.item(key)
+    P.inventory.markSwapped(shop.code, item.med_list_codg)
+    const d = P.draft('inventory-mismatch', shop, `sales of ${item.name} (${item.med_list_codg}) booked far beyond purchases and stock in the middle of the period: a covered drug billed for something else`)
+    const nm = P.nearMiss('persisting-audit-finding', 'inventory-mismatch', shop, `the same shortfall of ${item.name} in two consecutive nightly audit windows: one alert, not one a night`)
+    nm.expected_alerts = 1
+    const first = Math.floor(w.days / 3)
+    const last = Math.floor((2 * w.days) / 3)
+    for (let k = 0; k < 10; k++) {
+      const day = rng.int(first, last)
+      const p = P.person(rng, { region: r, age: [40, 80] })
+      const id = P.mdtrt()
+      nm.refs.mdtrt_ids.push(id)
+      const t = at(w, day, rng.int(9, 20), rng.int(0, 59))
+      P.schedule(t, (er) => {
+        pharmacyVisit(P.g, p, shop, t, er, id, P.pharmacyLedger, { items: [{ key, cnt: er.int(2, 3), prd: er.pick([15, 20, 30]) }] })
+      }, { drafts: [d] })
+    }
+  }
+}
 
 /** How many near-miss plans planNearMisses makes for a given count per kind. */
 export function nearMissPlans(per: number): number {

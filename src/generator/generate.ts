@@ -7,7 +7,7 @@ import { FundwatchError } from '../errors.ts'
 import type { KbData } from '../kb/knowledge-base.ts'
 import { writeKnowledgeBase } from '../kb/loader.ts'
 import { DAY_MS, cnDate } from '../util/time.ts'
-import { AUDIT_PATTERNS, STREAM_PATTERNS, inflate, nearMissPlans, planFraud, planNearMisses, prenatalLines, streamInjections, type Draft, type Planner } from './fraud.ts'
+import { AUDIT_PATTERNS, STREAM_PATTERNS, inflate, nearMissPlans, planFraud, planNearMisses, planPersistingAuditFindings, prenatalLines, streamInjections, type Draft, type Planner } from './fraud.ts'
 import { Inventory } from './inventory.ts'
 import { emptyRefs, type Label, type NearMiss } from './labels.ts'
 import { Rng } from './random.ts'
@@ -232,6 +232,7 @@ class Driver implements GenCtx, Planner {
     if (this.opts.fraudRate > 0) {
       planFraud(this, perPattern, perAudit)
       planNearMisses(this, nearPerKind(perPattern))
+      planPersistingAuditFindings(this, perAudit)
     }
     // Planning state is done with: what the stream needs is in the episodes.
     for (const p of this.people) p.busy.clear()

@@ -27,10 +27,15 @@ export interface Label {
 
 /**
  * A near miss: data that looks like a pattern but is legitimate (a planned
- * chemotherapy readmission, a woman's obstetric item …). Not a label: an alert
- * on it is a false positive. Listed so precision problems can be traced.
+ * chemotherapy readmission, a woman's obstetric item, a duplicate reversed
+ * minutes later …). Not a label: an alert on it is a false positive, unless
+ * later facts withdrew it (evaluate.ts scoreNearMisses). One record per
+ * detector it may wrongly trigger (a shape two detectors could mistake gets
+ * two records, as the dialysis patient does). Matched to alerts by the rule
+ * of labels (below), with `pattern` as the label's.
  */
 export interface NearMiss {
+  /** The shape (e.g. `reversed-duplicate`, `pre-billed-bed-days`, `persisting-audit-finding`). */
   kind: string
   /** The detector that must stay quiet. */
   pattern: PatternId
@@ -38,6 +43,12 @@ export interface NearMiss {
   fixmedins_code: string
   refs: { mdtrt_ids: string[]; feedetl_sns: string[]; setl_ids: string[] }
   note: string
+  /**
+   * Alerts the records deserve (default 0). A real finding that must not be
+   * raised again when it persists (one audit alert across nightly runs) is
+   * also a label and has 1: alerts beyond it are false.
+   */
+  expected_alerts?: number
 }
 
 export function emptyRefs(): Label['refs'] {

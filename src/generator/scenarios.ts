@@ -872,6 +872,12 @@ export interface InpatientOpts {
   /** Extra lines after all days (phantom lines after discharge etc.); returns nothing. */
   after?: (v: Visit, endtime: number) => void
   skipDischargeMeds?: boolean
+  /**
+   * Bed days billed ahead: one bed line for each of this many planned days
+   * (default: the stay's), all uploaded at admission. More than `los` is a
+   * stay that ended before the days billed for it.
+   */
+  preBilledBedDays?: number
 }
 
 export interface InpatientResult {
@@ -896,9 +902,10 @@ export function inpatientStay(g: GenCtx, p: GPerson, inst: GInst, begntime: numb
     add: (key, cnt, t) => v.add(w.item(key), t, cnt),
   })
   const bed = p.idx % 5 === 0 ? 'bed_2' : 'bed_3'
+  const morningOf = (d: number): number => (d === 0 ? begntime + 15 * MIN : day0 + d * DAY_MS + 5 * MIN)
   for (let d = 0; d < los; d++) {
     const c = mk(d)
-    const morning = d === 0 ? begntime + 15 * MIN : day0 + d * DAY_MS + 5 * MIN
+    const morning = morningOf(d)
     v.add(w.item(bed), morning, 1)
     v.add(w.item(d < 2 && los >= 6 ? 'nurse_1' : 'nurse_2'), morning + MIN, 1)
     v.add(w.item('ward_round'), c.at(8, 30), 1)
@@ -908,10 +915,13 @@ export function inpatientStay(g: GenCtx, p: GPerson, inst: GInst, begntime: numb
     }
     o.extra?.(c)
   }
+  const beyond = new Set<LineRec | undefined>()
+  for (let d = los; d < (o.preBilledBedDays ?? 0); d++) beyond.add(v.add(w.item(bed), morningOf(d), 1))
   const last = mk(los)
   if (!o.skipDischargeMeds && (o.idleFrom === undefined || los < o.idleFrom)) s.discharge?.(last)
   let endtime = day0 + los * DAY_MS + (o.dischargeAt ?? 9.5 + rng.next() * 1.5) * HOUR
-  const lastLine = v.lines.reduce((m, l) => Math.max(m, l.t), begntime)
+  // Bed lines billed for planned days past the discharge do not move it.
+  const lastLine = v.lines.reduce((m, l) => (beyond.has(l) ? m : Math.max(m, l.t)), begntime)
   if (lastLine >= endtime && lastLine < day0 + (los + 1) * DAY_MS) endtime = lastLine + 30 * MIN
   o.after?.(v, endtime)
 
@@ -928,6 +938,7 @@ export function inpatientStay(g: GenCtx, p: GPerson, inst: GInst, begntime: numb
   const ops = (s.operations ?? []).map((op) => ({ code: op.code, t: Math.max(begntime, day0 + op.d * DAY_MS + 10 * HOUR) }))
   const closed = emitVisit(v, {
     endtime, dscg_way: o.dscg_way ?? '1', uploads: 'day', rng, operations: ops,
+    ...(o.preBilledBedDays !== undefined ? { ahead: (l: LineRec) => l.item.med_chrgitm_type === '01' } : {}),
     ...(group ? { payGrp: { type: 'DRG' as const, code: group.code, weight: group.weight } } : {}),
   })
   return { visit: v, closed, endtime, ...(group ? { group: group.code } : {}) }

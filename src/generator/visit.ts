@@ -233,6 +233,10 @@ export interface CloseOpts {
   payGrp?: { type: 'DRG' | 'DIP'; code: string; weight: number }
   finalDiagnoses?: Diagnosis[]
   settle?: boolean
+  /** Lines uploaded at admission, before their time (a HIS billing the planned bed days ahead); the rest as `uploads` says. */
+  ahead?: (l: LineRec) => boolean
+  /** These lines are withdrawn (fee.reversed) 1–5 minutes after the upload that carried them: a mistake corrected. */
+  reverse?: readonly LineRec[]
   /** Background corrections: withdraw a service line (and maybe re-bill it), or re-settle. */
   reverseLine?: boolean
   rebill?: boolean
@@ -274,8 +278,33 @@ export function emitVisit(v: Visit, o: CloseOpts): Closed {
     }),
   })
 
+  let lastUpload = v.begntime
+  const upload = (t: number, chunk: LineRec[]): void => {
+    const sales: { code: string; cnt: number }[] = []
+    for (const l of chunk) if (l.sale) sales.push({ code: l.item.med_list_codg, cnt: l.cnt })
+    g.stats.feeLines += chunk.length
+    g.push({
+      t, topic: 'claims', ...(sales.length ? { sales } : {}),
+      event: ev('fee.uploaded', t, { mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, lines: chunk.map((l) => l.json) }),
+    })
+  }
+  const reversals: { t: number; line: LineRec }[] = []
+  const toReverse = new Set(o.reverse ?? [])
+  const reverseAfter = (t: number, chunk: readonly LineRec[]): void => {
+    for (const l of chunk) if (toReverse.has(l)) reversals.push({ t: t + rng.int(1, 5) * MIN, line: l })
+  }
+
+  // Billed ahead: one upload right after admission, whatever the lines' dates.
+  const ahead = o.ahead ? v.lines.filter(o.ahead).sort((a, b) => a.t - b.t) : []
+  if (ahead.length) {
+    lastUpload = v.begntime + rng.int(16, 30) * MIN
+    upload(lastUpload, ahead)
+    reverseAfter(lastUpload, ahead)
+  }
+  const aheadSet = new Set(ahead)
+
   // Uploads: lines grouped by visit or by China day, each sent a few minutes after its last line.
-  const sorted = v.lines.slice().sort((a, b) => a.t - b.t)
+  const sorted = v.lines.filter((l) => !aheadSet.has(l)).sort((a, b) => a.t - b.t)
   const groups: LineRec[][] = []
   if (o.uploads === 'visit') groups.push(sorted)
   else {
@@ -292,7 +321,6 @@ export function emitVisit(v: Visit, o: CloseOpts): Closed {
     }
     if (cur.length) groups.push(cur)
   }
-  let lastUpload = v.begntime
   for (const grp of groups) {
     if (grp.length === 0) continue
     const last = grp[grp.length - 1]!.t
@@ -303,18 +331,18 @@ export function emitVisit(v: Visit, o: CloseOpts): Closed {
     lastUpload = ut
     for (let i = 0; i < grp.length; i += 5000) {
       const chunk = grp.slice(i, i + 5000)
-      const sales: { code: string; cnt: number }[] = []
-      for (const l of chunk) if (l.sale) sales.push({ code: l.item.med_list_codg, cnt: l.cnt })
-      g.stats.feeLines += chunk.length
-      g.push({
-        t: ut, topic: 'claims', ...(sales.length ? { sales } : {}),
-        event: ev('fee.uploaded', ut, { mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, lines: chunk.map((l) => l.json) }),
-      })
+      upload(ut, chunk)
+      reverseAfter(ut, chunk)
     }
   }
 
   const closed: Closed = { setl_ids: [] }
   let settleAfter = lastUpload
+  for (const r of reversals) {
+    r.line.reversed = true
+    g.push({ t: r.t, topic: 'claims', event: ev('fee.reversed', r.t, { mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, feedetl_sns: [r.line.sn] }) })
+    settleAfter = Math.max(settleAfter, r.t)
+  }
   if (o.reverseLine) {
     const candidates = v.lines.filter((l) => l.item.list_type === 'service' && l.t < o.endtime && !l.reversed)
     if (candidates.length) {
