@@ -148,21 +148,30 @@ export class DetectEngine {
         for (const x of standing) reviser.again(x)
         continue
       }
-      const events = visitEvents(ctx.person, ctx.visit, ctx.event, a.detector.reactsTo, live, MAX_LINES_PER_EVENT)
+      // Every visit the alerts rest on is judged again, not only the event's:
+      // a finding across two visits (an outpatient visit during a stay
+      // elsewhere) was raised from one of them, and comes back only from it.
+      const visits = new Map<string, VisitState>()
+      for (const x of live) for (const m of x.refs.mdtrt_ids) {
+        const v = ctx.person.visits.get(m)
+        if (v !== undefined) visits.set(m, v)
+      }
       const fresh = new Map<string, Alert>()
-      let failed = events === undefined
-      for (const ev of events ?? []) {
-        const sub = { ...ctx, event: ev }
-        if (!inScope(a.rule, sub)) continue
-        const findings = this.run(a as ActiveDetector<StreamDetector>, sub, metrics, log, errors)
-        if (findings === undefined) {
-          failed = true
-          break
+      let failed = false
+      for (const visit of visits.values()) {
+        const events = visitEvents(ctx.person, visit, ctx.event, a.detector.reactsTo, live.filter((x) => x.refs.mdtrt_ids.includes(visit.mdtrt_id)), MAX_LINES_PER_EVENT)
+        if (events === undefined) failed = true
+        for (const ev of events ?? []) {
+          const sub = { ...ctx, event: ev, visit }
+          if (failed || !inScope(a.rule, sub)) continue
+          const findings = this.run(a as ActiveDetector<StreamDetector>, sub, metrics, log, errors)
+          if (findings === undefined) failed = true
+          for (const f of findings ?? []) {
+            const alert = this.toAlert(a, f, ctx.stage, ctx.event.event_time, detectedAt, ctx.event.event_id)
+            fresh.set(alert.alert_id, alert)
+          }
         }
-        for (const f of findings) {
-          const alert = this.toAlert(a, f, ctx.stage, ctx.event.event_time, detectedAt, ctx.event.event_id)
-          fresh.set(alert.alert_id, alert)
-        }
+        if (failed) break
       }
       for (const x of standing) {
         const f = fresh.get(x.alert_id)

@@ -18,7 +18,7 @@ export function kafkaAlertSink(producer: Producer, topic: string): AlertSink {
   return {
     name: 'kafka.alerts',
     async publish(alerts: readonly Alert[]) {
-      await sendChunked(producer, topic, alerts.map((a) => ({ key: a.subject.fixmedins_code, value: JSON.stringify(a), headers: { alert_id: a.alert_id, detector: a.detector.id } })))
+      await sendChunked(producer, topic, alerts.map((a) => ({ key: a.subject.fixmedins_code, value: JSON.stringify(a), headers: { alert_id: a.alert_id, revision: String(a.revision), detector: a.detector.id } })))
     },
   }
 }

@@ -106,8 +106,8 @@ const ms = (v: unknown) => fromChTime(String(v))
  */
 export function reversalsByPerson(store: Store): { lines: string; settlements: string } {
   return {
-    lines: `SELECT DISTINCT mdtrt_id, feedetl_sn FROM ${store.t('fee_reversals')} WHERE psn_no IN {psns:Array(String)}`,
-    settlements: `SELECT DISTINCT setl_id FROM ${store.t('settlement_reversals')} WHERE psn_no IN {psns:Array(String)}`,
+    lines: `SELECT DISTINCT psn_no, mdtrt_id, feedetl_sn, event_time FROM ${store.t('fee_reversals')} WHERE psn_no IN {psns:Array(String)}`,
+    settlements: `SELECT DISTINCT psn_no, setl_id, event_time FROM ${store.t('settlement_reversals')} WHERE psn_no IN {psns:Array(String)}`,
   }
 }
 
@@ -136,7 +136,7 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
     store.query<Row>(`SELECT * FROM ${store.t('visits')} FINAL WHERE psn_no IN {psns:Array(String)} AND begntime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     store.query<Row>(`SELECT * FROM ${store.t('discharges')} FINAL WHERE psn_no IN {psns:Array(String)} AND endtime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     store.query<Row>(`SELECT psn_no, mdtrt_id, feedetl_sn, fixmedins_code, fee_ocur_time, med_list_codg, medins_list_codg, list_type, med_chrgitm_type,
-        toString(cnt) AS cnt, toString(pric) AS pric, toString(det_item_fee_sumamt) AS amt, bilg_dept_codg, bilg_dr_codg, prd_days, toString(hours) AS hours, event_id
+        toString(cnt) AS cnt, toString(pric) AS pric, toString(det_item_fee_sumamt) AS amt, bilg_dept_codg, bilg_dr_codg, prd_days, toString(hours) AS hours, event_id, event_time
       FROM ${store.t('fee_lines')} FINAL WHERE psn_no IN {psns:Array(String)} AND fee_ocur_time >= {since:DateTime64(3,'UTC')}`, p),
     store.query<Row>(reversalsByPerson(store).lines, p),
     store.query<Row>(`SELECT setl_id, mdtrt_id, psn_no, fixmedins_code, setl_time, med_type, toString(medfee_sumamt) AS medfee_sumamt, toString(hifp_pay) AS hifp_pay,
@@ -191,7 +191,13 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
       prd_days: r.prd_days === null ? undefined : Number(r.prd_days), hours: r.hours === null || r.hours === '\\N' ? undefined : Number(r.hours),
       reversed: reversed.has(`${r.mdtrt_id}/${r.feedetl_sn}`),
     })
-    bump(s, t)
+    // The upload's time, as applyEvent counts it (a line may be dated ahead: bed days billed for the planned stay).
+    bump(s, ms(r.event_time))
+  }
+  // A reversal is an event of the person's too: the newest one may be the latest event.
+  for (const r of [...fr, ...sr]) {
+    const s = out.get(String(r.psn_no))
+    if (s) bump(s, ms(r.event_time))
   }
   const setlReversed = new Set(sr.map((r) => String(r.setl_id)))
   for (const r of setls) {

@@ -57,7 +57,7 @@ describe('Kafka → pipeline → ClickHouse, exactly once in results', () => {
     const topicIds = onTopic.map((m) => (JSON.parse(m.value.toString()) as { alert_id: string }).alert_id)
     expect([...new Set(topicIds)].sort()).toEqual(stored)
     // Every record on the topic is keyed by institution and carries its alert_id.
-    expect(onTopic.every((m) => m.key?.startsWith('H') && m.headers.alert_id)).toBe(true)
+    expect(onTopic.every((m) => m.key?.startsWith('H') && m.headers.alert_id && m.headers.revision)).toBe(true)
     const split = await c.store.query<{ m: string[] }>(`SELECT mdtrt_ids AS m FROM ${c.store.t('alerts')} WHERE detector_id = 'split-hospitalization'`)
     expect(split.map((r) => [...r.m].sort().join('+')).sort()).toEqual(stream.splitPairs.map((p) => p.join('+')).sort())
     console.log(`delivery: ${total} events (${stream.feeLines} fee lines), ${stored.length} alerts stored, ${onTopic.length} alert records on the topic (${onTopic.length - new Set(topicIds).size} redelivered)`)

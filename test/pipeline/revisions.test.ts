@@ -6,7 +6,7 @@ import type { Alert, AnyEvent } from '../../schemas/index.ts'
 import { replayFile } from '../../src/cli/replay.ts'
 import { precheck } from '../../src/precheck/precheck.ts'
 import { alertsById } from '../../src/store/alerts.ts'
-import { HOSPITAL, PSN, feeReversed, feeUploaded, institution, item, makeKb, visitClosed, visitOpened } from '../helpers/detect.ts'
+import { HOSPITAL, HOSPITAL_2, PSN, feeReversed, feeUploaded, institution, item, makeKb, visitClosed, visitOpened } from '../helpers/detect.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 // Alerts follow the facts (issue 9): a reversal withdraws what rested on the
@@ -14,7 +14,7 @@ import { testApp, type TestApp } from '../helpers/app.ts'
 // and neither a redelivery nor a restart makes a revision twice.
 
 const kb = makeKb({
-  institutions: [institution(HOSPITAL, { level: 2 })],
+  institutions: [institution(HOSPITAL, { level: 2 }), institution(HOSPITAL_2, { level: 1 })],
   catalog: [
     item('DRUG-A', { list_type: 'drug', med_chrgitm_type: '09' }),
     item('BED-1', { name: '床位费', med_chrgitm_type: '01', unit: '日' }),
@@ -177,3 +177,21 @@ describe('bed days billed ahead for an open stay', () => {
     expect(timing.map((a) => [a.status, [...a.refs.feedetl_sns].sort()])).toEqual([['active', ['MBED2-B4', 'MBED2-B5', 'MBED2-B6', 'MBED2-B7']]])
   })
 })
+
+describe('a finding across two visits', () => {
+  it('stands when the other visit closes: re-judged from the visit that raised it', async () => {
+    const psn_no = 'PSNCROSS01'
+    await replay([
+      visitOpened({ event_id: 'XS-open', mdtrt_id: 'XSTAY', psn_no, begntime: t(20, 9), med_type: '21' }),
+      visitOpened({ event_id: 'XO-open', mdtrt_id: 'XOUT', psn_no, begntime: t(22, 10), med_type: '11', fixmedins_code: HOSPITAL_2 }),
+      feeUploaded({ event_id: 'XO-fee', mdtrt_id: 'XOUT', psn_no, fixmedins_code: HOSPITAL_2, lines: [{ feedetl_sn: 'XO-L1', fee_ocur_time: t(22, 11), med_list_codg: 'DRUG-A', list_type: 'drug', med_chrgitm_type: '09' }] }),
+    ])
+    const during = (await alertsOf('XOUT')).filter((a) => a.evidence.rule === 'outpatient_during_stay')
+    expect(during.map((a) => a.status)).toEqual(['active'])
+    await replay([visitClosed({ event_id: 'XS-close', mdtrt_id: 'XSTAY', psn_no, endtime: t(25, 10), dscg_maindiag_code: 'J18.9' })])
+    const after = (await alertsOf('XOUT')).filter((a) => a.evidence.rule === 'outpatient_during_stay')
+    // Updated, not withdrawn: the stay's end is now known, and the visit still falls inside it.
+    expect(after.map((a) => [a.alert_id, a.status, (a.evidence.stay as { endtime: string }).endtime])).toEqual([[during[0]!.alert_id, 'updated', t(25, 10)]])
+  })
+})
+
