@@ -54,14 +54,14 @@ describe('consumer-group handover', () => {
     const total = stayOne.length + duplicates.length + first.events.length + readmissions.length + reversals.length
     await waitFor('everything stored by the survivor', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')} FINAL`)) >= total, 180_000, 1000)
     await waitFor('split alerts of the straddling persons', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('alerts')} FINAL WHERE detector_id = 'split-hospitalization' AND psn_no LIKE 'PSNS%'`)) >= straddle.splitPairs.length, 60_000)
-    const dupAlerts = `SELECT alert_id, argMax(status, revision) AS status, argMax(withdrawn_reason, revision) AS reason, max(revision) AS revision
+    const dupAlerts = `SELECT alert_id, argMax(status, revision) AS status, argMax(withdrawn_reason, revision) AS reason, max(revision) AS rev
       FROM ${c.store.t('alerts')} WHERE detector_id = 'duplicate-charge' AND psn_no LIKE 'PSNDUP%' GROUP BY alert_id`
     await waitFor('duplicates withdrawn after the handover', async () =>
       (await c.store.query<{ status: string }>(dupAlerts)).filter((r) => r.status === 'withdrawn').length >= dupPersons.length, 60_000)
     b.child.kill('SIGTERM')
     expect((await b.exited).code).toBe(0)
-    const dups = await c.store.query<{ status: string; reason: string; revision: number }>(dupAlerts)
-    expect(dups.map((r) => [r.status, r.reason, Number(r.revision)])).toEqual(dupPersons.map(() => ['withdrawn', 'reversed', 2]))
+    const dups = await c.store.query<{ status: string; reason: string; rev: number }>(dupAlerts)
+    expect(dups.map((r) => [r.status, r.reason, Number(r.rev)])).toEqual(dupPersons.map(() => ['withdrawn', 'reversed', 2]))
 
     for (const t of ['events', 'alerts']) await c.store.command(`OPTIMIZE TABLE ${c.store.t(t)} FINAL`)
     expect(await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')}`)).toBe(total)
