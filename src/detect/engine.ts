@@ -122,9 +122,10 @@ export class DetectEngine {
       for (const a of found) into.set(a.alert_id, a)
       return
     }
+    const reason = visit !== undefined ? REVISIT[o.event.event_type] : undefined
+    if (found.length === 0 && (reason === undefined || o.person.alerts.size === 0)) return
     const reviser = new Reviser(into, o.person, o.event, o.redelivery ?? false, detectedAt)
     for (const a of found) reviser.found(a)
-    const reason = REVISIT[o.event.event_type]
     if (visit !== undefined && reason !== undefined) this.revisit(reviser, { ...ctx, person: o.person, visit }, reason, detectedAt, metrics, log, errors)
   }
 
@@ -143,7 +144,8 @@ export class DetectEngine {
   ): void {
     for (const [id, standing] of alertsOnVisit(ctx.person, ctx.visit.mdtrt_id, ctx.stage)) {
       const a = this.active.find((x) => x.detector.id === id)
-      const live = standing.filter((x) => x.status !== 'withdrawn')
+      // Alerts the event's own detection already found again stand as judged there.
+      const live = standing.filter((x) => x.status !== 'withdrawn' && !reviser.seen.has(x.alert_id))
       if (!a || a.detector.kind !== 'stream' || !a.stages.has(ctx.stage) || live.length === 0) {
         for (const x of standing) reviser.again(x)
         continue
@@ -152,6 +154,8 @@ export class DetectEngine {
       // a finding across two visits (an outpatient visit during a stay
       // elsewhere) was raised from one of them, and comes back only from it.
       const visits = new Map<string, VisitState>()
+      // The event's own visit first; the others only while some alert has not come back.
+      visits.set(ctx.visit.mdtrt_id, ctx.visit)
       for (const x of live) for (const m of x.refs.mdtrt_ids) {
         const v = ctx.person.visits.get(m)
         if (v !== undefined) visits.set(m, v)
@@ -171,9 +175,10 @@ export class DetectEngine {
             fresh.set(alert.alert_id, alert)
           }
         }
-        if (failed) break
+        if (failed || live.every((x) => fresh.has(x.alert_id))) break
       }
       for (const x of standing) {
+        if (reviser.seen.has(x.alert_id)) continue
         const f = fresh.get(x.alert_id)
         if (failed || x.status === 'withdrawn') reviser.again(x)
         else if (f !== undefined) reviser.found(f)

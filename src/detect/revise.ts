@@ -23,20 +23,25 @@ import { cnIso } from '../util/time.ts'
  * publishes at most one revision of an alert, its state at the end of the batch.
  */
 export class Reviser {
-  private readonly now: string
+  private at: string | undefined
+  /** Alerts this event's own detection found again: a re-evaluation need not judge them twice. */
+  readonly seen = new Set<string>()
 
   constructor(
     private readonly into: Map<string, Alert>,
     private readonly person: PersonState,
     private readonly event: AnyEvent,
     private readonly redelivery: boolean,
-    detectedAt: number,
-  ) {
-    this.now = cnIso(detectedAt)
+    private readonly detectedAt: number,
+  ) {}
+
+  private get now(): string {
+    return (this.at ??= cnIso(this.detectedAt))
   }
 
   /** A finding of the event's own detection, or of a re-evaluation that still holds. */
   found(fresh: Alert): void {
+    this.seen.add(fresh.alert_id)
     const cur = this.person.alerts.get(fresh.alert_id)
     if (cur === undefined) return this.emit(fresh)
     if (this.redelivery) return this.again(cur)
@@ -176,9 +181,17 @@ function feeLine(l: FeeLineState): FeeLine {
  * another order).
  */
 export function digest(a: Alert): string {
-  const refs = Object.fromEntries(Object.entries(a.refs).map(([k, v]) => [k, [...v].sort()]))
-  return canonical([a.detector, a.result, a.severity, a.stage, a.subject, refs, a.amount_at_risk, a.message, a.evidence, a.basis])
+  let d = digests.get(a)
+  if (d === undefined) {
+    const refs = Object.fromEntries(Object.entries(a.refs).map(([k, v]) => [k, [...v].sort()]))
+    d = canonical([a.detector, a.result, a.severity, a.stage, a.subject, refs, a.amount_at_risk, a.message, a.evidence, a.basis])
+    digests.set(a, d)
+  }
+  return d
 }
+
+/** Alert documents are not changed once made: a held alert's digest is computed once, not at every finding that meets it again. */
+const digests = new WeakMap<Alert, string>()
 
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`

@@ -63,10 +63,9 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   const psn = [...psns][0]!
   await admitDraft(app, caller, events, now)
   const since = Math.min(...events.map((e) => e.t)) - engine.lookbackDays * DAY_MS
-  const person = (await loadPersons(app.store, [psn], since)).get(psn) ?? newPerson(psn, 'precheck')
   // The answer is about the draft: what it raises, and what its own reversals
-  // withdraw again. Stored 事中 alerts are not the draft's findings.
-  person.alerts.clear()
+  // withdraw again. Stored 事中 alerts are not the draft's findings: not loaded.
+  const person = (await loadPersons(app.store, [psn], since, { alerts: false })).get(psn) ?? newPerson(psn, 'precheck')
   const findings = new Map<string, { alert: Alert; eventTime: string }>()
   const notices = new Map<string, Notice>()
   for (const { ev, t } of events) {

@@ -115,7 +115,7 @@ export function reversalsByPerson(store: Store): { lines: string; settlements: s
  * Rebuilds person state from stored rows (FINAL: replays may have written rows
  * twice before a merge). The queries run together, one round per batch.
  */
-export async function loadPersons(store: Store, candidates: string[], sinceMs: number): Promise<Map<string, PersonState>> {
+export async function loadPersons(store: Store, candidates: string[], sinceMs: number, opts: { alerts?: boolean } = {}): Promise<Map<string, PersonState>> {
   // Most misses are persons never seen before. One query on the sorting-key
   // column alone (no FINAL, no other columns) finds those with any history;
   // only they pay for the full reads below. Without it, each batch's full
@@ -144,7 +144,7 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
       FROM ${store.t('settlements')} FINAL WHERE psn_no IN {psns:Array(String)} AND setl_time >= {since:DateTime64(3,'UTC')}`, p),
     store.query<Row>(reversalsByPerson(store).settlements, p),
     // Every stored revision of the streaming alerts on these persons (few: alerts are rare); the latest of each is kept.
-    store.query<Row>(`SELECT * FROM ${store.t('alerts')} WHERE psn_no IN {psns:Array(String)} AND stage = 'in'
+    opts.alerts === false ? [] : store.query<Row>(`SELECT * FROM ${store.t('alerts')} WHERE psn_no IN {psns:Array(String)} AND stage = 'in'
       AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
   ])
   const out = new Map<string, PersonState>()

@@ -76,6 +76,26 @@ describe('runAudit', () => {
     expect(Number(rows[0]!.n)).toBe(before.length)
   })
 
+  it('a finding that persists into the next night\'s window keeps its alert: updated, not raised again', async () => {
+    const night1 = (await storedAlerts()).filter((a) => a.detector.id === 'provider-outlier')
+    expect(night1.length).toBeGreaterThan(0)
+    const DAY = 86_400_000
+    const night2 = await runAudit(app, { from: FROM + DAY, to: TO + DAY, detectors: ['provider-outlier'] })
+    expect(night2.alerts.map((a) => a.alert_id).sort()).toEqual(night1.map((a) => a.alert_id).sort())
+    const after = (await storedAlerts()).filter((a) => a.detector.id === 'provider-outlier')
+    expect(after.map((a) => a.alert_id).sort()).toEqual(night1.map((a) => a.alert_id).sort())
+    for (const a of after) {
+      const first = night1.find((x) => x.alert_id === a.alert_id)!
+      // The window moved and a day of visits left it: the values changed, so a new revision; its place in the feed stays.
+      expect([a.status, a.revision, a.detected_at, a.event_time]).toEqual(['updated', 2, first.detected_at, first.event_time])
+      expect(a.evidence.window).toEqual({ from: '2026-01-02', to: '2026-02-01', days: 31 })
+    }
+    // The same night again adds nothing.
+    await runAudit(app, { from: FROM + DAY, to: TO + DAY, detectors: ['provider-outlier'] })
+    const revisions = await app.store.query<{ n: string }>(`SELECT count() AS n FROM ${app.store.t('alert_revisions')} FINAL WHERE detector_id = 'provider-outlier'`)
+    expect(Number(revisions[0]!.n)).toBe(2 * night1.length)
+  })
+
   it('publishes the stored alerts to its sinks after storing them, the same documents', async () => {
     await app.store.command(`TRUNCATE TABLE ${app.store.t('alerts')}`)
     const published: Alert[] = []

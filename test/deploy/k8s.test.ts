@@ -14,7 +14,7 @@ import { CreateTopicsOptions } from '../../src/kafka/topics.ts'
 
 /**
  * The Kubernetes manifests against the code: what `kubectl kustomize`
- * renders (kubectl from Debian's package; .ci/run installs it) must be valid
+ * renders (Debian's kubectl where no newer one is on PATH: .ci/run) must be valid
  * Kubernetes, and every container's environment must pass fundwatch's own
  * config parser — the same one start-up runs — so the manifests cannot drift
  * from the code.
@@ -114,6 +114,18 @@ const mebibytes = (q: string): number => {
 }
 
 describe('deploy/k8s: kustomize renders valid Kubernetes', () => {
+  it('uses only kustomization fields every kustomize from v2.0 (Debian\'s kubectl) to v5 reads', () => {
+    // Newer forms (labels, patches, options, a directory under resources) make
+    // Debian's kubectl refuse the whole overlay.
+    const known = new Set(['apiVersion', 'kind', 'namespace', 'bases', 'resources', 'commonLabels', 'images', 'configMapGenerator', 'secretGenerator', 'generatorOptions', 'patchesJson6902', 'patchesStrategicMerge'])
+    for (const dir of ['base', 'overlays/example']) {
+      const k = parse(readFileSync(join(k8s, dir, 'kustomization.yaml'), 'utf8')) as Record<string, unknown>
+      expect(Object.keys(k).filter((key) => !known.has(key)), dir).toEqual([])
+      for (const r of (k.resources as string[] | undefined) ?? []) expect(r, `${dir}: a directory belongs under bases`).toMatch(/\.ya?ml$/)
+      for (const g of [...((k.configMapGenerator as object[] | undefined) ?? []), ...((k.secretGenerator as object[] | undefined) ?? [])]) expect(Object.keys(g), dir).not.toContain('options')
+    }
+  })
+
   it('`kubectl kustomize` renders the example overlay and the base; every object validates against the Kubernetes schemas', async () => {
     expect(overlay.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'ConfigMap', 'CronJob', 'Deployment', 'Deployment', 'Ingress', 'Job', 'Namespace', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'PodDisruptionBudget', 'PrometheusRule', 'Secret', 'Service', 'Service', 'ServiceAccount', 'ServiceMonitor'])
     for (const o of [...overlay, ...base]) await expect(validate(o), `${o.kind}/${o.metadata.name}`).resolves.toBeUndefined()
