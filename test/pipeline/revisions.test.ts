@@ -6,7 +6,7 @@ import type { Alert, AnyEvent } from '../../schemas/index.ts'
 import { replayFile } from '../../src/cli/replay.ts'
 import { precheck } from '../../src/precheck/precheck.ts'
 import { alertsById } from '../../src/store/alerts.ts'
-import { HOSPITAL, HOSPITAL_2, PSN, feeReversed, feeUploaded, institution, item, makeKb, visitClosed, visitOpened } from '../helpers/detect.ts'
+import { HOSPITAL, HOSPITAL_2, PSN, feeReversed, feeUploaded, institution, item, makeKb, settlementCompleted, settlementReversed, visitClosed, visitOpened } from '../helpers/detect.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 // Alerts follow the facts (issue 9): a reversal withdraws what rested on the
@@ -192,6 +192,23 @@ describe('a finding across two visits', () => {
     const after = (await alertsOf('XOUT')).filter((a) => a.evidence.rule === 'outpatient_during_stay')
     // Updated, not withdrawn: the stay's end is now known, and the visit still falls inside it.
     expect(after.map((a) => [a.alert_id, a.status, (a.evidence.stay as { endtime: string }).endtime])).toEqual([[during[0]!.alert_id, 'updated', t(25, 10)]])
+  })
+})
+
+describe('a reversed settlement', () => {
+  it('revises the finding whose amount rested on it: frequent visits, the fourth visit\'s fund payment reversed', async () => {
+    const psn_no = 'PSNSETL01'
+    const visits = [9, 11, 14, 16].flatMap((h, i) => [
+      visitOpened({ event_id: `FV${i}-open`, mdtrt_id: `FV${i}`, psn_no, begntime: t(26, h), med_type: '11' }),
+      settlementCompleted({ event_id: `FV${i}-setl`, setl_id: `FVS${i}`, mdtrt_id: `FV${i}`, psn_no, setl_time: t(26, h, 30), med_type: '11', fund_pay_sumamt: '700.00' }),
+    ])
+    await replay(visits)
+    const [raised] = (await alertsOf('FV3')).filter((a) => a.detector.id === 'frequent-visits')
+    expect([raised!.status, raised!.amount_at_risk]).toEqual(['active', '700.00'])
+    await replay([{ ...settlementReversed({ event_id: 'FV3-setl-rev', mdtrt_id: 'FV3', setl_id: 'FVS3', time: t(26, 17) }), payload: { mdtrt_id: 'FV3', setl_id: 'FVS3', psn_no } }])
+    const [after] = (await alertsOf('FV3')).filter((a) => a.detector.id === 'frequent-visits')
+    // Still four visits in a day (the finding stands), but nothing of the fourth one's is paid by the fund any more.
+    expect([after!.alert_id, after!.status, after!.revision, after!.amount_at_risk, after!.revision_event_id]).toEqual([raised!.alert_id, 'updated', 2, '0.00', 'FV3-setl-rev'])
   })
 })
 
