@@ -21,6 +21,8 @@ const ALERTS = Number(process.env.BENCH_FEED_ALERTS ?? 1_000_000)
 const INSERT_BATCH = 50_000
 /** Share of alerts someone has worked (a status row); the rest are untouched, i.e. `new`. */
 const WORKED = 0.1
+/** Every this-many-th alert is withdrawn by later facts (a second, withdrawn revision). */
+const WITHDRAWN_EVERY = 100
 const REPS = 20
 const INSTITUTIONS = 1000
 
@@ -103,6 +105,8 @@ export async function benchFeed(): Promise<{ figures: Figure[]; raw: Record<stri
           detected_at: cnIso(detectedAt), revision: 1, status: 'active', revised_at: cnIso(detectedAt),
         }
         rows.push(alertRow(a, inst.admdvs))
+        // One in a hundred later withdrawn by a reversal: the default feed leaves those out (both revisions stored).
+        if (i % WITHDRAWN_EVERY === 0) rows.push(alertRow({ ...a, revision: 2, status: 'withdrawn', withdrawn_reason: 'reversed', revised_at: cnIso(detectedAt + 60_000), revision_event_id: `EVR${n}` }, inst.admdvs))
         if (r() < WORKED) worked.push(actionRow(a, inst.admdvs, detectedAt, now, r, review))
       }
       await app.store.insert('alerts', rows)
