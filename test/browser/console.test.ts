@@ -15,8 +15,8 @@ import { Users } from '../../src/auth/users.ts'
 import { alertsById } from '../../src/store/alerts.ts'
 import { alertRow } from '../../src/store/rows.ts'
 import { generatorSource } from '../../src/pipeline/sources.ts'
-import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
-import { launchConsoleBrowser } from '../helpers/browser.ts'
+import { testApp, type TestApp } from '../helpers/app.ts'
+import { closeConsoleTest, launchConsoleBrowser } from '../helpers/browser.ts'
 import { feeUploaded, institution, item, makeKb, settlementCompleted, visitOpened } from '../helpers/detect.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -135,12 +135,7 @@ beforeAll(async () => {
   ctx = browser.ctx
 }, 240_000)
 
-afterAll(async () => {
-  await browser?.close()
-  await server?.close()
-  await app?.close()
-  if (app) removeDir(app.dataDir)
-})
+afterAll(async () => closeConsoleTest({ browser, server, app }))
 
 // The test compiles without DOM types: read the page through locators and attributes.
 const attrs = async (page: Page, selector: string, name: string): Promise<string[]> =>

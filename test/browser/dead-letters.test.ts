@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildServer } from '../../src/api/server.ts'
 import { Users } from '../../src/auth/users.ts'
 import type { Source } from '../../src/pipeline/types.ts'
-import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
-import { launchConsoleBrowser } from '../helpers/browser.ts'
+import { testApp, type TestApp } from '../helpers/app.ts'
+import { closeConsoleTest, launchConsoleBrowser } from '../helpers/browser.ts'
 import { institution, makeKb } from '../helpers/detect.ts'
 import { mutate } from '../helpers/malformed.ts'
 
@@ -58,12 +58,7 @@ beforeAll(async () => {
   ctx = browser.ctx
 }, 240_000)
 
-afterAll(async () => {
-  await browser?.close()
-  await server?.close()
-  await app?.close()
-  if (app) removeDir(app.dataDir)
-})
+afterAll(async () => closeConsoleTest({ browser, server, app }))
 
 describe('rejected records page (admin)', () => {
   it('shows reason counts per day, the list, and one record with its problems and masked raw text', async () => {

@@ -13,8 +13,8 @@ import type { AnyEvent } from '../../schemas/index.ts'
 import { buildServer, createLiveFeed, type LiveFeed } from '../../src/api/server.ts'
 import { Users } from '../../src/auth/users.ts'
 import { generatorSource } from '../../src/pipeline/sources.ts'
-import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
-import { launchConsoleBrowser } from '../helpers/browser.ts'
+import { testApp, type TestApp } from '../helpers/app.ts'
+import { closeConsoleTest, launchConsoleBrowser } from '../helpers/browser.ts'
 import { feeReversed, feeUploaded, institution, item, makeKb, visitOpened } from '../helpers/detect.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -73,12 +73,7 @@ beforeAll(async () => {
   ctx = browser.ctx
 }, 240_000)
 
-afterAll(async () => {
-  await browser?.close()
-  await server?.close()
-  await app?.close()
-  if (app) removeDir(app.dataDir)
-})
+afterAll(async () => closeConsoleTest({ browser, server, app }))
 
 const row = (page: Page, id: string) => page.locator(`#feed tbody tr[data-id="${id}"]`)
 const rowIds = async (page: Page) => Promise.all((await page.locator('#feed tbody tr').all()).map(async (l) => (await l.getAttribute('data-id')) ?? ''))

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type BrowserContext } from 'playwright-core'
-import { removeDir } from './app.ts'
+import { removeDir, type TestApp } from './app.ts'
 
 /** The system Chromium (Debian's package; .ci/run installs it). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -25,3 +25,12 @@ export async function launchConsoleBrowser(): Promise<{ ctx: BrowserContext; clo
   })
   return { ctx, close: async () => { await ctx.close(); removeDir(profile) } }
 }
+
+/** The end of a console test file: the browser and its profile, the server, the app and its data directory. */
+export async function closeConsoleTest(o: { browser?: { close(): Promise<void> }; server?: { close(): Promise<unknown> }; app?: TestApp }): Promise<void> {
+  await o.browser?.close()
+  await o.server?.close()
+  await o.app?.close()
+  if (o.app) removeDir(o.app.dataDir)
+}
+
