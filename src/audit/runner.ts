@@ -10,7 +10,7 @@ import { alertMatchesLabel, type Label } from '../generator/labels.ts'
 import { PATTERNS, type PatternId } from '../detect/patterns.ts'
 import { alertsById } from '../store/alerts.ts'
 import { alertRow } from '../store/rows.ts'
-import { digest } from '../detect/revise.ts'
+import { changed, revised } from '../detect/revise.ts'
 import { cnIso } from '../util/time.ts'
 import { compareYuan } from '../util/money.ts'
 
@@ -120,9 +120,7 @@ async function revisions(app: App, found: readonly Alert[]): Promise<Alert[]> {
   for (const a of found) {
     const cur = stored.get(a.alert_id)
     if (cur === undefined) out.push(a)
-    else if (digest(sameWindow(cur)) !== digest(sameWindow(a)) || cur.status === 'withdrawn') {
-      out.push({ ...a, event_time: cur.event_time, detected_at: cur.detected_at, revision: cur.revision + 1, status: 'updated', revised_at: a.detected_at })
-    }
+    else if (changed(sameWindow(cur), sameWindow(a))) out.push(revised(cur, a, cur.revision + 1, a.detected_at))
   }
   return out
 }

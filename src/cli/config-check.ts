@@ -64,7 +64,7 @@ export function readEnvFile(path: string): Record<string, string> {
 
 function storeUses(c: Config): string {
   return c.clickhouseUrl
-    ? `ClickHouse server ${mask('clickhouseUrl', c.clickhouseUrl)}, database ${c.database}`
+    ? `ClickHouse server ${mask('clickhouseUrl', c.clickhouseUrl)}, database ${c.database}${c.cluster ? `, cluster ${c.cluster}` : ''}`
     : `embedded chDB in ${c.dataDir}, database ${c.database}`
 }
 
@@ -83,7 +83,7 @@ function uses(role: Role, c: Config): Record<string, string> {
         store: storeUses(c),
         kafka: `${c.kafkaBrokers}, group ${c.groupId}, fetch ${c.fetchMaxBytes} B per partition, session timeout ${c.sessionTimeoutMs} ms`,
         topics: topics(),
-        http: c.metricsPort ? `/metrics and /healthz on ${c.host}:${c.metricsPort} (no API)` : c.port ? `the whole API on ${c.host}:${c.port}` : 'none (PORT=0)',
+        http: c.metricsPort ? `/metrics and the probes /livez, /readyz on ${c.host}:${c.metricsPort} (no API)` : c.port ? `the whole API on ${c.host}:${c.port}` : 'none (PORT=0)',
         'knowledge base': kb,
         rules,
         limits: `records ≤ ${c.maxRecordBytes} B, ≤ ${c.maxLinesPerEvent} lines per event, ${c.maxPersons} persons cached`,

@@ -45,13 +45,8 @@ export class Reviser {
     const cur = this.person.alerts.get(fresh.alert_id)
     if (cur === undefined) return this.emit(fresh)
     if (this.redelivery) return this.again(cur)
-    if (cur.status !== 'withdrawn' && digest(cur) === digest(fresh)) return this.again(cur)
-    const revision = this.pending(cur) ? cur.revision : cur.revision + 1
-    this.emit({
-      ...fresh,
-      event_time: cur.event_time, detected_at: cur.detected_at,
-      revision, status: revision === 1 ? 'active' : 'updated', revised_at: this.now, revision_event_id: this.event.event_id,
-    })
+    if (!changed(cur, fresh)) return this.again(cur)
+    this.emit(revised(cur, fresh, this.pending(cur) ? cur.revision : cur.revision + 1, this.now, this.event.event_id))
   }
 
   /** An alert whose finding no longer holds after this event. */
@@ -77,6 +72,24 @@ export class Reviser {
   private pending(cur: Alert): boolean {
     return this.into.get(cur.alert_id) === cur
   }
+}
+
+/**
+ * A changed finding as revision `revision` of the alert `cur`: its content,
+ * with the alert's first event_time and detected_at (its partition, its place
+ * in the feed and the review clock). The one rule for streaming and audit alerts.
+ */
+export function revised(cur: Alert, fresh: Alert, revision: number, at: string, eventId?: string): Alert {
+  const { revision_event_id: _, ...content } = fresh
+  return {
+    ...content, event_time: cur.event_time, detected_at: cur.detected_at,
+    revision, status: revision === 1 ? 'active' : 'updated', revised_at: at, ...(eventId !== undefined ? { revision_event_id: eventId } : {}),
+  }
+}
+
+/** Whether a finding says something its alert's current revision does not. */
+export function changed(cur: Alert, fresh: Alert): boolean {
+  return cur.status === 'withdrawn' || digest(cur) !== digest(fresh)
 }
 
 /** The events after which a visit's alerts are judged again, with the reason an alert that no longer holds is withdrawn. */

@@ -136,7 +136,7 @@ export class Pipeline {
     const t0 = performance.now()
     const rows = emptyRows()
     const deadLetters: DeadLetterOut[] = []
-    const candidates: (Candidate & { t: number; rec: SourceRecord; text: string })[] = []
+    let candidates: (Candidate & { t: number; rec: SourceRecord; text: string })[] = []
     const ingestedAt = chTime(now)
     const reject = (rec: SourceRecord, r: { reason: string; detail: string }) =>
       deadLetters.push({ dlq_id: dlqId(rec), reason: r.reason, detail: r.detail, record: rec, received_at: cnIso(now) })
@@ -190,11 +190,12 @@ export class Pipeline {
           if (!persons.has(psn)) resolved.set(psn, { psn_no: psn, owner: c.rec.owner })
         }
       }
-      for (const c of unresolved) {
-        if (c.ev.event_type === 'inventory.movement' || c.ev.payload.psn_no !== '') continue
-        reject(c.rec, { reason: 'unresolved_person', detail: `${c.ev.event_type} of visit ${c.ev.payload.mdtrt_id} names no psn_no, and no stored visit says whose it is` })
-        candidates.splice(candidates.indexOf(c), 1)
+      const still = new Set(unresolved.filter((c) => psnOf(c.ev) === ''))
+      for (const c of still) {
+        const m = c.ev.event_type === 'inventory.movement' ? '' : c.ev.payload.mdtrt_id
+        reject(c.rec, { reason: 'unresolved_person', detail: `${c.ev.event_type} of visit ${m} names no psn_no, and no stored visit says whose it is` })
       }
+      if (still.size > 0) candidates = candidates.filter((c) => !still.has(c))
       if (resolved.size > 0) await this.retry('state', signal, () => this.d.cache.ensure(resolved.values(), seq, minTime - engine.lookbackDays * DAY_MS))
     }
     const t2 = performance.now()
