@@ -62,10 +62,8 @@ export class Reviser {
   }
 
   private emit(a: Alert): void {
-    const { withdrawn_reason: _, ...rest } = a
-    const doc: Alert = a.status === 'withdrawn' ? a : rest
-    this.into.set(doc.alert_id, doc)
-    this.person.alerts.set(doc.alert_id, doc)
+    this.into.set(a.alert_id, a)
+    this.person.alerts.set(a.alert_id, a)
   }
 
   /** Made earlier in this batch and not stored yet: changed in place, not revised again. */
