@@ -30,8 +30,44 @@ export const VisitOpened = z.looseObject({
   ipt_otp_no: z.string().min(1).max(40),
   adm_dept_codg: DeptCode,
   atddr_no: DoctorCode,
-  psn: Psn,
+  psn: Psn.optional().describe(
+    'The person as the sender knows them. Contract producers send it; the national 2201/2401 carry no gender or birthday, '
+    + 'so the national adapter derives them from an 18-digit resident ID number and leaves psn out when there is none '
+    + '(detectors then use the knowledge base\'s persons, or skip the check)',
+  ),
   diagnoses: z.array(Diagnosis).max(50),
+})
+
+/**
+ * Changes to an open visit (CONTRACT.md 2026-12-06; the national 2203/2203A
+ * outpatient visit upload and 2403 admission change). Every field given
+ * replaces the visit's value; `diagnoses` replaces the visit's list (2203 and
+ * 2403 send the visit's full set). `med_type` is here because the national
+ * 2201 registration carries none: the visit's 医疗类别 arrives with 2203.
+ */
+export const VisitUpdated = z
+  .looseObject({
+    mdtrt_id: MdtrtId,
+    psn_no: PsnNo,
+    med_type: MedType.optional(),
+    diagnoses: z.array(Diagnosis).max(50).optional(),
+    adm_dept_codg: DeptCode.optional(),
+    atddr_no: DoctorCode.optional(),
+  })
+  .refine((p) => p.med_type !== undefined || p.diagnoses !== undefined || p.adm_dept_codg !== undefined || p.atddr_no !== undefined, {
+    message: 'visit.updated: at least one of med_type, diagnoses, adm_dept_codg, atddr_no', params: { reason: 'nothing_to_update' },
+  })
+
+/**
+ * A registration, admission or discharge withdrawn (national 2202 门诊挂号撤销,
+ * 2404 入院撤销, 2405 出院撤销). `visit`: the visit never happened — its lines
+ * and settlements no longer count and the alerts resting on it are revisited;
+ * `discharge`: the visit is open again (its discharge no longer counts).
+ */
+export const VisitCancelled = z.looseObject({
+  mdtrt_id: MdtrtId,
+  psn_no: PsnNo,
+  cancels: z.enum(['visit', 'discharge']),
 })
 
 export const FeeLine = z.looseObject({
@@ -56,11 +92,23 @@ export const FeeUploaded = z.looseObject({
   lines: z.array(FeeLine).min(1).max(5000),
 })
 
-export const FeeReversed = z.looseObject({
+/** A charge batch (收费批次号); "0000" stands for every line of the visit not yet settled (national 2205/2302). */
+export const ChrgBchno = z.string().regex(/^[0-9A-Za-z_-]{1,30}$/, 'chrg_bchno: 1–30 letters, digits, _ or -')
+
+const feeReversedFields = {
   mdtrt_id: MdtrtId,
   psn_no: PsnNo.describe('Required (CONTRACT.md 2026-12-06; the national 2205/2302 carry it). The earlier form without it is still taken from existing producers: decode fills it from the stored visit, or dead-letters the event as unresolved_person'),
-  feedetl_sns: z.array(FeedetlSn).min(1).max(5000),
-})
+  feedetl_sns: z.array(FeedetlSn).min(1).max(5000).optional().describe('The lines withdrawn'),
+  chrg_bchno: ChrgBchno.optional().describe(
+    'Instead of (or with) feedetl_sns: every line uploaded in this charge batch (the national 2205 withdraws by batch); '
+    + '"0000" withdraws every line of the visit not yet settled. The pipeline resolves it to the lines from the visit\'s state and stores those',
+  ),
+}
+const oneOfLinesOrBatch = [
+  (p: { feedetl_sns?: string[]; chrg_bchno?: string }) => p.feedetl_sns !== undefined || p.chrg_bchno !== undefined,
+  { message: 'fee.reversed: feedetl_sns or chrg_bchno', params: { reason: 'nothing_to_reverse' } },
+] as const
+export const FeeReversed = z.looseObject(feeReversedFields).refine(...oneOfLinesOrBatch)
 
 export const Operation = z.looseObject({ oprn_oprt_code: OprnCode, oprn_oprt_date: DateOnly.or(DateTime) })
 
@@ -132,6 +180,8 @@ export const ClaimEvent = z.discriminatedUnion('event_type', [
   z.looseObject({ ...envelope, event_type: z.literal('visit.closed'), payload: VisitClosed }),
   z.looseObject({ ...envelope, event_type: z.literal('settlement.completed'), payload: SettlementCompleted }),
   z.looseObject({ ...envelope, event_type: z.literal('settlement.reversed'), payload: SettlementReversed }),
+  z.looseObject({ ...envelope, event_type: z.literal('visit.updated'), payload: VisitUpdated }),
+  z.looseObject({ ...envelope, event_type: z.literal('visit.cancelled'), payload: VisitCancelled }),
 ])
 
 export const InventoryEvent = z.looseObject({ ...envelope, event_type: z.literal('inventory.movement'), payload: InventoryMovement })
@@ -144,14 +194,14 @@ export const InventoryEvent = z.looseObject({ ...envelope, event_type: z.literal
  * stored visit (src/pipeline/pipeline.ts) or refuses as unresolved_person.
  */
 export const LegacyReversal = z.discriminatedUnion('event_type', [
-  z.looseObject({ ...envelope, event_type: z.literal('fee.reversed'), payload: FeeReversed.omit({ psn_no: true }) }),
+  z.looseObject({ ...envelope, event_type: z.literal('fee.reversed'), payload: z.looseObject(feeReversedFields).omit({ psn_no: true }).refine(...oneOfLinesOrBatch) }),
   z.looseObject({ ...envelope, event_type: z.literal('settlement.reversed'), payload: SettlementReversed.omit({ psn_no: true }) }),
 ])
 
 /** Everything that can arrive on the claims or inventory topic. */
 export const AnyEvent = z.discriminatedUnion('event_type', [...ClaimEvent.options, InventoryEvent])
 
-export const EVENT_TYPES = ['visit.opened', 'fee.uploaded', 'fee.reversed', 'visit.closed', 'settlement.completed', 'settlement.reversed', 'inventory.movement'] as const
+export const EVENT_TYPES = ['visit.opened', 'visit.updated', 'visit.cancelled', 'fee.uploaded', 'fee.reversed', 'visit.closed', 'settlement.completed', 'settlement.reversed', 'inventory.movement'] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 export type AnyEvent = z.infer<typeof AnyEvent>
 export type ClaimEvent = z.infer<typeof ClaimEvent>

@@ -98,6 +98,7 @@ function checkTimes(ev: AnyEvent, o: TimeLimits): Refusal | undefined {
       const p = ev.payload
       const r = at('payload.begntime', p.begntime)
       if (r) return r
+      if (!p.psn) return undefined
       if (p.psn.brdy < EARLIEST_BIRTH_DATE) return { reason: 'implausible_time@payload.psn.brdy', detail: `payload.psn.brdy ${p.psn.brdy} is before ${EARLIEST_BIRTH_DATE}` }
       // A newborn's visit may begin on the day of birth, not before it (China days).
       const visitDay = cnDate(Date.parse(p.begntime))
@@ -182,7 +183,7 @@ export class Admission {
       if (ev.event_type === 'inventory.movement') continue
       const m = ev.payload.mdtrt_id
       mdtrtIds.push(m)
-      if (ev.event_type === 'fee.reversed') for (const sn of ev.payload.feedetl_sns) lines.push(`${m}/${sn}`)
+      if (ev.event_type === 'fee.reversed') for (const sn of ev.payload.feedetl_sns ?? []) lines.push(`${m}/${sn}`)
       else if (ev.event_type === 'settlement.reversed') settlements.push({ mdtrt_id: m, setl_id: ev.payload.setl_id })
     }
     return lookupKnown(store, { eventIds, mdtrtIds, lines, settlements })
@@ -251,9 +252,10 @@ function unknownReferences(ev: Exclude<AnyEvent, { event_type: 'inventory.moveme
   const m = ev.payload.mdtrt_id
   switch (ev.event_type) {
     case 'fee.reversed': {
-      const unknown = ev.payload.feedetl_sns.filter((sn) => !visit?.lines.has(sn) && !known.lines.has(`${m}/${sn}`))
+      const sns = ev.payload.feedetl_sns ?? []
+      const unknown = sns.filter((sn) => !visit?.lines.has(sn) && !known.lines.has(`${m}/${sn}`))
       if (unknown.length === 0) return []
-      return [{ reason: 'reversal_of_unknown_line', detail: `visit ${m}: ${unknown.length} of ${ev.payload.feedetl_sns.length} reversed lines were never received${owner || visit ? '' : ' (nor the visit)'}`, refs: unknown }]
+      return [{ reason: 'reversal_of_unknown_line', detail: `visit ${m}: ${unknown.length} of ${sns.length} reversed lines were never received${owner || visit ? '' : ' (nor the visit)'}`, refs: unknown }]
     }
     case 'settlement.reversed': {
       const s = ev.payload.setl_id

@@ -21,8 +21,10 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
       v.adm_dept_codg = p.adm_dept_codg
       if (v.diagnoses.length === 0 || !v.close_event_id) v.diagnoses = p.diagnoses
       v.open_event_id = ev.event_id
-      person.gend = p.psn.gend
-      person.brdy = p.psn.brdy
+      if (p.psn) {
+        person.gend = p.psn.gend
+        person.brdy = p.psn.brdy
+      }
       return v
     }
     case 'fee.uploaded': {
@@ -38,7 +40,7 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
       // sender): one of an unknown visit is stored and flagged (src/pipeline/admit.ts).
       const v = person.visits.get(ev.payload.mdtrt_id)
       if (!v) return undefined
-      for (const sn of ev.payload.feedetl_sns) {
+      for (const sn of ev.payload.feedetl_sns ?? []) {
         const line = v.lines.get(sn)
         if (line) line.reversed = true
       }

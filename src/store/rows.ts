@@ -48,7 +48,7 @@ export function addEventRows(rows: BatchRows, ev: AnyEvent, raw: string, sourceP
       rows.visits.push({
         mdtrt_id: p.mdtrt_id, psn_no: p.psn_no, fixmedins_code: inst, med_type: p.med_type, insutype: p.insutype, begntime: ts(p.begntime),
         insuplc_admdvs: p.insuplc_admdvs, ipt_otp_no: p.ipt_otp_no, adm_dept_codg: p.adm_dept_codg, atddr_no: p.atddr_no,
-        gend: p.psn.gend, brdy: p.psn.brdy, certno: p.psn.certno ?? '', psn_name: p.psn.psn_name ?? '',
+        gend: p.psn?.gend ?? '9', brdy: p.psn?.brdy ?? '', certno: p.psn?.certno ?? '', psn_name: p.psn?.psn_name ?? '',
         diagnoses: p.diagnoses.map(diag), ...base,
       })
       break
@@ -75,7 +75,7 @@ export function addEventRows(rows: BatchRows, ev: AnyEvent, raw: string, sourceP
       break
     }
     case 'fee.reversed':
-      for (const sn of ev.payload.feedetl_sns) rows.fee_reversals.push({ psn_no, mdtrt_id: ev.payload.mdtrt_id, feedetl_sn: sn, fixmedins_code: inst, ...base })
+      for (const sn of ev.payload.feedetl_sns ?? []) rows.fee_reversals.push({ psn_no, mdtrt_id: ev.payload.mdtrt_id, feedetl_sn: sn, fixmedins_code: inst, ...base })
       break
     case 'settlement.completed': {
       const p = ev.payload

@@ -110,7 +110,7 @@ describe('generator: the stream', () => {
         for (const l of e.payload.lines) m.set(l.feedetl_sn, fen(l.det_item_fee_sumamt))
         lines.set(e.payload.mdtrt_id, m)
       }
-      if (e.event_type === 'fee.reversed') for (const sn of e.payload.feedetl_sns) lines.get(e.payload.mdtrt_id)!.delete(sn)
+      if (e.event_type === 'fee.reversed') for (const sn of e.payload.feedetl_sns!) lines.get(e.payload.mdtrt_id)!.delete(sn)
       if (e.event_type === 'settlement.reversed') active.set(e.payload.mdtrt_id, active.get(e.payload.mdtrt_id)! - 1)
       if (e.event_type === 'settlement.completed') {
         const p = e.payload
@@ -152,18 +152,18 @@ describe('generator: persons', () => {
     expect(psns.size).toBeGreaterThan(1000)
     for (const e of visits) {
       const reg = kb.persons.get(e.payload.psn_no)!
-      expect(reg.gend).toBe(e.payload.psn.gend)
-      expect(reg.brdy).toBe(e.payload.psn.brdy)
-      const c = e.payload.psn.certno
+      expect(reg.gend).toBe(e.payload.psn!.gend)
+      expect(reg.brdy).toBe(e.payload.psn!.brdy)
+      const c = e.payload.psn!.certno
       if (c !== undefined) {
         expect(isValidCertno(c)).toBe(true)
         expect(c.slice(6, 14)).toBe(reg.brdy.replace(/-/g, ''))
         expect(Number(c[16]) % 2).toBe(reg.gend === '1' ? 1 : 0)
       }
     }
-    const gends = new Set(visits.map((e) => e.payload.psn.gend))
+    const gends = new Set(visits.map((e) => e.payload.psn!.gend))
     expect(gends).toEqual(new Set(['1', '2']))
-    const ages = visits.map((e) => 2026 - Number(e.payload.psn.brdy.slice(0, 4)))
+    const ages = visits.map((e) => 2026 - Number(e.payload.psn!.brdy.slice(0, 4)))
     expect(Math.min(...ages)).toBeLessThanOrEqual(3)
     expect(Math.max(...ages)).toBeGreaterThanOrEqual(85)
     expect(gen.persons.some((p) => p.death_date !== undefined)).toBe(true)

@@ -74,7 +74,7 @@ export function oracle(events: readonly AnyEvent[], kb: KbData): OracleFinding[]
         const p = e.payload
         visits.set(p.mdtrt_id, {
           mdtrt_id: p.mdtrt_id, psn_no: p.psn_no, inst: e.source.fixmedins_code, med_type: p.med_type, begntime: Date.parse(p.begntime),
-          gend: p.psn.gend, brdy: p.psn.brdy, atddr_no: p.atddr_no, diagnoses: p.diagnoses, operations: [], lines: new Map(), setl: [],
+          gend: p.psn!.gend, brdy: p.psn!.brdy, atddr_no: p.atddr_no, diagnoses: p.diagnoses, operations: [], lines: new Map(), setl: [],
         })
         break
       }
@@ -84,7 +84,7 @@ export function oracle(events: readonly AnyEvent[], kb: KbData): OracleFinding[]
         break
       }
       case 'fee.reversed':
-        for (const sn of e.payload.feedetl_sns) visits.get(e.payload.mdtrt_id)!.lines.get(sn)!.reversed = true
+        for (const sn of e.payload.feedetl_sns!) visits.get(e.payload.mdtrt_id)!.lines.get(sn)!.reversed = true
         break
       case 'visit.closed': {
         const v = visits.get(e.payload.mdtrt_id)!
