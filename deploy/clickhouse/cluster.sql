@@ -278,6 +278,24 @@ ALTER TABLE fundwatch.settlement_reversals_local ON CLUSTER '{cluster}' ADD PROJ
 
 ALTER TABLE fundwatch.settlement_reversals_local ON CLUSTER '{cluster}' MATERIALIZE PROJECTION by_psn;
 
+-- migration 9: visit updates and cancellations; the charge batch of fee lines
+CREATE TABLE IF NOT EXISTS fundwatch.visit_updates_local ON CLUSTER '{cluster}' (
+  psn_no String, mdtrt_id String, fixmedins_code LowCardinality(String), med_type LowCardinality(String),
+  adm_dept_codg LowCardinality(String), atddr_no String, has_diagnoses UInt8, diagnoses Array(Tuple(diag_code String, diag_name String, maindiag_flag String)), event_id String, event_time DateTime64(3, 'UTC')
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id);
+
+CREATE TABLE IF NOT EXISTS fundwatch.visit_updates ON CLUSTER '{cluster}' AS fundwatch.visit_updates_local ENGINE = Distributed('{cluster}', fundwatch, visit_updates_local, cityHash64(psn_no));
+
+CREATE TABLE IF NOT EXISTS fundwatch.visit_cancellations_local ON CLUSTER '{cluster}' (
+  psn_no String, mdtrt_id String, fixmedins_code LowCardinality(String), cancels LowCardinality(String), event_id String, event_time DateTime64(3, 'UTC')
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id);
+
+CREATE TABLE IF NOT EXISTS fundwatch.visit_cancellations ON CLUSTER '{cluster}' AS fundwatch.visit_cancellations_local ENGINE = Distributed('{cluster}', fundwatch, visit_cancellations_local, cityHash64(psn_no));
+
+ALTER TABLE fundwatch.fee_lines_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS chrg_bchno String DEFAULT '';
+
+ALTER TABLE fundwatch.fee_lines ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS chrg_bchno String DEFAULT '';
+
 -- retention, the documented defaults (docs/clickhouse.md#retention)
 ALTER TABLE fundwatch.events_local ON CLUSTER '{cluster}' MODIFY COLUMN raw TTL toDateTime(event_time) + INTERVAL 1827 DAY;
 
@@ -294,7 +312,8 @@ INSERT INTO fundwatch.schema_migrations (version, name, applied_at) VALUES
   (5, 'money as the national interface bounds it; sums that cannot overflow', now64(3)),
   (6, 'detector errors', now64(3)),
   (7, 'alert revisions', now64(3)),
-  (8, 'reversals found by person', now64(3));
+  (8, 'reversals found by person', now64(3)),
+  (9, 'visit updates and cancellations; the charge batch of fee lines', now64(3));
 
 INSERT INTO fundwatch.retention_applied (rule, days, applied_at) VALUES
   ('events_raw', 1827, now64(3)),

@@ -43,7 +43,7 @@ export default defineDetector({
     // Person facts: the claim's own psn block first, the platform registry as fallback.
     const registered = ctx.kb.persons.get(visit.psn_no)
     const gend = knownGender(ctx.person?.gend) ?? knownGender(registered?.gend)
-    const brdy = ctx.person?.brdy ?? registered?.brdy
+    const brdy = ctx.person?.brdy || registered?.brdy
     const inst = ctx.kb.institutions.get(visit.fixmedins_code)
     const level = inst === undefined ? undefined : Math.max(inst.level, 1)
 

@@ -9,7 +9,7 @@ import { yuan } from '../util/money.ts'
 import { MAX_LINES_PER_EVENT } from '../pipeline/decode.ts'
 import { cnIso } from '../util/time.ts'
 import { boundEvidence } from './evidence.ts'
-import { REVISIT, Reviser, alertsOnVisit, visitEvents } from './revise.ts'
+import { REJUDGE, REVISIT, Reviser, alertsOnVisit, visitEvents } from './revise.ts'
 import { RuleBaseConfig, paramsHash, type DetectorRule } from './rulebase.ts'
 import type { AuditDetector, DetectContext, Detector, Finding, Notice, StreamDetector } from './types.ts'
 
@@ -117,16 +117,39 @@ export class DetectEngine {
   ): void {
     const visit = o.person ? applyEvent(o.person, o.event, o.eventTime) : undefined
     const ctx: DetectContext = { event: o.event, eventTime: o.eventTime, person: o.person, visit, stage: o.stage, kb: o.kb }
-    const found = this.detect(ctx, detectedAt, metrics, log, errors, notices)
+    // An event of a cancelled visit (visit.cancelled 'visit') is judged by nothing: the visit no longer counts.
+    const found = visit?.cancelled ? [] : this.detect(ctx, detectedAt, metrics, log, errors, notices)
     if (o.person === undefined) {
       for (const a of found) into.set(a.alert_id, a)
       return
     }
     const reason = visit !== undefined ? REVISIT[o.event.event_type] : undefined
-    if (found.length === 0 && (reason === undefined || o.person.alerts.size === 0)) return
+    const rejudge = visit !== undefined && !visit.cancelled && REJUDGE.has(o.event.event_type)
+    if (found.length === 0 && !rejudge && (reason === undefined || o.person.alerts.size === 0)) return
     const reviser = new Reviser(into, o.person, o.event, o.redelivery ?? false, detectedAt)
     for (const a of found) reviser.found(a)
+    if (rejudge) this.rejudge(reviser, { ...ctx, person: o.person, visit }, detectedAt, metrics, log, errors)
     if (visit !== undefined && reason !== undefined) this.revisit(reviser, { ...ctx, person: o.person, visit }, reason, detectedAt, metrics, log, errors)
+  }
+
+  /**
+   * After a change of the visit itself (REJUDGE: visit.updated): every
+   * detector of the stage judges the whole visit as it now stands
+   * (visitEvents 'whole'), so a finding the change makes is raised and one it
+   * changes is updated. What no longer comes back is left to revisit, which
+   * withdraws it.
+   */
+  private rejudge(reviser: Reviser, ctx: DetectContext & { person: PersonState; visit: VisitState }, detectedAt: number, metrics?: Metrics, log?: Logger, errors?: DetectorError[]): void {
+    for (const a of this.active) {
+      if (a.detector.kind !== 'stream' || !a.stages.has(ctx.stage)) continue
+      const d = a as ActiveDetector<StreamDetector>
+      // A visit over the per-event line limit is not judged whole; its standing alerts are still revisited.
+      for (const ev of visitEvents(ctx.person, ctx.visit, ctx.event, d.detector.reactsTo, 'whole', MAX_LINES_PER_EVENT) ?? []) {
+        const sub = { ...ctx, event: ev }
+        if (!inScope(d.rule, sub)) continue
+        for (const f of this.run(d, sub, metrics, log, errors) ?? []) reviser.found(this.toAlert(d, f, ctx.stage, ctx.event.event_time, detectedAt, ctx.event.event_id))
+      }
+    }
   }
 
   /**

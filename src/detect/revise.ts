@@ -90,13 +90,29 @@ export function changed(cur: Alert, fresh: Alert): boolean {
   return cur.status === 'withdrawn' || digest(cur) !== digest(fresh)
 }
 
-/** The events after which a visit's alerts are judged again, with the reason an alert that no longer holds is withdrawn. */
+/**
+ * The events after which a visit's alerts are judged again, with the reason an
+ * alert that no longer holds is withdrawn. A cancellation withdraws what the
+ * visit (or its discharge) brought, as a reversal does; a correction of the
+ * visit (visit.updated) is the institution withdrawing what it stated before.
+ */
 export const REVISIT: Partial<Record<EventType, WithdrawnReason>> = {
   'fee.reversed': 'reversed',
   'settlement.reversed': 'reversed',
+  'visit.cancelled': 'reversed',
+  'visit.updated': 'reversed',
   'visit.closed': 'reconciled_at_discharge',
   'settlement.completed': 'reconciled_at_discharge',
 }
+
+/**
+ * The events after which the whole visit is judged again by every detector,
+ * not only by those with alerts on it: a changed diagnosis, department,
+ * doctor or medical type can make a finding as well as unmake one, and a stay
+ * open again (visit.cancelled 'discharge') is judged as open — an alert
+ * withdrawn at the discharge comes back. (A cancelled visit is judged by nothing.)
+ */
+export const REJUDGE: ReadonlySet<EventType> = new Set(['visit.updated', 'visit.cancelled'])
 
 /** A visit's standing alerts that rest on visit `mdtrt_id`, by detector. */
 export function alertsOnVisit(person: PersonState, mdtrt_id: string, stage: Alert['stage']): Map<string, Alert[]> {
@@ -112,14 +128,17 @@ export function alertsOnVisit(person: PersonState, mdtrt_id: string, stage: Aler
 
 /**
  * The visit as it now stands, as the events a detector reacts to: what a
- * re-evaluation runs it on. Detectors read facts from the person's state
+ * re-evaluation runs it on (`'whole'`: every standing line and settlement, for
+ * a visit judged again as a whole). Detectors read facts from the person's state
  * (ctx.visit); an event only names which of them are new, so these carry
  * what the state holds. The fee upload names the standing lines of the items
  * the alerts rest on (every standing line when an alert names none); the
  * settlements, those the alerts name (every standing one when none). A fact
  * with nothing standing yields no event, so its finding cannot come back.
  */
-export function visitEvents(person: PersonState, visit: VisitState, trigger: AnyEvent, reactsTo: readonly EventType[], alerts: readonly Alert[], maxLines: number): AnyEvent[] | undefined {
+export function visitEvents(person: PersonState, visit: VisitState, trigger: AnyEvent, reactsTo: readonly EventType[], alerts: readonly Alert[] | 'whole', maxLines: number): AnyEvent[] | undefined {
+  // A cancelled visit brings nothing any more: no finding can come back from it.
+  if (visit.cancelled) return []
   const envelope = { event_id: trigger.event_id, event_time: trigger.event_time, schema_version: 1 as const, source: { fixmedins_code: visit.fixmedins_code } }
   const base = { mdtrt_id: visit.mdtrt_id, psn_no: person.psn_no }
   const out: AnyEvent[] = []
@@ -133,7 +152,9 @@ export function visitEvents(person: PersonState, visit: VisitState, trigger: Any
         ...envelope, event_type: type,
         payload: {
           ...base, med_type: visit.med_type, begntime: cnIso(visit.begntime), insutype: visit.insutype, insuplc_admdvs: '', ipt_otp_no: '',
-          adm_dept_codg: visit.adm_dept_codg, atddr_no: visit.atddr_no, psn: { gend: (person.gend ?? '9') as '9', brdy: person.brdy ?? '1900-01-01' },
+          adm_dept_codg: visit.adm_dept_codg, atddr_no: visit.atddr_no,
+          // Only what the person's visits said: detectors fall back to the knowledge base's persons without it.
+          ...(person.brdy ? { psn: { gend: (person.gend ?? '9') as '9', brdy: person.brdy } } : {}),
           diagnoses: visit.diagnoses,
         },
       } as AnyEvent)
@@ -143,7 +164,7 @@ export function visitEvents(person: PersonState, visit: VisitState, trigger: Any
         payload: { ...base, endtime: cnIso(visit.endtime), dscg_way: visit.dscg_way ?? '1', dscg_maindiag_code: visit.dscg_maindiag_code ?? '', diagnoses: visit.diagnoses, operations: visit.operations },
       } as AnyEvent)
     } else if (type === 'settlement.completed') {
-      const named = new Set(alerts.flatMap((a) => a.refs.setl_ids))
+      const named = new Set(alerts === 'whole' ? [] : alerts.flatMap((a) => a.refs.setl_ids))
       for (const s of visit.settlements.values()) {
         if (s.reversed || (named.size > 0 && !named.has(s.setl_id))) continue
         out.push({
@@ -161,10 +182,10 @@ export function visitEvents(person: PersonState, visit: VisitState, trigger: Any
   return out
 }
 
-function standingLines(visit: VisitState, alerts: readonly Alert[]): FeeLineState[] {
+function standingLines(visit: VisitState, alerts: readonly Alert[] | 'whole'): FeeLineState[] {
   const items = new Set<string>()
-  let all = false
-  for (const a of alerts) {
+  let all = alerts === 'whole'
+  for (const a of alerts === 'whole' ? [] : alerts) {
     const sns = a.refs.feedetl_sns.filter((sn) => visit.lines.has(sn))
     if (sns.length === 0) all = true
     for (const sn of sns) items.add(visit.lines.get(sn)!.med_list_codg)

@@ -68,8 +68,9 @@ export async function loadClaims(store: Store, alerts: readonly Alert[], kb?: Kn
   const params = { m: [...mdtrt], s: [...setl], p: [...psns] }
   const byPsn = everyPsn && psns.size ? 'psn_no IN {p:Array(String)} AND ' : ''
   const t = (x: string) => store.t(x)
-  const [visits, discharges, lines, reversals, settlements, setlRev] = await Promise.all([
+  const [visits, updates, discharges, lines, reversals, settlements, setlRev] = await Promise.all([
     store.query<Row>(`SELECT * FROM ${t('visits')} FINAL WHERE ${byPsn}mdtrt_id IN {m:Array(String)} ORDER BY begntime, mdtrt_id`, params),
+    store.query<Row>(`SELECT * FROM ${t('visit_updates')} FINAL WHERE ${byPsn}mdtrt_id IN {m:Array(String)} ORDER BY event_time, event_id`, params),
     store.query<Row>(`SELECT * FROM ${t('discharges')} FINAL WHERE ${byPsn}mdtrt_id IN {m:Array(String)} ORDER BY endtime, mdtrt_id`, params),
     store.query<Row>(`SELECT * FROM ${t('fee_lines')} FINAL WHERE ${byPsn}mdtrt_id IN {m:Array(String)} ORDER BY fee_ocur_time, mdtrt_id, feedetl_sn LIMIT ${MAX_FEE_LINES}`, params),
     store.query<Row>(`SELECT mdtrt_id, feedetl_sn FROM ${t('fee_reversals')} FINAL WHERE mdtrt_id IN {m:Array(String)}`, params),
@@ -78,8 +79,21 @@ export async function loadClaims(store: Store, alerts: readonly Alert[], kb?: Kn
   ])
   const reversed = new Set(reversals.map((r) => `${String(r.mdtrt_id)}/${String(r.feedetl_sn)}`))
   const setlReversed = new Set(setlRev.map((r) => String(r.setl_id)))
+  // A visit as it stands: what visit.updated changed since it was opened (src/state/apply.ts updateVisit), in order.
+  const changes = new Map<string, Row[]>()
+  for (const u of updates) changes.set(String(u.mdtrt_id), [...(changes.get(String(u.mdtrt_id)) ?? []), u])
+  const asUpdated = (r: Row): Row => {
+    const out = { ...r }
+    for (const u of changes.get(String(r.mdtrt_id)) ?? []) {
+      if (u.med_type) out.med_type = u.med_type
+      if (u.adm_dept_codg) out.adm_dept_codg = u.adm_dept_codg
+      if (u.atddr_no) out.atddr_no = u.atddr_no
+      if (Number(u.has_diagnoses)) out.diagnoses = u.diagnoses
+    }
+    return out
+  }
   return {
-    visits: visits.map((r) => ({
+    visits: visits.map(asUpdated).map((r) => ({
       mdtrt_id: String(r.mdtrt_id), psn_no: String(r.psn_no), fixmedins_code: String(r.fixmedins_code), med_type: String(r.med_type), insutype: String(r.insutype),
       begntime: iso(r.begntime), insuplc_admdvs: String(r.insuplc_admdvs), ipt_otp_no: String(r.ipt_otp_no), adm_dept_codg: String(r.adm_dept_codg),
       atddr_no: String(r.atddr_no), gend: String(r.gend), brdy: String(r.brdy), certno: String(r.certno), psn_name: String(r.psn_name),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { AnyEvent, EventType } from '../../schemas/index.ts'
 import type { KnowledgeBase } from '../kb/knowledge-base.ts'
+import { EVERY_UNSETTLED_LINE, heldVisit, linesOfBatch } from '../state/apply.ts'
 import type { PersonState, VisitState } from '../state/types.ts'
 import { lookupKnown, type Known, type VisitOwner } from '../store/lookups.ts'
 import type { Store } from '../store/store.ts'
@@ -31,7 +32,10 @@ export interface Refusal {
   detail: string
 }
 
-export const DATA_QUALITY_REASONS = ['reversal_of_unknown_line', 'reversal_of_unknown_settlement', 'settlement_of_unknown_visit', 'discharge_of_unknown_visit'] as const
+export const DATA_QUALITY_REASONS = [
+  'reversal_of_unknown_line', 'reversal_of_unknown_batch', 'reversal_of_unknown_settlement', 'settlement_of_unknown_visit', 'discharge_of_unknown_visit',
+  'update_of_unknown_visit', 'cancellation_of_unknown_visit',
+] as const
 export type DataQualityReason = (typeof DATA_QUALITY_REASONS)[number]
 
 export interface DataQualityFlag {
@@ -126,6 +130,8 @@ function checkTimes(ev: AnyEvent, o: TimeLimits): Refusal | undefined {
       return at('payload.movement_time', ev.payload.movement_time)
     case 'fee.reversed':
     case 'settlement.reversed':
+    case 'visit.updated':
+    case 'visit.cancelled':
       return undefined
   }
 }
@@ -205,7 +211,7 @@ export class Admission {
     if (ev.event_type !== 'inventory.movement') {
       const m = ev.payload.mdtrt_id
       const owner = this.visits.get(m) ?? known.visits.get(m)
-      const visit = person?.visits.get(m)
+      const visit = person && heldVisit(person, m)
       if (!redelivery) {
         const refusal = visitRefusal(ev, owner) ?? stayOrder(ev, visit)
         if (refusal) return { ok: false, ...refusal }
@@ -252,11 +258,24 @@ function unknownReferences(ev: Exclude<AnyEvent, { event_type: 'inventory.moveme
   const m = ev.payload.mdtrt_id
   switch (ev.event_type) {
     case 'fee.reversed': {
+      const out: DataQualityFlag[] = []
+      // A reversal by charge batch names lines once the pipeline resolved it (linesOfBatch); one no line
+      // of the visit answers is stored as sent and flagged, like a reversal of lines never received.
+      const b = ev.payload.chrg_bchno
+      if (b !== undefined && linesOfBatch(visit, b).length === 0) {
+        out.push({ reason: 'reversal_of_unknown_batch', detail: `visit ${m}: ${b === EVERY_UNSETTLED_LINE ? 'no line not yet settled' : `no line of charge batch ${b}`} was received${owner || visit ? '' : ' (nor the visit)'}`, refs: [b] })
+      }
       const sns = ev.payload.feedetl_sns ?? []
       const unknown = sns.filter((sn) => !visit?.lines.has(sn) && !known.lines.has(`${m}/${sn}`))
-      if (unknown.length === 0) return []
-      return [{ reason: 'reversal_of_unknown_line', detail: `visit ${m}: ${unknown.length} of ${sns.length} reversed lines were never received${owner || visit ? '' : ' (nor the visit)'}`, refs: unknown }]
+      if (unknown.length > 0) out.push({ reason: 'reversal_of_unknown_line', detail: `visit ${m}: ${unknown.length} of ${sns.length} reversed lines were never received${owner || visit ? '' : ' (nor the visit)'}`, refs: unknown })
+      return out
     }
+    case 'visit.updated':
+      if (visit || owner) return []
+      return [{ reason: 'update_of_unknown_visit', detail: `visit ${m} was never received before this change`, refs: [m] }]
+    case 'visit.cancelled':
+      if (visit || owner) return []
+      return [{ reason: 'cancellation_of_unknown_visit', detail: `visit ${m} was never received before its cancellation (${ev.payload.cancels})`, refs: [m] }]
     case 'settlement.reversed': {
       const s = ev.payload.setl_id
       if (visit?.settlements.has(s) || known.settlements.has(s)) return []

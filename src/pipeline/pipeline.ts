@@ -4,7 +4,7 @@ import type { DetectEngine, DetectorError } from '../detect/engine.ts'
 import type { KnowledgeBase } from '../kb/knowledge-base.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
-import { prune } from '../state/apply.ts'
+import { prune, resolveChargeBatch } from '../state/apply.ts'
 import type { PersonCache } from '../state/cache.ts'
 import type { PersonState } from '../state/types.ts'
 import { emptyKnown } from '../store/lookups.ts'
@@ -209,6 +209,8 @@ export class Pipeline {
       const { ev, t } = c
       const psn = psnOf(ev)
       const person = psn ? this.d.cache.get(psn) : undefined
+      // A reversal by charge batch names its lines from the same state, before its rows are built.
+      resolveChargeBatch(ev, person)
       // Judged in order, against the state as it stands before this event (src/pipeline/admit.ts).
       const verdict = this.admission.admit(c, person, known, seq)
       if (!verdict.ok) {

@@ -3,7 +3,7 @@ import type { App } from '../app.ts'
 import { canSee, type Principal } from '../auth/principal.ts'
 import { FundwatchError } from '../errors.ts'
 import { DEFAULT_DECODE, decode } from '../pipeline/decode.ts'
-import { newPerson } from '../state/apply.ts'
+import { newPerson, resolveChargeBatch } from '../state/apply.ts'
 import { loadPersons } from '../state/cache.ts'
 import { psnOf } from '../store/rows.ts'
 import type { Notice } from '../detect/types.ts'
@@ -70,6 +70,7 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   const notices = new Map<string, Notice>()
   for (const { ev, t } of events) {
     const step = new Map<string, Alert>()
+    resolveChargeBatch(ev, person)
     engine.step(step, { event: ev, eventTime: t, person, stage: 'pre', kb }, now, app.metrics, app.log, undefined, notices)
     for (const [id, alert] of step) findings.set(id, { alert, eventTime: ev.event_time })
   }

@@ -1,4 +1,4 @@
-import type { AnyEvent, FeeLine } from '../../schemas/index.ts'
+import type { AnyEvent, Diagnosis, FeeLine } from '../../schemas/index.ts'
 import type { FeeLineState, PersonState, VisitState } from './types.ts'
 
 /**
@@ -38,7 +38,9 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
     case 'fee.reversed': {
       // A reversal withdraws; it never creates a visit (nor claims one for its
       // sender): one of an unknown visit is stored and flagged (src/pipeline/admit.ts).
-      const v = person.visits.get(ev.payload.mdtrt_id)
+      // One by charge batch was resolved into feedetl_sns before it got here
+      // (src/pipeline/pipeline.ts, linesOfBatch).
+      const v = heldVisit(person, ev.payload.mdtrt_id)
       if (!v) return undefined
       for (const sn of ev.payload.feedetl_sns ?? []) {
         const line = v.lines.get(sn)
@@ -55,6 +57,20 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
       if (p.diagnoses?.length) v.diagnoses = p.diagnoses
       v.operations = (p.operations ?? []).map((o) => ({ oprn_oprt_code: o.oprn_oprt_code, oprn_oprt_date: o.oprn_oprt_date }))
       v.close_event_id = ev.event_id
+      return v
+    }
+    case 'visit.updated': {
+      // Like a reversal, a change never creates a visit: one of an unknown visit is stored and flagged.
+      const v = heldVisit(person, ev.payload.mdtrt_id)
+      if (!v) return undefined
+      updateVisit(v, ev.payload)
+      return v
+    }
+    case 'visit.cancelled': {
+      const v = heldVisit(person, ev.payload.mdtrt_id)
+      if (!v) return undefined
+      if (ev.payload.cancels === 'visit') cancelVisit(person, v)
+      else cancelDischarge(v)
       return v
     }
     case 'settlement.completed': {
@@ -78,7 +94,7 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
       return v
     }
     case 'settlement.reversed': {
-      const v = person.visits.get(ev.payload.mdtrt_id)
+      const v = heldVisit(person, ev.payload.mdtrt_id)
       if (!v) return undefined
       const s = v.settlements.get(ev.payload.setl_id)
       if (s) s.reversed = true
@@ -89,13 +105,89 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
   }
 }
 
+/** visit.updated: each field given replaces the visit's; `diagnoses` replaces the list. */
+export function updateVisit(v: VisitState, p: { med_type?: string; diagnoses?: Diagnosis[]; adm_dept_codg?: string; atddr_no?: string }): void {
+  if (p.med_type !== undefined) v.med_type = p.med_type
+  if (p.diagnoses !== undefined) v.diagnoses = p.diagnoses.map((d) => ({ diag_code: d.diag_code, diag_name: d.diag_name, maindiag_flag: d.maindiag_flag }))
+  if (p.adm_dept_codg !== undefined) v.adm_dept_codg = p.adm_dept_codg
+  if (p.atddr_no !== undefined) v.atddr_no = p.atddr_no
+}
+
+/**
+ * visit.cancelled 'visit' (national 2202/2404): the visit never happened. It
+ * leaves `visits` — detectors no longer see it, its lines or its settlements —
+ * for `cancelled`, where later events of the visit still find it. Final: a
+ * later event of the same visit does not bring it back.
+ */
+export function cancelVisit(person: PersonState, v: VisitState): void {
+  v.cancelled = true
+  person.visits.delete(v.mdtrt_id)
+  person.cancelled.set(v.mdtrt_id, v)
+}
+
+/**
+ * visit.cancelled 'discharge' (national 2405): the stay is open again. The
+ * discharge's diagnoses stay the visit's (the latest the institution stated);
+ * a later visit.closed discharges it anew.
+ */
+export function cancelDischarge(v: VisitState): void {
+  v.endtime = undefined
+  v.dscg_way = undefined
+  v.dscg_maindiag_code = undefined
+  v.operations = []
+  v.close_event_id = undefined
+}
+
+/** "0000" in fee.reversed.chrg_bchno: every line of the visit not yet settled (national 2205/2302). */
+export const EVERY_UNSETTLED_LINE = '0000'
+
+/**
+ * The lines a reversal by charge batch withdraws, as the visit's state knows
+ * them: those uploaded with that chrg_bchno; for "0000", every line not yet
+ * settled — dated (fee_ocur_time) after the latest settlement of the visit
+ * that stands, every line when none does. Lines reversed already are named
+ * too, so a redelivered reversal resolves to the lines it resolved to before.
+ */
+export function linesOfBatch(v: VisitState | undefined, chrg_bchno: string): string[] {
+  if (v === undefined) return []
+  const out: string[] = []
+  if (chrg_bchno === EVERY_UNSETTLED_LINE) {
+    let settled = -Infinity
+    for (const s of v.settlements.values()) if (!s.reversed && s.setl_time > settled) settled = s.setl_time
+    for (const l of v.lines.values()) if (l.fee_ocur_time > settled) out.push(l.feedetl_sn)
+  } else {
+    for (const l of v.lines.values()) if (l.chrg_bchno === chrg_bchno) out.push(l.feedetl_sn)
+  }
+  return out
+}
+
+/**
+ * A fee.reversed by charge batch, made to name its lines: feedetl_sns becomes
+ * the lines given (if any) and those linesOfBatch finds in the person's state
+ * as it stands before the event. Called before the event's rows are built
+ * (src/pipeline/pipeline.ts), so the stored reversal rows name lines and a
+ * reload applies them; the raw event stays as sent. One that names no line
+ * is left without: admission flags it (reversal_of_unknown_batch).
+ */
+export function resolveChargeBatch(ev: AnyEvent, person: PersonState | undefined): void {
+  if (ev.event_type !== 'fee.reversed' || ev.payload.chrg_bchno === undefined) return
+  const p = ev.payload
+  const sns = new Set([...(p.feedetl_sns ?? []), ...linesOfBatch(person && heldVisit(person, p.mdtrt_id), p.chrg_bchno!)])
+  if (sns.size > 0) p.feedetl_sns = [...sns]
+}
+
 export function newPerson(psn_no: string, owner: string): PersonState {
-  return { psn_no, visits: new Map(), owner, last_event_time: 0, alerts: new Map() }
+  return { psn_no, visits: new Map(), cancelled: new Map(), owner, last_event_time: 0, alerts: new Map() }
+}
+
+/** The visit as held, whether it counts or was cancelled. */
+export function heldVisit(person: PersonState, mdtrt_id: string): VisitState | undefined {
+  return person.visits.get(mdtrt_id) ?? person.cancelled.get(mdtrt_id)
 }
 
 /** The visit, created empty when the visit's first event is not visit.opened (lines can arrive first). */
 export function visitOf(person: PersonState, mdtrt_id: string, fixmedins_code: string): VisitState {
-  let v = person.visits.get(mdtrt_id)
+  let v = heldVisit(person, mdtrt_id)
   if (!v) {
     v = {
       mdtrt_id, psn_no: person.psn_no, fixmedins_code, opened: false, med_type: '', insutype: '', begntime: 0,
@@ -123,8 +215,15 @@ export function lineState(l: FeeLine, mdtrt_id: string, event_id: string, revers
     bilg_dr_codg: l.bilg_dr_codg,
     prd_days: l.prd_days,
     hours: l.hours === undefined ? undefined : Number(l.hours),
+    chrg_bchno: chrgBchno(l),
     reversed,
   }
+}
+
+/** A contract line's charge batch: a pass-through extra field, taken when it is a non-empty string. */
+export function chrgBchno(l: FeeLine): string | undefined {
+  const b = (l as Record<string, unknown>).chrg_bchno
+  return typeof b === 'string' && b !== '' ? b : undefined
 }
 
 /**
@@ -135,11 +234,13 @@ export function lineState(l: FeeLine, mdtrt_id: string, event_id: string, revers
  */
 export function prune(person: PersonState, windowDays: number): void {
   const horizon = person.last_event_time - windowDays * 86_400_000
-  for (const [id, v] of person.visits) {
-    if (v.begntime === 0) continue
-    const openStay = v.endtime === undefined && v.med_type.startsWith('2')
-    const end = v.endtime ?? (openStay ? v.begntime + 365 * 86_400_000 : v.begntime)
-    if (end < horizon) person.visits.delete(id)
+  for (const visits of [person.visits, person.cancelled]) {
+    for (const [id, v] of visits) {
+      if (v.begntime === 0) continue
+      const openStay = v.endtime === undefined && v.med_type.startsWith('2')
+      const end = v.endtime ?? (openStay ? v.begntime + 365 * 86_400_000 : v.begntime)
+      if (end < horizon) visits.delete(id)
+    }
   }
   // An alert can be revised only through a visit it rests on: once none is held, it is left as it stands.
   for (const [id, a] of person.alerts) if (!a.refs.mdtrt_ids.some((m) => person.visits.has(m))) person.alerts.delete(id)

@@ -4,7 +4,7 @@ import { latestOf } from '../store/alerts.ts'
 import { alertFromRow } from '../store/rows.ts'
 import type { Store } from '../store/store.ts'
 import { chTime, fromChTime } from '../util/time.ts'
-import { newPerson, visitOf } from './apply.ts'
+import { cancelDischarge, cancelVisit, heldVisit, newPerson, updateVisit, visitOf } from './apply.ts'
 import type { PersonState } from './types.ts'
 
 const LOAD_CHUNK = 1000
@@ -132,17 +132,20 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
   )).map((r) => r.psn_no)
   if (psns.length === 0) return new Map()
   const p = { psns, since: chTime(sinceMs) }
-  const [visits, discharges, lines, fr, setls, sr, alerts] = await Promise.all([
+  const [visits, discharges, lines, fr, setls, sr, updates, cancellations, alerts] = await Promise.all([
     store.query<Row>(`SELECT * FROM ${store.t('visits')} FINAL WHERE psn_no IN {psns:Array(String)} AND begntime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     store.query<Row>(`SELECT * FROM ${store.t('discharges')} FINAL WHERE psn_no IN {psns:Array(String)} AND endtime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     store.query<Row>(`SELECT psn_no, mdtrt_id, feedetl_sn, fixmedins_code, fee_ocur_time, med_list_codg, medins_list_codg, list_type, med_chrgitm_type,
-        toString(cnt) AS cnt, toString(pric) AS pric, toString(det_item_fee_sumamt) AS amt, bilg_dept_codg, bilg_dr_codg, prd_days, toString(hours) AS hours, event_id, event_time
+        toString(cnt) AS cnt, toString(pric) AS pric, toString(det_item_fee_sumamt) AS amt, bilg_dept_codg, bilg_dr_codg, prd_days, toString(hours) AS hours, chrg_bchno, event_id, event_time
       FROM ${store.t('fee_lines')} FINAL WHERE psn_no IN {psns:Array(String)} AND fee_ocur_time >= {since:DateTime64(3,'UTC')}`, p),
     store.query<Row>(reversalsByPerson(store).lines, p),
     store.query<Row>(`SELECT setl_id, mdtrt_id, psn_no, fixmedins_code, setl_time, med_type, toString(medfee_sumamt) AS medfee_sumamt, toString(hifp_pay) AS hifp_pay,
         toString(fund_pay_sumamt) AS fund_pay_sumamt, toString(acct_pay) AS acct_pay, toString(inscp_scp_amt) AS inscp_scp_amt, pay_grp_type, pay_grp_code, toString(pay_grp_weight) AS pay_grp_weight, event_id
       FROM ${store.t('settlements')} FINAL WHERE psn_no IN {psns:Array(String)} AND setl_time >= {since:DateTime64(3,'UTC')}`, p),
     store.query<Row>(reversalsByPerson(store).settlements, p),
+    // Changes come after the visit began, so the visits' bound holds them all.
+    store.query<Row>(`SELECT * FROM ${store.t('visit_updates')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
+    store.query<Row>(`SELECT * FROM ${store.t('visit_cancellations')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     // Every stored revision of the streaming alerts on these persons (few: alerts are rare); the latest of each is kept.
     opts.alerts === false ? [] : store.query<Row>(`SELECT * FROM ${store.t('alerts')} WHERE psn_no IN {psns:Array(String)} AND stage = 'in'
       AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
@@ -154,6 +157,8 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
     return s
   }
   const bump = (s: PersonState, t: number) => { if (t > s.last_event_time) s.last_event_time = t }
+  // In the order they arrived: the latest visit.opened that says who the person is stands, as in applyEvent.
+  visits.sort((a, b) => ms(a.event_time) - ms(b.event_time))
   for (const r of visits) {
     const s = person(String(r.psn_no))
     const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
@@ -161,22 +166,12 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
       opened: true, med_type: String(r.med_type), insutype: String(r.insutype), begntime: ms(r.begntime), atddr_no: String(r.atddr_no),
       adm_dept_codg: String(r.adm_dept_codg), diagnoses: diagnoses(r.diagnoses), open_event_id: String(r.event_id),
     })
-    s.gend = String(r.gend)
-    s.brdy = String(r.brdy)
+    // A visit without psn (no resident ID to derive it from) is stored with gend '9' and brdy '': it says nothing about the person.
+    if (r.brdy) {
+      s.gend = String(r.gend)
+      s.brdy = String(r.brdy)
+    }
     bump(s, ms(r.begntime))
-  }
-  for (const r of discharges) {
-    const s = person(String(r.psn_no))
-    const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
-    v.endtime = ms(r.endtime)
-    v.dscg_way = String(r.dscg_way)
-    v.dscg_maindiag_code = String(r.dscg_maindiag_code)
-    const d = diagnoses(r.diagnoses)
-    if (d.length) v.diagnoses = d
-    v.operations = (r.operations as [string, string][] | { oprn_oprt_code: string; oprn_oprt_date: string }[]).map((o) =>
-      Array.isArray(o) ? { oprn_oprt_code: o[0], oprn_oprt_date: o[1] } : o)
-    v.close_event_id = String(r.event_id)
-    bump(s, v.endtime)
   }
   const reversed = new Set(fr.map((r) => `${r.mdtrt_id}/${r.feedetl_sn}`))
   for (const r of lines) {
@@ -189,6 +184,7 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
       med_chrgitm_type: String(r.med_chrgitm_type), cnt: Number(r.cnt), pric: Number(r.pric), amount: Number(r.amt),
       bilg_dept_codg: String(r.bilg_dept_codg), bilg_dr_codg: String(r.bilg_dr_codg),
       prd_days: r.prd_days === null ? undefined : Number(r.prd_days), hours: r.hours === null || r.hours === '\\N' ? undefined : Number(r.hours),
+      ...(r.chrg_bchno ? { chrg_bchno: String(r.chrg_bchno) } : {}),
       reversed: reversed.has(`${r.mdtrt_id}/${r.feedetl_sn}`),
     })
     // The upload's time, as applyEvent counts it (a line may be dated ahead: bed days billed for the planned stay).
@@ -212,11 +208,47 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
     if (!v.opened) v.med_type = String(r.med_type)
     bump(s, ms(r.setl_time))
   }
+  // What changed the visits after they began — discharges, visit.updated, visit.cancelled — in the order
+  // it happened (event_time; at the same time a change before the discharge, a cancellation after it), as
+  // applyEvent applied it. A discharge establishes its visit; a change or a cancellation of a visit
+  // nothing establishes was never applied (src/state/apply.ts), and is not here either.
+  const changes: { t: number; rank: number; r: Row; kind: 'discharge' | 'update' | 'cancel' }[] = [
+    ...discharges.map((r) => ({ t: ms(r.event_time), rank: 1, r, kind: 'discharge' as const })),
+    ...updates.map((r) => ({ t: ms(r.event_time), rank: 0, r, kind: 'update' as const })),
+    ...cancellations.map((r) => ({ t: ms(r.event_time), rank: 2, r, kind: 'cancel' as const })),
+  ].sort((a, b) => a.t - b.t || a.rank - b.rank)
+  for (const { r, kind, t } of changes) {
+    const s = kind === 'discharge' ? person(String(r.psn_no)) : out.get(String(r.psn_no))
+    if (s === undefined) continue
+    if (kind === 'discharge') {
+      const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
+      v.endtime = ms(r.endtime)
+      v.dscg_way = String(r.dscg_way)
+      v.dscg_maindiag_code = String(r.dscg_maindiag_code)
+      const d = diagnoses(r.diagnoses)
+      if (d.length) v.diagnoses = d
+      v.operations = (r.operations as [string, string][] | { oprn_oprt_code: string; oprn_oprt_date: string }[]).map((o) =>
+        Array.isArray(o) ? { oprn_oprt_code: o[0], oprn_oprt_date: o[1] } : o)
+      v.close_event_id = String(r.event_id)
+      bump(s, v.endtime)
+      continue
+    }
+    bump(s, t)
+    const v = heldVisit(s, String(r.mdtrt_id))
+    if (v === undefined) continue
+    if (kind === 'update') {
+      updateVisit(v, {
+        ...(r.med_type ? { med_type: String(r.med_type) } : {}), ...(r.adm_dept_codg ? { adm_dept_codg: String(r.adm_dept_codg) } : {}),
+        ...(r.atddr_no ? { atddr_no: String(r.atddr_no) } : {}), ...(Number(r.has_diagnoses) ? { diagnoses: diagnoses(r.diagnoses) } : {}),
+      })
+    } else if (r.cancels === 'visit') cancelVisit(s, v)
+    else cancelDischarge(v)
+  }
   // A visit that began before the window still matters while it is open or
   // ended inside the window (a long stay); visits ended before it are dropped.
   for (const s of out.values()) {
-    for (const [id, v] of s.visits) if ((v.endtime ?? Infinity) < sinceMs) s.visits.delete(id)
-    if (s.visits.size === 0) out.delete(s.psn_no)
+    for (const visits of [s.visits, s.cancelled]) for (const [id, v] of visits) if ((v.endtime ?? Infinity) < sinceMs) visits.delete(id)
+    if (s.visits.size === 0 && s.cancelled.size === 0) out.delete(s.psn_no)
   }
   // Alerts that rest on a held visit: the ones later facts may revise.
   for (const r of latestOf(alerts)) {

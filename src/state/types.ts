@@ -24,6 +24,8 @@ export interface FeeLineState {
   bilg_dr_codg: string
   prd_days?: number
   hours?: number
+  /** 收费批次号 the line was uploaded in (a pass-through field of contract lines; national 2204/2301): what a reversal by batch names. */
+  chrg_bchno?: string
   reversed: boolean
 }
 
@@ -64,6 +66,8 @@ export interface VisitState {
   /** event_ids of visit.opened / visit.closed, for alert refs. */
   open_event_id?: string
   close_event_id?: string
+  /** Withdrawn by visit.cancelled 'visit': held in PersonState.cancelled, out of `visits`, so no detector counts it. */
+  cancelled?: boolean
 }
 
 export interface PersonState {
@@ -71,6 +75,13 @@ export interface PersonState {
   gend?: string
   brdy?: string
   visits: Map<string, VisitState>
+  /**
+   * Visits withdrawn by visit.cancelled 'visit' (national 2202/2404): their
+   * lines and settlements no longer count, so they are not in `visits`, which
+   * is what detectors read. Kept so that a later event of the visit attaches
+   * to it (and stays withdrawn) instead of making a new visit of it.
+   */
+  cancelled: Map<string, VisitState>
   /** Who owns it, e.g. "fundwatch.claims.v1/3"; dropped when that partition is revoked. */
   owner: string
   /** Event time (ms) of the newest event applied; the retention window counts back from it. */

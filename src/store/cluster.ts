@@ -28,6 +28,8 @@ export const PLACEMENT: Readonly<Record<string, { shardBy: string } | 'everywher
   fee_reversals: { shardBy: 'cityHash64(psn_no)' },
   settlements: { shardBy: 'cityHash64(psn_no)' },
   settlement_reversals: { shardBy: 'cityHash64(psn_no)' },
+  visit_updates: { shardBy: 'cityHash64(psn_no)' },
+  visit_cancellations: { shardBy: 'cityHash64(psn_no)' },
   // Keyed by their own id: inventory events and institution-level findings
   // have no person, and a person or institution key would pile a large
   // hospital's rows onto one shard. The id is the ReplacingMergeTree key, so a

@@ -302,6 +302,27 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE {db}.settlement_reversals MATERIALIZE PROJECTION by_psn`,
     ],
   },
+  {
+    version: 9,
+    name: 'visit updates and cancellations; the charge batch of fee lines',
+    statements: [
+      // visit.updated (national 2203/2403): one row per event, applied on top
+      // of the visit in event_time order when a person's state is loaded
+      // (src/state/cache.ts). A code not given is '' (no code is empty);
+      // has_diagnoses says whether the list was given (an empty list given
+      // empties the visit's). Keyed by the event, so a replay rewrites the row.
+      `CREATE TABLE IF NOT EXISTS {db}.visit_updates (
+        psn_no String, mdtrt_id String, fixmedins_code LowCardinality(String), med_type LowCardinality(String),
+        adm_dept_codg LowCardinality(String), atddr_no String, has_diagnoses UInt8, diagnoses ${DIAGS}, event_id String, event_time ${T}
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id)`,
+      // visit.cancelled (national 2202/2404 'visit', 2405 'discharge'), likewise.
+      `CREATE TABLE IF NOT EXISTS {db}.visit_cancellations (
+        psn_no String, mdtrt_id String, fixmedins_code LowCardinality(String), cancels LowCardinality(String), event_id String, event_time ${T}
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id)`,
+      // The 收费批次号 a line was uploaded in: what a reversal by batch (national 2205) names. '' for lines without one.
+      `ALTER TABLE {db}.fee_lines ADD COLUMN IF NOT EXISTS chrg_bchno String DEFAULT ''`,
+    ],
+  },
 ]
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Alert, AnyEvent } from '../../schemas/index.ts'
+import { chrgBchno } from '../state/apply.ts'
 import { money } from '../util/money.ts'
 import { chTime } from '../util/time.ts'
 
@@ -12,6 +13,8 @@ export interface BatchRows {
   fee_reversals: object[]
   settlements: object[]
   settlement_reversals: object[]
+  visit_updates: object[]
+  visit_cancellations: object[]
   inventory_movements: object[]
   alerts: object[]
   dead_letters: object[]
@@ -19,10 +22,10 @@ export interface BatchRows {
   detector_errors: object[]
 }
 
-export const TABLES = ['events', 'visits', 'discharges', 'fee_lines', 'fee_reversals', 'settlements', 'settlement_reversals', 'inventory_movements', 'dead_letters', 'detector_errors', 'alerts', 'data_quality'] as const satisfies readonly (keyof BatchRows)[]
+export const TABLES = ['events', 'visits', 'discharges', 'fee_lines', 'fee_reversals', 'settlements', 'settlement_reversals', 'visit_updates', 'visit_cancellations', 'inventory_movements', 'dead_letters', 'detector_errors', 'alerts', 'data_quality'] as const satisfies readonly (keyof BatchRows)[]
 
 export function emptyRows(): BatchRows {
-  return { events: [], visits: [], discharges: [], fee_lines: [], fee_reversals: [], settlements: [], settlement_reversals: [], inventory_movements: [], alerts: [], dead_letters: [], data_quality: [], detector_errors: [] }
+  return { events: [], visits: [], discharges: [], fee_lines: [], fee_reversals: [], settlements: [], settlement_reversals: [], visit_updates: [], visit_cancellations: [], inventory_movements: [], alerts: [], dead_letters: [], data_quality: [], detector_errors: [] }
 }
 
 const ts = (iso: string): string => chTime(Date.parse(iso))
@@ -69,7 +72,7 @@ export function addEventRows(rows: BatchRows, ev: AnyEvent, raw: string, sourceP
           psn_no: p.psn_no, mdtrt_id: p.mdtrt_id, feedetl_sn: l.feedetl_sn, fixmedins_code: inst, fee_ocur_time: ts(l.fee_ocur_time),
           med_list_codg: l.med_list_codg, medins_list_codg: l.medins_list_codg, list_type: l.list_type, med_chrgitm_type: l.med_chrgitm_type,
           cnt: l.cnt, pric: l.pric, det_item_fee_sumamt: l.det_item_fee_sumamt, bilg_dept_codg: l.bilg_dept_codg, bilg_dr_codg: l.bilg_dr_codg,
-          prd_days: l.prd_days ?? null, hours: l.hours ?? null, ...base,
+          prd_days: l.prd_days ?? null, hours: l.hours ?? null, chrg_bchno: chrgBchno(l) ?? '', ...base,
         })
       }
       break
@@ -87,6 +90,18 @@ export function addEventRows(rows: BatchRows, ev: AnyEvent, raw: string, sourceP
       })
       break
     }
+    case 'visit.updated': {
+      // What was not given stays '' (the codes cannot be empty) or has_diagnoses 0: the loader applies only what was given.
+      const p = ev.payload
+      rows.visit_updates.push({
+        psn_no, mdtrt_id: p.mdtrt_id, fixmedins_code: inst, med_type: p.med_type ?? '', adm_dept_codg: p.adm_dept_codg ?? '', atddr_no: p.atddr_no ?? '',
+        has_diagnoses: p.diagnoses === undefined ? 0 : 1, diagnoses: (p.diagnoses ?? []).map(diag), ...base,
+      })
+      break
+    }
+    case 'visit.cancelled':
+      rows.visit_cancellations.push({ psn_no, mdtrt_id: ev.payload.mdtrt_id, fixmedins_code: inst, cancels: ev.payload.cancels, ...base })
+      break
     case 'settlement.reversed':
       rows.settlement_reversals.push({ psn_no, setl_id: ev.payload.setl_id, mdtrt_id: ev.payload.mdtrt_id, fixmedins_code: inst, ...base })
       break
