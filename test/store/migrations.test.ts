@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { reversalsByPerson } from '../../src/state/cache.ts'
+import { loadPersons, reversalsByPerson } from '../../src/state/cache.ts'
 import { MIGRATIONS, migrate, type Migration } from '../../src/store/migrations.ts'
 import { DEFAULT_RETENTION } from '../../src/store/retention.ts'
 import { Store } from '../../src/store/store.ts'
@@ -123,6 +123,29 @@ describe('reversals by person (migration 8)', () => {
     }
     expect(await store.query(q.lines, { psns: ['P17'] })).toHaveLength(10)
     expect(await store.query(q.settlements, { psns: ['P17', 'P18'] })).toHaveLength(20)
+  })
+})
+
+describe('visit changes and charge batches (migration 9)', () => {
+  it('a data directory of version 8 upgrades in place: its lines load with no charge batch, and visit changes are stored and loaded from then on', async () => {
+    const store = await freshStore()
+    await migrate(store, MIGRATIONS.filter((m) => m.version <= 8), fast)
+    const at = ago(1)
+    await store.insert('visits', [{
+      mdtrt_id: 'V9', psn_no: 'P9', fixmedins_code: 'H1', med_type: '11', insutype: '310', begntime: at, insuplc_admdvs: '110105', ipt_otp_no: 'I9',
+      adm_dept_codg: 'D01', atddr_no: 'DR1', gend: '1', brdy: '1970-01-01', certno: '', psn_name: '', diagnoses: [], event_id: 'e-open', event_time: at,
+    }])
+    await store.insert('fee_lines', [{
+      psn_no: 'P9', mdtrt_id: 'V9', feedetl_sn: 'L1', fixmedins_code: 'H1', fee_ocur_time: at, med_list_codg: 'X', medins_list_codg: 'X', list_type: 'drug',
+      med_chrgitm_type: '09', cnt: '1', pric: '1', det_item_fee_sumamt: '1', bilg_dept_codg: 'D01', bilg_dr_codg: 'DR1', prd_days: null, hours: null, event_id: 'e-fee', event_time: at,
+    }])
+    expect((await migrate(store, MIGRATIONS, fast)).applied).toEqual([9])
+    await store.insert('visit_updates', [{ psn_no: 'P9', mdtrt_id: 'V9', fixmedins_code: 'H1', med_type: '14', adm_dept_codg: '', atddr_no: '', has_diagnoses: 0, diagnoses: [], event_id: 'e-upd', event_time: at }])
+    const person = (await loadPersons(store, ['P9'], Date.now() - 30 * 86_400_000)).get('P9')!
+    const v = person.visits.get('V9')!
+    expect([v.med_type, v.adm_dept_codg, v.lines.get('L1')!.chrg_bchno]).toEqual(['14', 'D01', undefined])
+    expect(await store.query(`SELECT chrg_bchno FROM ${store.t('fee_lines')}`)).toEqual([{ chrg_bchno: '' }])
+    expect(await store.query(`SELECT toString(count()) AS n FROM ${store.t('visit_cancellations')}`)).toEqual([{ n: '0' }])
   })
 })
 
