@@ -10,7 +10,7 @@ const examples = readdirSync(dir).filter((f) => f.endsWith('.json'))
 
 describe('contract examples', () => {
   it('has an example for every event type and the alert', () => {
-    expect(examples.sort()).toEqual(['alert.json', 'fee.reversed.json', 'fee.uploaded.json', 'inventory.movement.json', 'settlement.completed.json', 'settlement.reversed.json', 'visit.closed.json', 'visit.opened.json'])
+    expect(examples.sort()).toEqual(['alert.json', 'fee.reversed.json', 'fee.uploaded.json', 'inventory.movement.json', 'settlement.completed.json', 'settlement.reversed.json', 'visit.cancelled.json', 'visit.closed.json', 'visit.opened.json', 'visit.updated.json'])
   })
   for (const f of examples.filter((f) => f !== 'alert.json')) {
     it(`${f} is valid and decodes`, () => {
