@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AnyEvent, type Alert } from '../../schemas/index.ts'
 import { replayFile } from '../../src/cli/replay.ts'
 import { loadClaims } from '../../src/evidence/claims.ts'
+import { precheck } from '../../src/precheck/precheck.ts'
 import { loadPersons } from '../../src/state/cache.ts'
 import { alertsById } from '../../src/store/alerts.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
@@ -204,6 +205,20 @@ describe('fee.reversed by charge batch', () => {
     await replay([byBatch('R2-rev', 'R2', psn, t(21, 11), '0000')])
     expect((await alertsOf('R2', 'duplicate-charge')).map((a) => a.status)).toEqual(['withdrawn'])
     expect(await app.store.query(`SELECT feedetl_sn FROM ${app.store.t('fee_reversals')} FINAL WHERE mdtrt_id = 'R2' ORDER BY feedetl_sn`)).toEqual([{ feedetl_sn: 'R2-L2' }, { feedetl_sn: 'R2-L3' }])
+  })
+
+  it('in a pre-check draft: a reversal of the draft\'s own batch withdraws the draft\'s duplicate finding', async () => {
+    const psn = 'PSNBCH04'
+    await replay([
+      visitOpened({ event_id: 'R4-open', mdtrt_id: 'R4', psn_no: psn, begntime: t(23, 9), med_type: '11' }),
+      upload('R4-fee1', 'R4', psn, 'CB-1', [{ sn: 'R4-L1', time: t(23, 10) }]),
+    ])
+    const caller = { id: 'his', name: 'HIS', role: 'precheck' as const, admdvs: [], fixmedins_codes: [HOSPITAL] }
+    const twice = upload('R4-fee2', 'R4', psn, 'CB-2', [{ sn: 'R4-L2', time: t(23, 10) }])
+    const without = await precheck(app, caller, [twice], Date.parse(t(23, 11)))
+    expect(without.findings.map((f) => f.detector.id)).toContain('duplicate-charge')
+    const withReversal = await precheck(app, caller, [twice, byBatch('R4-rev', 'R4', psn, t(23, 10, 30), 'CB-2')], Date.parse(t(23, 11)))
+    expect(withReversal.findings.map((f) => f.detector.id)).not.toContain('duplicate-charge')
   })
 
   it('one no line answers is stored as sent and flagged reversal_of_unknown_batch, reversing nothing', async () => {
