@@ -8,7 +8,7 @@ export const Text = z.object({ zh: z.string(), en: z.string() })
 export const AlertStatus = z.enum(['active', 'updated', 'withdrawn'])
   .describe('active: as first raised; updated: amount or evidence changed by later facts; withdrawn: the facts it rested on are gone')
 export const WithdrawnReason = z.enum(['reversed', 'reconciled_at_discharge', 'superseded'])
-  .describe('reversed: lines or a settlement it rested on were reversed; reconciled_at_discharge: the discharge or settlement showed it does not hold; superseded: another alert of the same detector now covers its facts')
+  .describe('reversed: lines or a settlement it rested on were reversed, or its visit (or discharge) was cancelled or corrected (visit.cancelled, visit.updated); reconciled_at_discharge: the discharge or settlement showed it does not hold; superseded: another alert of the same detector now covers its facts')
 
 export const Alert = z.object({
   alert_id: z.string().regex(/^[0-9a-f]{32}$/).describe('Deterministic: detector id + the facts the finding is about'),
