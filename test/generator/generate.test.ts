@@ -58,7 +58,7 @@ describe('generator: the stream', () => {
     expect(bad.slice(0, 3).map((r) => r.error?.issues[0])).toEqual([])
     events.forEach((e, i) => expect(topics[i]).toBe(e.event_type === 'inventory.movement' ? 'inventory' : 'claims'))
     expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length)
-    expect(new Set(events.map((e) => e.event_type))).toEqual(new Set(['visit.opened', 'fee.uploaded', 'fee.reversed', 'visit.closed', 'settlement.completed', 'settlement.reversed', 'inventory.movement']))
+    expect(new Set(events.map((e) => e.event_type))).toEqual(new Set(['visit.opened', 'visit.updated', 'fee.uploaded', 'fee.reversed', 'visit.closed', 'settlement.completed', 'settlement.reversed', 'inventory.movement']))
   })
 
   it('is in event-time order, in China time, inside [start, start + days)', () => {
@@ -168,7 +168,7 @@ describe('generator: persons', () => {
     expect(Math.max(...ages)).toBeGreaterThanOrEqual(85)
     expect(gen.persons.some((p) => p.death_date !== undefined)).toBe(true)
     expect(gen.persons.filter((p) => p.chronic_diseases.length > 0).length).toBeGreaterThan(50)
-    const medTypes = new Set<string>(visits.map((e) => e.payload.med_type))
+    const medTypes = new Set<string>([...visits, ...of('visit.updated')].map((e) => e.payload.med_type ?? '11'))
     for (const mt of ['11', '13', '14', '21', '41', '51', '52']) expect(medTypes.has(mt), mt).toBe(true)
   })
 })
