@@ -68,7 +68,6 @@ const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))
 export function nationalDateTime(rfc3339: string): string {
   return isoCn(Date.parse(rfc3339)).slice(0, 19).replace('T', ' ')
 }
-const compact = (rfc3339: string): string => nationalDateTime(rfc3339).replace(/[- :]/g, '')
 const dateOf = (rfc3339OrDate: string): string => (rfc3339OrDate.length === 10 ? rfc3339OrDate : nationalDateTime(rfc3339OrDate).slice(0, 10))
 const num = (s: string): number => Number(s)
 const LV = { 甲: '01', 乙: '02', 丙: '03' } as const
@@ -265,8 +264,10 @@ export function toNational(e: AnyEvent, ctx: NationalContext): NationalRecord {
       const money = (f: number): string => (f < 0 ? '-' : '') + `${Math.floor(Math.abs(f) / 100)}.${pad2(Math.abs(f) % 100)}`
       const psnPart = money(fen(p.acct_pay) + fen(p.psn_cash_pay))
       const setlinfo: NationalObject = {
-        mdtrt_id: p.mdtrt_id, setl_id: p.setl_id, psn_no: p.psn_no, psn_name: v.psn?.psn_name ?? '', psn_cert_type: person['psn_cert_type'] ?? '',
-        certno: person['certno'] ?? '', ...(v.psn ? { gend: v.psn.gend, brdy: v.psn.brdy } : {}), insutype: p.insutype, psn_type: person['psn_type'] ?? '',
+        // The platform knows the person (1101): its output names them even when the HIS sent no certificate.
+        mdtrt_id: p.mdtrt_id, setl_id: p.setl_id, psn_no: p.psn_no, psn_name: v.psn?.psn_name ?? '参保人', psn_cert_type: '01',
+        certno: v.psn ? v.psn.certno ?? residentIdFor(v.psn_no, v.insuplc_admdvs, v.psn.brdy, v.psn.gend) : '',
+        ...(v.psn ? { gend: v.psn.gend, brdy: v.psn.brdy } : {}), insutype: p.insutype, psn_type: '11',
         cvlserv_flag: '0', setl_time: nationalDateTime(p.setl_time), mdtrt_cert_type: person['mdtrt_cert_type'], med_type: p.med_type,
         medfee_sumamt: p.medfee_sumamt, fulamt_ownpay_amt: p.fulamt_ownpay_amt, overlmt_selfpay: '0.00', preselfpay_amt: '0.00', inscp_scp_amt: p.inscp_scp_amt,
         act_pay_dedc: '0.00', hifp_pay: p.hifp_pay, pool_prop_selfpay: '0', cvlserv_pay: '0.00', hifes_pay: '0.00',
@@ -289,7 +290,7 @@ export function toNational(e: AnyEvent, ctx: NationalContext): NationalRecord {
     case 'visit.cancelled': {
       const p = e.payload
       const v = need(ctx.visit(p.mdtrt_id), `visit.cancelled of ${p.mdtrt_id}`)
-      if (p.cancels === 'discharge') return { request: envelope(e, '2405', ctx, v.insuplc_admdvs, { data: { mdtrt_id: p.mdtrt_id, psn_no: p.psn_no, expContent: '' } }) }
+      if (p.cancels === 'discharge') return { request: envelope(e, '2405', ctx, v.insuplc_admdvs, { data: { mdtrt_id: p.mdtrt_id, psn_no: p.psn_no } }) }
       if (v.inpatient) return { request: envelope(e, '2404', ctx, v.insuplc_admdvs, { data: { mdtrt_id: p.mdtrt_id, psn_no: p.psn_no } }) }
       return { request: envelope(e, '2202', ctx, v.insuplc_admdvs, { data: { psn_no: p.psn_no, mdtrt_id: p.mdtrt_id, ipt_otp_no: v.ipt_otp_no } }) }
     }
@@ -360,8 +361,10 @@ function movement(e: EventOf<'inventory.movement'>, ctx: NationalContext): Natio
     case 'return':
       input = {
         selinfo: {
-          ...goods, fixmedins_bchno: batch, prsc_dr_name: '医师', phar_name: '药师', phar_prac_cert_no: '0000', mdtrt_sn: e.event_id, ...lot, rx_flag: '1', trdn_flag: '0',
-          rtal_docno: e.event_id, sel_retn_cnt: p.cnt, sel_retn_time: time, sel_retn_opter_name: '经办人', memo: '',
+          ...goods, fixmedins_bchno: batch,
+          // 3505 names the prescriber, pharmacist and sale document; the return (3506) does not.
+          ...(p.kind === 'sale' ? { prsc_dr_name: '医师', phar_name: '药师', phar_prac_cert_no: '0000', mdtrt_sn: e.event_id } : {}), ...lot, rx_flag: '1', trdn_flag: '0',
+          ...(p.kind === 'sale' ? { rtal_docno: e.event_id } : {}), sel_retn_cnt: p.cnt, sel_retn_time: time, sel_retn_opter_name: '经办人', memo: '',
           ...(p.mdtrt_id !== undefined ? { mdtrt_id: p.mdtrt_id } : {}), ...rest,
         },
       }

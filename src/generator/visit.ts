@@ -53,6 +53,9 @@ export interface GenCtx {
   supplyCap: number
 }
 
+/** The diagnosis a visit without any closes on. */
+const NO_DIAGNOSIS = { code: 'Z00.000', name: '一般医学检查' } as const
+
 /** The 医疗类别 an outpatient registration stands with until the visit upload names the real one (the adapter's default for 2201). */
 export const REGISTRATION_MED_TYPE = '11'
 /** An outpatient visit's diagnoses and 医疗类别 (visit.updated, national 2203) follow the registration after this long. */
@@ -390,12 +393,16 @@ export function emitVisit(v: Visit, o: CloseOpts): Closed {
   }
 
   const closeAt = Math.max(o.endtime, v.begntime + MIN)
+  // The discharge names its main diagnosis among its diagnoses (the national 2402 has no other place for it):
+  // a visit without any (a pharmacy purchase) closes on 一般医学检查.
+  const final = o.finalDiagnoses ?? v.diagnoses
+  const closing = final.length ? final : [dxOf(NO_DIAGNOSIS.code, NO_DIAGNOSIS.name, true)]
   g.push({
     t: closeAt, topic: 'claims',
     event: ev('visit.closed', closeAt, {
       mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, endtime: isoCn(closeAt), dscg_way: o.dscg_way ?? '1',
-      dscg_maindiag_code: (o.finalDiagnoses ?? v.diagnoses).find((d) => d.maindiag_flag === '1')?.diag_code ?? v.diagnoses[0]?.diag_code ?? 'Z00.000',
-      diagnoses: o.finalDiagnoses ?? v.diagnoses,
+      dscg_maindiag_code: closing.find((d) => d.maindiag_flag === '1')?.diag_code ?? closing[0]!.diag_code,
+      diagnoses: closing,
       ...(o.operations?.length ? { operations: o.operations.map((op) => ({ oprn_oprt_code: op.code, oprn_oprt_date: isoCn(op.t).slice(0, 10) })) } : {}),
     }),
   })
