@@ -6,7 +6,9 @@ import { createApp, type App } from '../app.ts'
 import { configFromEnv } from '../config.ts'
 import { PATTERNS, type PatternId } from '../detect/patterns.ts'
 import { alertStatus, evaluate, scoreNearMisses, standing, type AlertStatus, type NearMissScore, type PatternScore } from '../generator/evaluate.ts'
-import { writeDataset } from '../generator/generate.ts'
+import { writeDataset, type DatasetFormat } from '../generator/generate.ts'
+import { FundwatchError } from '../errors.ts'
+import { datasetFormat } from './generate.ts'
 import type { Label, NearMiss } from '../generator/labels.ts'
 import { sampleKnowledgeBase } from '../kb/sample.ts'
 import { alertFromRow } from '../store/rows.ts'
@@ -57,10 +59,24 @@ const isAudit = (n: { pattern: PatternId }): boolean => PATTERNS[n.pattern].kind
  * alerts against the labels, per detector (detector id = pattern id), and
  * against the streaming detectors' near misses.
  */
-export async function evaluateReplay(app: App, eventsFile: string, labels: Label[], nearMisses: readonly NearMiss[] = []): Promise<{ replay: ReplayResult; scores: Map<PatternId, PatternScore>; nearMisses: ReturnType<typeof scoreNearMisses>; alerts: StoredAlert[] }> {
-  const replay = await replayFile(app, eventsFile)
+export async function evaluateReplay(app: App, eventsFile: string, labels: Label[], nearMisses: readonly NearMiss[] = [], format: DatasetFormat = 'contract'): Promise<{ replay: ReplayResult; scores: Map<PatternId, PatternScore>; nearMisses: ReturnType<typeof scoreNearMisses>; alerts: StoredAlert[] }> {
+  const replay = await replayDataset(app, eventsFile, format)
   const alerts = await storedAlerts(app)
   return { replay, scores: evaluate(alerts, labels), nearMisses: scoreNearMisses(alerts, nearMisses.filter((n) => !isAudit(n))), alerts }
+}
+
+/**
+ * Replays a dataset file in its format: the one place evaluate hands the format
+ * to the replay (`replay --format national` reads national transactions through
+ * the adapter, src/national). A national file that yields no event at all was
+ * not read as national transactions: that is an error, not a score of nothing.
+ */
+export async function replayDataset(app: App, file: string, format: DatasetFormat): Promise<ReplayResult> {
+  if (format === 'contract') return replayFile(app, file)
+  const opts: Parameters<typeof replayFile>[2] & { format: DatasetFormat } = { format }
+  const r = await replayFile(app, file, opts)
+  if (r.events === 0 && r.rejected > 0) throw new FundwatchError('CONFIG_INVALID', `evaluate: the replay took none of the ${r.rejected} national transactions of ${file} (rejected: ${Object.keys(r.rejectedByReason).join(', ')}); does this build's replay read --format national?`)
+  return r
 }
 
 /**
@@ -138,17 +154,18 @@ export function nearMissTable(...parts: ReturnType<typeof scoreNearMisses>[]): s
   ].join('\n')
 }
 
-/** `fundwatch evaluate [--fee-lines N] [--seed S]`: generate, replay into a scratch store, score. */
-export async function evaluateCommand(values: { 'fee-lines'?: string; seed?: string; 'data-dir'?: string }): Promise<number> {
+/** `fundwatch evaluate [--fee-lines N] [--seed S] [--format F]`: generate, replay into a scratch store, score. */
+export async function evaluateCommand(values: { 'fee-lines'?: string; seed?: string; 'data-dir'?: string; format?: string }): Promise<number> {
+  const format = datasetFormat(values.format)
   const dir = mkdtempSync(join(tmpdir(), 'fw-evaluate-'))
-  const ds = await writeDataset(join(dir, 'dataset'), { seed: Number(values.seed ?? 11), targetFeeLines: Number(values['fee-lines'] ?? 200_000), kb: sampleKnowledgeBase() })
-  console.log(`dataset: ${ds.counts.events.toLocaleString('en-US')} events, ${ds.counts.feeLines.toLocaleString('en-US')} fee lines, ${ds.counts.labels} labelled findings, ${ds.counts.nearMisses} near misses`)
+  const ds = await writeDataset(join(dir, 'dataset'), { seed: Number(values.seed ?? 11), targetFeeLines: Number(values['fee-lines'] ?? 200_000), kb: sampleKnowledgeBase() }, { format })
+  console.log(`dataset (${format === 'national' ? 'national transactions' : 'contract events'}): ${ds.counts.events.toLocaleString('en-US')} events, ${ds.counts.feeLines.toLocaleString('en-US')} fee lines, ${ds.counts.labels} labelled findings, ${ds.counts.nearMisses} near misses`)
   const config = configFromEnv(process.env, { kbDir: ds.kbDir, dataDir: values['data-dir'] ?? join(dir, 'chdb'), database: 'evaluate', logLevel: 'warn' })
   const app = await createApp(config)
   try {
     const labels = readLabels(ds.labelsFile)
     const nearMisses = readNearMisses(ds.nearMissesFile)
-    const { replay, scores, nearMisses: streamNear } = await evaluateReplay(app, ds.eventsFile, labels, nearMisses)
+    const { replay, scores, nearMisses: streamNear } = await evaluateReplay(app, ds.eventsFile, labels, nearMisses, format)
     console.log(`replayed in ${(replay.ms / 1000).toFixed(1)} s: ${fmtRate(replay.events, replay.ms)} events/s, ${fmtRate(replay.feeLines, replay.ms)} fee lines/s\n\n${scoreTable(scores)}\n\n${SCORE_LEGEND}`)
     const audit = await evaluateAudits(app, labels)
     console.log(`\n${audit.table}`)

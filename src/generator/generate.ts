@@ -9,6 +9,7 @@ import { writeKnowledgeBase } from '../kb/loader.ts'
 import { DAY_MS, cnDate } from '../util/time.ts'
 import { AUDIT_PATTERNS, STREAM_PATTERNS, inflate, nearMissPlans, planFraud, planNearMisses, planPersistingAuditFindings, prenatalLines, streamInjections, type Draft, type Planner } from './fraud.ts'
 import { Inventory } from './inventory.ts'
+import { NationalWriter } from './national.ts'
 import { emptyRefs, type Label, type NearMiss } from './labels.ts'
 import { Rng } from './random.ts'
 import {
@@ -409,6 +410,7 @@ class Driver implements GenCtx, Planner {
     const target = this.opts.targetFeeLines
     const byType = stats.byType
     let i = 0
+    let popped = 0
     const eps = this.episodes
     for (;;) {
       const top = this.queue.peek()
@@ -426,6 +428,8 @@ class Driver implements GenCtx, Planner {
       if (!top) break
       this.queue.pop()
       this.floor = top.t
+      // Nothing is created before the floor any more: the id sequences of earlier seconds can go.
+      if ((++popped & 0xffff) === 0) this.world.forgetEventIdsBefore(this.floor)
       if (top.tick) {
         for (const m of this.inventory.tick(top.t, top.tick === 'weekly')) this.push(m)
         continue
@@ -586,7 +590,13 @@ export function createGenerator(options: GeneratorOptions): Generator {
   }
 }
 
+/** How a dataset's events are written: contract events (CONTRACT.md) or the national platform's transactions (docs/national.md). */
+export type DatasetFormat = 'contract' | 'national'
+export const DATASET_FORMATS: readonly DatasetFormat[] = ['contract', 'national']
+
 export interface DatasetResult {
+  format: DatasetFormat
+  /** The stream to replay: `events.jsonl` (contract) or `national.jsonl` (national transactions, `replay --format national`). */
   eventsFile: string
   labelsFile: string
   nearMissesFile: string
@@ -596,14 +606,20 @@ export interface DatasetResult {
 }
 
 /**
- * Writes a dataset: `events.jsonl` (one event a line, in time order),
- * `labels.jsonl`, `near-misses.jsonl` and `kb/` (the knowledge base with the
- * generated persons, as JSON lines).
+ * Writes a dataset: `events.jsonl` (one event a line, in time order, claims
+ * and inventory together) — or with format 'national' `national.jsonl`, the
+ * same events as national transactions (one `{request, response}` record a
+ * line, src/generator/national.ts) — `labels.jsonl`, `near-misses.jsonl` and
+ * `kb/` (the knowledge base with the generated persons, as JSON lines). The
+ * same seed gives the same facts and the same labels in either format.
  */
-export async function writeDataset(dir: string, options: GeneratorOptions): Promise<DatasetResult> {
+export async function writeDataset(dir: string, options: GeneratorOptions, o: { format?: DatasetFormat } = {}): Promise<DatasetResult> {
+  const format = o.format ?? 'contract'
+  if (!DATASET_FORMATS.includes(format)) throw new FundwatchError('CONFIG_INVALID', `generator: format must be one of ${DATASET_FORMATS.join(', ')}`)
   await mkdir(dir, { recursive: true })
   const gen = createGenerator(options)
-  const eventsFile = join(dir, 'events.jsonl')
+  const national = format === 'national' ? new NationalWriter(gen.kb) : undefined
+  const eventsFile = join(dir, national ? 'national.jsonl' : 'events.jsonl')
   const out = createWriteStream(eventsFile)
   // A write error (disk full, …) is surfaced at the next wait instead of crashing the process.
   let failed: Error | undefined
@@ -633,7 +649,7 @@ export async function writeDataset(dir: string, options: GeneratorOptions): Prom
     if (!out.write(chunk)) await wait('drain')
   }
   for (const { event } of gen) {
-    const s = JSON.stringify(event)
+    const s = JSON.stringify(national ? national.write(event) : event)
     buf.push(s)
     size += s.length
     if (size >= 1 << 20) await flush()
@@ -651,7 +667,7 @@ export async function writeDataset(dir: string, options: GeneratorOptions): Prom
   const byPattern: Partial<Record<PatternId, number>> = {}
   for (const l of gen.labels) byPattern[l.pattern] = (byPattern[l.pattern] ?? 0) + 1
   return {
-    eventsFile, labelsFile, nearMissesFile, kbDir,
+    format, eventsFile, labelsFile, nearMissesFile, kbDir,
     counts: {
       events: gen.stats.events, feeLines: gen.stats.feeLines, byType: gen.stats.byType as Partial<Record<EventType, number>>,
       labels: gen.labels.length, byPattern, nearMisses: gen.nearMisses.length, persons: gen.stats.persons,

@@ -15,6 +15,8 @@ interface Stock {
   touchedSinceCount: boolean
   /** Item swapping (串换): sales of this item are booked without the goods ever being bought. */
   swapped: boolean
+  /** The batch on the shelf (定点医药机构批次流水号): the opening stock's, then the latest purchase's. */
+  batch: string
 }
 
 /**
@@ -39,16 +41,20 @@ export class Inventory {
     this.swapped.add(`${inst}|${code}`)
   }
 
-  private movement(inst: string, code: string, kind: 'purchase' | 'sale' | 'stock_count' | 'loss', cnt: number, t: number, extra?: { batch_no?: string; mdtrt_id?: string }): Omit<Pending, 'seq'> {
+  /**
+   * Every movement names a batch: the national 3501–3506 require 批次流水号
+   * (fixmedins_bchno), so the contract events carry what the national ones do.
+   */
+  private movement(s: Stock, kind: 'purchase' | 'sale' | 'stock_count' | 'loss', cnt: number, t: number, extra?: { mdtrt_id?: string }): Omit<Pending, 'seq'> {
+    const { inst, code } = s
     const time = isoCn(t)
-    const payload: Record<string, string> = { fixmedins_code: inst, med_list_codg: code, kind, cnt: String(cnt), movement_time: time }
-    if (extra?.batch_no) payload['batch_no'] = extra.batch_no
+    const payload: Record<string, string> = { fixmedins_code: inst, med_list_codg: code, kind, cnt: String(cnt), movement_time: time, batch_no: s.batch }
     if (extra?.mdtrt_id) payload['mdtrt_id'] = extra.mdtrt_id
     const g = this.world.instByCode.get(inst)
     return {
       t, topic: 'inventory',
       event: {
-        event_id: this.world.nextEventId(), event_type: 'inventory.movement', event_time: time, schema_version: 1,
+        event_id: this.world.nextEventId(inst, t), event_type: 'inventory.movement', event_time: time, schema_version: 1,
         source: g ? { fixmedins_code: inst, system: g.system } : { fixmedins_code: inst }, payload,
       } as AnyEvent,
     }
@@ -63,10 +69,10 @@ export class Inventory {
       const herb = item?.list_type === 'herb'
       const swapped = this.swapped.has(`${inst}|${code}`)
       const opening = swapped ? this.rng.int(3, 6) : herb ? this.rng.int(20, 60) * 100 : this.rng.int(30, 200)
-      s = { inst, code, herb, stock: opening, soldToday: 0, usage: 0, touchedSinceCount: false, swapped }
+      s = { inst, code, herb, stock: opening, soldToday: 0, usage: 0, touchedSinceCount: false, swapped, batch: this.nextBatch(t) }
       items.set(code, s)
       this.stocks.push(s)
-      out.push(this.movement(inst, code, 'stock_count', opening, t))
+      out.push(this.movement(s, 'stock_count', opening, t))
     }
     return s
   }
@@ -79,7 +85,12 @@ export class Inventory {
 
   private purchase(s: Stock, qty: number, t: number, out: Omit<Pending, 'seq'>[]): void {
     s.stock += qty
-    out.push(this.movement(s.inst, s.code, 'purchase', qty, t, { batch_no: `B${cnDate(t).replace(/-/g, '')}${String(++this.batch).padStart(6, '0')}` }))
+    s.batch = this.nextBatch(t)
+    out.push(this.movement(s, 'purchase', qty, t))
+  }
+
+  private nextBatch(t: number): string {
+    return `B${cnDate(t).replace(/-/g, '')}${String(++this.batch).padStart(6, '0')}`
   }
 
   /** Sales for the goods an upload handed out, preceded by any stock count or emergency purchase they need. */
@@ -91,7 +102,7 @@ export class Inventory {
       s.stock -= cnt
       s.soldToday += cnt
       s.touchedSinceCount = true
-      out.push(this.movement(inst, code, 'sale', cnt, t, { mdtrt_id }))
+      out.push(this.movement(s, 'sale', cnt, t, { mdtrt_id }))
     }
     return out
   }
@@ -107,10 +118,10 @@ export class Inventory {
           // Expired or damaged goods written off before the count.
           const lost = s.herb ? this.rng.int(1, 5) * 10 : 1
           s.stock -= lost
-          out.push(this.movement(s.inst, s.code, 'loss', lost, t))
+          out.push(this.movement(s, 'loss', lost, t))
         }
         // A swapped item's shelf is empty whatever the books say.
-        out.push(this.movement(s.inst, s.code, 'stock_count', Math.max(0, s.stock), t))
+        out.push(this.movement(s, 'stock_count', Math.max(0, s.stock), t))
         if (s.swapped && s.stock < 0) s.stock = 0
         s.touchedSinceCount = false
       }

@@ -127,7 +127,8 @@ export function malformedSamples(): MalformedSample[] {
   add('visit.opened with impossible birth date', edit(visitOpened, (_e, p) => void ((p['psn'] as Obj)['brdy'] = '1970-13-45')))
   add('visit.opened with unknown gend', edit(visitOpened, (_e, p) => void ((p['psn'] as Obj)['gend'] = '3')))
   add('visit.opened with begntime without offset', edit(visitOpened, (_e, p) => void (p['begntime'] = '2026-01-05 09:15:00')))
-  add('visit.opened without psn', edit(visitOpened, (_e, p) => void delete p['psn']))
+  // psn itself may be left out (the national registration carries no gender or birthday); when given it is whole.
+  add('visit.opened with psn without brdy', edit(visitOpened, (_e, p) => void delete (p['psn'] as Obj)['brdy']))
 
   // fee.uploaded
   add('fee.uploaded with an empty lines array', edit(feeUploaded, (_e, p) => void (p['lines'] = [])))

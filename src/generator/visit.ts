@@ -53,6 +53,14 @@ export interface GenCtx {
   supplyCap: number
 }
 
+/** The diagnosis a visit without any closes on. */
+const NO_DIAGNOSIS = { code: 'Z00.000', name: '一般医学检查' } as const
+
+/** The 医疗类别 an outpatient registration stands with until the visit upload names the real one (the adapter's default for 2201). */
+export const REGISTRATION_MED_TYPE = '11'
+/** An outpatient visit's diagnoses and 医疗类别 (visit.updated, national 2203) follow the registration after this long. */
+export const VISIT_UPLOAD_AFTER = 60_000
+
 const TITLE_RANK = { resident: 1, attending: 2, associate_chief: 3, chief: 4 } as const
 const HOUR = 3600_000
 const MIN = 60_000
@@ -261,28 +269,38 @@ export function emitVisit(v: Visit, o: CloseOpts): Closed {
   const src = { fixmedins_code: v.inst.code, system: v.inst.system }
   // The events of one visit share one source object: they are serialised, never mutated.
   const ev = (type: AnyEvent['event_type'], t: number, payload: object): AnyEvent =>
-    ({ event_id: w.nextEventId(), event_type: type, event_time: isoCn(t), schema_version: 1, source: src, payload }) as AnyEvent
-  const inpatient = v.med_type.startsWith('2') || v.med_type === '52'
+    ({ event_id: w.nextEventId(src.fixmedins_code, t), event_type: type, event_time: isoCn(t), schema_version: 1, source: src, payload }) as AnyEvent
+  const inpatient = v.inpatient
   const psn: { gend: '1' | '2'; brdy: string; certno?: string; psn_name?: string } = { gend: p.gend, brdy: p.brdy }
   // Most HIS send the ID number and name; some (pharmacy systems, older HIS) do not.
   if (p.idx % 10 !== 0) {
     psn.certno = p.certno
     psn.psn_name = p.name
   }
+  // As the national interface has it: an outpatient registration (2201) carries no 医疗类别 and no diagnoses;
+  // they follow in the visit upload (2203 → visit.updated) a minute later, before any fee upload.
   g.push({
     t: v.begntime, topic: 'claims',
     event: ev('visit.opened', v.begntime, {
-      mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, med_type: v.med_type, begntime: isoCn(v.begntime), insutype,
+      mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, med_type: inpatient ? v.med_type : REGISTRATION_MED_TYPE, begntime: isoCn(v.begntime), insutype,
       insuplc_admdvs: p.region.admdvs, ipt_otp_no: `${inpatient ? 'ZY' : 'MZ'}${v.mdtrt_id.slice(-10)}`, adm_dept_codg: v.dept,
-      atddr_no: v.doctor.dr_code, psn, diagnoses: v.diagnoses,
+      atddr_no: v.doctor.dr_code, psn, diagnoses: inpatient ? v.diagnoses : [],
     }),
   })
+  if (!inpatient) {
+    const ut = v.begntime + VISIT_UPLOAD_AFTER
+    g.push({ t: ut, topic: 'claims', event: ev('visit.updated', ut, { mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, med_type: v.med_type, diagnoses: v.diagnoses }) })
+  }
 
-  let lastUpload = v.begntime
+  // Every upload is one charge batch (收费批次 chrg_bchno), which the national outpatient reversal (2205) withdraws whole.
+  let batches = 0
+  let lastUpload = inpatient ? v.begntime : v.begntime + VISIT_UPLOAD_AFTER
   const upload = (t: number, chunk: LineRec[]): void => {
     const sales: { code: string; cnt: number }[] = []
     for (const l of chunk) if (l.sale) sales.push({ code: l.item.med_list_codg, cnt: l.cnt })
     g.stats.feeLines += chunk.length
+    const chrg_bchno = `${v.mdtrt_id}B${++batches}`
+    for (const l of chunk) l.json.chrg_bchno = chrg_bchno
     g.push({
       t, topic: 'claims', ...(sales.length ? { sales } : {}),
       event: ev('fee.uploaded', t, { mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, lines: chunk.map((l) => l.json) }),
@@ -321,6 +339,13 @@ export function emitVisit(v: Visit, o: CloseOpts): Closed {
     }
     if (cur.length) groups.push(cur)
   }
+  // The background correction's line is chosen before the uploads: an outpatient line to be withdrawn travels in its own batch.
+  let corrected: LineRec | undefined
+  if (o.reverseLine) {
+    const candidates = v.lines.filter((l) => l.item.list_type === 'service' && l.t < o.endtime && !l.reversed && !toReverse.has(l))
+    if (candidates.length) corrected = rng.pick(candidates)
+  }
+  const alone = (l: LineRec): boolean => !inpatient && (toReverse.has(l) || l === corrected)
   for (const grp of groups) {
     if (grp.length === 0) continue
     const last = grp[grp.length - 1]!.t
@@ -329,10 +354,16 @@ export function emitVisit(v: Visit, o: CloseOpts): Closed {
     if (last < o.endtime && ut >= o.endtime) ut = Math.max(last, o.endtime - MIN)
     ut = Math.max(ut, lastUpload)
     lastUpload = ut
-    for (let i = 0; i < grp.length; i += 5000) {
-      const chunk = grp.slice(i, i + 5000)
+    const rest = grp.filter((l) => !alone(l))
+    for (let i = 0; i < rest.length; i += 5000) {
+      const chunk = rest.slice(i, i + 5000)
       upload(ut, chunk)
       reverseAfter(ut, chunk)
+    }
+    for (const l of grp) {
+      if (!alone(l)) continue
+      upload(ut, [l])
+      reverseAfter(ut, [l])
     }
   }
 
@@ -343,10 +374,9 @@ export function emitVisit(v: Visit, o: CloseOpts): Closed {
     g.push({ t: r.t, topic: 'claims', event: ev('fee.reversed', r.t, { mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, feedetl_sns: [r.line.sn] }) })
     settleAfter = Math.max(settleAfter, r.t)
   }
-  if (o.reverseLine) {
-    const candidates = v.lines.filter((l) => l.item.list_type === 'service' && l.t < o.endtime && !l.reversed)
-    if (candidates.length) {
-      const l = rng.pick(candidates)
+  if (corrected) {
+    {
+      const l = corrected
       l.reversed = true
       const rt = Math.min(Math.max(lastUpload + rng.int(1, 5) * MIN, l.t + MIN), o.endtime + 5 * MIN)
       g.push({ t: rt, topic: 'claims', event: ev('fee.reversed', rt, { mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, feedetl_sns: [l.sn] }) })
@@ -355,8 +385,7 @@ export function emitVisit(v: Visit, o: CloseOpts): Closed {
         // The correction re-bills the same item for the same service time under a new line id.
         const again = v.add(l.item, l.t, l.cnt, { exactTime: true, fraud: true, priceFen: l.priceFen, sale: false })!
         const bt = rt + MIN
-        g.stats.feeLines++
-        g.push({ t: bt, topic: 'claims', event: ev('fee.uploaded', bt, { mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, lines: [again.json] }) })
+        upload(bt, [again])
         settleAfter = Math.max(settleAfter, bt)
         closed.rebilled = { reversed: l.sn, rebilled: again.sn }
       }
@@ -364,12 +393,16 @@ export function emitVisit(v: Visit, o: CloseOpts): Closed {
   }
 
   const closeAt = Math.max(o.endtime, v.begntime + MIN)
+  // The discharge names its main diagnosis among its diagnoses (the national 2402 has no other place for it):
+  // a visit without any (a pharmacy purchase) closes on 一般医学检查.
+  const final = o.finalDiagnoses ?? v.diagnoses
+  const closing = final.length ? final : [dxOf(NO_DIAGNOSIS.code, NO_DIAGNOSIS.name, true)]
   g.push({
     t: closeAt, topic: 'claims',
     event: ev('visit.closed', closeAt, {
       mdtrt_id: v.mdtrt_id, psn_no: p.psn_no, endtime: isoCn(closeAt), dscg_way: o.dscg_way ?? '1',
-      dscg_maindiag_code: (o.finalDiagnoses ?? v.diagnoses).find((d) => d.maindiag_flag === '1')?.diag_code ?? v.diagnoses[0]?.diag_code ?? 'Z00.000',
-      diagnoses: o.finalDiagnoses ?? v.diagnoses,
+      dscg_maindiag_code: closing.find((d) => d.maindiag_flag === '1')?.diag_code ?? closing[0]!.diag_code,
+      diagnoses: closing,
       ...(o.operations?.length ? { operations: o.operations.map((op) => ({ oprn_oprt_code: op.code, oprn_oprt_date: isoCn(op.t).slice(0, 10) })) } : {}),
     }),
   })
@@ -410,7 +443,7 @@ function weightText(w: number): string {
  * above the deductible, the personal account (employees) and cash pay the rest.
  * Everything in fen, so medfee = fund + account + cash holds exactly.
  */
-export function settlementAmounts(v: Visit, insutype: string, rng: Rng): Record<'medfee_sumamt' | 'fulamt_ownpay_amt' | 'inscp_scp_amt' | 'hifp_pay' | 'fund_pay_sumamt' | 'acct_pay' | 'psn_cash_pay', string> {
+export function settlementAmounts(v: Visit, insutype: string, rng: Rng): Record<'medfee_sumamt' | 'fulamt_ownpay_amt' | 'inscp_scp_amt' | 'hifp_pay' | 'fund_pay_sumamt' | 'acct_pay' | 'psn_cash_pay' | 'hosp_part_amt', string> {
   let medfee = 0
   let ownpay = 0
   let preself = 0
@@ -448,5 +481,7 @@ export function settlementAmounts(v: Visit, insutype: string, rng: Rng): Record<
   return {
     medfee_sumamt: fenToMoney(medfee), fulamt_ownpay_amt: fenToMoney(ownpay), inscp_scp_amt: fenToMoney(inscp), hifp_pay: fenToMoney(hifp),
     fund_pay_sumamt: fenToMoney(fund), acct_pay: fenToMoney(acct), psn_cash_pay: fenToMoney(cash),
+    // The national settlement output always states 医院负担金额 (2207/2304 setlinfo): nothing, here.
+    hosp_part_amt: '0.00',
   }
 }

@@ -92,12 +92,16 @@ export class World {
   readonly endMs: number
   private mdtrtSeq = 0
   private setlSeq = 0
-  private eventSeq = 0
+  /** msgid sequences: China second → institution → the next sequence number (see nextEventId). */
+  private readonly msgSeq = new Map<number, Map<string, number>>()
+  /** Where every institution's sequence starts: a seed's ids rarely meet another seed's in a shared store. */
+  private readonly msgBase: number
   private psnSeq = 0
 
   constructor(readonly kb: KbData, readonly seed: number, startTime: number, days: number) {
     // Ids carry a tag of the seed so datasets of different seeds can share a store without colliding.
     this.tag = String(hashString(`fundwatch-seed:${seed}`) % 100000).padStart(5, '0')
+    this.msgBase = hashString(`fundwatch-msgid:${seed}`) % MSG_SEQ
     this.startMs = cnDayStart(startTime)
     this.days = days
     this.endMs = this.startMs + days * DAY_MS
@@ -205,8 +209,32 @@ export class World {
   nextSetlId(): string {
     return `ST${this.tag}${String(++this.setlSeq).padStart(9, '0')}`
   }
-  nextEventId(): string {
-    return `EV${this.tag}-${(++this.eventSeq).toString(36).padStart(7, '0')}`
+  /**
+   * An event id shaped as the national envelope's msgid (so the national
+   * writer can send it as the msgid and the adapter's event_id equals it):
+   * fixmedins_code (12) + the event's China time yyyyMMddHHmmss (14) + a
+   * 4-digit sequence, unique per institution and second. The sequence starts
+   * at a seed-derived base and wraps; when all 10,000 numbers of a second are
+   * taken (the generator's busiest second — a weekly stock count of a large
+   * hospital — uses a few hundred) the id moves to the next second with a free
+   * number, so ids stay unique whatever the rate. Deterministic for a seed:
+   * ids are handed out in the generator's (deterministic) creation order.
+   */
+  nextEventId(fixmedins_code: string, t: number): string {
+    for (let sec = Math.floor(t / 1000); ; sec++) {
+      let bySec = this.msgSeq.get(sec)
+      if (!bySec) this.msgSeq.set(sec, (bySec = new Map()))
+      const n = bySec.get(fixmedins_code) ?? 0
+      if (n >= MSG_SEQ) continue
+      bySec.set(fixmedins_code, n + 1)
+      return `${fixmedins_code}${compactCn(sec * 1000)}${String((this.msgBase + n) % MSG_SEQ).padStart(4, '0')}`
+    }
+  }
+
+  /** Forgets the sequences of seconds before `t`: no event is created before the stream's floor. */
+  forgetEventIdsBefore(t: number): void {
+    const sec = Math.floor(t / 1000)
+    for (const k of this.msgSeq.keys()) if (k < sec) this.msgSeq.delete(k)
   }
 
   pickRegion(rng: Rng): GRegion {
@@ -287,7 +315,12 @@ function ageAt(brdyCn: number, atCn: number): number {
 
 /** 18-digit 身份证号: district + birth date + sequence (odd for men) + ISO 7064 MOD 11-2 check digit. */
 export function certnoFor(rng: Rng, district: string, brdy: string, gend: '1' | '2'): string {
-  let seq = rng.int(0, 998)
+  return residentId(district, brdy, gend, rng.int(0, 998))
+}
+
+/** An 18-digit resident ID (居民身份证号): district (6) + birthday + a sequence whose parity says the gender + check digit. */
+export function residentId(district: string, brdy: string, gend: '1' | '2', seq0: number): string {
+  let seq = seq0 % 999
   if ((seq % 2 === 1) !== (gend === '1')) seq++
   const body = `${district}${brdy.replace(/-/g, '')}${String(seq).padStart(3, '0')}`
   const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -322,6 +355,13 @@ export function isoCn(ms: number): string {
   const secs = Math.floor((shifted - day * DAY_MS) / 1000)
   return `${prefix}${two(Math.floor(secs / 3600))}:${two(Math.floor(secs / 60) % 60)}:${two(secs % 60)}+08:00`
 }
+
+/** China time as yyyyMMddHHmmss (the msgid's time part). */
+export function compactCn(ms: number): string {
+  return isoCn(ms).slice(0, 19).replace(/[-T:]/g, '')
+}
+
+const MSG_SEQ = 10_000
 
 /** Distance in km between two institutions (haversine). */
 export function distanceKm(a: Institution, b: Institution): number {

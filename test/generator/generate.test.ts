@@ -58,7 +58,7 @@ describe('generator: the stream', () => {
     expect(bad.slice(0, 3).map((r) => r.error?.issues[0])).toEqual([])
     events.forEach((e, i) => expect(topics[i]).toBe(e.event_type === 'inventory.movement' ? 'inventory' : 'claims'))
     expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length)
-    expect(new Set(events.map((e) => e.event_type))).toEqual(new Set(['visit.opened', 'fee.uploaded', 'fee.reversed', 'visit.closed', 'settlement.completed', 'settlement.reversed', 'inventory.movement']))
+    expect(new Set(events.map((e) => e.event_type))).toEqual(new Set(['visit.opened', 'visit.updated', 'fee.uploaded', 'fee.reversed', 'visit.closed', 'settlement.completed', 'settlement.reversed', 'inventory.movement']))
   })
 
   it('is in event-time order, in China time, inside [start, start + days)', () => {
@@ -136,6 +136,72 @@ describe('generator: the stream', () => {
     expect(of('settlement.reversed').length).toBeGreaterThan(0)
   })
 
+  it('speaks the national shape: an outpatient visit opens as 2201 and its visit upload (visit.updated) comes before any fee', () => {
+    const opened = new Map<string, EventOf<'visit.opened'>>()
+    const updated = new Map<string, EventOf<'visit.updated'>>()
+    let outpatient = 0
+    for (const e of events) {
+      if (e.event_type === 'visit.opened') opened.set(e.payload.mdtrt_id, e)
+      else if (e.event_type === 'visit.updated') {
+        expect(updated.has(e.payload.mdtrt_id)).toBe(false)
+        updated.set(e.payload.mdtrt_id, e)
+      } else if (e.event_type === 'fee.uploaded') {
+        const o = opened.get(e.payload.mdtrt_id)!
+        const inpatient = o.payload.med_type.startsWith('2') || o.payload.med_type === '52'
+        if (!inpatient) expect(updated.has(e.payload.mdtrt_id), e.payload.mdtrt_id).toBe(true)
+      }
+    }
+    for (const [id, o] of opened) {
+      const inpatient = o.payload.med_type.startsWith('2') || o.payload.med_type === '52'
+      if (inpatient) {
+        expect(updated.has(id)).toBe(false)
+        continue
+      }
+      outpatient++
+      expect(o.payload.med_type).toBe('11')
+      expect(o.payload.diagnoses).toEqual([])
+      const u = updated.get(id)!
+      expect(u.payload.med_type).toMatch(/^\d+$/)
+      expect(u.payload.diagnoses!.length === 0 || u.payload.diagnoses![0]!.maindiag_flag === '1').toBe(true)
+      expect(Date.parse(u.event_time)).toBeGreaterThan(Date.parse(o.event_time))
+    }
+    expect(outpatient).toBeGreaterThan(1000)
+    expect(new Set([...updated.values()].map((u) => u.payload.med_type))).toEqual(new Set(['11', '13', '14', '41', '51']))
+  })
+
+  it('uploads in charge batches, and withdraws an outpatient line only as its whole batch', () => {
+    const batchLines = new Map<string, string[]>()
+    const batchOf = new Map<string, string>()
+    const inpatient = new Set(of('visit.opened').filter((o) => o.payload.med_type.startsWith('2') || o.payload.med_type === '52').map((o) => o.payload.mdtrt_id))
+    for (const e of of('fee.uploaded')) {
+      const batches = new Set(e.payload.lines.map((l) => l['chrg_bchno'] as string))
+      expect(batches.size).toBe(1)
+      const [b] = batches
+      expect(b).toMatch(/^[0-9A-Za-z_-]{1,30}$/)
+      expect(batchLines.has(b!), b).toBe(false)
+      batchLines.set(b!, e.payload.lines.map((l) => l.feedetl_sn))
+      for (const l of e.payload.lines) batchOf.set(l.feedetl_sn, b!)
+    }
+    const outpatient = of('fee.reversed').filter((r) => !inpatient.has(r.payload.mdtrt_id))
+    expect(outpatient.length).toBeGreaterThan(0)
+    for (const r of outpatient) {
+      const sns = r.payload.feedetl_sns!
+      expect(batchLines.get(batchOf.get(sns[0]!)!)).toEqual(sns)
+    }
+  })
+
+  it('gives msgid-shaped event ids, far from running out of an institution-second\'s numbers', () => {
+    const perSecond = new Map<string, number>()
+    for (const e of events) {
+      expect(e.event_id).toMatch(/^[HP]\d{11}\d{14}\d{4}$/)
+      expect(e.event_id.slice(0, 12)).toBe(e.source.fixmedins_code)
+      expect(e.event_id.slice(12, 26)).toBe(e.event_time.slice(0, 19).replace(/[-T:]/g, ''))
+      const k = e.event_id.slice(0, 26)
+      perSecond.set(k, (perSecond.get(k) ?? 0) + 1)
+    }
+    expect([...perSecond.values()].reduce((a, b) => Math.max(a, b), 0)).toBeLessThan(2000)
+  })
+
   it('opens a visit before anything else of it happens', () => {
     const opened = new Set<string>()
     for (const e of events) {
@@ -168,7 +234,7 @@ describe('generator: persons', () => {
     expect(Math.max(...ages)).toBeGreaterThanOrEqual(85)
     expect(gen.persons.some((p) => p.death_date !== undefined)).toBe(true)
     expect(gen.persons.filter((p) => p.chronic_diseases.length > 0).length).toBeGreaterThan(50)
-    const medTypes = new Set<string>(visits.map((e) => e.payload.med_type))
+    const medTypes = new Set<string>([...visits, ...of('visit.updated')].map((e) => e.payload.med_type ?? '11'))
     for (const mt of ['11', '13', '14', '21', '41', '51', '52']) expect(medTypes.has(mt), mt).toBe(true)
   })
 })

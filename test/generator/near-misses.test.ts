@@ -52,11 +52,15 @@ describe('generator: near misses that later facts clear (issue 9)', () => {
       const [first, second] = nm.refs.feedetl_sns
       expect(nm.refs.feedetl_sns).toHaveLength(2)
       const evs = visitEvents(nm.refs.mdtrt_ids[0]!)
-      const upload = ofType(evs, 'fee.uploaded').find(({ e }) => e.payload.lines.some((l) => l.feedetl_sn === first))!
-      const lines = upload.e.payload.lines.filter((l) => l.feedetl_sn === first || l.feedetl_sn === second)
-      expect(lines).toHaveLength(2)
+      const uploadOf = (sn: string) => ofType(evs, 'fee.uploaded').find(({ e }) => e.payload.lines.some((l) => l.feedetl_sn === sn))!
+      const lines = [first, second].map((sn) => uploadOf(sn!).e.payload.lines.find((l) => l.feedetl_sn === sn)!)
       expect(lines[0]!.med_list_codg).toBe(lines[1]!.med_list_codg)
       expect(lines[0]!.fee_ocur_time).toBe(lines[1]!.fee_ocur_time)
+      // The line to be withdrawn went up in its own charge batch, at the same time as the rest (the national 2205 withdraws whole batches).
+      const upload = uploadOf(second!)
+      expect(upload.e.payload.lines).toHaveLength(1)
+      expect(lines[1]!['chrg_bchno']).not.toBe(lines[0]!['chrg_bchno'])
+      expect(upload.e.event_time).toBe(uploadOf(first!).e.event_time)
       const reversals = ofType(evs, 'fee.reversed')
       expect(reversals).toHaveLength(1)
       const rev = reversals[0]!

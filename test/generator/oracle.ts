@@ -78,6 +78,14 @@ export function oracle(events: readonly AnyEvent[], kb: KbData): OracleFinding[]
         })
         break
       }
+      case 'visit.updated': {
+        // The national shape: an outpatient visit's 医疗类别 and diagnoses arrive after its registration.
+        const v = visits.get(e.payload.mdtrt_id)!
+        if (e.payload.med_type !== undefined) v.med_type = e.payload.med_type
+        if (e.payload.diagnoses !== undefined) v.diagnoses = e.payload.diagnoses
+        if (e.payload.atddr_no !== undefined) v.atddr_no = e.payload.atddr_no
+        break
+      }
       case 'fee.uploaded': {
         const v = visits.get(e.payload.mdtrt_id)!
         for (const l of e.payload.lines) v.lines.set(l.feedetl_sn, { ...l, t: Date.parse(l.fee_ocur_time), reversed: false })
