@@ -85,6 +85,7 @@ export const FeedbackResponse = z.object({
   refmsg_time: z.string().describe('接收报文时间, yyyyMMddHHmmssSSS (China time)'),
   respond_time: z.string().describe('响应报文时间, yyyyMMddHHmmssSSS (China time)'),
   err_msg: z.string().describe('Why the transaction was refused; empty on success'),
+  error: z.string().optional().describe('On a refusal, fundwatch\'s own error code as its other routes answer it (BAD_REQUEST, UNAUTHORIZED, FORBIDDEN …); not a national field'),
   output: z.object({ recorded: z.array(FeedbackRecorded) }).nullable(),
 })
 export type FeedbackResponse = z.infer<typeof FeedbackResponse>

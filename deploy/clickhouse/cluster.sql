@@ -281,7 +281,7 @@ ALTER TABLE fundwatch.settlement_reversals_local ON CLUSTER '{cluster}' MATERIAL
 -- migration 9: national 3103 feedback
 CREATE TABLE IF NOT EXISTS fundwatch.precheck_findings ON CLUSTER '{cluster}' (
   alert_id String, fixmedins_code LowCardinality(String), admdvs LowCardinality(String),
-  detector_id LowCardinality(String), detector_version LowCardinality(String), first_answered DateTime64(3, 'UTC')
+  detector_id LowCardinality(String), detector_version LowCardinality(String), answered_at DateTime64(3, 'UTC')
   ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}') PARTITION BY tuple() ORDER BY (alert_id, fixmedins_code);
 
 CREATE TABLE IF NOT EXISTS fundwatch.national_feedback ON CLUSTER '{cluster}' (

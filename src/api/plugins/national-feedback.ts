@@ -28,13 +28,13 @@ const TRANSPORT = new Set([401, 403, 413, 429])
 export const nationalFeedbackPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { deps }) => {
   const r = f.withTypeProvider<ZodTypeProvider>()
   let serial = 0
-  const answer = (req: FastifyRequest, received: number, infcode: 0 | -1, err_msg: string, output: z.output<typeof FeedbackResponse>['output']): z.output<typeof FeedbackResponse> => {
+  const answer = (req: FastifyRequest, received: number, infcode: 0 | -1, err_msg: string, output: z.output<typeof FeedbackResponse>['output'], error?: string): z.output<typeof FeedbackResponse> => {
     const body = req.body as { mdtrtarea_admvs?: unknown } | undefined
     const division = typeof body?.mdtrtarea_admvs === 'string' && /^\d{6}$/.test(body.mdtrtarea_admvs) ? body.mdtrtarea_admvs : '000000'
     serial = (serial + 1) % 1e10
     return {
       infcode, inf_refmsgid: `${division}${stamp(received).slice(0, 14)}${String(serial).padStart(10, '0')}`,
-      refmsg_time: stamp(received), respond_time: stamp(deps.now()), err_msg: err_msg.slice(0, 200), output,
+      refmsg_time: stamp(received), respond_time: stamp(deps.now()), err_msg: err_msg.slice(0, 200), ...(error ? { error } : {}), output,
     }
   }
   const received = (req: FastifyRequest): number => (req as FastifyRequest & { fwReceived?: number }).fwReceived ?? deps.now()
@@ -54,9 +54,11 @@ export const nationalFeedbackPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = asy
       const status = err instanceof FundwatchError ? err.statusCode : (err.statusCode ?? 500)
       if (status >= 500) {
         deps.app.log.error({ err: { type: err.name, code: err.code, message: String(err.message).slice(0, 500) }, route: req.routeOptions.url }, 'national 3103 failed')
-        return reply.status(status === 503 ? 503 : 500).send(answer(req, received(req), -1, status === 503 ? 'the store did not answer; try again shortly' : 'internal error', null))
+        const unavailable = status === 503
+        return reply.status(unavailable ? 503 : 500).send(answer(req, received(req), -1, unavailable ? 'the store did not answer; try again shortly' : 'internal error', null, unavailable && err instanceof FundwatchError ? err.code : 'INTERNAL'))
       }
-      return reply.status(TRANSPORT.has(status) ? status : 200).send(answer(req, received(req), -1, err.message, null))
+      const code = err instanceof FundwatchError ? err.code : status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 429 ? 'RATE_LIMITED' : status === 401 ? 'UNAUTHORIZED' : status === 403 ? 'FORBIDDEN' : 'BAD_REQUEST'
+      return reply.status(TRANSPORT.has(status) ? status : 200).send(answer(req, received(req), -1, err.message, null, code))
     },
   }, async (req) => {
     const t0 = received(req)
