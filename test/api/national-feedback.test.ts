@@ -112,6 +112,12 @@ describe('national 3103 feedback', () => {
     expect([t.infcode, t.output]).toEqual([-1, null])
     expect(t.err_msg).toBe(`warns[0].warn_rslt_id: ${id} is not a warning given to ${INST_A2}`)
     expect(u.err_msg.replace('ffffffffffffffffffffffffffffffff', id)).toBe(t.err_msg)
+    // A stored 事中 alert of the first hospital: the same refusal, word for word.
+    const person = people(1, INST_A, 921)[0]!
+    await fx.ingest(eventsFor(person, 2, 'iso'))
+    const [stored] = await fx.app.store.query<{ alert_id: string }>(`SELECT alert_id FROM ${fx.app.store.t('alerts')} FINAL WHERE psn_no = {p:String} LIMIT 1`, { p: person.psn_no })
+    const theirAlert = FeedbackResponse.parse((await send(msg(INST_A2, [{ warn_rslt_id: stored!.alert_id, dspo_way: '2' }]), tokenA2)).json())
+    expect([theirAlert.infcode, theirAlert.err_msg.replace(stored!.alert_id, id)]).toEqual([-1, t.err_msg])
     // The institution's own token naming another institution in the envelope: refused too.
     const posing = FeedbackResponse.parse((await send(msg(INST_A2, [{ warn_rslt_id: id, dspo_way: '2' }]))).json())
     expect([posing.infcode, posing.err_msg]).toEqual([-1, `fixmedins_code ${INST_A2} is not an institution this token may answer for`])
