@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 import * as S from '../schemas/index.ts'
+import { FeedbackRequest, FeedbackResponse } from '../schemas/national-feedback.ts'
 
 const out = join(import.meta.dirname, '..', 'schemas', 'json')
 const targets: Record<string, z.ZodType> = {
@@ -18,6 +19,8 @@ const targets: Record<string, z.ZodType> = {
   'kb-person': S.Person,
   'kb-group': S.PayGroupRow,
   'kb-diagnosis': S.DiagnosisRow,
+  'national-3103-request': FeedbackRequest,
+  'national-3103-response': FeedbackResponse,
 }
 
 export function render(): Map<string, string> {

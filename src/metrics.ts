@@ -34,6 +34,7 @@ export class Metrics {
   readonly dlqRecords: Counter<'reason'>
   readonly ruleReloads: Counter<'outcome'>
   readonly precheckSeconds: Histogram<'outcome'>
+  readonly nationalFeedback: Counter<'detector' | 'dspo_way'>
   // --- operations (issue 12): HTTP, audit runs, freshness, build, memory ---
   readonly httpSeconds: Histogram<'method' | 'route' | 'status_class'>
   readonly auditLastRun: Gauge
@@ -83,6 +84,10 @@ export class Metrics {
     // Up to 10 s: in an outage the p99 must be able to read above the 1 s that
     // HIS systems time out at, not saturate at the top bucket.
     this.precheckSeconds = new Histogram({ name: 'fundwatch_precheck_seconds', help: 'Pre-check (事前) requests by outcome (findings, clean, refused = 4xx, error = 5xx)', labelNames: ['outcome'], registers: [r], buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] })
+    this.nationalFeedback = new Counter({
+      name: 'fundwatch_national_feedback_total', help: 'Institutions\' 3103 answers to warnings recorded (re-sends not counted), by detector and dspo_way (1 继续执行, 2 返回修改)',
+      labelNames: ['detector', 'dspo_way'], registers: [r],
+    })
     this.ruleReloads = new Counter({ name: 'fundwatch_rulebase_reloads_total', help: 'Rule-base reloads by outcome', labelNames: ['outcome'], registers: [r] })
 
     // --- operations (issue 12) ---
@@ -181,6 +186,7 @@ export class Metrics {
       for (const kind of ['threw', 'over_budget']) this.detectorErrors.inc({ detector, kind }, 0)
       for (const severity of Severity.options) this.alerts.inc({ detector, severity }, 0)
       this.alertRevisions.inc({ detector, status: 'updated', reason: '' }, 0)
+      for (const dspo_way of ['1', '2']) this.nationalFeedback.inc({ detector, dspo_way }, 0)
       for (const reason of WithdrawnReason.options) this.alertRevisions.inc({ detector, status: 'withdrawn', reason }, 0)
     }
   }

@@ -296,6 +296,20 @@ ALTER TABLE fundwatch.fee_lines_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT E
 
 ALTER TABLE fundwatch.fee_lines ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS chrg_bchno String DEFAULT '';
 
+-- migration 10: national 3103 feedback
+CREATE TABLE IF NOT EXISTS fundwatch.precheck_findings ON CLUSTER '{cluster}' (
+  alert_id String, fixmedins_code LowCardinality(String), admdvs LowCardinality(String),
+  detector_id LowCardinality(String), detector_version LowCardinality(String), answered_at DateTime64(3, 'UTC')
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}') PARTITION BY tuple() ORDER BY (alert_id, fixmedins_code);
+
+CREATE TABLE IF NOT EXISTS fundwatch.national_feedback ON CLUSTER '{cluster}' (
+  feedback_id String, alert_id String, fixmedins_code LowCardinality(String), admdvs LowCardinality(String),
+  detector_id LowCardinality(String), against LowCardinality(String), warn_type LowCardinality(String),
+  dspo_way LowCardinality(String), dspo_way_rea String, msgid String, opter_type LowCardinality(String),
+  opter String, opter_name String, inf_time DateTime64(3, 'UTC'), received_at DateTime64(3, 'UTC'), by_user String
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}') PARTITION BY tuple() ORDER BY (alert_id, feedback_id)
+  SETTINGS replicated_deduplication_window = 100000;
+
 -- retention, the documented defaults (docs/clickhouse.md#retention)
 ALTER TABLE fundwatch.events_local ON CLUSTER '{cluster}' MODIFY COLUMN raw TTL toDateTime(event_time) + INTERVAL 1827 DAY;
 
@@ -313,7 +327,8 @@ INSERT INTO fundwatch.schema_migrations (version, name, applied_at) VALUES
   (6, 'detector errors', now64(3)),
   (7, 'alert revisions', now64(3)),
   (8, 'reversals found by person', now64(3)),
-  (9, 'visit updates and cancellations; the charge batch of fee lines', now64(3));
+  (9, 'visit updates and cancellations; the charge batch of fee lines', now64(3)),
+  (10, 'national 3103 feedback', now64(3));
 
 INSERT INTO fundwatch.retention_applied (rule, days, applied_at) VALUES
   ('events_raw', 1827, now64(3)),

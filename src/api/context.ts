@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import type { App } from '../app.ts'
-import { revealDeep } from '../auth/mask.ts'
+import { personal, revealDeep } from '../auth/mask.ts'
 import { statedPurpose } from '../auth/purpose.ts'
 import { CASEWORK, canSee, STAFF, type Placement, type Principal } from '../auth/principal.ts'
 import type { User, Users } from '../auth/users.ts'
@@ -10,8 +10,9 @@ import type { AccessLog } from '../evidence/access-log.ts'
 import type { CaseService } from '../review/cases.ts'
 import type { ReviewService, StatusRow } from '../review/service.ts'
 import { alertsById, type StoredAlert } from '../store/alerts.ts'
+import type { FeedbackRow } from '../review/feedback.ts'
 import type { AlertSink } from '../pipeline/types.ts'
-import { AlertItem, type DegradedAlert, type Workflow } from './schemas.ts'
+import { AlertItem, type DegradedAlert, type Feedback, type Workflow } from './schemas.ts'
 
 /** What every API plugin works with, built once per server. */
 export interface ApiDeps {
@@ -99,6 +100,18 @@ export function alertMeta(a: StoredAlert) {
 }
 
 type AlertItemOut = z.output<typeof AlertItem>
+
+/** An institution's 3103 answer as the API shows it: the operator's name revealed only with the alert's own reveal. */
+export function feedbackItem(deps: ApiDeps, f: FeedbackRow, reveal = false): z.output<typeof Feedback> {
+  const iso = (ms: number) => new Date(ms).toISOString()
+  return {
+    feedback_id: f.feedback_id, alert_id: f.alert_id, fixmedins_code: f.fixmedins_code,
+    institution_name: deps.app.kb().institutions.get(f.fixmedins_code)?.name ?? null,
+    detector_id: f.detector_id, against: f.against, warn_type: f.warn_type, dspo_way: f.dspo_way, dspo_way_rea: f.dspo_way_rea,
+    msgid: f.msgid, opter_type: f.opter_type, opter: f.opter, opter_name: personal(f.opter_name, reveal),
+    inf_time: iso(f.inf_time), received_at: iso(f.received_at),
+  }
+}
 
 /** The feed's view of an alert: the detection, where it is, and its workflow now. */
 export function alertItem(deps: ApiDeps, a: StoredAlert, row: StatusRow | undefined, names: Map<string, string>, reveal = false): AlertItemOut {

@@ -142,6 +142,9 @@ export const DetectorInfo = z.object({
     alerts: z.number().int(), open: z.number().int(), confirmed: z.number().int(), dismissed: z.number().int(),
     precision: z.number().nullable().describe('confirmed / (confirmed + dismissed); null before any verdict'),
     amount_at_risk: Money,
+    answered: z.number().int().describe('Warnings (pre-check findings or alerts) the institutions answered with a 3103, each once by its latest answer'),
+    returned: z.number().int().describe('Of those, answered 2 返回修改 (sent back to be changed)'),
+    returned_rate: z.number().nullable().describe('returned / answered: the "returned for correction" rate; null before any answer'),
   }),
 })
 
@@ -180,8 +183,31 @@ export const WorkflowInfo = z.object({
   holidays: z.array(z.string()), workdays: z.array(z.string()),
 })
 
-/** GET /alerts/:id: the alert, its record and the claims behind it. */
-export const AlertDetail = z.object({ alert: AlertOrDegraded, history: z.array(Action), ...Claims, revealed: z.boolean() })
+/**
+ * An institution's 3103 answer to a warning (docs/national-feedback.md). The
+ * operator's name is masked like any name; the reason is the institution's
+ * free text, with any 18-digit ID number in it masked.
+ */
+export const Feedback = z.object({
+  feedback_id: z.string(),
+  alert_id: z.string().describe('The warning answered (warn_rslt_id = jr_id = alert_id)'),
+  fixmedins_code: z.string().describe('The institution that answered'),
+  institution_name: z.string().nullable(),
+  detector_id: z.string(),
+  against: z.enum(['alert', 'finding']).describe('alert: the 事中 alert existed when the answer came; finding: it answered the pre-check finding before the alert was stored'),
+  warn_type: z.enum(['1', '2']).describe('反馈类型: 1 事前 (3101), 2 事中 (3102)'),
+  dspo_way: z.enum(['1', '2']).describe('处理方式: 1 继续执行, 2 返回修改'),
+  dspo_way_rea: z.codec(z.string(), z.string(), { decode: (s) => s, encode: maskText }).describe('处理原因, as the institution wrote it (ID numbers masked)'),
+  msgid: z.string().describe('The 3103 message that carried it'),
+  opter_type: z.string(),
+  opter: z.string().describe('经办人: operator or terminal code'),
+  opter_name: MaskedName,
+  inf_time: Time.describe('When the institution sent it'),
+  received_at: Time,
+})
+
+/** GET /alerts/:id: the alert, its record, the institution's answers to it (3103) and the claims behind it. */
+export const AlertDetail = z.object({ alert: AlertOrDegraded, history: z.array(Action), feedback: z.array(Feedback), ...Claims, revealed: z.boolean() })
 
 export const CaseTotals = z.object({ alerts: z.number().int(), open_alerts: z.number().int(), amount_at_risk: Money, recovered_amount: Money, penalty_amount: Money })
 

@@ -8,6 +8,7 @@ import { loadPersons } from '../state/cache.ts'
 import { psnOf } from '../store/rows.ts'
 import type { Notice } from '../detect/types.ts'
 import { DAY_MS } from '../util/time.ts'
+import { recordAnswered } from '../review/feedback.ts'
 import { admitDraft } from './admission.ts'
 import { DisclosureScope } from './disclosure.ts'
 
@@ -35,7 +36,8 @@ const DRAFT_TYPES: ReadonlySet<AnyEvent['event_type']> = new Set(['visit.opened'
 /**
  * 事前提醒: runs the `pre`-stage detectors on a draft claim (contract events of
  * one person, not yet settled) against that person's stored history, and says
- * what they would flag — nothing is stored or published, and the processors'
+ * what they would flag — nothing of the draft is stored or published (only the
+ * ids of the findings answered, for the institution's 3103), and the processors'
  * person state is never touched (the history is loaded into a copy of its own).
  * Each event is validated exactly as the pipeline validates it; the caller may
  * only check claims of institutions in its scope (a hospital HIS: its own).
@@ -77,5 +79,7 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   // Every answer goes through the disclosure rule: the draft's institutions see their own records, nobody else's.
   const scope = new DisclosureScope(person, new Set(events.map((e) => e.ev.source.fixmedins_code)), kb, events.map((e) => e.ev.event_id))
   const list = [...findings.entries()].filter(([, f]) => f.alert.status !== 'withdrawn').map(([id, f]) => scope.disclose(f.alert, notices.get(id), f.eventTime))
+  // The ids answered, and to whom: an institution may answer them in a 3103 (src/review/feedback.ts). Nothing of the draft is kept.
+  await recordAnswered(app.store, list, kb, now)
   return { psn_no: psn, findings: list, violation: list.some((a) => a.result === 'violation') }
 }

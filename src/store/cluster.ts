@@ -50,6 +50,9 @@ export const PLACEMENT: Readonly<Record<string, { shardBy: string } | 'everywher
   cases: 'everywhere',
   evidence_access_log: 'everywhere',
   rulebase_changes: 'everywhere',
+  // Small, and read right after a 3103 writes them (the re-send check).
+  precheck_findings: 'everywhere',
+  national_feedback: 'everywhere',
   schema_migrations: 'everywhere',
   schema_migrations_lock: 'everywhere',
   retention_applied: 'everywhere',

@@ -323,6 +323,35 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE {db}.fee_lines ADD COLUMN IF NOT EXISTS chrg_bchno String DEFAULT ''`,
     ],
   },
+  {
+    version: 10,
+    name: 'national 3103 feedback',
+    statements: [
+      // The pre-check findings fundwatch answered, per institution it answered
+      // them to (POST /api/v1/precheck and the national 3101/3102): what lets a
+      // 3103 name a finding before its 事中 alert exists, and only the
+      // institution that was told of it. Identifiers only — the draft itself is
+      // still not stored. Answered again (every order re-runs 3101): the same row,
+      // with the latest answer time.
+      `CREATE TABLE IF NOT EXISTS {db}.precheck_findings (
+        alert_id String, fixmedins_code LowCardinality(String), admdvs LowCardinality(String),
+        detector_id LowCardinality(String), detector_version LowCardinality(String), answered_at ${T}
+      ) ENGINE = ReplacingMergeTree PARTITION BY tuple() ORDER BY (alert_id, fixmedins_code)`,
+      // The institutions' 3103 answers (docs/national-feedback.md): one row per
+      // warning answered, keyed by a deterministic id (institution, msgid,
+      // warn_rslt_id), written with that id as the insert deduplication token so
+      // a re-sent message keeps its first receipt. Stored by alert_id whether or
+      // not the alert exists yet (against = finding): the alert's page reads
+      // them by its id, so feedback given before the 事中 alert shows once it arrives.
+      `CREATE TABLE IF NOT EXISTS {db}.national_feedback (
+        feedback_id String, alert_id String, fixmedins_code LowCardinality(String), admdvs LowCardinality(String),
+        detector_id LowCardinality(String), against LowCardinality(String), warn_type LowCardinality(String),
+        dspo_way LowCardinality(String), dspo_way_rea String, msgid String, opter_type LowCardinality(String),
+        opter String, opter_name String, inf_time ${T}, received_at ${T}, by_user String
+      ) ENGINE = ReplacingMergeTree PARTITION BY tuple() ORDER BY (alert_id, feedback_id)
+      SETTINGS non_replicated_deduplication_window = 100000`,
+    ],
+  },
 ]
 
 /**

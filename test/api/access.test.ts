@@ -127,6 +127,14 @@ const ROUTES: RouteCase[] = [
   { route: 'PUT /api/v1/rules', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'PUT', '/api/v1/rules', { text: 'detectors: {}\n' }) },
   // Every role, each within its scope: the HIS (precheck) for its own hospital, staff to try a claim.
   { route: 'POST /api/v1/precheck', roles: [...ROLES], ok: 200, call: (w) => fx.call(w, 'POST', '/api/v1/precheck', { events: eventsFor(people(1, INST_A, 700)[0]!, 2, 'pc').slice(0, 2) }) },
+  // The HIS answers the warnings it was given (docs/national-feedback.md); staff read the answers.
+  {
+    route: 'POST /api/v1/national/3103', roles: ['precheck'], ok: 200, call: (w) => fx.call(w, 'POST', '/api/v1/national/3103', {
+      infno: '3103', msgid: `${INST_A}202603021400000001`, mdtrtarea_admvs: '370700', recer_sys_code: 'FSI_LOCAL', infver: 'V1.0', opter_type: '1',
+      opter: 'D1', opter_name: '赵医生', inf_time: '2026-03-02 14:00:00', fixmedins_code: INST_A, input: { data: { warn_type: '1', warns: [{ warn_rslt_id: '0'.repeat(32), dspo_way: '2' }] } },
+    }),
+  },
+  { route: 'GET /api/v1/national/feedback', roles: STAFF, ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/national/feedback') },
 ]
 
 /** One refused record (not JSON), stored once; its dlq_id. */

@@ -15,6 +15,7 @@ export type Workflow = z.input<typeof Api.Workflow>
 export type Decision = NonNullable<Workflow['decision']>
 export type AlertItem = z.input<typeof Api.AlertItem>
 export type Action = z.input<typeof Api.Action>
+export type Feedback = z.input<typeof Api.Feedback>
 export type Visit = z.input<typeof Api.Visit>
 export type Discharge = z.input<typeof Api.Discharge>
 export type FeeLine = z.input<typeof Api.FeeLine>

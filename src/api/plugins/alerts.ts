@@ -7,10 +7,11 @@ import { personal } from '../../auth/mask.ts'
 import { STAFF, unscoped, type Principal } from '../../auth/principal.ts'
 import { FundwatchError } from '../../errors.ts'
 import { loadClaims } from '../../evidence/claims.ts'
+import { feedbackFor } from '../../review/feedback.ts'
 import { Decision } from '../../review/service.ts'
 import { STATUSES } from '../../review/workflow.ts'
 import { FEED_SORTS, LIFECYCLES, listAlerts } from '../../store/alerts.ts'
-import { alertItem, alertItems, alertMeta, guardAlert, purposeOf, reveals, visibleAlert, who, type ApiDeps } from '../context.ts'
+import { alertItem, alertItems, alertMeta, feedbackItem, guardAlert, purposeOf, reveals, visibleAlert, who, type ApiDeps } from '../context.ts'
 import { AlertDetail, AlertId, AlertItem, AlertOrDegraded, Purpose, csv, errors } from '../schemas.ts'
 
 /** RFC 3339 with an offset, strictly as the wire contract has it (no `-1`, no `March 7`, no 30 February), in the years the store holds. */
@@ -82,12 +83,14 @@ export const alertsPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { d
     const reveal = reveals(req)
     // Logged before anything is read back: no record, no evidence.
     await deps.access.record(who(req), { action: 'view', object_type: 'alert', object_id: a.alert.alert_id, purpose: purposeOf(req), revealed: reveal })
-    const [states, names, history, claims] = await Promise.all([
+    const [states, names, history, claims, feedback] = await Promise.all([
       deps.review.states([a.alert.alert_id]), deps.directory.names(), deps.review.history(a.alert.alert_id), loadClaims(deps.app.store, [a.alert], deps.app.kb()),
+      feedbackFor(deps.app.store, [a.alert.alert_id]),
     ])
     return {
       alert: guardAlert(deps, alertItem(deps, a, states.get(a.alert.alert_id), names, reveal)),
       history,
+      feedback: feedback.map((f) => feedbackItem(deps, f, reveal)),
       ...claims,
       visits: claims.visits.map((v) => ({ ...v, certno: personal(v.certno, reveal), psn_name: personal(v.psn_name, reveal), brdy: personal(v.brdy, reveal) })),
       revealed: reveal,

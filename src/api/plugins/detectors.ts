@@ -8,21 +8,25 @@ import { FundwatchError } from '../../errors.ts'
 import { who, type ApiDeps } from '../context.ts'
 import { DetectorInfo, errors } from '../schemas.ts'
 import { money } from '../../util/money.ts'
+import { feedbackStats, type FeedbackStats } from '../../review/feedback.ts'
 
-interface Stats { alerts: number; amount: string; confirmed: number; dismissed: number; closed: number }
+interface Stats { alerts: number; amount: string; confirmed: number; dismissed: number; closed: number; feedback?: FeedbackStats }
 
 /**
  * Triage outcomes per detector, in the caller's scope: a decided alert counts
  * as confirmed, a dismissed one as a false positive. Untouched alerts are open.
+ * Beside them, the institutions' own answers (3103): how many warnings they
+ * answered and how many they sent back to be changed.
  */
 async function detectorStats(deps: ApiDeps, p: Principal): Promise<Map<string, Stats>> {
   const s = deps.app.store
   const scope = scopeSql(p, { admdvs: 'admdvs', fixmedins_code: 'fixmedins_code' })
-  const [alerts, verdicts] = await Promise.all([
+  const [alerts, verdicts, feedback] = await Promise.all([
     s.query<{ detector_id: string; alerts: string; amount: string }>(
       `SELECT detector_id, count() AS alerts, sum(amount_at_risk) AS amount FROM ${s.t('alerts')} FINAL WHERE ${scope.sql} AND status != 'withdrawn' GROUP BY detector_id`, scope.params),
     s.query<{ detector_id: string; confirmed: string; dismissed: string }>(
       `SELECT detector_id, countIf(status = 'decided') AS confirmed, countIf(status = 'dismissed') AS dismissed FROM ${s.t('alert_status')} FINAL WHERE ${scope.sql} GROUP BY detector_id`, scope.params),
+    feedbackStats(s, p),
   ])
   const out = new Map<string, Stats>()
   for (const a of alerts) out.set(a.detector_id, { alerts: Number(a.alerts), amount: money(a.amount), confirmed: 0, dismissed: 0, closed: 0 })
@@ -32,6 +36,11 @@ async function detectorStats(deps: ApiDeps, p: Principal): Promise<Map<string, S
     st.dismissed = Number(v.dismissed)
     st.closed = st.confirmed + st.dismissed
     out.set(v.detector_id, st)
+  }
+  for (const [id, fb] of feedback) {
+    const st = out.get(id) ?? { alerts: 0, amount: '0.00', confirmed: 0, dismissed: 0, closed: 0 }
+    st.feedback = fb
+    out.set(id, st)
   }
   return out
 }
@@ -50,6 +59,8 @@ function info(deps: ApiDeps, d: Detector, stats: Stats | undefined): z.output<ty
     stats: {
       alerts: st.alerts, open: Math.max(0, st.alerts - st.closed), confirmed: st.confirmed, dismissed: st.dismissed,
       precision: st.closed ? st.confirmed / st.closed : null, amount_at_risk: st.amount,
+      answered: st.feedback?.answered ?? 0, returned: st.feedback?.returned ?? 0,
+      returned_rate: st.feedback?.answered ? st.feedback.returned / st.feedback.answered : null,
     },
   }
 }

@@ -5,7 +5,7 @@ import { colon, counted, getLang, label, pick, t } from '../i18n.ts'
 import { announce, onLive } from '../live.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
-import { OPEN_STATUSES, isDegraded, type AlertDetail, type EvidenceLabels, type AlertItem, type FeeLine, type Settlement, type Status, type Workflow } from '../types.ts'
+import { OPEN_STATUSES, isDegraded, type AlertDetail, type EvidenceLabels, type AlertItem, type FeeLine, type Feedback, type Settlement, type Status, type Workflow } from '../types.ts'
 import { atRisk, fail, lifecycleTag, toast } from '../ui.ts'
 import { chooseForward, confirmMove, forwardMoves, movesFrom, moveLabel, performMove, statusLabel, type Move } from '../workflow.ts'
 import { evidenceLabel } from '../../../src/detect/evidence.ts'
@@ -87,6 +87,7 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
         h('aside', { class: 'side' },
           workflowPanel(a, d),
           canCase ? h('section', { class: 'panel' }, h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => void newCase(a) }, t('cases.new')))) : null,
+          feedbackPanel(d),
           personPanel(d),
           historyPanel(d))))
   }
@@ -174,6 +175,26 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
         h('tr', null, h('th', null, getLang() === 'zh' ? '身份证号' : 'ID number'), h('td', { class: 'mono', id: 'certno' }, v.certno || '—')),
         h('tr', null, h('th', null, getLang() === 'zh' ? '性别' : 'Sex'), h('td', null, v.gend === '1' ? (getLang() === 'zh' ? '男' : 'M') : v.gend === '2' ? (getLang() === 'zh' ? '女' : 'F') : '—')),
         h('tr', null, h('th', null, getLang() === 'zh' ? '出生' : 'Born'), h('td', { class: 'mono' }, v.brdy || '—')))))
+  }
+
+  /**
+   * The institution's own answers to the warning (national 3103), beside the
+   * review: continued as written, with its reason, or sent back for correction.
+   * Given before the alert was stored, it was an answer to the pre-check; it shows all the same.
+   */
+  function feedbackPanel(d: Detail): HTMLElement {
+    const items = [...d.feedback].sort((x, y) => (x.received_at < y.received_at ? 1 : -1))
+    const item = (f: Feedback) => h('li', { 'data-feedback': f.feedback_id, 'data-dspo-way': f.dspo_way },
+      h('div', null,
+        h('span', { class: `tag ${f.dspo_way === '2' ? 'violation' : 'confirmed'}` }, t(f.dspo_way === '2' ? 'fb.returned' : 'fb.continued')), ' ',
+        h('span', { class: 'faint' }, t(f.warn_type === '2' ? 'fb.in' : 'fb.pre')), ' · ',
+        f.institution_name ?? '', ' ', h('span', { class: 'mono faint' }, f.fixmedins_code)),
+      f.dspo_way_rea ? h('div', { class: 'fb-reason' }, `${t('fb.reason')}${colon()}${f.dspo_way_rea}`) : f.dspo_way === '1' ? h('div', { class: 'faint' }, t('fb.noReason')) : null,
+      h('div', { class: 'when' }, `${t('fb.operator')}${colon()}${f.opter_name} `, h('span', { class: 'mono faint' }, f.opter), ` · ${t('fb.sent')} ${when(f.inf_time)}`),
+      f.against === 'finding' ? h('div', { class: 'faint', style: 'font-size:11px' }, t('fb.againstFinding')) : null)
+    return h('section', { class: 'panel', id: 'feedback' },
+      h('h2', null, t('fb.title')),
+      items.length ? h('ul', { class: 'history' }, items.map(item)) : h('div', { class: 'body faint' }, t('fb.none')))
   }
 
   function historyPanel(d: Detail): HTMLElement {

@@ -7,8 +7,10 @@ import { fail } from '../ui.ts'
 
 // The rule catalog: what each detector looks for, its parameters (documented
 // by its own zod schema, served as JSON Schema), and how its alerts fared in
-// review — precision = confirmed / (confirmed + dismissed). One line per
-// detector; a click opens its description, policy basis and parameters.
+// review — precision = confirmed / (confirmed + dismissed) — and, beside it,
+// how the institutions answered its warnings: the share they sent back for
+// correction (3103 返回修改). One line per detector; a click opens its
+// description, policy basis and parameters.
 
 function show(v: unknown): string {
   if (v === undefined) return '—'
@@ -22,7 +24,7 @@ export function detectorsView(root: HTMLElement): () => void {
     if (disposed) return
     const zh = getLang() === 'zh'
     const list = [...detectors].sort((a, b) => b.stats.alerts - a.stats.alerts || a.id.localeCompare(b.id))
-    const COLS = 10
+    const COLS = 11
     const rows = list.flatMap((d) => {
       const props = d.params_schema.properties ?? {}
       const more = h('tr', { class: 'more hidden', 'data-more': d.id },
@@ -53,6 +55,8 @@ export function detectorsView(root: HTMLElement): () => void {
         h('td', { class: 'num' }, h('div', { class: 'row', style: 'justify-content:flex-end' },
           h('span', { class: 'precision' }, pct(d.stats.precision)),
           h('div', { class: 'bar', style: 'min-width:60px' }, h('i', { style: `width:${Math.round((d.stats.precision ?? 0) * 100)}%` })))),
+        h('td', { class: 'num', title: `${d.stats.returned} / ${d.stats.answered}` }, h('span', { class: 'returned' }, pct(d.stats.returned_rate)),
+          d.stats.answered ? h('span', { class: 'faint' }, ` (${d.stats.returned}/${d.stats.answered})`) : null),
         h('td', { class: 'num' }, money(d.stats.amount_at_risk)))
       const caret = h('span', { class: 'faint' }, '▸')
       line.firstElementChild!.prepend(caret, ' ')
@@ -63,8 +67,8 @@ export function detectorsView(root: HTMLElement): () => void {
       h('section', { class: 'panel' },
         h('table', { class: 'grid', id: 'detectors' },
           h('thead', null, h('tr', null,
-            ['det.name', 'det.id', 'det.stages', 'det.enabled', 'det.alerts', 'status.open', 'det.confirmed', 'det.dismissed', 'det.precision', 'feed.amount'].map((k, i) =>
-              h('th', { class: i >= 4 ? 'num' : '' }, t(k as Parameters<typeof t>[0]))))),
+            ['det.name', 'det.id', 'det.stages', 'det.enabled', 'det.alerts', 'status.open', 'det.confirmed', 'det.dismissed', 'det.precision', 'det.returned', 'feed.amount'].map((k, i) =>
+              h('th', { class: i >= 4 ? 'num' : '', title: k === 'det.returned' ? t('det.returnedHint') : null }, t(k as Parameters<typeof t>[0]))))),
           h('tbody', null, rows))))
   }).catch((e: unknown) => {
     if (!disposed) fail(e)
