@@ -27,7 +27,7 @@ const QTY = /^\d{1,12}(\.\d{1,4})?$/
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/
 const DATE = /^\d{4}-\d\d-\d\d$/
 const ID40 = /^[0-9A-Za-z_-]{1,40}$/
-const CLAIM_TYPES = ['visit.opened', 'fee.uploaded', 'fee.reversed', 'visit.closed', 'settlement.completed', 'settlement.reversed']
+const CLAIM_TYPES = ['visit.opened', 'visit.updated', 'visit.cancelled', 'fee.uploaded', 'fee.reversed', 'visit.closed', 'settlement.completed', 'settlement.reversed']
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the oracle reads arbitrary JSON, field by field
 type Loose = any
@@ -61,8 +61,18 @@ function contractViolations(e: unknown, oldForm = false): string[] {
     case 'visit.opened':
       need(typeof p.mdtrt_id === 'string' && ID40.test(p.mdtrt_id), 'mdtrt_id')
       need(validTime(p.begntime), 'begntime')
-      need(isObj(p.psn) && validDate(p.psn.brdy), 'psn.brdy')
+      // psn is optional (the national 2201/2401 carry no birthday); when sent, it has one.
+      need(p.psn === undefined || (isObj(p.psn) && validDate(p.psn.brdy)), 'psn.brdy')
       need(Array.isArray(p.diagnoses), 'diagnoses')
+      break
+    case 'visit.updated':
+      need(typeof p.mdtrt_id === 'string' && ID40.test(p.mdtrt_id), 'mdtrt_id')
+      need(['med_type', 'diagnoses', 'adm_dept_codg', 'atddr_no'].some((k) => p[k] !== undefined), 'something to update')
+      need(p.diagnoses === undefined || Array.isArray(p.diagnoses), 'diagnoses')
+      break
+    case 'visit.cancelled':
+      need(typeof p.mdtrt_id === 'string' && ID40.test(p.mdtrt_id), 'mdtrt_id')
+      need(p.cancels === 'visit' || p.cancels === 'discharge', 'cancels')
       break
     case 'fee.uploaded': {
       need(Array.isArray(p.lines) && p.lines.length >= 1, 'lines')
@@ -84,7 +94,10 @@ function contractViolations(e: unknown, oldForm = false): string[] {
       break
     }
     case 'fee.reversed':
-      need(Array.isArray(p.feedetl_sns) && p.feedetl_sns.length >= 1 && p.feedetl_sns.every((s: unknown) => typeof s === 'string' && ID40.test(s)), 'feedetl_sns')
+      // The lines, or a charge batch (national 2205) the pipeline resolves into lines.
+      need(p.feedetl_sns !== undefined || p.chrg_bchno !== undefined, 'feedetl_sns or chrg_bchno')
+      need(p.feedetl_sns === undefined || (Array.isArray(p.feedetl_sns) && p.feedetl_sns.length >= 1 && p.feedetl_sns.every((s: unknown) => typeof s === 'string' && ID40.test(s))), 'feedetl_sns')
+      need(p.chrg_bchno === undefined || (typeof p.chrg_bchno === 'string' && /^[0-9A-Za-z_-]{1,30}$/.test(p.chrg_bchno)), 'chrg_bchno')
       break
     case 'visit.closed':
       need(validTime(p.endtime), 'endtime')
