@@ -4,7 +4,7 @@
 // `--check` fails when the committed doc has drifted, without writing.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { INV_CHG_KINDS, TRANSACTIONS, type FieldRule, type TxRule } from '../src/national/mapping.ts'
+import { INV_CHG_KINDS, NOT_CARRIED, TRANSACTIONS, type FieldRule, type TxRule } from '../src/national/mapping.ts'
 import { ALIASES, ENVELOPE_EXTRAS, EXP_CONTENT_NAMES, MED_TYPE_CODES, OUTPUT_ALIASES, RESIDENT_ID_CERT_TYPES } from '../src/national/variants.ts'
 
 const file = join(import.meta.dirname, '..', 'docs', 'national.md')
@@ -56,6 +56,8 @@ export function renderMapping(): string {
   }
   out.push('', '3502 `inv_chg_type` → `kind`:', '', '| inv_chg_type | kind |', '|---|---|')
   for (const [k, v] of Object.entries(INV_CHG_KINDS)) out.push(`| ${k} | ${code(v)} |`)
+  out.push('', 'Contract fields no transaction carries:', '', '| field | why |', '|---|---|')
+  for (const [k, v] of Object.entries(NOT_CARRIED)) out.push(`| ${code(k)} | ${cell(v)} |`)
   return out.join('\n')
 }
 

@@ -315,4 +315,13 @@ export const TRANSACTIONS: readonly TxRule[] = [
   },
 ]
 
+/**
+ * Contract fields no national transaction carries (`event_type.field`), and
+ * why; every other field of every contract payload has a row above (checked by
+ * test/national/adapter.test.ts, listed in docs/national.md).
+ */
+export const NOT_CARRIED: Readonly<Record<string, string>> = {
+  'inventory.movement.mdtrt_id': '3505/3506 carry the settlement (setl_id) and the pharmacy\'s own mdtrt_sn, not the platform\'s visit id',
+}
+
 export const TX_BY_INFNO: ReadonlyMap<string, TxRule> = new Map(TRANSACTIONS.map((t) => [t.infno, t]))

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import type { z } from 'zod'
+import { AnyEvent, FeeLine } from '../../schemas/index.ts'
 import { SPEC } from '../../src/national/spec.ts'
-import { TRANSACTIONS } from '../../src/national/mapping.ts'
+import { NOT_CARRIED, TRANSACTIONS } from '../../src/national/mapping.ts'
 import { decodeRecord, eventsOf, fixture, fixtureNames, line, only, reason } from './helpers.ts'
 
 /**
@@ -203,6 +205,21 @@ describe('identity, time, sender, person', () => {
     expect(reason(o)).toBe('national.missing@2207.setlinfo.setl_time')
   })
 
+  it('3501–3506: one event per row when a node holds several (msgid.1, msgid.2)', () => {
+    const r = fixture('samples/3503')
+    const row = r.request.input.purcinfo
+    r.request.input.purcinfo = [row, { ...row, fixmedins_bchno: 'PC20240306003', purc_retn_cnt: '50.0000' }]
+    expect(eventsOf(r).map((e) => [e.event_id, (e.payload as { batch_no: string }).batch_no])).toEqual([
+      ['P37070200017202403061001000025.1', 'PC20240306002'], ['P37070200017202403061001000025.2', 'PC20240306003'],
+    ])
+  })
+
+  it('2203A exists in Jiangxi only: its Jiangxi requiredness applies', () => {
+    const r = fixture('samples/2203A')
+    delete r.request.input.mdtrtinfo.med_type
+    expect(reason(r)).toBe('national.missing@2203A.mdtrtinfo.med_type')
+  })
+
   it('a bare request (no "request" key) is taken as request-only', () => {
     expect(only(fixture('samples/2202').request, 'visit.cancelled').payload.cancels).toBe('visit')
     expect(only(fixture('samples/2405').request, 'visit.cancelled').payload.cancels).toBe('discharge')
@@ -319,5 +336,20 @@ describe('the mapping table', () => {
   it('names every transaction of the interface summary, with an event or the reason it is ignored', () => {
     expect(TRANSACTIONS.map((t) => t.infno).sort()).toEqual(Object.keys(SPEC).sort())
     for (const t of TRANSACTIONS) expect(Boolean(t.event) !== Boolean(t.ignored)).toBe(true)
+  })
+
+  it('covers every field of every contract payload (and fee line), or says why the transactions cannot carry it', () => {
+    const uncovered: string[] = []
+    for (const member of AnyEvent.options) {
+      const type = (member.shape.event_type as z.ZodLiteral<string>).value
+      const payload = Object.keys((member.shape.payload as z.ZodObject).shape)
+      const rules = TRANSACTIONS.filter((t) => t.event === type || (t.refunds && type === 'fee.reversed'))
+      const mapped = new Set(rules.flatMap((t) => (t.payload ?? []).map((r) => r.to)))
+      if (rules.some((t) => t.lines)) mapped.add('lines')
+      for (const f of payload) if (!mapped.has(f) && !NOT_CARRIED[`${type}.${f}`]) uncovered.push(`${type}.${f}`)
+    }
+    const lineFields = new Set(TRANSACTIONS.flatMap((t) => (t.lines ?? []).map((r) => r.to)))
+    for (const f of Object.keys(FeeLine.shape)) if (!lineFields.has(f)) uncovered.push(`fee.uploaded.lines.${f}`)
+    expect(uncovered).toEqual([])
   })
 })
