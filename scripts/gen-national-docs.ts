@@ -88,6 +88,7 @@ if (process.argv.includes('--check')) {
     console.error('docs/national.md is out of date with src/national/mapping.ts: run `npm run docs`')
     process.exit(1)
   }
+  console.log('docs/national.md matches src/national (mapping and variants)')
 } else if (next !== doc) {
   writeFileSync(file, next)
   console.log('wrote docs/national.md')
