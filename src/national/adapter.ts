@@ -231,12 +231,18 @@ function groupByVisit(rows: Obj[], infno: string, node: string): Obj[][] {
   return [...groups.values()]
 }
 
+const knownCache = new Map<string, Set<string>>()
+
 /** Known fields of a node (the spec's, and their provincial spellings): what is not among them passes through. */
 function knownFields(infno: string, node: string): Set<string> {
+  const key = `${infno}.${node}`
+  const cached = knownCache.get(key)
+  if (cached) return cached
   const known = new Set<string>()
   for (const sn of SPEC[infno] ?? []) if (sn.node === node && sn.direction === 'input') for (const f of sn.fields) known.add(f[0])
   for (const g of ALIASES[`${infno}.${node}`] ?? []) for (const n of g) known.add(n)
   for (const n of EXP_CONTENT_NAMES) known.delete(n)
+  knownCache.set(key, known)
   return known
 }
 
