@@ -15,6 +15,7 @@ export class Metrics {
   readonly eventsIn: Counter<'type'>
   readonly feeLinesIn: Counter
   readonly rejected: Counter<'reason'>
+  readonly nationalIgnored: Counter<'infno' | 'reason'>
   readonly dataQuality: Counter<'reason'>
   readonly alerts: Counter<'detector' | 'severity'>
   readonly alertRevisions: Counter<'detector' | 'status' | 'reason'>
@@ -56,6 +57,10 @@ export class Metrics {
     this.eventsIn = new Counter({ name: 'fundwatch_events_in_total', help: 'Valid events processed, by event type', labelNames: ['type'], registers: [r] })
     this.feeLinesIn = new Counter({ name: 'fundwatch_fee_lines_in_total', help: 'Fee lines processed', registers: [r] })
     this.rejected = new Counter({ name: 'fundwatch_events_rejected_total', help: 'Records rejected to the dead-letter sink, by reason', labelNames: ['reason'], registers: [r] })
+    this.nationalIgnored = new Counter({
+      name: 'fundwatch_national_ignored_total', help: 'National transactions taken but holding no fact (pre-settlement 2206/2303, 3101–3103; reason failed: the platform answered infcode ≠ 0), by infno',
+      labelNames: ['infno', 'reason'], registers: [r],
+    })
     this.dataQuality = new Counter({ name: 'fundwatch_data_quality_total', help: 'Events stored but flagged in the data_quality table (they name facts never received), by reason', labelNames: ['reason'], registers: [r] })
     this.alerts = new Counter({ name: 'fundwatch_alerts_total', help: 'Alerts raised (revision 1), by detector and severity', labelNames: ['detector', 'severity'], registers: [r] })
     this.alertRevisions = new Counter({

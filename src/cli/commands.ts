@@ -103,10 +103,13 @@ export const COMMANDS: readonly Command[] = [
     args: '<file.jsonl>',
     positionals: { min: 1, max: 1 },
     summary: 'replay a JSON-lines event file through the pipeline into the store (progress, summary)',
-    help: 'Records that fail validation are stored in the dead_letters table with their reason;\nthe summary says how many and `fundwatch dlq list` shows them.',
-    flags: { kb: KB, rules: RULES, 'data-dir': DATA_DIR, 'batch-size': { type: 'string', value: 'n', help: 'records per batch (FUNDWATCH_BATCH_SIZE, default 10000)' } },
+    help: 'Records that fail validation are stored in the dead_letters table with their reason;\nthe summary says how many and `fundwatch dlq list` shows them.\n--format national reads one logged national platform transaction a line (docs/national.md).',
+    flags: {
+      kb: KB, rules: RULES, 'data-dir': DATA_DIR, 'batch-size': { type: 'string', value: 'n', help: 'records per batch (FUNDWATCH_BATCH_SIZE, default 10000)' },
+      format: { type: 'string', value: 'contract|national', help: 'what a line is: a contract event (default) or a national transaction {"request", "response"}' },
+    },
     env: [...STORE_ENV, 'FUNDWATCH_BATCH_SIZE', 'FUNDWATCH_MAX_RECORD_BYTES', 'FUNDWATCH_MAX_LINES_PER_EVENT'],
-    run: async (f: { 'batch-size'?: string }, [file]) => (await import('./replay.ts')).replay(file!, f),
+    run: async (f: { 'batch-size'?: string; format?: string }, [file]) => (await import('./replay.ts')).replay(file!, f),
   }),
   command({
     name: 'generate',
@@ -131,7 +134,7 @@ export const COMMANDS: readonly Command[] = [
   }),
   command({
     name: 'run',
-    summary: 'Kafka processor: consume the claims and inventory topics as one consumer-group member',
+    summary: 'Kafka processor: consume the claims, inventory and national topics as one consumer-group member',
     help: 'Needs KAFKA_BROKERS. Serves /metrics and the probes on METRICS_PORT, else the whole API\non PORT (PORT=0: no HTTP). Stops on SIGINT/SIGTERM after the batch in flight.',
     flags: { kb: KB, rules: RULES, 'data-dir': DATA_DIR, port: PORT, 'from-latest': { type: 'boolean', help: 'a new consumer group starts at the end of the topics (default: the beginning)' } },
     env: ['KAFKA_BROKERS', ...SECURED_KAFKA_ENV, 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_GROUP', 'FUNDWATCH_FETCH_MAX_BYTES', 'FUNDWATCH_SESSION_TIMEOUT_MS', 'FUNDWATCH_MAX_RECORD_BYTES', 'FUNDWATCH_MAX_LINES_PER_EVENT', 'METRICS_PORT', 'PORT', 'HOST', ...STORE_ENV],

@@ -9,8 +9,9 @@ import { topicNames } from './topics.ts'
 import type { FaultHook, FaultPoint, RunSummary } from '../pipeline/pipeline.ts'
 
 /**
- * The processor role: one consumer-group member on the claims and inventory
- * topics, feeding the shared pipeline, with alerts and dead letters produced
+ * The processor role: one consumer-group member on the claims, inventory and
+ * national transaction topics (the last read by the national adapter,
+ * docs/national.md), feeding the shared pipeline, with alerts and dead letters produced
  * to their topics before offsets are committed.
  */
 export async function runProcessor(app: App, signal: AbortSignal, opts: { brokers?: string; fromBeginning?: boolean; fault?: FaultHook; membership?: GroupMembership } = {}): Promise<RunSummary> {
@@ -21,7 +22,7 @@ export async function runProcessor(app: App, signal: AbortSignal, opts: { broker
   const producer = await kafkaProducer(kafka)
   try {
     const source = kafkaSource({
-      kafka, groupId: app.config.groupId, topics: [topics.claims, topics.inventory], metrics: app.metrics, log: app.log,
+      kafka, groupId: app.config.groupId, topics: [topics.claims, topics.inventory, topics.national], formats: { [topics.national]: 'national' }, metrics: app.metrics, log: app.log,
       fromBeginning: opts.fromBeginning ?? true,
       maxBytesPerPartition: app.config.fetchMaxBytes,
       sessionTimeoutMs: app.config.sessionTimeoutMs,

@@ -2,12 +2,14 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
 import type { FaultHook } from '../pipeline/pipeline.ts'
-import type { Source, SourceBatch, SourceRecord } from '../pipeline/types.ts'
+import type { Source, SourceBatch, SourceFormat, SourceRecord } from '../pipeline/types.ts'
 
 export interface KafkaSourceOptions {
   kafka: Kafka
   groupId: string
   topics: string[]
+  /** How each topic's records are read (src/pipeline/formats.ts); a topic not named here carries contract events. */
+  formats?: Readonly<Record<string, SourceFormat>>
   metrics: Metrics
   log: Logger
   /** Called with "topic/partition" owners this member lost in a rebalance: their person state now lives elsewhere. */
@@ -84,12 +86,14 @@ export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consume
           const topic = batch.topic
           const partition = batch.partition
           const owner = `${topic}/${partition}`
+          const format = o.formats?.[topic]
           const records: SourceRecord[] = batch.messages.map((m) => ({
             value: m.value ?? Buffer.alloc(0),
             key: m.key?.toString('utf8') ?? null,
             pos: `${owner}/${m.offset}`,
             owner,
             headers: m.headers ? Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, String(v ?? '')])) : undefined,
+            ...(format ? { format } : {}),
           }))
           const next = (BigInt(batch.lastOffset()) + 1n).toString()
           o.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()))

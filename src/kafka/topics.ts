@@ -14,6 +14,12 @@ export const TOPICS = {
   claims: 'fundwatch.claims.v1',
   /** 进销存 inventory movements, keyed by `fixmedins_code`. */
   inventory: 'fundwatch.inventory.v1',
+  /**
+   * The national platform's transaction log (docs/national.md): one
+   * `{"request", "response"}` a record, keyed by `psn_no` where the
+   * transaction has one, else `fixmedins_code`.
+   */
+  national: 'fundwatch.national.v1',
   /** Alerts fundwatch writes, keyed by `fixmedins_code`; the same document as in ClickHouse. */
   alerts: 'fundwatch.alerts.v1',
   /** Rejected input with a machine-readable reason, keyed by the original key. */

@@ -27,9 +27,8 @@ export interface DecodeOptions {
 
 export const DEFAULT_DECODE: DecodeOptions = { maxBytes: 1 << 20, maxLines: MAX_LINES_PER_EVENT, futureToleranceMs: 24 * 3600_000, now: Date.now }
 
-export type Decoded =
-  | { ok: true; event: AnyEvent; eventTime: number; text: string }
-  | { ok: false; reason: string; detail: string }
+export interface DecodeFailure { ok: false; reason: string; detail: string }
+export type Decoded = { ok: true; event: AnyEvent; eventTime: number; text: string } | DecodeFailure
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES)
 
@@ -42,18 +41,42 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES)
  * to act on and still a bounded label set for metrics.
  */
 export function decode(bytes: Buffer, opts: DecodeOptions = DEFAULT_DECODE): Decoded {
+  const r = readJson(bytes, opts)
+  if (!r.ok) return r
+  return validateEvent(r.json, r.text, opts)
+}
+
+/**
+ * The steps every source format shares: size, blank, UTF-8, JSON. The JSON is
+ * returned as parsed (any value); what shape it must have is the format's say.
+ */
+export function readJson(bytes: Buffer, opts: DecodeOptions = DEFAULT_DECODE): { ok: true; json: unknown; text: string } | DecodeFailure {
   if (bytes.length > opts.maxBytes) return fail('oversized', `${bytes.length} bytes > limit ${opts.maxBytes}`)
   // Empty and whitespace-only are the same thing, a blank record (a file source skips blank lines and counts them).
   if (isBlank(bytes)) return fail('empty', bytes.length === 0 ? 'empty record' : `blank record (${bytes.length} bytes of whitespace)`)
   if (!isUtf8(bytes)) return fail('bad_encoding', 'not valid UTF-8')
   const text = bytes.toString('utf8')
-  let json: unknown
   try {
-    json = JSON.parse(text)
+    return { ok: true, json: JSON.parse(text) as unknown, text }
   } catch (e) {
     return fail('not_json', (e as Error).message)
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return fail('not_object', `top level is ${json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`}, not an object`)
+}
+
+/** Describes a JSON value that is not an object, for the not_object reason. */
+export function notObject(json: unknown): string | undefined {
+  if (typeof json === 'object' && json !== null && !Array.isArray(json)) return undefined
+  return `top level is ${json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`}, not an object`
+}
+
+/**
+ * A parsed contract event → the validated event, or a machine-readable reason.
+ * Used for records in the contract format and for the events an adapter maps
+ * from another format (src/national/), so both meet the same contract.
+ */
+export function validateEvent(json: unknown, text: string, opts: DecodeOptions = DEFAULT_DECODE): Decoded {
+  const shape = notObject(json)
+  if (shape) return fail('not_object', shape)
   const obj = json as Record<string, unknown>
   // Checked before the schema so the reason says what is wrong instead of "no union member matched".
   if (typeof obj.event_type !== 'string') return fail(obj.event_type === undefined ? 'missing_event_type' : 'schema.invalid_type@event_type', 'event_type must be a string')
@@ -123,7 +146,7 @@ export function isBlank(bytes: Uint8Array): boolean {
 export const MAX_PROBLEMS = 10
 
 /** Every schema problem of the record (up to MAX_PROBLEMS, one a line) in the detail; the first is the reason. */
-function zodFail(err: z.ZodError): Decoded {
+function zodFail(err: z.ZodError): DecodeFailure {
   const issue = err.issues[0]!
   const path = issue.path.map((p) => (typeof p === 'number' ? '*' : String(p))).join('.')
   const custom = issue.code === 'custom' ? (issue.params as { reason?: string } | undefined)?.reason : undefined
@@ -135,6 +158,6 @@ function zodFail(err: z.ZodError): Decoded {
   return fail(path ? `${code}@${path}` : code, lines.join('\n'))
 }
 
-function fail(reason: string, detail: string): Decoded {
+function fail(reason: string, detail: string): DecodeFailure {
   return { ok: false, reason, detail: detail.slice(0, 2500) }
 }

@@ -12,7 +12,8 @@ import { TABLES, addEventRows, alertRow, dataQualityRow, emptyRows, psnOf, type 
 import type { Store } from '../store/store.ts'
 import { DAY_MS, chTime, cnIso } from '../util/time.ts'
 import { Admission, checkEvent, contentHash, type Candidate } from './admit.ts'
-import { DEFAULT_DECODE, decode, type DecodeOptions } from './decode.ts'
+import { DEFAULT_DECODE, type DecodeOptions } from './decode.ts'
+import { DECODERS } from './formats.ts'
 import type { AlertSink, DeadLetterOut, DeadLetterSink, Source, SourceBatch, SourceRecord } from './types.ts'
 
 export interface PipelineDeps {
@@ -47,6 +48,8 @@ export interface PreparedBatch {
   detectorErrors: DetectorError[]
   events: number
   feeLines: number
+  /** Records that held no event by design (a national transaction that is not a fact), by transaction: counted, neither stored nor dead letters. */
+  ignored: { infno: string; reason: string }[]
 }
 
 export interface RunSummary {
@@ -59,6 +62,8 @@ export interface RunSummary {
   rejectedByReason: Record<string, number>
   /** Blank lines of a file (empty or whitespace only): skipped, not records, not dead letters. */
   blankLines: number
+  /** National transactions that are not facts (pre-settlement, 3101–3103, failed on the platform): no events, no dead letters. */
+  ignored: number
 }
 
 /**
@@ -81,7 +86,7 @@ export class Pipeline {
   }
 
   async run(source: Source, signal: AbortSignal, onBatch?: (p: PreparedBatch, sum: Readonly<RunSummary>) => void): Promise<RunSummary> {
-    const sum: RunSummary = { batches: 0, records: 0, events: 0, feeLines: 0, rejected: 0, alerts: 0, rejectedByReason: {}, blankLines: 0 }
+    const sum: RunSummary = { batches: 0, records: 0, events: 0, feeLines: 0, rejected: 0, alerts: 0, rejectedByReason: {}, blankLines: 0, ignored: 0 }
     const max = this.d.maxInFlight ?? 2
     const inFlight: Promise<void>[] = []
     let failed: unknown
@@ -105,6 +110,7 @@ export class Pipeline {
           sum.feeLines += p.feeLines
           sum.rejected += p.deadLetters.length
           sum.alerts += p.alerts.length
+          sum.ignored += p.ignored.length
           for (const dl of p.deadLetters) sum.rejectedByReason[dl.reason] = (sum.rejectedByReason[dl.reason] ?? 0) + 1
           onBatch?.(p, sum)
         })
@@ -136,21 +142,32 @@ export class Pipeline {
     const t0 = performance.now()
     const rows = emptyRows()
     const deadLetters: DeadLetterOut[] = []
-    let candidates: (Candidate & { t: number; rec: SourceRecord; text: string })[] = []
+    let candidates: (Candidate & { t: number; rec: SourceRecord; text: string; part?: number })[] = []
     const ingestedAt = chTime(now)
-    const reject = (rec: SourceRecord, r: { reason: string; detail: string }) =>
-      deadLetters.push({ dlq_id: dlqId(rec), reason: r.reason, detail: r.detail, record: rec, received_at: cnIso(now) })
+    const reject = (rec: SourceRecord, r: { reason: string; detail: string }, part?: number) =>
+      deadLetters.push({ dlq_id: dlqId(rec, part), reason: r.reason, detail: part === undefined ? r.detail : `event ${part} of the record: ${r.detail}`, record: rec, received_at: cnIso(now) })
+    const ignored: { infno: string; reason: string }[] = []
     for (const rec of batch.records) {
-      const r = decode(rec.value, this.decodeOpts)
+      const r = DECODERS[rec.format ?? 'contract'](rec.value, this.decodeOpts)
       if (!r.ok) {
         reject(rec, r)
         continue
       }
-      // Sender and values no event can truly have: judged here, before the
-      // event can widen the history window loaded for its person.
-      const refused = checkEvent(r.event, rec, kb, this.decodeOpts)
-      if (refused) reject(rec, refused)
-      else candidates.push({ ev: r.event, t: r.eventTime, rec, text: r.text, sha256: contentHash(rec.value) })
+      if (r.ignored) ignored.push(r.ignored)
+      // One record may hold several events (a national transaction): each is
+      // judged on its own from here, and keeps its record for positions and
+      // dead letters. They share the record's bytes, so the same content hash:
+      // a record delivered again is a redelivery of every event it holds.
+      const sha256 = contentHash(rec.value)
+      const several = r.events.length > 1
+      r.events.forEach(({ event, eventTime }, i) => {
+        const part = several ? i + 1 : undefined
+        // Sender and values no event can truly have: judged here, before the
+        // event can widen the history window loaded for its person.
+        const refused = checkEvent(event, rec, kb, this.decodeOpts)
+        if (refused) reject(rec, refused, part)
+        else candidates.push({ ev: event, t: eventTime, rec, text: r.text, sha256, part })
+      })
     }
     const t1 = performance.now()
 
@@ -193,7 +210,7 @@ export class Pipeline {
       const still = new Set(unresolved.filter((c) => psnOf(c.ev) === ''))
       for (const c of still) {
         const m = c.ev.event_type === 'inventory.movement' ? '' : c.ev.payload.mdtrt_id
-        reject(c.rec, { reason: 'unresolved_person', detail: `${c.ev.event_type} of visit ${m} names no psn_no, and no stored visit says whose it is` })
+        reject(c.rec, { reason: 'unresolved_person', detail: `${c.ev.event_type} of visit ${m} names no psn_no, and no stored visit says whose it is` }, c.part)
       }
       if (still.size > 0) candidates = candidates.filter((c) => !still.has(c))
       if (resolved.size > 0) await this.retry('state', signal, () => this.d.cache.ensure(resolved.values(), seq, minTime - engine.lookbackDays * DAY_MS))
@@ -214,7 +231,7 @@ export class Pipeline {
       // Judged in order, against the state as it stands before this event (src/pipeline/admit.ts).
       const verdict = this.admission.admit(c, person, known, seq)
       if (!verdict.ok) {
-        reject(c.rec, verdict)
+        reject(c.rec, verdict, c.part)
         continue
       }
       events++
@@ -238,7 +255,7 @@ export class Pipeline {
     m.batchSeconds.observe({ stage: 'detect' }, (t3 - t2) / 1000)
     for (const { id, ms } of engine.takeTimings()) m.detectorBatchSeconds.observe({ detector: id }, ms / 1000)
     this.d.fault?.('after-detect', seq)
-    return { seq, batch, rows, alerts: [...alerts.values()], deadLetters, detectorErrors, events, feeLines }
+    return { seq, batch, rows, alerts: [...alerts.values()], deadLetters, detectorErrors, events, feeLines, ignored }
   }
 
   /** Store, publish, then commit — retrying each step until it succeeds or the run is aborted. */
@@ -264,6 +281,7 @@ export class Pipeline {
     m.recordStoredEvents(p.rows.events as { event_type: string; event_time: string }[])
     m.feeLinesIn.inc(p.feeLines)
     for (const dl of p.deadLetters) m.rejected.inc({ reason: dl.reason })
+    for (const i of p.ignored) m.nationalIgnored.inc(i)
     for (const f of p.rows.data_quality as { reason: string }[]) m.dataQuality.inc({ reason: f.reason })
     for (const a of p.alerts) {
       if (a.status === 'active') m.alerts.inc({ detector: a.detector.id, severity: a.severity })
@@ -315,11 +333,15 @@ export class Pipeline {
  * A dead letter's id: where the record sat, in full (a file's absolute path and
  * line, or topic/partition/offset), and what it held (a hash of its bytes). A
  * replay of the same record rewrites the same row; a different record — another
- * file of the same name, a rewritten line — never overwrites it.
+ * file of the same name, a rewritten line — never overwrites it. `part` names
+ * the event (1, 2, …) when the record held several and one of them is refused
+ * on its own: each refusal is its own dead letter.
  */
-export function dlqId(rec: Pick<SourceRecord, 'pos' | 'value'>): string {
+export function dlqId(rec: Pick<SourceRecord, 'pos' | 'value'>, part?: number): string {
   const content = createHash('sha256').update(rec.value).digest('hex')
-  return createHash('sha256').update(rec.pos).update('\n').update(content).digest('hex').slice(0, 32)
+  const h = createHash('sha256').update(rec.pos).update('\n').update(content)
+  if (part !== undefined) h.update(`\n${part}`)
+  return h.digest('hex').slice(0, 32)
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

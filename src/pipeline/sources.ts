@@ -2,14 +2,16 @@ import { createReadStream, statSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
 import type { AnyEvent } from '../../schemas/index.ts'
 import { isBlank } from './decode.ts'
-import type { Source, SourceBatch, SourceRecord } from './types.ts'
+import type { Source, SourceBatch, SourceFormat, SourceRecord } from './types.ts'
 
 /**
- * JSON-lines file replay (exported history for audits). Lines are split on raw
+ * JSON-lines file replay (exported history for audits): one record a line, in
+ * the given format (contract events unless said otherwise; `national`: one
+ * logged transaction a line, docs/national.md). Lines are split on raw
  * bytes, not decoded text, so a line with broken UTF-8 reaches the validator as
  * it was and becomes a dead letter with reason bad_encoding.
  */
-export function fileSource(path: string, opts: { batchSize?: number; onProgress?: (bytes: number, total: number) => void } = {}): Source {
+export function fileSource(path: string, opts: { batchSize?: number; onProgress?: (bytes: number, total: number) => void; format?: SourceFormat } = {}): Source {
   const batchSize = opts.batchSize ?? 2000
   const name = basename(path)
   // A record's position names the file in full: two exports of the same name
@@ -33,7 +35,7 @@ export function fileSource(path: string, opts: { batchSize?: number; onProgress?
           return
         }
         const end = line[line.length - 1] === 0x0d ? line.length - 1 : line.length
-        records.push({ value: line.subarray(0, end), pos: `${where}:${lineNo}`, owner: `file:${name}` })
+        records.push({ value: line.subarray(0, end), pos: `${where}:${lineNo}`, owner: `file:${name}`, ...(opts.format ? { format: opts.format } : {}) })
       }
       const take = (n: number): SourceBatch => {
         const b = { records: records.splice(0, n), blank }

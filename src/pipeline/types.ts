@@ -1,4 +1,30 @@
-import type { Alert } from '../../schemas/index.ts'
+import type { Alert, AnyEvent } from '../../schemas/index.ts'
+import type { DecodeFailure } from './decode.ts'
+
+/**
+ * What a record's bytes are: a contract event (CONTRACT.md), or a national
+ * platform transaction as logged (docs/national.md). The source says which —
+ * the Kafka topic it came from, or `replay --format`.
+ */
+export const SOURCE_FORMATS = ['contract', 'national'] as const
+export type SourceFormat = (typeof SOURCE_FORMATS)[number]
+
+/** One event a record decoded to, validated against the contract. */
+export interface DecodedEvent {
+  event: AnyEvent
+  eventTime: number
+}
+
+/**
+ * A record decoded: the contract events it holds, in order — one for a
+ * contract record, any number for a national transaction (none for one that
+ * is not a fact, e.g. a pre-settlement: `ignored` says why) — or the reason
+ * the whole record is refused. `text` is the record as received, stored as
+ * the raw form of each of its events.
+ */
+export type DecodedRecord =
+  | { ok: true; events: DecodedEvent[]; text: string; ignored?: { infno: string; reason: string } }
+  | DecodeFailure
 
 /** One record as a source delivers it: the original bytes and where they came from. */
 export interface SourceRecord {
@@ -9,6 +35,8 @@ export interface SourceRecord {
   owner: string
   key?: string | null
   headers?: Record<string, string>
+  /** How to read the bytes; unset = a contract event. */
+  format?: SourceFormat
   /**
    * The institution (fixmedins_code) the transport authenticated as the
    * producer — e.g. the Kafka SASL principal, mapped to its institution — when
