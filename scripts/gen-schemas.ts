@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 import * as S from '../schemas/index.ts'
+import * as N from '../schemas/national.ts'
 
 const out = join(import.meta.dirname, '..', 'schemas', 'json')
 const targets: Record<string, z.ZodType> = {
@@ -18,6 +19,11 @@ const targets: Record<string, z.ZodType> = {
   'kb-person': S.Person,
   'kb-group': S.PayGroupRow,
   'kb-diagnosis': S.DiagnosisRow,
+  'national-request-envelope': N.NationalRequestEnvelope,
+  'national-response-envelope': N.NationalResponseEnvelope,
+  'national-3101-request': N.National3101Request,
+  'national-3102-request': N.National3102Request,
+  'national-analysis-response': N.NationalAnalysisResponse,
 }
 
 export function render(): Map<string, string> {

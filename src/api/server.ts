@@ -28,6 +28,7 @@ import { createLiveFeed, type LiveFeed, type LiveFeedOptions } from './plugins/l
 import { usersPlugin } from './plugins/users.ts'
 import { rulesPlugin } from './plugins/rules.ts'
 import { precheckPlugin } from './plugins/precheck.ts'
+import { nationalPlugin } from './plugins/national.ts'
 
 export { createLiveFeed, type LiveFeed, type LiveFeedOptions }
 
@@ -154,7 +155,7 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
     })
   })
 
-  for (const plugin of [authPlugin, alertsPlugin, live.plugin, casesPlugin, evidencePlugin, detectorsPlugin, institutionsPlugin, usersPlugin, rulesPlugin, precheckPlugin, deadLettersPlugin]) {
+  for (const plugin of [authPlugin, alertsPlugin, live.plugin, casesPlugin, evidencePlugin, detectorsPlugin, institutionsPlugin, usersPlugin, rulesPlugin, precheckPlugin, nationalPlugin, deadLettersPlugin]) {
     await f.register(plugin, { deps })
   }
 
