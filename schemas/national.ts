@@ -87,6 +87,8 @@ export const FsiOrder = z.looseObject({
   drord_dr_name: opt(C('开处方(医嘱)医生姓名 (spec: required)')),
   drord_dr_profttl: opt(C('开处方(医嘱)医职称 (spec: required)')),
   curr_drord_flag: opt(C('是否当前处方(医嘱) 1/0 (spec: required); absent on every order = all are current')),
+  prd_days: opt(N('fundwatch extension (2204\'s 周期天数, which an order cannot print): days of supply')),
+  expContent: opt(z.union([z.looseObject({}), z.string()]).describe('字段扩展 (Jiangxi): fundwatch reads `hours` (and `prd_days`) from it, as from a 2204 fee line\'s')),
 })
 
 export const FsiOperation = z.looseObject({

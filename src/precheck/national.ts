@@ -123,10 +123,16 @@ export function draftsOf(infno: AnalysisInfno, req: NationalAnalysisRequest): An
       const chrg = s(o.chrg_type).padStart(2, '0')
       const sumamt = s(o.sumamt)
       orders.set(sn, { rx_id: s(o.rx_id), feedetl_sn: sn, fee: /^\d+(\.\d+)?$/.test(sumamt) ? fen(sumamt) : 0n, current: !flagged || s(o.curr_drord_flag) === '1' })
+      // What an order cannot print but the fee line carries (2204's prd_days, the expContent hours): taken when the HIS adds them.
+      const ext = expContent(o)
+      const prd = s((o as Record<string, unknown>).prd_days ?? ext.prd_days)
+      const hours = s((o as Record<string, unknown>).hours ?? ext.hours)
       return {
         feedetl_sn: sn, fee_ocur_time: cnTime(o.drord_begn_date), med_list_codg: o.hilist_code, medins_list_codg: s(o.hosplist_code),
         list_type: listType(chrg), med_chrgitm_type: chrg, cnt: s(o.cnt), pric: s(o.pric), det_item_fee_sumamt: sumamt,
         bilg_dept_codg: s(o.drord_dept_codg), bilg_dr_codg: s(o.drord_dr_codg),
+        ...(prd !== '' && Number(prd) !== 0 ? { prd_days: Number(prd) } : {}),
+        ...(hours !== '' ? { hours } : {}),
       }
     })
     if (lines.length) events.push(envelope('fee.uploaded', { mdtrt_id: curr, psn_no, lines }))
@@ -144,6 +150,19 @@ export function draftsOf(infno: AnalysisInfno, req: NationalAnalysisRequest): An
     }
     return { index, patn_id: psn_no, mdtrt_id: curr, events, orders }
   })
+}
+
+/** The national extension field of a node (Jiangxi's expContent): an object, or a JSON string of one; anything else is nothing. */
+function expContent(node: object): Record<string, unknown> {
+  let v = (node as Record<string, unknown>).expContent
+  if (typeof v === 'string') {
+    try {
+      v = JSON.parse(v)
+    } catch {
+      return {}
+    }
+  }
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {}
 }
 
 /** trig_scen as a list (some callers send "1,2"); each must belong to the transaction (3101: 1–5, 3102: 6–10). */

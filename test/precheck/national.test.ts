@@ -5,7 +5,7 @@ import type { Alert } from '../../schemas/index.ts'
 import { AnalysisResult } from '../../schemas/national.ts'
 import { NATIONAL_RULES, nationalRule, nationalRules } from '../../src/detect/rulebase.ts'
 import { buildRegistry } from '../../src/detect/registry.ts'
-import { sevDeg, toResult, type AnalysisDraft } from '../../src/precheck/national.ts'
+import { draftsOf, parseAnalysisRequest, sevDeg, toResult, type AnalysisDraft } from '../../src/precheck/national.ts'
 
 /** The national face of findings: rule ids, 严重程度, the result's lines and money, masked evidence. */
 describe('national rule ids', () => {
@@ -70,5 +70,19 @@ describe('a finding as a national result', () => {
     expect(r).toMatchObject({ rule_id: 'FWR0206', sev_deg: '3', vola_amt_stas: '0', vola_bhvr_type: '1' })
     expect(r.task_id).toBeUndefined()
     expect(r.judge_result_detail_dtos).toEqual([{ jrd_id: expect.stringMatching(/^[0-9a-f]{32}$/), patn_id: 'PSN1234', mdtrt_id: 'M1', vola_item_type: '1', vola_amt: 0 }])
+  })
+})
+
+describe('orders as fee lines', () => {
+  it('take what 2204 carries and an order cannot print — prd_days, expContent hours (object or JSON string) — when the HIS adds them', () => {
+    const sample = (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'national', '3101.json'), 'utf8')) as { request: { input: { data: { patient_dtos: { fsi_encounter_dtos: { fsi_order_dtos: Record<string, unknown>[] }[] }[] } } } }).request
+    const orders = sample.input.data.patient_dtos[0]!.fsi_encounter_dtos[0]!.fsi_order_dtos
+    Object.assign(orders[0]!, { prd_days: '7.00', expContent: '{"hours":"1.5"}' })
+    Object.assign(orders[1]!, { expContent: { hours: '2' }, feedetl_sn: 'FEE-2' })
+    const [d] = draftsOf('3101', parseAnalysisRequest('3101', sample))
+    const fee = d!.events.find((e) => (e as { event_type: string }).event_type === 'fee.uploaded') as { payload: { lines: Record<string, unknown>[] } }
+    expect(fee.payload.lines.map((l) => [l.feedetl_sn, l.prd_days, l.hours, l.list_type, l.med_chrgitm_type, l.cnt, l.det_item_fee_sumamt, l.fee_ocur_time]))
+      .toEqual([['YZ20240310001', 7, '1.5', 'drug', '09', '6', '396', '2024-03-11T09:10:00+08:00'], ['FEE-2', undefined, '2', 'drug', '09', '3', '144', '2024-03-11T09:12:00+08:00']])
+    expect([...d!.orders.values()].map((o) => [o.rx_id, o.feedetl_sn])).toEqual([['YZ20240310001', 'YZ20240310001'], ['YZ20240310003', 'FEE-2']])
   })
 })
