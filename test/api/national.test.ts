@@ -192,6 +192,14 @@ describe('national 3101 / 3102', () => {
     expect(refused(await national('/api/v1/national/3101', nationalOf('3101', p, draft, { rule_ids: ['R9999'] })))).toMatch(/^input\.data\.rule_ids: unknown rule "R9999"/)
   })
 
+  it('shows each detector\'s national rule in the detector catalogue', async () => {
+    const res = await fx.call('monitor', 'GET', '/api/v1/detectors')
+    expect(res.statusCode).toBe(200)
+    const list = (res.json() as { detectors: { id: string; rule_id: string; rule_name: string }[] }).detectors
+    expect(list.length).toBeGreaterThan(20)
+    for (const d of list) expect([d.id, d.rule_id, d.rule_name]).toEqual([d.id, nationalRule(d.id)!.rule_id, nationalRule(d.id)!.rule_name])
+  })
+
   it('refuses another institution\'s fixmedins_code in national form', async () => {
     const p = people(1, INST_A2, 930)[0]!
     const draft = eventsFor(p, 2, 'scp').slice(0, 2)
