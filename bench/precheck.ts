@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AnyEvent } from '../schemas/index.ts'
+import type { AnyEvent, EventOf } from '../schemas/index.ts'
 import { buildServer } from '../src/api/server.ts'
 import { createApp } from '../src/app.ts'
 import { Users } from '../src/auth/users.ts'
@@ -13,9 +13,46 @@ import { sampleKnowledgeBase } from '../src/kb/sample.ts'
 import { createLogger } from '../src/log.ts'
 import { Metrics } from '../src/metrics.ts'
 import { generatorSource } from '../src/pipeline/sources.ts'
-import { DAY_MS } from '../src/util/time.ts'
+import { DAY_MS, cnIso } from '../src/util/time.ts'
 import type { Figure } from './common.ts'
 import { quantile } from './kafka.ts'
+
+/** National China time (yyyy-MM-dd HH:mm:ss) of an RFC 3339 time. */
+const cnText = (iso: string) => cnIso(Date.parse(iso)).slice(0, 19).replace('T', ' ')
+
+/**
+ * A generated draft (visit.opened + fee.uploaded of one visit) as the 3101 /
+ * 3102 request an HIS sends for it: the visit as the current encounter, each
+ * line as an order whose rx_id is the line's feedetl_sn.
+ */
+function analysisRequest(infno: '3101' | '3102', draft: AnyEvent[]): Record<string, unknown> {
+  const open = draft[0] as EventOf<'visit.opened'>
+  const v = open.payload
+  const lines = draft.flatMap((e) => (e.event_type === 'fee.uploaded' ? e.payload.lines : []))
+  const inst = open.source.fixmedins_code
+  return {
+    infno, msgid: `${inst}${cnText(open.event_time).replace(/\D/g, '')}${infno === '3101' ? '0001' : '0002'}`, mdtrtarea_admvs: v.insuplc_admdvs, insuplc_admdvs: v.insuplc_admdvs,
+    recer_sys_code: 'FSI_LOCAL', infver: 'V1.0', opter_type: '1', opter: v.atddr_no, opter_name: 'bench', inf_time: cnText(draft.at(-1)!.event_time), fixmedins_code: inst, fixmedins_name: 'bench',
+    input: {
+      data: {
+        syscode: 'BENCH', rule_ids: [], task_id: v.mdtrt_id, trig_scen: infno === '3101' ? '2' : '7',
+        patient_dtos: [{
+          patn_id: v.psn_no, patn_name: '-', gend: v.psn?.gend ?? '9', brdy: v.psn?.brdy ?? '1970-01-01', poolarea: v.insuplc_admdvs, curr_mdtrt_id: v.mdtrt_id,
+          fsi_encounter_dtos: [{
+            mdtrt_id: v.mdtrt_id, medins_id: inst, adm_date: cnText(v.begntime), fsi_diagnose_dtos: v.diagnoses.map((d, i) => ({ maindise_flag: d.maindiag_flag, dias_srt_no: String(i + 1), dise_codg: d.diag_code, dise_name: d.diag_name })),
+            dr_codg: v.atddr_no, adm_dept_codg: v.adm_dept_codg, med_type: v.med_type, insutype: v.insutype,
+            fsi_order_dtos: lines.map((l) => ({
+              rx_id: l.feedetl_sn, chrg_type: l.med_chrgitm_type, hilist_code: l.med_list_codg, hosplist_code: l.medins_list_codg, cnt: l.cnt, pric: l.pric, sumamt: l.det_item_fee_sumamt,
+              drord_begn_date: cnText(l.fee_ocur_time), drord_dept_codg: l.bilg_dept_codg, drord_dr_codg: l.bilg_dr_codg, curr_drord_flag: '1',
+              // What 2204 carries and an order cannot print, through the extension the HIS may send.
+              ...(l.prd_days === undefined ? {} : { prd_days: l.prd_days }), ...(l.hours === undefined ? {} : { expContent: { hours: l.hours } }),
+            })),
+          }],
+        }],
+      },
+    },
+  }
+}
 
 const PERSONS = Number(process.env.BENCH_PRECHECK_PERSONS ?? 5000)
 const DAYS = 40
@@ -72,13 +109,45 @@ export async function benchPrecheck(): Promise<{ figures: Figure[]; raw: Record<
       }
       ms.sort((a, b) => a - b)
       const p = (q: number) => Math.round(quantile(ms, q) * 10) / 10
+      // The same drafts as the national 3101 / 3102 an HIS sends (docs/national-analysis.md): the same pre-check behind another envelope.
+      const national: Record<string, { p50: number; p95: number; p99: number; max: number; results: number }> = {}
+      for (const infno of ['3101', '3102'] as const) {
+        const call = (d: AnyEvent[]) => server.inject({ method: 'POST', url: `/api/v1/national/${infno}`, headers: { authorization: `Bearer ${tokens.get(d[0]!.source.fixmedins_code)}` }, payload: analysisRequest(infno, d) })
+        for (const d of drafts.slice(0, 20)) await call(d) // warm-up
+        const nms: number[] = []
+        let results = 0
+        for (const d of drafts) {
+          const t = performance.now()
+          const res = await call(d)
+          nms.push(performance.now() - t)
+          const a = res.json() as { infcode: number; err_msg: string; output?: { result: unknown[] } }
+          if (res.statusCode !== 200 || a.infcode !== 0) throw new Error(`national ${infno} answered ${res.statusCode} infcode ${a.infcode}: ${a.err_msg.slice(0, 300)}`)
+          results += a.output!.result.length
+        }
+        nms.sort((a, b) => a - b)
+        const q = (x: number) => Math.round(quantile(nms, x) * 10) / 10
+        national[infno] = { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: q(1), results }
+      }
+      const n1 = national['3101']!
+      const n2 = national['3102']!
       const figures: Figure[] = [
         { name: 'drafts checked (history: 35 days stored)', value: drafts.length, unit: 'drafts' },
         { name: 'drafts with findings', value: findings, unit: 'findings' },
         { name: 'pre-check latency p50', value: p(0.5), unit: 'ms' },
         { name: 'pre-check latency p99', value: p(0.99), unit: 'ms', goal: '< 100 (tens of ms)', met: p(0.99) < 100 },
+        { name: 'national 3101 (事前) latency p50', value: n1.p50, unit: 'ms' },
+        { name: 'national 3101 (事前) latency p99', value: n1.p99, unit: 'ms', goal: '< 100 (tens of ms)', met: n1.p99 < 100 },
+        { name: 'national 3102 (事中) latency p50', value: n2.p50, unit: 'ms' },
+        { name: 'national 3102 (事中) latency p99', value: n2.p99, unit: 'ms', goal: '< 100 (tens of ms)', met: n2.p99 < 100 },
       ]
-      return { figures, raw: { drafts: drafts.length, findings, p50: p(0.5), p95: p(0.95), p99: p(0.99), max: p(1) } }
+      return {
+        figures,
+        raw: {
+          drafts: drafts.length, findings, p50: p(0.5), p95: p(0.95), p99: p(0.99), max: p(1),
+          national3101_p50: n1.p50, national3101_p95: n1.p95, national3101_p99: n1.p99, national3101_max: n1.max, national3101_results: n1.results,
+          national3102_p50: n2.p50, national3102_p95: n2.p95, national3102_p99: n2.p99, national3102_max: n2.max, national3102_results: n2.results,
+        },
+      }
     } finally {
       await server.close()
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { FixmedinsCode } from './common.ts'
+import { NationalRequestEnvelope, NationalResponseEnvelope } from './national.ts'
 
 /**
  * 3103 事前事中服务反馈服务: the institution's answer to the warnings fundwatch
@@ -20,28 +21,16 @@ export const NationalDateTime = z.string()
   .describe('National DT: yyyy-MM-dd HH:mm:ss, China time')
 
 /**
- * The request envelope (交易输入) of a 3103, as HIS send it: the fields the
- * specification marks mandatory are required, the rest optional; fields some
- * provinces add (fixmedins_soft_fcty, recer_admdvs, enctype …) pass through.
+ * The request envelope of a 3103: the national envelope every transaction
+ * shares (schemas/national.ts), with what fundwatch records from it required —
+ * the operator and a real send time.
  */
-export const FeedbackEnvelope = z.looseObject({
+export const FeedbackEnvelope = NationalRequestEnvelope.extend({
   infno: z.literal('3103').describe('交易编号: 3103'),
-  msgid: z.string().min(1).max(30).describe('发送方报文ID: institution code (12) + yyyyMMddHHmmss (14) + 4-digit sequence'),
-  mdtrtarea_admvs: z.string().max(6).describe('就医地医保区划'),
-  insuplc_admdvs: z.string().max(6).optional().describe('参保地医保区划 (empty = local)'),
-  recer_sys_code: z.string().max(10).describe('接收方系统代码'),
-  dev_no: z.string().max(100).optional(),
-  dev_safe_info: z.string().max(2000).optional(),
-  cainfo: z.string().max(1024).optional(),
-  signtype: z.string().max(10).optional(),
-  infver: z.string().max(6).describe('接口版本号, e.g. V1.0'),
-  opter_type: z.string().max(3).describe('经办人类别: 1 operator, 2 self-service terminal, 3 mobile terminal'),
   opter: z.string().min(1).max(30).describe('经办人: operator or terminal code (recorded with the feedback)'),
   opter_name: z.string().min(1).max(50).describe('经办人姓名 (recorded; masked in API answers like any name)'),
   inf_time: NationalDateTime.describe('交易时间: when the institution sent it (China time)'),
   fixmedins_code: FixmedinsCode.describe('定点医药机构编号: the institution answering; must be the token\'s'),
-  fixmedins_name: z.string().max(200).optional().describe('定点医药机构名称'),
-  sign_no: z.string().max(30).optional(),
 })
 
 export const WARN_TYPES = ['1', '2'] as const
@@ -79,13 +68,7 @@ export const FeedbackRecorded = z.object({
 })
 
 /** The national response envelope (交易输出). infcode 0 = recorded; -1 = refused, err_msg says why, nothing recorded. */
-export const FeedbackResponse = z.object({
-  infcode: z.number().int().describe('0 success, -1 failure'),
-  inf_refmsgid: z.string().describe('接收方报文ID: receiver division (6) + yyyyMMddHHmmss (14) + serial (10)'),
-  refmsg_time: z.string().describe('接收报文时间, yyyyMMddHHmmssSSS (China time)'),
-  respond_time: z.string().describe('响应报文时间, yyyyMMddHHmmssSSS (China time)'),
-  err_msg: z.string().describe('Why the transaction was refused; empty on success'),
-  error: z.string().optional().describe('On a refusal, fundwatch\'s own error code as its other routes answer it (BAD_REQUEST, UNAUTHORIZED, FORBIDDEN …); not a national field'),
-  output: z.object({ recorded: z.array(FeedbackRecorded) }).nullable(),
+export const FeedbackResponse = NationalResponseEnvelope.extend({
+  output: z.object({ recorded: z.array(FeedbackRecorded) }).optional(),
 })
 export type FeedbackResponse = z.infer<typeof FeedbackResponse>

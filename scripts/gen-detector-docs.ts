@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { detectors } from '../detectors/index.ts'
+import { nationalRule, nationalRules } from '../src/detect/rulebase.ts'
 
 const root = join(import.meta.dirname, '..', 'detectors')
 
@@ -58,9 +59,19 @@ export function renderParams(params: z.ZodObject): string {
 export function renderCatalog(): string {
   const rows = [...detectors].sort((a, b) => a.id.localeCompare(b.id)).map((d) => {
     const when = d.kind === 'stream' ? d.reactsTo.join(', ') : 'schedule'
-    return `| [\`${d.id}\`](${d.id}/README.md) | ${d.pattern.zh} / ${d.pattern.en} | ${d.kind} | ${d.stages.join(', ')} | ${when} | ${d.result} | ${d.severity} | ${d.version} |`
+    return `| [\`${d.id}\`](${d.id}/README.md) | ${nationalRule(d.id)?.rule_id ?? '—'} | ${d.pattern.zh} / ${d.pattern.en} | ${d.kind} | ${d.stages.join(', ')} | ${when} | ${d.result} | ${d.severity} | ${d.version} |`
   })
-  return ['| id | pattern | kind | stages | reacts to | result | severity | version |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n')
+  return ['| id | rule id | pattern | kind | stages | reacts to | result | severity | version |', '|---|---|---|---|---|---|---|---|---|', ...rows].join('\n')
+}
+
+/** The national rule list of docs/national-analysis.md: rule id, name, behaviour class, detector, stages. */
+export function renderNationalRules(): string {
+  const rows = nationalRules().map((r) => {
+    const d = detectors.find((x) => x.id === r.detector)
+    const stages = d ? d.stages.join(', ') : '—'
+    return `| \`${r.rule_id}\` | ${r.rule_name} | ${r.vola_bhvr_type === '1' ? '1 就诊类/行为类' : '2 项目类'} | [\`${r.detector}\`](../detectors/${r.detector}/README.md) | ${stages} |`
+  })
+  return ['| rule_id | rule_name | vola_bhvr_type | detector | stages |', '|---|---|---|---|---|', ...rows].join('\n')
 }
 
 /** Replaces what lies between the two markers; throws when a marker is missing. */
@@ -83,6 +94,8 @@ export function render(): Map<string, string> {
   }
   const catalog = join(root, 'README.md')
   files.set(catalog, between(readFileSync(catalog, 'utf8'), 'catalog', renderCatalog(), catalog))
+  const national = join(root, '..', 'docs', 'national-analysis.md')
+  files.set(national, between(readFileSync(national, 'utf8'), 'national-rules', renderNationalRules(), national))
   return files
 }
 

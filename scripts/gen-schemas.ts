@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import * as S from '../schemas/index.ts'
 import { FeedbackRequest, FeedbackResponse } from '../schemas/national-feedback.ts'
+import * as N from '../schemas/national.ts'
 
 const out = join(import.meta.dirname, '..', 'schemas', 'json')
 const targets: Record<string, z.ZodType> = {
@@ -21,6 +22,11 @@ const targets: Record<string, z.ZodType> = {
   'kb-diagnosis': S.DiagnosisRow,
   'national-3103-request': FeedbackRequest,
   'national-3103-response': FeedbackResponse,
+  'national-request-envelope': N.NationalRequestEnvelope,
+  'national-response-envelope': N.NationalResponseEnvelope,
+  'national-3101-request': N.National3101Request,
+  'national-3102-request': N.National3102Request,
+  'national-analysis-response': N.NationalAnalysisResponse,
 }
 
 export function render(): Map<string, string> {

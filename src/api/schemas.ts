@@ -132,6 +132,8 @@ export const TimelineEntry = z.object({
 
 export const DetectorInfo = z.object({
   id: z.string(), version: z.string(), kind: z.enum(['stream', 'audit']), title: Text, pattern: Text, description: Text,
+  rule_id: z.string().describe('National-style rule id (规则ID) of the 3101/3102 answer, stable: docs/national-analysis.md'),
+  rule_name: z.string().describe('规则名称 of the 3101/3102 answer (the pattern\'s Chinese name)'),
   stages: z.array(Stage), scenarios: z.array(z.string()), result: Result, severity: Severity, basis: Text,
   params_schema: z.record(z.string(), z.unknown()).describe('JSON Schema of the parameters (from the detector\'s zod schema)'),
   params: z.record(z.string(), z.unknown()).describe('Effective parameters from the rule base'),

@@ -29,6 +29,7 @@ import { usersPlugin } from './plugins/users.ts'
 import { rulesPlugin } from './plugins/rules.ts'
 import { precheckPlugin } from './plugins/precheck.ts'
 import { nationalFeedbackPlugin } from './plugins/national-feedback.ts'
+import { nationalPlugin } from './plugins/national.ts'
 
 export { createLiveFeed, type LiveFeed, type LiveFeedOptions }
 
@@ -155,7 +156,7 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
     })
   })
 
-  for (const plugin of [authPlugin, alertsPlugin, live.plugin, casesPlugin, evidencePlugin, detectorsPlugin, institutionsPlugin, usersPlugin, rulesPlugin, precheckPlugin, nationalFeedbackPlugin, deadLettersPlugin]) {
+  for (const plugin of [authPlugin, alertsPlugin, live.plugin, casesPlugin, evidencePlugin, detectorsPlugin, institutionsPlugin, usersPlugin, rulesPlugin, precheckPlugin, nationalPlugin, nationalFeedbackPlugin, deadLettersPlugin]) {
     await f.register(plugin, { deps })
   }
 

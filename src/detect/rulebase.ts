@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { Result, Severity, Stage } from '../../schemas/index.ts'
+import { PATTERNS, type PatternId } from './patterns.ts'
 
 /**
  * The rule base (规则库) as configuration: which detectors run, with which
@@ -49,4 +50,56 @@ export function stableJson(v: unknown): string {
 
 export function paramsHash(params: unknown): string {
   return createHash('sha256').update(stableJson(params)).digest('hex').slice(0, 12)
+}
+
+/**
+ * National-style rule ids (规则ID, the `rule_id` of the national 3101/3102
+ * answer), one per detector, stable across versions and deployments: an HIS
+ * selects rules by them (`rule_ids`) and files 3103 feedback against them. The
+ * name (规则名称) is the detector's pattern (src/detect/patterns.ts).
+ * `FW` marks them as fundwatch's (the platform's own ids, e.g. R0103, are
+ * region-defined), then R, a group and a number:
+ * 01 项目类 (one item or line is wrong), 02 就诊类/行为类 (the visit or the
+ * person's pattern of visits), 03 事后 analyses over history.
+ * `vola_bhvr_type` is the national 违规行为分类: 1 就诊类/行为类, 2 项目类.
+ * An id is never reused or renumbered; a new detector takes the next number.
+ */
+export const NATIONAL_RULES = {
+  'duplicate-charge': { rule_id: 'FWR0101', vola_bhvr_type: '2' },
+  'restricted-item': { rule_id: 'FWR0102', vola_bhvr_type: '2' },
+  'over-standard-charge': { rule_id: 'FWR0103', vola_bhvr_type: '2' },
+  'out-of-scope': { rule_id: 'FWR0104', vola_bhvr_type: '2' },
+  'over-quantity': { rule_id: 'FWR0105', vola_bhvr_type: '2' },
+  unbundling: { rule_id: 'FWR0106', vola_bhvr_type: '2' },
+  'service-level-upcoding': { rule_id: 'FWR0107', vola_bhvr_type: '2' },
+  'high-value-consumable': { rule_id: 'FWR0108', vola_bhvr_type: '2' },
+  'dialysis-frequency': { rule_id: 'FWR0109', vola_bhvr_type: '2' },
+  'split-hospitalization': { rule_id: 'FWR0201', vola_bhvr_type: '1' },
+  'split-prescription': { rule_id: 'FWR0202', vola_bhvr_type: '1' },
+  'phantom-service': { rule_id: 'FWR0203', vola_bhvr_type: '1' },
+  'bed-holding': { rule_id: 'FWR0204', vola_bhvr_type: '1' },
+  'drg-upcoding': { rule_id: 'FWR0205', vola_bhvr_type: '1' },
+  'frequent-visits': { rule_id: 'FWR0206', vola_bhvr_type: '1' },
+  'drug-hoarding': { rule_id: 'FWR0207', vola_bhvr_type: '1' },
+  'identity-misuse': { rule_id: 'FWR0208', vola_bhvr_type: '1' },
+  'chronic-disease-abuse': { rule_id: 'FWR0209', vola_bhvr_type: '1' },
+  'provider-outlier': { rule_id: 'FWR0301', vola_bhvr_type: '1' },
+  'case-mix-drift': { rule_id: 'FWR0302', vola_bhvr_type: '1' },
+  collusion: { rule_id: 'FWR0303', vola_bhvr_type: '1' },
+  'inventory-mismatch': { rule_id: 'FWR0304', vola_bhvr_type: '1' },
+  'capacity-exceeded': { rule_id: 'FWR0305', vola_bhvr_type: '1' },
+} as const satisfies Record<PatternId, { rule_id: string; vola_bhvr_type: '1' | '2' }>
+
+export interface NationalRule { rule_id: string; rule_name: string; vola_bhvr_type: '1' | '2'; detector: string }
+
+/** A detector's national rule: id, name (its pattern's zh), behaviour class. Undefined for an id that is no pattern. */
+export function nationalRule(detectorId: string): NationalRule | undefined {
+  const r = (NATIONAL_RULES as Record<string, { rule_id: string; vola_bhvr_type: '1' | '2' } | undefined>)[detectorId]
+  const p = (PATTERNS as Record<string, { zh: string } | undefined>)[detectorId]
+  return r && p ? { rule_id: r.rule_id, rule_name: p.zh, vola_bhvr_type: r.vola_bhvr_type, detector: detectorId } : undefined
+}
+
+/** Every national rule, in rule-id order. */
+export function nationalRules(): NationalRule[] {
+  return Object.keys(NATIONAL_RULES).map((id) => nationalRule(id)!).sort((a, b) => a.rule_id.localeCompare(b.rule_id))
 }

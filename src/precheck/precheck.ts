@@ -24,7 +24,7 @@ export const PRECHECK_BODY_LIMIT = 64 * 1024
 
 export interface PrecheckResult {
   psn_no: string
-  /** What the detectors of the `pre` stage found in the draft, as alert documents at stage `pre`. */
+  /** What the detectors of the stage (`pre` unless asked) found in the draft, as alert documents at that stage. */
   findings: Alert[]
   /** Any finding is a 违规 (violation): the HIS should stop and have the doctor or pharmacist confirm. */
   violation: boolean
@@ -33,8 +33,18 @@ export interface PrecheckResult {
 /** Claim events a draft may hold: what a doctor's order or a dispensing produces before settlement. */
 const DRAFT_TYPES: ReadonlySet<AnyEvent['event_type']> = new Set(['visit.opened', 'fee.uploaded', 'fee.reversed', 'visit.closed'])
 
+export interface PrecheckOptions {
+  /**
+   * Whose detectors judge the draft: `pre` (事前提醒, the default: a doctor's
+   * order, a dispensing) or `in` (事中预警: the claim at (pre-)settlement,
+   * judged by the detectors the stream runs on the same facts — the national
+   * 3102). Findings carry the stage; their alert_id does not depend on it.
+   */
+  stage?: 'pre' | 'in'
+}
+
 /**
- * 事前提醒: runs the `pre`-stage detectors on a draft claim (contract events of
+ * 事前提醒: runs the `pre`-stage detectors (or, with `stage: 'in'`, the 事中 ones) on a draft claim (contract events of
  * one person, not yet settled) against that person's stored history, and says
  * what they would flag — nothing of the draft is stored or published (only the
  * ids of the findings answered, for the institution's 3103), and the processors'
@@ -43,7 +53,8 @@ const DRAFT_TYPES: ReadonlySet<AnyEvent['event_type']> = new Set(['visit.opened'
  * only check claims of institutions in its scope (a hospital HIS: its own).
  * A finding has the alert_id the 事中 alert for the same facts will have.
  */
-export async function precheck(app: App, caller: Principal, drafts: readonly unknown[], now = Date.now()): Promise<PrecheckResult> {
+export async function precheck(app: App, caller: Principal, drafts: readonly unknown[], now = Date.now(), opts: PrecheckOptions = {}): Promise<PrecheckResult> {
+  const stage = opts.stage ?? 'pre'
   const kb = app.kb()
   const engine = app.engine()
   const events: { ev: AnyEvent; t: number }[] = []
@@ -73,7 +84,7 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   for (const { ev, t } of events) {
     const step = new Map<string, Alert>()
     resolveChargeBatch(ev, person)
-    engine.step(step, { event: ev, eventTime: t, person, stage: 'pre', kb }, now, app.metrics, app.log, undefined, notices)
+    engine.step(step, { event: ev, eventTime: t, person, stage, kb }, now, app.metrics, app.log, undefined, notices)
     for (const [id, alert] of step) findings.set(id, { alert, eventTime: ev.event_time })
   }
   // Every answer goes through the disclosure rule: the draft's institutions see their own records, nobody else's.

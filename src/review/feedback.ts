@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto'
 import type { Alert } from '../../schemas/index.ts'
-import type { FeedbackRequest } from '../../schemas/national-feedback.ts'
+import { FeedbackRequest } from '../../schemas/national-feedback.ts'
+import type { NationalService } from '../api/plugins/national.ts'
+import { FundwatchError } from '../errors.ts'
 import { canSee, scopeSql, type Principal, type Scope } from '../auth/principal.ts'
 import type { KnowledgeBase } from '../kb/knowledge-base.ts'
 import type { Metrics } from '../metrics.ts'
 import { alertsById } from '../store/alerts.ts'
+import { NationalRefusal } from '../precheck/national.ts'
 import type { Store } from '../store/store.ts'
 import { chTime, fromChTime } from '../util/time.ts'
 
@@ -215,4 +218,30 @@ export async function feedbackStats(store: Store, scope: Scope): Promise<Map<str
        FROM ${store.t('national_feedback')} FINAL WHERE ${s.sql} GROUP BY alert_id, fixmedins_code
      ) GROUP BY detector_id`, s.params)
   return new Map(rows.map((r) => [r.detector_id, { answered: Number(r.answered), returned: Number(r.returned) }]))
+}
+
+/**
+ * 3103 as a national transaction (src/api/plugins/national.ts answers it on
+ * its own path and through the dispatch URL): an institution's precheck token
+ * answers the warnings it was given. A role that may not answer is 403 (not the
+ * transaction's fault); a request that does not fit, or names a warning that
+ * was not the institution's, is refused as the platform refuses: infcode -1.
+ */
+export const feedbackService: NationalService = async ({ deps, caller, body, now }) => {
+  if (caller.role !== 'precheck') throw new FundwatchError('FORBIDDEN', 'only an institution\'s precheck token answers warnings (3103)')
+  const r = FeedbackRequest.safeParse(body)
+  if (!r.success) throw new NationalRefusal(feedbackIssues(r.error))
+  try {
+    return { recorded: await recordFeedback({ store: deps.app.store, kb: deps.app.kb(), metrics: deps.app.metrics }, caller, r.data, now) }
+  } catch (err) {
+    if (err instanceof FeedbackRefused) throw new NationalRefusal(err.message)
+    throw err
+  }
+}
+
+/** The first problems of a request that does not fit the 3103 schema, named by path (warns[0].dspo_way). */
+function feedbackIssues(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string {
+  const path = (p: readonly PropertyKey[]) => p.map((x, i) => (typeof x === 'number' ? `[${x}]` : `${i ? '.' : ''}${String(x)}`)).join('').replace(/^input\.data\./, '') || '(envelope)'
+  const issues = error.issues.slice(0, 3).map((i) => `${path(i.path)}: ${i.message}`)
+  return issues.join('; ') + (error.issues.length > 3 ? `; … and ${error.issues.length - 3} more` : '')
 }

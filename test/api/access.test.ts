@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -135,7 +135,15 @@ const ROUTES: RouteCase[] = [
     }),
   },
   { route: 'GET /api/v1/national/feedback', roles: STAFF, ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/national/feedback') },
+  // 3101/3102: every role, each within its scope (docs/national-analysis.md); one outside it is answered infcode -1, as the platform answers, not 403.
+  ...(['3101', '3102'] as const).map((infno) => ({ route: `POST /api/v1/national/${infno}`, roles: [...ROLES], ok: 200, call: (w: TokenName) => fx.call(w, 'POST', `/api/v1/national/${infno}`, nationalSample(infno)) })),
+  { route: 'POST /api/v1/national', roles: [...ROLES], ok: 200, call: (w) => fx.call(w, 'POST', '/api/v1/national', nationalSample('3101')) },
 ]
+
+/** The shared sample's request of a 3101/3102 (test/fixtures/national/samples). */
+function nationalSample(infno: '3101' | '3102'): unknown {
+  return (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'national', 'samples', `${infno}.json`), 'utf8')) as { request: unknown }).request
+}
 
 /** One refused record (not JSON), stored once; its dlq_id. */
 let deadLetter: Promise<string> | undefined

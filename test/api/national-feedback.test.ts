@@ -109,7 +109,7 @@ describe('national 3103 feedback', () => {
     expect(theirs.statusCode).toBe(200)
     const t = FeedbackResponse.parse(theirs.json())
     const u = FeedbackResponse.parse(unknown.json())
-    expect([t.infcode, t.output]).toEqual([-1, null])
+    expect([t.infcode, t.output, t.err_msg]).toEqual([-1, undefined, expect.any(String)])
     expect(t.err_msg).toBe(`warns[0].warn_rslt_id: ${id} is not a warning given to ${INST_A2}`)
     expect(u.err_msg.replace('ffffffffffffffffffffffffffffffff', id)).toBe(t.err_msg)
     // A stored 事中 alert of the first hospital: the same refusal, word for word.
@@ -120,7 +120,7 @@ describe('national 3103 feedback', () => {
     expect([theirAlert.infcode, theirAlert.err_msg.replace(stored!.alert_id, id)]).toEqual([-1, t.err_msg])
     // The institution's own token naming another institution in the envelope: refused too.
     const posing = FeedbackResponse.parse((await send(msg(INST_A2, [{ warn_rslt_id: id, dspo_way: '2' }]))).json())
-    expect([posing.infcode, posing.err_msg]).toEqual([-1, `fixmedins_code ${INST_A2} is not an institution this token may answer for`])
+    expect([posing.infcode, posing.err_msg]).toEqual([-1, `fixmedins_code: ${INST_A2} — this token speaks for ${INST_A} (机构编号与令牌不符)`])
     // One bad warning refuses the message whole.
     const mixed = FeedbackResponse.parse((await send(msg(INST_A, [{ warn_rslt_id: id, dspo_way: '2' }, { warn_rslt_id: 'ffffffffffffffffffffffffffffffff', dspo_way: '2' }]))).json())
     expect([mixed.infcode, mixed.err_msg]).toEqual([-1, expect.stringContaining('warns[1].warn_rslt_id')])

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { STAFF, scopeSql, type Principal } from '../../auth/principal.ts'
 import { ENGINE_EVIDENCE_LABELS } from '../../detect/evidence.ts'
+import { nationalRule } from '../../detect/rulebase.ts'
 import type { Detector } from '../../detect/types.ts'
 import { FundwatchError } from '../../errors.ts'
 import { who, type ApiDeps } from '../context.ts'
@@ -48,9 +49,12 @@ async function detectorStats(deps: ApiDeps, p: Principal): Promise<Map<string, S
 function info(deps: ApiDeps, d: Detector, stats: Stats | undefined): z.output<typeof DetectorInfo> {
   const active = deps.app.engine().active.find((a) => a.detector.id === d.id)
   const defaults = d.params.safeParse({})
+  // The registry admits only pattern ids, and every pattern has its national rule (src/detect/rulebase.ts).
+  const rule = nationalRule(d.id)!
   const st = stats ?? { alerts: 0, amount: '0.00', confirmed: 0, dismissed: 0, closed: 0 }
   return {
     id: d.id, version: d.version, kind: d.kind, title: d.title, pattern: d.pattern, description: d.description,
+    rule_id: rule.rule_id, rule_name: rule.rule_name,
     stages: [...d.stages], scenarios: [...d.scenarios], result: d.result, severity: d.severity, basis: d.basis,
     params_schema: z.toJSONSchema(d.params, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
     params: (active?.params ?? (defaults.success ? defaults.data : {})) as Record<string, unknown>,
