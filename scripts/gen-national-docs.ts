@@ -4,16 +4,16 @@
 // `--check` fails when the committed doc has drifted, without writing.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { INV_CHG_KINDS, NOT_CARRIED, TRANSACTIONS, type FieldRule, type TxRule } from '../src/national/mapping.ts'
-import { ALIASES, ENVELOPE_EXTRAS, EXP_CONTENT_NAMES, MED_TYPE_CODES, OUTPUT_ALIASES, RESIDENT_ID_CERT_TYPES } from '../src/national/variants.ts'
+import { INV_CHG_KINDS, NOT_CARRIED, TRANSACTIONS, type FieldRule, type TxRule, type Via } from '../src/national/mapping.ts'
+import { ALIASES, ENVELOPE_EXTRAS, EXP_CONTENT_NAMES, MED_TYPE_CODES, OUTPUT_ALIASES, RESIDENT_ID_CERT_TYPES, TEXT_IDS } from '../src/national/variants.ts'
 
 const file = join(import.meta.dirname, '..', 'docs', 'national.md')
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 const code = (s: string) => `\`${s}\``
 
-const VIA: Record<string, string> = {
+const VIA: Record<Exclude<Via, 'text'>, string> = {
   datetime: 'DT → RFC 3339 +08:00',
-  dayStart: 'D → 00:00 +08:00',
+  onDay: 'D → inf_time when sent that day, else 00:00 +08:00',
   medType: 'provincial codes normalised',
   days: 'integer; 0 / "" absent',
   listType: '09/11 drug, 10 herb, 08 consumable, else service',
@@ -68,6 +68,7 @@ export function renderVariants(): string {
   out.push(`| 医疗类别 provincial codes | ${Object.entries(MED_TYPE_CODES).map(([k, v]) => `${k} → ${v}`).join(', ')} |`)
   out.push(`| 证件类型 meaning 居民身份证 | ${RESIDENT_ID_CERT_TYPES.map((c) => code(JSON.stringify(c))).join(', ')} |`)
   out.push(`| extension field | ${EXP_CONTENT_NAMES.map(code).join(' or ')}, an object or a JSON string |`)
+  out.push(`| identifiers printed N, taken as text ids (Hunan V1.2 wants digits; older HIS send letters too) | ${TEXT_IDS.map(code).join(", ")} |`)
   for (const e of ENVELOPE_EXTRAS) out.push(`| envelope ${code(e.field)} (${e.where}) | ${cell(e.use)} |`)
   return out.join('\n')
 }

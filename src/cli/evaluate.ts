@@ -7,7 +7,6 @@ import { configFromEnv } from '../config.ts'
 import { PATTERNS, type PatternId } from '../detect/patterns.ts'
 import { alertStatus, evaluate, scoreNearMisses, standing, type AlertStatus, type NearMissScore, type PatternScore } from '../generator/evaluate.ts'
 import { writeDataset, type DatasetFormat } from '../generator/generate.ts'
-import { FundwatchError } from '../errors.ts'
 import { datasetFormat } from './generate.ts'
 import type { Label, NearMiss } from '../generator/labels.ts'
 import { sampleKnowledgeBase } from '../kb/sample.ts'
@@ -65,18 +64,9 @@ export async function evaluateReplay(app: App, eventsFile: string, labels: Label
   return { replay, scores: evaluate(alerts, labels), nearMisses: scoreNearMisses(alerts, nearMisses.filter((n) => !isAudit(n))), alerts }
 }
 
-/**
- * Replays a dataset file in its format: the one place evaluate hands the format
- * to the replay (`replay --format national` reads national transactions through
- * the adapter, src/national). A national file that yields no event at all was
- * not read as national transactions: that is an error, not a score of nothing.
- */
+/** Replays a dataset file in its format (national transactions go through the adapter, src/national). */
 export async function replayDataset(app: App, file: string, format: DatasetFormat): Promise<ReplayResult> {
-  if (format === 'contract') return replayFile(app, file)
-  const opts: Parameters<typeof replayFile>[2] & { format: DatasetFormat } = { format }
-  const r = await replayFile(app, file, opts)
-  if (r.events === 0 && r.rejected > 0) throw new FundwatchError('CONFIG_INVALID', `evaluate: the replay took none of the ${r.rejected} national transactions of ${file} (rejected: ${Object.keys(r.rejectedByReason).join(', ')}); does this build's replay read --format national?`)
-  return r
+  return replayFile(app, file, { format })
 }
 
 /**

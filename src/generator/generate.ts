@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs'
+import { SOURCE_FORMATS, type SourceFormat } from '../pipeline/types.ts'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AnyEvent, EventType, Person } from '../../schemas/index.ts'
@@ -591,8 +592,9 @@ export function createGenerator(options: GeneratorOptions): Generator {
 }
 
 /** How a dataset's events are written: contract events (CONTRACT.md) or the national platform's transactions (docs/national.md). */
-export type DatasetFormat = 'contract' | 'national'
-export const DATASET_FORMATS: readonly DatasetFormat[] = ['contract', 'national']
+/** A dataset is written in a format the pipeline's sources read (src/pipeline/types.ts). */
+export type DatasetFormat = SourceFormat
+export const DATASET_FORMATS: readonly DatasetFormat[] = SOURCE_FORMATS
 
 export interface DatasetResult {
   format: DatasetFormat

@@ -3,7 +3,7 @@ import type { DecodedEvent, DecodedRecord } from '../pipeline/types.ts'
 import { personFromResidentId } from './idcard.ts'
 import { INV_CHG_KINDS, TX_BY_INFNO, type FieldRule, type TxRule, type Via } from './mapping.ts'
 import { SPEC, type SpecField, type SpecNode } from './spec.ts'
-import { ALIASES, EXP_CONTENT_NAMES, MDTRT_CERT_RESIDENT_ID, MED_TYPE_CODES, RESIDENT_ID_CERT_TYPES } from './variants.ts'
+import { ALIASES, EXP_CONTENT_NAMES, MDTRT_CERT_RESIDENT_ID, MED_TYPE_CODES, RESIDENT_ID_CERT_TYPES, TEXT_IDS } from './variants.ts'
 
 /**
  * The ingest adapter for the national platform's transaction stream
@@ -193,7 +193,8 @@ function checkRow(row: Obj, sn: SpecNode, infno: string, spec: readonly SpecNode
 
 function checkType(v: unknown, f: SpecField, infno: string, node: string): void {
   if (empty(v)) return
-  const [name, type] = f
+  const name = f[0]
+  const type = TEXT_IDS.includes(name) ? 'C' : f[1]
   const bad = (why: string) => refuse(`national.invalid@${infno}.${node}.${name}`, `${node}.${name} ${JSON.stringify(v)?.slice(0, 60)}: ${why}`)
   if (EXP_CONTENT_NAMES.includes(name)) {
     if (typeof v !== 'string' && !isObj(v)) bad('expContent must be an object or a JSON string')
@@ -337,8 +338,11 @@ function convert(via: Via | undefined, v: unknown, where: string, ctx: Ctx): unk
       const m = s === undefined ? null : DT.exec(s)
       return m ? `${m[1]}T${m[2]}+08:00` : invalid(ctx, where, v, 'not yyyy-MM-dd HH:mm:ss')
     }
-    case 'dayStart':
-      return s !== undefined && D.test(s) ? `${s}T00:00:00+08:00` : invalid(ctx, where, v, 'not yyyy-MM-dd')
+    case 'onDay': {
+      if (s === undefined || !D.test(s)) return invalid(ctx, where, v, 'not yyyy-MM-dd')
+      const sent = DT.exec(String(ctx.env.inf_time))!
+      return sent[1] === s ? `${s}T${sent[2]}+08:00` : `${s}T00:00:00+08:00`
+    }
     case 'medType':
       return s === undefined ? invalid(ctx, where, v, 'not a code') : (MED_TYPE_CODES[s] ?? s)
     case 'days': {

@@ -24,8 +24,12 @@ export type Via =
   | 'text'
   /** National DT "yyyy-MM-dd HH:mm:ss" (China time) → RFC 3339 "yyyy-MM-ddTHH:mm:ss+08:00". */
   | 'datetime'
-  /** National D "yyyy-MM-dd" → that day's 00:00 China time, RFC 3339. */
-  | 'dayStart'
+  /**
+   * National D "yyyy-MM-dd" → a time on that day, China time: the envelope's
+   * inf_time when the record was sent that day (a stock-take uploaded as it is
+   * made: the nearest time the transaction says), else the day's 00:00.
+   */
+  | 'onDay'
   /** 医疗类别, provincial codes normalised (variants.ts MED_TYPE_CODES). */
   | 'medType'
   /** An integer; 0, "0" and "" are absent (prd_days). */
@@ -200,6 +204,7 @@ export const TRANSACTIONS: readonly TxRule[] = [
       r('det_item_fee_sumamt', 'in.det_item_fee_sumamt', 'text'),
       r('bilg_dept_codg', 'in.bilg_dept_codg'),
       r('bilg_dr_codg', 'in.bilg_dr_codg'),
+      r('prd_days', 'in.prd_days', 'days', { note: 'not printed for 2301; taken as in 2204 when an HIS sends it (discharge medication)' }),
       r('hours', 'exp.hours', 'text', { note: 'time-based items' }),
     ],
     note: 'a line with a negative cnt and an init_feedetl_sn (退费) is a fee.reversed of that line, after the uploads',
@@ -287,7 +292,7 @@ export const TRANSACTIONS: readonly TxRule[] = [
   { infno: '3103', name: '事前事中服务反馈服务', ignored: 'feedback on a pre-check warning (taken by fundwatch\'s own 3103 endpoint), not a fact' },
   {
     infno: '3501', name: '商品盘存上传', event: 'inventory.movement', node: 'invinfo', rows: 'each',
-    payload: [...inventoryBase, r('kind', 'const:stock_count'), r('cnt', 'in.inv_cnt', 'text'), r('movement_time', 'in.invdate', 'dayStart')],
+    payload: [...inventoryBase, r('kind', 'const:stock_count'), r('cnt', 'in.inv_cnt', 'text'), r('movement_time', 'in.invdate', 'onDay')],
   },
   {
     infno: '3502', name: '商品库存变更', event: 'inventory.movement', node: 'invinfo', rows: 'each',

@@ -30,6 +30,15 @@ export const OUTPUT_ALIASES: Readonly<Record<string, readonly string[]>> = {
  */
 export const MED_TYPE_CODES: Readonly<Record<string, string>> = { '2101': '21', '2102': '21', '2106': '21', '2107': '21' }
 
+/**
+ * Identifiers printed as numeric (N) that HIS send as text: 费用明细流水号
+ * feedetl_sn is N in both copies, and Hunan V1.2 narrowed it to digits (not 0,
+ * at most 15), but HIS built before that (and other provinces') number lines
+ * with letters too. An identifier is compared, never added up: any value the
+ * contract takes as a line id (1–40 letters, digits, _ or -) is taken.
+ */
+export const TEXT_IDS: readonly string[] = ['feedetl_sn', 'init_feedetl_sn']
+
 /** psn_cert_type / cert_type values meaning 居民身份证: '01' (HN, national), '1' (JX prints the table without leading zeros), '' (not given). */
 export const RESIDENT_ID_CERT_TYPES: readonly string[] = ['01', '1', '']
 

@@ -104,7 +104,7 @@ describe('the national samples through the pipeline', () => {
     expect(await q(`SELECT mdtrt_id, dscg_way, dscg_maindiag_code, length(diagnoses) AS n FROM ${t('discharges')} FINAL`)).toEqual([{ mdtrt_id: '370700G00000000012349001', dscg_way: '1', dscg_maindiag_code: 'J18.900', n: 2 }])
     const stock = await q<Record<string, string>>(`SELECT event_id, kind, toString(cnt) AS cnt, movement_time, batch_no, setl_id FROM ${t('inventory_movements')} FINAL ORDER BY movement_time`)
     expect(stock.map((s) => [s.kind, s.cnt, s.movement_time, s.batch_no, s.setl_id])).toEqual([
-      ['stock_count', '240', '2024-02-29 16:00:00.000', 'PC20240301001', ''],
+      ['stock_count', '240', '2024-03-01 00:30:00.000', 'PC20240301001', ''],
       ['return', '20', '2024-03-05 06:20:00.000', 'PC20240301001', ''],
       ['purchase', '200', '2024-03-06 02:00:00.000', 'PC20240306002', ''],
       ['return', '16', '2024-03-08 07:00:00.000', 'PC20240306002', ''],
