@@ -64,7 +64,7 @@ export function renderCatalog(): string {
   return ['| id | rule id | pattern | kind | stages | reacts to | result | severity | version |', '|---|---|---|---|---|---|---|---|---|', ...rows].join('\n')
 }
 
-/** The national rule list of docs/national-analysis.md: rule id, name, behaviour class, detector, stages. */
+/** The national rule list of docs/national.md: rule id, name, behaviour class, detector, stages. */
 export function renderNationalRules(): string {
   const rows = nationalRules().map((r) => {
     const d = detectors.find((x) => x.id === r.detector)
@@ -94,7 +94,7 @@ export function render(): Map<string, string> {
   }
   const catalog = join(root, 'README.md')
   files.set(catalog, between(readFileSync(catalog, 'utf8'), 'catalog', renderCatalog(), catalog))
-  const national = join(root, '..', 'docs', 'national-analysis.md')
+  const national = join(root, '..', 'docs', 'national.md')
   files.set(national, between(readFileSync(national, 'utf8'), 'national-rules', renderNationalRules(), national))
   return files
 }

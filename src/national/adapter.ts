@@ -1,9 +1,9 @@
 import { DEFAULT_DECODE, readJson, validateEvent, type DecodeOptions } from '../pipeline/decode.ts'
 import type { DecodedEvent, DecodedRecord } from '../pipeline/types.ts'
 import { personFromResidentId } from './idcard.ts'
-import { INV_CHG_KINDS, TX_BY_INFNO, type FieldRule, type TxRule, type Via } from './mapping.ts'
+import { INV_CHG_KINDS, listTypeOf, TX_BY_INFNO, type FieldRule, type TxRule, type Via } from './mapping.ts'
 import { SPEC, type SpecField, type SpecNode } from './spec.ts'
-import { ALIASES, EXP_CONTENT_NAMES, MDTRT_CERT_RESIDENT_ID, MED_TYPE_CODES, RESIDENT_ID_CERT_TYPES, TEXT_IDS } from './variants.ts'
+import { ALIASES, contractMedType, EXP_CONTENT_NAMES, MDTRT_CERT_RESIDENT_ID, RESIDENT_ID_CERT_TYPES, TEXT_IDS } from './variants.ts'
 
 /**
  * The ingest adapter for the national platform's transaction stream
@@ -344,14 +344,14 @@ function convert(via: Via | undefined, v: unknown, where: string, ctx: Ctx): unk
       return sent[1] === s ? `${s}T${sent[2]}+08:00` : `${s}T00:00:00+08:00`
     }
     case 'medType':
-      return s === undefined ? invalid(ctx, where, v, 'not a code') : (MED_TYPE_CODES[s] ?? s)
+      return s === undefined ? invalid(ctx, where, v, 'not a code') : contractMedType(s)
     case 'days': {
       const n = Number(s)
       if (s === undefined || !Number.isInteger(n)) return invalid(ctx, where, v, 'not a whole number of days')
       return n === 0 ? undefined : n
     }
     case 'listType':
-      return s === '09' || s === '11' ? 'drug' : s === '10' ? 'herb' : s === '08' ? 'consumable' : 'service'
+      return listTypeOf(s)
     case 'invChgKind':
       return (s !== undefined ? INV_CHG_KINDS[s] : undefined) ?? invalid(ctx, where, v, `not a 库存变更类型 fundwatch knows (${Object.keys(INV_CHG_KINDS).join(', ')})`)
     case 'payGroup': {

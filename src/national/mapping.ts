@@ -34,7 +34,7 @@ export type Via =
   | 'medType'
   /** An integer; 0, "0" and "" are absent (prd_days). */
   | 'days'
-  /** 目录类别 from 医疗收费项目类别: 09/11 → drug, 10 → herb, 08 → consumable, else service. */
+  /** 目录类别 from 医疗收费项目类别 (listTypeOf). */
   | 'listType'
   /** 3502 库存变更类型 → movement kind (INV_CHG_KINDS). */
   | 'invChgKind'
@@ -330,3 +330,12 @@ export const NOT_CARRIED: Readonly<Record<string, string>> = {
 }
 
 export const TX_BY_INFNO: ReadonlyMap<string, TxRule> = new Map(TRANSACTIONS.map((t) => [t.infno, t]))
+
+/**
+ * The contract's list_type from a 医疗收费项目类别 (med_chrgitm_type; 3101/3102's
+ * chrg_type uses the same codes): 09 西药费 / 11 中成药费 → drug, 10 中药饮片费 →
+ * herb, 08 卫生材料费 → consumable, every other class a service.
+ */
+export function listTypeOf(chrgType: string | undefined): 'drug' | 'herb' | 'consumable' | 'service' {
+  return chrgType === '09' || chrgType === '11' ? 'drug' : chrgType === '10' ? 'herb' : chrgType === '08' ? 'consumable' : 'service'
+}

@@ -30,6 +30,11 @@ export const OUTPUT_ALIASES: Readonly<Record<string, readonly string[]>> = {
  */
 export const MED_TYPE_CODES: Readonly<Record<string, string>> = { '2101': '21', '2102': '21', '2106': '21', '2107': '21' }
 
+/** A 医疗类别 as the contract knows it: a provincial code normalised, any other as sent. */
+export function contractMedType(code: string): string {
+  return MED_TYPE_CODES[code] ?? code
+}
+
 /**
  * Identifiers printed as numeric (N) that HIS send as text: 费用明细流水号
  * feedetl_sn is N in both copies, and Hunan V1.2 narrowed it to digits (not 0,

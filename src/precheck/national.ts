@@ -10,6 +10,8 @@ import type { Principal } from '../auth/principal.ts'
 import { nationalRule, nationalRules } from '../detect/rulebase.ts'
 import { FundwatchError } from '../errors.ts'
 import { fen, yuan } from '../util/money.ts'
+import { listTypeOf } from '../national/mapping.ts'
+import { contractMedType } from '../national/variants.ts'
 import { precheck } from './precheck.ts'
 
 /**
@@ -66,15 +68,6 @@ export function cnTime(v: string): string {
   return `${d}T${t.length === 5 ? `${t}:00` : t}+08:00`
 }
 
-/** 收费类别 → the contract's list_type (as the ingest adapter derives it from med_chrgitm_type): 09/11 drug, 10 herb, 08 consumable, else service. */
-function listType(chrgType: string): 'drug' | 'herb' | 'consumable' | 'service' {
-  return chrgType === '09' || chrgType === '11' ? 'drug' : chrgType === '10' ? 'herb' : chrgType === '08' ? 'consumable' : 'service'
-}
-
-/** Provincial inpatient med_type codes (Hunan 2101/2102/2106/2107) are 21 in the contract. */
-function medType(v: string): string {
-  return /^21\d\d$/.test(v) ? '21' : v
-}
 
 interface Order { rx_id: string; feedetl_sn: string; fee: bigint; current: boolean }
 
@@ -111,7 +104,7 @@ export function draftsOf(infno: AnalysisInfno, req: NationalAnalysisRequest): An
       .map((d) => ({ diag_code: d.dise_codg, diag_name: d.dise_name, maindiag_flag: s(d.maindise_flag) === '1' ? '1' : '0' }))
     const insuplc = [s(req.insuplc_admdvs), s(p.poolarea), s(req.mdtrtarea_admvs)].find((x) => /^\d{6}$/.test(x)) ?? s(req.mdtrtarea_admvs)
     const events: unknown[] = [envelope('visit.opened', {
-      mdtrt_id: curr, psn_no, med_type: medType(s(e.med_type)), begntime: cnTime(e.adm_date), insutype: s(e.insutype), insuplc_admdvs: insuplc,
+      mdtrt_id: curr, psn_no, med_type: contractMedType(s(e.med_type)), begntime: cnTime(e.adm_date), insutype: s(e.insutype), insuplc_admdvs: insuplc,
       ipt_otp_no: curr, adm_dept_codg: s(e.adm_dept_codg), atddr_no: s(e.dr_codg), psn: { gend: s(p.gend), brdy: p.brdy.slice(0, 10) }, diagnoses,
     })]
     const orders = new Map<string, Order>()
@@ -129,7 +122,7 @@ export function draftsOf(infno: AnalysisInfno, req: NationalAnalysisRequest): An
       const hours = s((o as Record<string, unknown>).hours ?? ext.hours)
       return {
         feedetl_sn: sn, fee_ocur_time: cnTime(o.drord_begn_date), med_list_codg: o.hilist_code, medins_list_codg: s(o.hosplist_code),
-        list_type: listType(chrg), med_chrgitm_type: chrg, cnt: s(o.cnt), pric: s(o.pric), det_item_fee_sumamt: sumamt,
+        list_type: listTypeOf(chrg), med_chrgitm_type: chrg, cnt: s(o.cnt), pric: s(o.pric), det_item_fee_sumamt: sumamt,
         bilg_dept_codg: s(o.drord_dept_codg), bilg_dr_codg: s(o.drord_dr_codg),
         ...(prd !== '' && Number(prd) !== 0 ? { prd_days: Number(prd) } : {}),
         ...(hours !== '' ? { hours } : {}),
