@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
-import { INSURANCE_PAID, IS_INPATIENT, activeLines, activeSettlements, num, windowEvidence } from '../../src/audit/sql.ts'
+import { INSURANCE_PAID, IS_INPATIENT, activeLines, activeSettlements, activeVisits, num, windowEvidence } from '../../src/audit/sql.ts'
 import { r2, r4 } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { cnIso } from '../../src/util/time.ts'
@@ -114,8 +114,7 @@ function perVisitCtes(ctx: AuditContext, p: Params, where: string, excluded: str
     visit AS (
       SELECT mdtrt_id, any(psn_no) AS v_psn, any(fixmedins_code) AS v_inst, any(atddr_no) AS v_dr, any(begntime) AS v_begin,
         any(med_type) AS v_med_type, any(diagnoses) AS v_diags
-      FROM (SELECT * FROM ${s.t('visits')} FINAL
-        WHERE begntime >= fromUnixTimestamp64Milli({look_from:Int64}) AND begntime < fromUnixTimestamp64Milli({to:Int64}) AND (${where}))
+      FROM (${activeVisits(s, `begntime >= fromUnixTimestamp64Milli({look_from:Int64}) AND begntime < fromUnixTimestamp64Milli({to:Int64}) AND (${where})`)})
       GROUP BY mdtrt_id
     ),
     sig AS (
@@ -202,9 +201,8 @@ async function findClusters(ctx: AuditContext, p: Params): Promise<Cluster[]> {
       SELECT fixmedins_code, set_key, mdtrt_id, psn_no, atddr_no, t, odd, main_diag FROM per_visit WHERE ${inCluster}`, arrays),
     s.query<Record<string, unknown>>(`
       SELECT fixmedins_code, intDiv(toUnixTimestamp64Milli(begntime) + ${CN}, ${DAY}) AS day, groupUniqArray(atddr_no) AS doctors
-      FROM ${s.t('visits')} FINAL
-      WHERE fixmedins_code IN {insts:Array(String)} AND begntime >= fromUnixTimestamp64Milli({from:Int64}) AND begntime < fromUnixTimestamp64Milli({to:Int64}) + INTERVAL 1 DAY
-        AND concat(fixmedins_code, '|', toString(day)) IN {inst_days:Array(String)}
+      FROM (${activeVisits(s, 'fixmedins_code IN {insts:Array(String)} AND begntime >= fromUnixTimestamp64Milli({from:Int64}) AND begntime < fromUnixTimestamp64Milli({to:Int64}) + INTERVAL 1 DAY')})
+      WHERE concat(fixmedins_code, '|', toString(day)) IN {inst_days:Array(String)}
       GROUP BY fixmedins_code, day`, arrays),
     s.query<Record<string, unknown>>(`
       WITH ${perVisitCtes(ctx, p, 'fixmedins_code IN {insts:Array(String)}', excluded.sql)}

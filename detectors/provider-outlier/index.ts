@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Institution } from '../../schemas/index.ts'
-import { FROM, INSURANCE_PAID, IS_INPATIENT, TO, activeLines, activeSettlements, assignPeers, num, peerGroupKeys, type PeerGroup, windowEvidence, windowParams } from '../../src/audit/sql.ts'
+import { FROM, INSURANCE_PAID, IS_INPATIENT, TO, activeDischarges, activeLines, activeSettlements, activeVisits, assignPeers, num, peerGroupKeys, type PeerGroup, windowEvidence, windowParams } from '../../src/audit/sql.ts'
 import { peerStats, r2, r4, robustZ, type PeerStats } from '../../src/audit/stats.ts'
 import { defineDetector, type AuditContext, type Finding } from '../../src/detect/types.ts'
 import { KB_MEASURES, REGULATION, text, toFen } from '../_shared/common.ts'
@@ -202,10 +202,10 @@ function aggregateSql(ctx: AuditContext): string {
     ),
     visit AS (
       SELECT mdtrt_id, any(med_type) AS med_type, any(atddr_no) AS atddr_no, any(adm_dept_codg) AS dept, any(begntime) AS begntime
-      FROM (SELECT * FROM ${s.t('visits')} FINAL WHERE begntime >= ${SINCE} AND mdtrt_id IN (SELECT mdtrt_id FROM settled)) GROUP BY mdtrt_id
+      FROM (${activeVisits(s, `begntime >= ${SINCE} AND mdtrt_id IN (SELECT mdtrt_id FROM settled)`)}) GROUP BY mdtrt_id
     ),
     discharge AS (
-      SELECT mdtrt_id, any(endtime) AS endtime FROM (SELECT * FROM ${s.t('discharges')} FINAL WHERE endtime >= ${SINCE} AND mdtrt_id IN (SELECT mdtrt_id FROM settled)) GROUP BY mdtrt_id
+      SELECT mdtrt_id, argMax(endtime, event_time) AS endtime FROM (${activeDischarges(s, `endtime >= ${SINCE} AND mdtrt_id IN (SELECT mdtrt_id FROM settled)`)}) GROUP BY mdtrt_id
     ),
     cost AS (
       SELECT mdtrt_id, sum(det_item_fee_sumamt) AS amt,
@@ -246,9 +246,9 @@ async function topVisits(ctx: AuditContext, codes: string[], limit: number, sinc
     ),
     visit AS (
       SELECT mdtrt_id, any(med_type) AS med_type, any(atddr_no) AS atddr_no, any(begntime) AS begntime
-      FROM (SELECT * FROM ${s.t('visits')} FINAL WHERE begntime >= ${SINCE} AND mdtrt_id IN (SELECT mdtrt_id FROM settled)) GROUP BY mdtrt_id
+      FROM (${activeVisits(s, `begntime >= ${SINCE} AND mdtrt_id IN (SELECT mdtrt_id FROM settled)`)}) GROUP BY mdtrt_id
     ),
-    discharge AS (SELECT mdtrt_id, any(endtime) AS endtime FROM (SELECT * FROM ${s.t('discharges')} FINAL WHERE endtime >= ${SINCE} AND mdtrt_id IN (SELECT mdtrt_id FROM settled)) GROUP BY mdtrt_id),
+    discharge AS (SELECT mdtrt_id, argMax(endtime, event_time) AS endtime FROM (${activeDischarges(s, `endtime >= ${SINCE} AND mdtrt_id IN (SELECT mdtrt_id FROM settled)`)}) GROUP BY mdtrt_id),
     cost AS (SELECT mdtrt_id, toFloat64(sum(det_item_fee_sumamt)) AS amt FROM (${activeLines(s, `fee_ocur_time >= ${SINCE} AND mdtrt_id IN (SELECT mdtrt_id FROM settled)`)}) GROUP BY mdtrt_id),
     per_visit AS (
       SELECT st.fixmedins_code AS fixmedins_code, st.mdtrt_id AS mdtrt_id, st.setl_ids AS setl_ids, v.atddr_no AS atddr_no,

@@ -34,13 +34,53 @@ export function windowEvidence(ctx: Pick<AuditContext, 'from' | 'to'>): { from: 
  */
 export function activeLines(s: Store, where = '1'): string {
   return `SELECT * FROM ${s.t('fee_lines')} FINAL
-    WHERE (${where}) AND (mdtrt_id, feedetl_sn) NOT IN (SELECT mdtrt_id, feedetl_sn FROM ${s.t('fee_reversals')} FINAL)`
+    WHERE (${where}) AND (mdtrt_id, feedetl_sn) NOT IN (SELECT mdtrt_id, feedetl_sn FROM ${s.t('fee_reversals')} FINAL)
+      AND mdtrt_id NOT IN (${cancelledVisits(s)})`
+}
+
+/** Visits withdrawn whole (visit.cancelled 'visit': national 2202/2404): none of their facts count. */
+function cancelledVisits(s: Store): string {
+  return `SELECT mdtrt_id FROM ${s.t('visit_cancellations')} FINAL WHERE cancels = 'visit'`
+}
+
+/**
+ * Visits as they now stand, the way person state sees them (src/state/apply.ts):
+ * the visit row with its latest visit.updated applied — each of med_type,
+ * department and doctor from the latest update that gave it, the diagnoses from
+ * the latest that gave a list — and without the visits cancelled whole. The
+ * national 2201 opens an outpatient visit as 普通门诊 without diagnoses and 2203
+ * brings both, so reading the visits table alone would see neither.
+ */
+export function activeVisits(s: Store, where = '1'): string {
+  const visits = `SELECT * FROM ${s.t('visits')} FINAL WHERE (${where}) AND mdtrt_id NOT IN (${cancelledVisits(s)})`
+  // The update's aggregates are named u_… : an alias equal to a column name would shadow the column inside the other aggregates.
+  return `SELECT v.* REPLACE (
+      if(u.u_med_type != '', u.u_med_type, v.med_type) AS med_type,
+      if(u.u_dept != '', u.u_dept, v.adm_dept_codg) AS adm_dept_codg,
+      if(u.u_doctor != '', u.u_doctor, v.atddr_no) AS atddr_no,
+      if(u.u_has_diagnoses = 1, u.u_diagnoses, v.diagnoses) AS diagnoses)
+    FROM (${visits}) AS v
+    LEFT JOIN (
+      SELECT mdtrt_id, argMaxIf(med_type, event_time, med_type != '') AS u_med_type, argMaxIf(adm_dept_codg, event_time, adm_dept_codg != '') AS u_dept,
+        argMaxIf(atddr_no, event_time, atddr_no != '') AS u_doctor, argMaxIf(diagnoses, event_time, has_diagnoses = 1) AS u_diagnoses, max(has_diagnoses) AS u_has_diagnoses
+      FROM ${s.t('visit_updates')} FINAL WHERE mdtrt_id IN (SELECT mdtrt_id FROM (${visits})) GROUP BY mdtrt_id
+    ) AS u ON u.mdtrt_id = v.mdtrt_id`
+}
+
+/**
+ * Discharges that stand: a discharge withdrawn (visit.cancelled 'discharge':
+ * national 2405) counts no more; one sent after it does.
+ */
+export function activeDischarges(s: Store, where = '1'): string {
+  return `SELECT d.* FROM (SELECT * FROM ${s.t('discharges')} FINAL WHERE (${where}) AND mdtrt_id NOT IN (${cancelledVisits(s)})) AS d
+    LEFT JOIN (SELECT mdtrt_id, max(event_time) AS cancelled_at FROM ${s.t('visit_cancellations')} FINAL WHERE cancels = 'discharge' GROUP BY mdtrt_id) AS c ON c.mdtrt_id = d.mdtrt_id
+    WHERE d.event_time > c.cancelled_at`
 }
 
 /** Settlements that stand (latest version, not reversed). */
 export function activeSettlements(s: Store, where = '1'): string {
   return `SELECT * FROM ${s.t('settlements')} FINAL
-    WHERE (${where}) AND setl_id NOT IN (SELECT setl_id FROM ${s.t('settlement_reversals')} FINAL)`
+    WHERE (${where}) AND setl_id NOT IN (SELECT setl_id FROM ${s.t('settlement_reversals')} FINAL) AND mdtrt_id NOT IN (${cancelledVisits(s)})`
 }
 
 /**
