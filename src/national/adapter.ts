@@ -2,7 +2,7 @@ import { DEFAULT_DECODE, readJson, validateEvent, type DecodeOptions } from '../
 import type { DecodedEvent, DecodedRecord } from '../pipeline/types.ts'
 import { personFromResidentId } from './idcard.ts'
 import { INV_CHG_KINDS, listTypeOf, TX_BY_INFNO, type FieldRule, type TxRule, type Via } from './mapping.ts'
-import { SPEC, type SpecField, type SpecNode } from './spec.ts'
+import { SPEC, type FieldType, type SpecField, type SpecNode } from './spec.ts'
 import { ALIASES, contractMedType, EXP_CONTENT_NAMES, MDTRT_CERT_RESIDENT_ID, RESIDENT_ID_CERT_TYPES, TEXT_IDS } from './variants.ts'
 
 /**
@@ -172,50 +172,68 @@ function specHas(spec: readonly SpecNode[], which: 2 | 3): boolean {
  * province spells differently (variants.ts ALIASES) count as one field.
  */
 function checkRow(row: Obj, sn: SpecNode, infno: string, spec: readonly SpecNode[], nodeName = sn.node): void {
+  for (const c of fieldChecks(sn, infno, spec)) {
+    if (c.required && c.names.every((n) => empty(row[n]))) refuse(`national.missing@${infno}.${nodeName}.${c.names[0]}`, `${nodeName}.${c.names.join(' / ')} is required (HN and JX) and missing`)
+    for (const m of c.members) {
+      const v = row[m.name]
+      if (!empty(v)) checkType(v, m.name, m.type, infno, nodeName)
+    }
+  }
+}
+
+/** One field of a node as checked: its names (a provincial spelling counts as the same field), whether it is required, the type of each name. */
+interface FieldCheck { names: readonly string[]; required: boolean; members: readonly { name: string; type: FieldType | 'ext' }[] }
+
+/** The checks of a node, worked out once per transaction and node (every fee line of every upload is checked against them). */
+const FIELD_CHECKS = new WeakMap<SpecNode, FieldCheck[]>()
+function fieldChecks(sn: SpecNode, infno: string, spec: readonly SpecNode[]): FieldCheck[] {
+  const cached = FIELD_CHECKS.get(sn)
+  if (cached) return cached
   const groups = ALIASES[`${infno}.${sn.node}`] ?? []
-  const groupOf = (name: string) => groups.find((g) => g.includes(name)) ?? [name]
   const hnHas = specHas(spec, 2)
   const jxHas = specHas(spec, 3)
   const byName = new Map(sn.fields.map((f) => [f[0], f]))
   const seen = new Set<string>()
+  const checks: FieldCheck[] = []
   for (const f of sn.fields) {
-    const names = groupOf(f[0])
+    const names = groups.find((g) => g.includes(f[0])) ?? [f[0]]
     const key = names.join('|')
     if (seen.has(key)) continue
     seen.add(key)
     const members = names.map((n) => byName.get(n)).filter((x): x is SpecField => x !== undefined)
     const hn = members.some((m) => m[2] === 'Y') || !hnHas
     const jx = members.some((m) => m[3] === 'Y') || !jxHas
-    if (sn.direction === 'input' && hn && jx && names.every((n) => empty(row[n]))) refuse(`national.missing@${infno}.${nodeName}.${names[0]}`, `${nodeName}.${names.join(' / ')} is required (HN and JX) and missing`)
-    for (const m of members) checkType(row[m[0]], m, infno, nodeName)
+    checks.push({
+      names, required: sn.direction === 'input' && hn && jx,
+      members: members.map((m) => ({ name: m[0], type: EXP_CONTENT_NAMES.includes(m[0]) ? 'ext' : TEXT_IDS.includes(m[0]) ? 'C' : m[1] })),
+    })
   }
+  FIELD_CHECKS.set(sn, checks)
+  return checks
 }
 
-function checkType(v: unknown, f: SpecField, infno: string, node: string): void {
-  if (empty(v)) return
-  const name = f[0]
-  const type = TEXT_IDS.includes(name) ? 'C' : f[1]
-  const bad = (why: string) => refuse(`national.invalid@${infno}.${node}.${name}`, `${node}.${name} ${JSON.stringify(v)?.slice(0, 60)}: ${why}`)
-  if (EXP_CONTENT_NAMES.includes(name)) {
-    if (typeof v !== 'string' && !isObj(v)) bad('expContent must be an object or a JSON string')
-    return
-  }
+function checkType(v: unknown, name: string, type: FieldType | 'ext', infno: string, node: string): void {
+  let why: string | undefined
   switch (type) {
+    case 'ext':
+      if (typeof v !== 'string' && !isObj(v)) why = 'expContent must be an object or a JSON string'
+      break
     case 'C':
-      if (typeof v !== 'string' && typeof v !== 'number') bad('a character field must be a string')
-      return
+      if (typeof v !== 'string' && typeof v !== 'number') why = 'a character field must be a string'
+      break
     case 'N':
-      if (!(typeof v === 'number' && Number.isFinite(v)) && !(typeof v === 'string' && N.test(v))) bad('a numeric field must be a number or a decimal string')
-      return
+      if (!(typeof v === 'number' && Number.isFinite(v)) && !(typeof v === 'string' && N.test(v))) why = 'a numeric field must be a number or a decimal string'
+      break
     case 'D':
-      if (typeof v !== 'string' || !D.test(v)) bad('a date must be yyyy-MM-dd')
-      return
+      if (typeof v !== 'string' || !D.test(v)) why = 'a date must be yyyy-MM-dd'
+      break
     case 'DT':
-      if (typeof v !== 'string' || !DT.test(v)) bad('a datetime must be yyyy-MM-dd HH:mm:ss')
-      return
+      if (typeof v !== 'string' || !DT.test(v)) why = 'a datetime must be yyyy-MM-dd HH:mm:ss'
+      break
     case 'list/obj':
-      if (typeof v !== 'object' || v === null) bad('must be a list or an object')
+      if (typeof v !== 'object' || v === null) why = 'must be a list or an object'
   }
+  if (why !== undefined) refuse(`national.invalid@${infno}.${node}.${name}`, `${node}.${name} ${JSON.stringify(v)?.slice(0, 60)}: ${why}`)
 }
 
 function groupByVisit(rows: Obj[], infno: string, node: string): Obj[][] {
