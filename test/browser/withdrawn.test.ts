@@ -111,7 +111,7 @@ describe('withdrawn alerts in the console', () => {
     expect(await rowIds(page)).toEqual([ids.standing, ids.reversed])
     expect(await row(page, ids.reversed).getAttribute('class')).toContain('withdrawn')
     expect(await row(page, ids.standing).getAttribute('class')).not.toContain('withdrawn')
-    expect(await row(page, ids.reversed).locator('.tag.withdrawn').getAttribute('title')).toBe('所依据的费用明细或结算已冲销（撤销）')
+    expect(await row(page, ids.reversed).locator('.tag.withdrawn').getAttribute('title')).toBe('所依据的费用明细、结算或就诊已冲销、撤销或更正')
     await page.screenshot({ path: join(OUT, 'console-withdrawn-feed.png') })
 
     await page.selectOption('select[name=lifecycle]', 'withdrawn')
@@ -130,7 +130,7 @@ describe('withdrawn alerts in the console', () => {
     const banner = page.locator('#lifecycle')
     expect(await banner.getAttribute('data-reason')).toBe('reversed')
     expect(await banner.locator('h2').textContent()).toContain('此预警已撤回')
-    expect(await page.textContent('#withdrawn-reason')).toBe('所依据的费用明细或结算已冲销（撤销）')
+    expect(await page.textContent('#withdrawn-reason')).toBe('所依据的费用明细、结算或就诊已冲销、撤销或更正')
     expect(await page.textContent('#withdrawn-event')).toBe('w-rev-1')
     const { alert } = await apiGet<{ alert: { revised_at: string; revision: number } }>(`/alerts/${ids.reversed}`)
     expect(alert.revision).toBe(2)
