@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,15 +7,18 @@ import { createGenerator, writeDataset } from '../../src/generator/generate.ts'
 import { NationalWriter, type NationalObject, type NationalRecord } from '../../src/generator/national.ts'
 import { World } from '../../src/generator/world.ts'
 import { sampleKnowledgeBase } from '../../src/kb/sample.ts'
+import { SPEC } from '../../src/national/spec.ts'
 
 /**
- * The generator's national writer (issue 10 item 5). The field tables are a
- * copy of ../shared/national/fields.json (national-fields.json beside this
- * file), so the test does not depend on shared/ at run time.
+ * The generator's national writer (issue 10 item 5), against the printed field
+ * tables as the adapter holds them (src/national/spec.ts: fields.json, checked
+ * against its copy in test/national/fixtures.test.ts).
  */
 interface Field { name: string; type: string; req_hn: string; req_jx: string }
 interface Node { node: string; direction: 'input' | 'output'; fields: Field[] }
-const FIELDS = JSON.parse(readFileSync(new URL('./national-fields.json', import.meta.url), 'utf8')) as Record<string, Node[]>
+const FIELDS: Record<string, Node[]> = Object.fromEntries(Object.entries(SPEC).map(([infno, nodes]) => [infno, nodes.map((n) => ({
+  node: n.node, direction: n.direction, fields: n.fields.map(([name, type, req_hn, req_jx]) => ({ name, type, req_hn, req_jx })),
+}))]))
 const ENVELOPE_REQUIRED = ['infno', 'msgid', 'mdtrtarea_admvs', 'recer_sys_code', 'infver', 'opter_type', 'opter', 'opter_name', 'inf_time', 'fixmedins_code', 'fixmedins_name', 'input']
 const RESPONSE_REQUIRED = ['infcode', 'inf_refmsgid']
 

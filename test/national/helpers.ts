@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { EventOf, EventType } from '../../schemas/index.ts'
 import { decodeNational } from '../../src/national/adapter.ts'
@@ -6,7 +6,17 @@ import { DEFAULT_DECODE } from '../../src/pipeline/decode.ts'
 import type { DecodedRecord } from '../../src/pipeline/types.ts'
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'national')
-export const SHARED_SAMPLES = join(import.meta.dirname, '..', '..', '..', 'shared', 'national', 'samples')
+/**
+ * The national interface's own folder (../shared/national beside the checkout,
+ * or FUNDWATCH_SHARED_NATIONAL), when this machine has it. The project keeps a
+ * checked copy (test/fixtures/national: samples/, fields.json, SHA256SUMS), so
+ * a clone elsewhere still tests the same bytes; where the folder is present the
+ * tests read the samples from it, and fixtures.test.ts holds the copy to it.
+ */
+export const SHARED_NATIONAL: string | undefined = [process.env.FUNDWATCH_SHARED_NATIONAL, join(import.meta.dirname, '..', '..', '..', 'shared', 'national')]
+  .find((d): d is string => d !== undefined && d !== '' && existsSync(join(d, 'samples')))
+/** Where the tests read the samples: the shared folder when present, else the project's checked copy. */
+export const SAMPLES = SHARED_NATIONAL ? join(SHARED_NATIONAL, 'samples') : join(FIXTURES, 'samples')
 
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -6,7 +6,7 @@ import { replayFile } from '../../src/cli/replay.ts'
 import { memorySource } from '../../src/pipeline/sources.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { institution, makeKb } from '../helpers/detect.ts'
-import { SHARED_SAMPLES, fixture, line } from './helpers.ts'
+import { SAMPLES, fixture, line } from './helpers.ts'
 
 /**
  * Every sample of ../shared/national/samples (read from there, as the issue
@@ -25,7 +25,7 @@ const ORDER = [
   '2201', '2203', '2203A', '2204', '3102', '2206', '2207',
   '2302', '2305', '2405', '2404', '2208', '2205', '2202',
 ]
-const sampleLine = (infno: string) => line(JSON.parse(readFileSync(join(SHARED_SAMPLES, `${infno}.json`), 'utf8')))
+const sampleLine = (infno: string) => line(JSON.parse(readFileSync(join(SAMPLES, `${infno}.json`), 'utf8')))
 
 let app: TestApp
 let file: string
