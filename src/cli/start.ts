@@ -2,6 +2,7 @@ import { buildServer, createLiveFeed } from '../api/server.ts'
 import { runAudit } from '../audit/runner.ts'
 import { bootstrapAdmin } from '../auth/bootstrap.ts'
 import { createGenerator, type Generator } from '../generator/generate.ts'
+import { MsgIds } from '../generator/world.ts'
 import { KnowledgeBase } from '../kb/knowledge-base.ts'
 import { generatorSource } from '../pipeline/sources.ts'
 import { DAY_MS, cnDayStart } from '../util/time.ts'
@@ -42,14 +43,18 @@ export async function start(flags: CommonFlags & { port?: string; rate?: string;
     return g
   }
   try {
-    const history = withPersons(createGenerator({ seed, persons: 600, days: 40, startTime: Date.now() - 41 * DAY_MS, fraudRate: 0.03, kb: base }))
+    // One event-id allocator for the history and every round: the rounds cover the same hours of the same
+    // store, and an id met twice would be taken for a redelivery (or a conflict) instead of a new event.
+    const msgIds = new MsgIds(seed)
+    const history = withPersons(createGenerator({ seed, persons: 600, days: 40, startTime: Date.now() - 41 * DAY_MS, fraudRate: 0.03, kb: base, msgIds }))
     const h = await app.pipeline({ alertSinks: [live.sink] }).run(generatorSource(history.events(), { batchSize: 1000 }), ac.signal)
     // The audit (事后) stage over the history, as a nightly `fundwatch audit` would run it in production.
     const end = cnDayStart(Date.now())
     const audit = await runAudit(app, { from: end - 40 * DAY_MS, to: end, sinks: [live.sink] })
     app.log.info({ events: h.events, alerts: h.alerts, audit_alerts: audit.alerts.length, audit_errors: audit.errors.length }, 'generated history replayed and audited; live stream follows')
     for (let round = 1; !ac.signal.aborted; round++) {
-      const stream = withPersons(createGenerator({ seed: seed + round, persons: 2000, days: 1, startTime: Date.now() - DAY_MS, fraudRate: 0.01, kb: base }))
+      msgIds.forgetBefore(Date.now() - 3 * DAY_MS)
+      const stream = withPersons(createGenerator({ seed: seed + round, persons: 2000, days: 1, startTime: Date.now() - DAY_MS, fraudRate: 0.01, kb: base, msgIds }))
       await app.pipeline({ alertSinks: [live.sink] }).run(generatorSource(stream.events(), { ratePerSec: rate }), ac.signal)
     }
   } catch (err) {

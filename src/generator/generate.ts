@@ -18,7 +18,7 @@ import {
   pharmacyVisit, pickInpatient, pickOutpatient, type IptScenario, type PharmacyLedger,
 } from './scenarios.ts'
 import { emitVisit, Visit, type GenCtx, type Pending } from './visit.ts'
-import { World, type GInst, type GPerson } from './world.ts'
+import { World, type GInst, type GPerson, type MsgIds } from './world.ts'
 import { DEPTS } from '../kb/sample.ts'
 
 export type { Label, NearMiss } from './labels.ts'
@@ -45,6 +45,8 @@ export interface GeneratorOptions {
   kb: KbData
   /** Size the population for about this many fee lines; background visits stop once it is reached. */
   targetFeeLines?: number
+  /** The event-id allocator to share with other generators writing the same hours into one store (the demo's rounds); default: this generator's own. */
+  msgIds?: MsgIds
 }
 
 export interface Generated {
@@ -163,8 +165,8 @@ class Driver implements GenCtx, Planner {
   readonly linesByKind: Record<EpisodeKind, number> = { background: 0, stream: 0, audit: 0, near: 0 }
   backgroundEpisodes = 0
 
-  constructor(readonly opts: Required<Omit<GeneratorOptions, 'targetFeeLines'>> & { targetFeeLines?: number }) {
-    this.world = new World(opts.kb, opts.seed, opts.startTime, opts.days)
+  constructor(readonly opts: Required<Omit<GeneratorOptions, 'targetFeeLines' | 'msgIds'>> & { targetFeeLines?: number; msgIds?: MsgIds }) {
+    this.world = new World(opts.kb, opts.seed, opts.startTime, opts.days, opts.msgIds)
     this.inventory = new Inventory(this.world, Rng.derive(opts.seed, 'inventory'))
   }
 
@@ -516,7 +518,7 @@ function registerChronic(p: GPerson, age: number, rng: Rng): void {
 
 // ------------------------------------------------------------------ public API
 
-function resolve(opts: GeneratorOptions): Required<Omit<GeneratorOptions, 'targetFeeLines'>> & { targetFeeLines?: number } {
+function resolve(opts: GeneratorOptions): Required<Omit<GeneratorOptions, 'targetFeeLines' | 'msgIds'>> & { targetFeeLines?: number; msgIds?: MsgIds } {
   const days = opts.days ?? 30
   const fraudRate = opts.fraudRate ?? 0.02
   if (!Number.isInteger(opts.seed)) throw new FundwatchError('CONFIG_INVALID', 'generator: seed must be an integer')
@@ -524,7 +526,7 @@ function resolve(opts: GeneratorOptions): Required<Omit<GeneratorOptions, 'targe
   if (!(fraudRate >= 0 && fraudRate <= 0.5)) throw new FundwatchError('CONFIG_INVALID', 'generator: fraudRate must be within [0, 0.5]')
   if (opts.persons !== undefined && !(Number.isInteger(opts.persons) && opts.persons >= 0)) throw new FundwatchError('CONFIG_INVALID', 'generator: persons must be a non-negative integer')
   if (opts.targetFeeLines !== undefined && !(Number.isInteger(opts.targetFeeLines) && opts.targetFeeLines > 0)) throw new FundwatchError('CONFIG_INVALID', 'generator: targetFeeLines must be a positive integer')
-  return { seed: opts.seed, persons: opts.persons ?? 1000, days, startTime: opts.startTime ?? DEFAULT_START, fraudRate, kb: opts.kb, ...(opts.targetFeeLines !== undefined ? { targetFeeLines: opts.targetFeeLines } : {}) }
+  return { seed: opts.seed, persons: opts.persons ?? 1000, days, startTime: opts.startTime ?? DEFAULT_START, fraudRate, kb: opts.kb, ...(opts.targetFeeLines !== undefined ? { targetFeeLines: opts.targetFeeLines } : {}), ...(opts.msgIds ? { msgIds: opts.msgIds } : {}) }
 }
 
 /**
@@ -534,7 +536,8 @@ function resolve(opts: GeneratorOptions): Required<Omit<GeneratorOptions, 'targe
  */
 function sizeFor(o: ReturnType<typeof resolve>, target: number): number {
   const n0 = 1500
-  const pilot = new Driver({ ...o, seed: o.seed + 1_000_003, persons: n0 })
+  const { msgIds: _shared, ...own } = o
+  const pilot = new Driver({ ...own, seed: o.seed + 1_000_003, persons: n0 })
   pilot.plan(n0)
   for (const _ of pilot.generate({ events: 0, feeLines: 0, byType: {}, persons: 0, refusedLines: 0 }, [])) void _
   const k = pilot.linesByKind

@@ -92,16 +92,16 @@ export class World {
   readonly endMs: number
   private mdtrtSeq = 0
   private setlSeq = 0
-  /** msgid sequences: China second → institution → the next sequence number (see nextEventId). */
-  private readonly msgSeq = new Map<number, Map<string, number>>()
-  /** Where every institution's sequence starts: a seed's ids rarely meet another seed's in a shared store. */
-  private readonly msgBase: number
+  /** Event ids (msgid-shaped): this world's own, or one allocator shared by generators whose streams overlap. */
+  private readonly msgIds: MsgIds
+  private readonly ownsMsgIds: boolean
   private psnSeq = 0
 
-  constructor(readonly kb: KbData, readonly seed: number, startTime: number, days: number) {
+  constructor(readonly kb: KbData, readonly seed: number, startTime: number, days: number, msgIds?: MsgIds) {
     // Ids carry a tag of the seed so datasets of different seeds can share a store without colliding.
     this.tag = String(hashString(`fundwatch-seed:${seed}`) % 100000).padStart(5, '0')
-    this.msgBase = hashString(`fundwatch-msgid:${seed}`) % MSG_SEQ
+    this.msgIds = msgIds ?? new MsgIds(seed)
+    this.ownsMsgIds = msgIds === undefined
     this.startMs = cnDayStart(startTime)
     this.days = days
     this.endMs = this.startMs + days * DAY_MS
@@ -221,20 +221,12 @@ export class World {
    * ids are handed out in the generator's (deterministic) creation order.
    */
   nextEventId(fixmedins_code: string, t: number): string {
-    for (let sec = Math.floor(t / 1000); ; sec++) {
-      let bySec = this.msgSeq.get(sec)
-      if (!bySec) this.msgSeq.set(sec, (bySec = new Map()))
-      const n = bySec.get(fixmedins_code) ?? 0
-      if (n >= MSG_SEQ) continue
-      bySec.set(fixmedins_code, n + 1)
-      return `${fixmedins_code}${compactCn(sec * 1000)}${String((this.msgBase + n) % MSG_SEQ).padStart(4, '0')}`
-    }
+    return this.msgIds.next(fixmedins_code, t)
   }
 
-  /** Forgets the sequences of seconds before `t`: no event is created before the stream's floor. */
+  /** Forgets the sequences of seconds before `t`: no event is created before the stream's floor. A shared allocator is its owner's to trim. */
   forgetEventIdsBefore(t: number): void {
-    const sec = Math.floor(t / 1000)
-    for (const k of this.msgSeq.keys()) if (k < sec) this.msgSeq.delete(k)
+    if (this.ownsMsgIds) this.msgIds.forgetBefore(t)
   }
 
   pickRegion(rng: Rng): GRegion {
@@ -362,6 +354,41 @@ export function compactCn(ms: number): string {
 }
 
 const MSG_SEQ = 10_000
+
+/**
+ * Event ids shaped as the national msgid: the institution (12), the China
+ * time to the second (14) and a 4-digit sequence, unique per institution and
+ * second — 10,000 a second, then the next second's. The sequence starts at a
+ * place derived from the seed, so datasets of different seeds rarely meet in a
+ * shared store; generators whose streams cover the same hours in one store
+ * (the demo's rounds, src/cli/start.ts) share one allocator and never meet.
+ */
+export class MsgIds {
+  /** China second → institution → the next sequence number. */
+  private readonly seq = new Map<number, Map<string, number>>()
+  private readonly base: number
+
+  constructor(seed: number) {
+    this.base = hashString(`fundwatch-msgid:${seed}`) % MSG_SEQ
+  }
+
+  next(fixmedins_code: string, t: number): string {
+    for (let sec = Math.floor(t / 1000); ; sec++) {
+      let bySec = this.seq.get(sec)
+      if (!bySec) this.seq.set(sec, (bySec = new Map()))
+      const n = bySec.get(fixmedins_code) ?? 0
+      if (n >= MSG_SEQ) continue
+      bySec.set(fixmedins_code, n + 1)
+      return `${fixmedins_code}${compactCn(sec * 1000)}${String((this.base + n) % MSG_SEQ).padStart(4, '0')}`
+    }
+  }
+
+  /** Forgets the seconds before `t` (memory): ids for them are not asked for again. */
+  forgetBefore(t: number): void {
+    const sec = Math.floor(t / 1000)
+    for (const k of this.seq.keys()) if (k < sec) this.seq.delete(k)
+  }
+}
 
 /** Distance in km between two institutions (haversine). */
 export function distanceKm(a: Institution, b: Institution): number {

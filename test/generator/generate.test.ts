@@ -11,7 +11,11 @@ import { alertMatchesLabel, type Label } from '../../src/generator/labels.ts'
 import { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
 import { loadKnowledgeBase } from '../../src/kb/loader.ts'
 import { sampleKnowledgeBase } from '../../src/kb/sample.ts'
+import { MsgIds } from '../../src/generator/world.ts'
 import { oracle, type OracleFinding } from './oracle.ts'
+
+/** Where a seed's own allocator starts its sequences (the last 4 digits of its first id in a fresh second). */
+const seqStart = (seed: number) => Number(new MsgIds(seed).next('H00000000000', 0).slice(-4))
 
 const START = Date.parse('2026-03-02T00:00:00+08:00')
 const DAYS = 30
@@ -200,6 +204,19 @@ describe('generator: the stream', () => {
       perSecond.set(k, (perSecond.get(k) ?? 0) + 1)
     }
     expect([...perSecond.values()].reduce((a, b) => Math.max(a, b), 0)).toBeLessThan(2000)
+  })
+
+  it('gives generators that share an id allocator disjoint ids over the same hours (the demo\'s rounds, one store)', () => {
+    // Two rounds as `fundwatch start` makes them: different seeds, the same day, the same institutions.
+    const round = (seed: number, msgIds?: MsgIds) => [...createGenerator({ seed, persons: 600, days: 1, startTime: Date.parse('2026-03-02T00:00:00+08:00'), fraudRate: 0.02, kb: sampleKnowledgeBase(), msgIds }).events()].map((e) => e.event_id)
+    const overlap = (a: string[], b: string[]) => { const s = new Set(a); return b.filter((id) => s.has(id)).length }
+    const shared = new MsgIds(7)
+    const [a, b] = [round(8, shared), round(9, shared)]
+    expect(a.length).toBeGreaterThan(500)
+    expect(overlap(a, b)).toBe(0)
+    // Without sharing, nothing keeps two rounds apart: a seed whose sequences start where another's do meets it.
+    const close = [...Array(50_000).keys()].find((k) => k > 8 && seqStart(k) === seqStart(8))!
+    expect(overlap(round(8), round(close))).toBeGreaterThan(0)
   })
 
   it('opens a visit before anything else of it happens', () => {
