@@ -33,3 +33,14 @@ export class FundwatchError extends Error {
     this.statusCode = ERROR_CODES[code]
   }
 }
+
+/**
+ * A national transaction refused as the platform refuses it (docs/national-analysis.md,
+ * "Errors"): answered HTTP 200 with infcode -1 and this text as err_msg.
+ */
+export class NationalRefusal extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'NationalRefusal'
+  }
+}

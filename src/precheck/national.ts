@@ -8,7 +8,7 @@ import type { App } from '../app.ts'
 import { MaskedRecord } from '../auth/mask.ts'
 import type { Principal } from '../auth/principal.ts'
 import { nationalRule, nationalRules } from '../detect/rulebase.ts'
-import { FundwatchError } from '../errors.ts'
+import { FundwatchError, NationalRefusal } from '../errors.ts'
 import { fen, yuan } from '../util/money.ts'
 import { listTypeOf } from '../national/mapping.ts'
 import { contractMedType } from '../national/variants.ts'
@@ -26,13 +26,6 @@ import { precheck } from './precheck.ts'
 
 export type AnalysisInfno = '3101' | '3102'
 
-/** A refusal of the transaction: answered infcode -1 with this text as err_msg. */
-export class NationalRefusal extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'NationalRefusal'
-  }
-}
 
 /** 触发场景 (§6): 1 门诊挂号 2 门诊收费登记 3 住院登记 4 住院收费登记 5 住院执行医嘱 | 6 门诊结算 7 门诊预结算 8 住院结算 9 住院预结算 10 购药划卡. */
 export const TRIG_SCENES: Record<AnalysisInfno, readonly string[]> = { '3101': ['1', '2', '3', '4', '5'], '3102': ['6', '7', '8', '9', '10'] }

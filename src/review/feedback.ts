@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { Alert } from '../../schemas/index.ts'
 import { FeedbackRequest } from '../../schemas/national-feedback.ts'
-import type { NationalService } from '../api/plugins/national.ts'
-import { FundwatchError } from '../errors.ts'
+import { FundwatchError, NationalRefusal } from '../errors.ts'
 import { canSee, scopeSql, type Principal, type Scope } from '../auth/principal.ts'
 import type { KnowledgeBase } from '../kb/knowledge-base.ts'
 import type { Metrics } from '../metrics.ts'
 import { alertsById } from '../store/alerts.ts'
-import { NationalRefusal } from '../precheck/national.ts'
 import type { Store } from '../store/store.ts'
 import { chTime, fromChTime } from '../util/time.ts'
 
@@ -227,7 +225,9 @@ export async function feedbackStats(store: Store, scope: Scope): Promise<Map<str
  * transaction's fault); a request that does not fit, or names a warning that
  * was not the institution's, is refused as the platform refuses: infcode -1.
  */
-export const feedbackService: NationalService = async ({ deps, caller, body, now }) => {
+export async function feedbackService({ deps, caller, body, now }: {
+  deps: { app: { store: Store; kb: () => KnowledgeBase; metrics: Metrics } }; caller: Principal; body: unknown; now: number
+}): Promise<{ recorded: Recorded[] }> {
   if (caller.role !== 'precheck') throw new FundwatchError('FORBIDDEN', 'only an institution\'s precheck token answers warnings (3103)')
   const r = FeedbackRequest.safeParse(body)
   if (!r.success) throw new NationalRefusal(feedbackIssues(r.error))
