@@ -38,8 +38,8 @@ describeKafka('processor readiness', () => {
       const run = runProcessor(app, ac.signal, { brokers: kafkaBrokers(), membership })
       await waitFor('the processor joins its group', async () => (await readyz()).status === 200, 30_000, 100)
       expect(await readyz()).toEqual({ status: 200, kafka: 'ok' })
-      // Two partitions on each of the claims and inventory topics, one member: it holds all four.
-      expect(membership.assigned()).toBe(4)
+      // Two partitions on each of the claims, inventory and national topics, one member: it holds all six.
+      expect(membership.assigned()).toBe(6)
       expect((await probe.inject({ method: 'GET', url: '/livez' })).statusCode).toBe(200)
       ac.abort(new Error('test stops the processor'))
       await run
