@@ -21,13 +21,15 @@ import { quantile } from './kafka.ts'
 const cnText = (iso: string) => cnIso(Date.parse(iso)).slice(0, 19).replace('T', ' ')
 
 /**
- * A generated draft (visit.opened + fee.uploaded of one visit) as the 3101 /
- * 3102 request an HIS sends for it: the visit as the current encounter, each
- * line as an order whose rx_id is the line's feedetl_sn.
+ * A generated draft (visit.opened, its visit.updated, fee.uploaded of one
+ * visit) as the 3101 / 3102 request an HIS sends for it: the visit as it
+ * stands as the current encounter, each line as an order whose rx_id is the
+ * line's feedetl_sn.
  */
 function analysisRequest(infno: '3101' | '3102', draft: AnyEvent[]): Record<string, unknown> {
   const open = draft[0] as EventOf<'visit.opened'>
-  const v = open.payload
+  const changes = draft.flatMap((e) => (e.event_type === 'visit.updated' ? [e.payload] : []))
+  const v = Object.assign({}, open.payload, ...changes) as EventOf<'visit.opened'>['payload']
   const lines = draft.flatMap((e) => (e.event_type === 'fee.uploaded' ? e.payload.lines : []))
   const inst = open.source.fixmedins_code
   return {
@@ -61,8 +63,8 @@ const DRAFTS = Number(process.env.BENCH_PRECHECK_DRAFTS ?? 500)
 /**
  * 事前提醒's budget (DOMAIN.md): tens of milliseconds, synchronous. A store
  * holds 35 days of a generated population's claims; then the visits of the
- * last 5 days are sent, one by one, as draft claims (visit.opened and fee
- * lines, unsettled) to POST /api/v1/precheck through the real API as a
+ * last 5 days are sent, one by one, as draft claims (visit.opened, its
+ * visit.updated with the diagnoses, and fee lines, unsettled) to POST /api/v1/precheck through the real API as a
  * hospital HIS would — each answer loads the person's history from ClickHouse.
  */
 export async function benchPrecheck(): Promise<{ figures: Figure[]; raw: Record<string, number> }> {
@@ -72,14 +74,14 @@ export async function benchPrecheck(): Promise<{ figures: Figure[]; raw: Record<
   const events = [...gen.events()]
   const cut = start + (DAYS - 5) * DAY_MS
   const history = events.filter((e) => Date.parse(e.event_time) < cut)
-  // Drafts: per visit of the last days, its opening and fee lines, before any settlement.
+  // Drafts: per visit of the last days, its opening, its diagnoses (visit.updated) and fee lines, before any settlement.
   const byVisit = new Map<string, AnyEvent[]>()
   for (const e of events) {
-    if (Date.parse(e.event_time) < cut || (e.event_type !== 'visit.opened' && e.event_type !== 'fee.uploaded')) continue
+    if (Date.parse(e.event_time) < cut || (e.event_type !== 'visit.opened' && e.event_type !== 'visit.updated' && e.event_type !== 'fee.uploaded')) continue
     const id = e.payload.mdtrt_id
     byVisit.set(id, [...(byVisit.get(id) ?? []), e])
   }
-  const drafts = [...byVisit.values()].filter((d) => d[0]!.event_type === 'visit.opened' && d.length > 1).slice(0, DRAFTS)
+  const drafts = [...byVisit.values()].filter((d) => d[0]!.event_type === 'visit.opened' && d.some((e) => e.event_type === 'fee.uploaded')).slice(0, DRAFTS)
   const kbDir = join(dataDir, 'kb')
   await writeKnowledgeBase(kbDir, gen.kb, 'jsonl')
   const config = configFromEnv({ FUNDWATCH_KB: kbDir, FUNDWATCH_DATA_DIR: join(dataDir, 'chdb'), FUNDWATCH_DB: 'bench_precheck', CLICKHOUSE_URL: '' })

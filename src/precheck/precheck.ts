@@ -30,8 +30,12 @@ export interface PrecheckResult {
   violation: boolean
 }
 
-/** Claim events a draft may hold: what a doctor's order or a dispensing produces before settlement. */
-const DRAFT_TYPES: ReadonlySet<AnyEvent['event_type']> = new Set(['visit.opened', 'fee.uploaded', 'fee.reversed', 'visit.closed'])
+/**
+ * Claim events a draft may hold: what a doctor's order or a dispensing produces
+ * before settlement — the visit's diagnoses included, which a visit opened as
+ * the national 2201 does carries in a visit.updated (2203).
+ */
+const DRAFT_TYPES: ReadonlySet<AnyEvent['event_type']> = new Set(['visit.opened', 'visit.updated', 'fee.uploaded', 'fee.reversed', 'visit.closed'])
 
 export interface PrecheckOptions {
   /**

@@ -1,6 +1,7 @@
 import type { Diagnosis } from '../../schemas/index.ts'
 import type { Metrics } from '../metrics.ts'
 import { latestOf } from '../store/alerts.ts'
+import { DIAGS } from '../store/migrations.ts'
 import { alertFromRow } from '../store/rows.ts'
 import type { Store } from '../store/store.ts'
 import { chTime, fromChTime } from '../util/time.ts'
@@ -132,7 +133,7 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
   )).map((r) => r.psn_no)
   if (psns.length === 0) return new Map()
   const p = { psns, since: chTime(sinceMs) }
-  const [visits, discharges, lines, fr, setls, sr, updates, cancellations, alerts] = await Promise.all([
+  const [visits, discharges, lines, fr, setls, sr, visitChanges, alerts] = await Promise.all([
     store.query<Row>(`SELECT * FROM ${store.t('visits')} FINAL WHERE psn_no IN {psns:Array(String)} AND begntime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     store.query<Row>(`SELECT * FROM ${store.t('discharges')} FINAL WHERE psn_no IN {psns:Array(String)} AND endtime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     store.query<Row>(`SELECT psn_no, mdtrt_id, feedetl_sn, fixmedins_code, fee_ocur_time, med_list_codg, medins_list_codg, list_type, med_chrgitm_type,
@@ -144,8 +145,11 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
       FROM ${store.t('settlements')} FINAL WHERE psn_no IN {psns:Array(String)} AND setl_time >= {since:DateTime64(3,'UTC')}`, p),
     store.query<Row>(reversalsByPerson(store).settlements, p),
     // Changes come after the visit began, so the visits' bound holds them all.
-    store.query<Row>(`SELECT * FROM ${store.t('visit_updates')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
-    store.query<Row>(`SELECT * FROM ${store.t('visit_cancellations')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
+    // Both kinds of visit change in one read: the store answers one query at a time, and a pre-check waits for every read.
+    store.query<Row>(`SELECT 'update' AS kind, psn_no, mdtrt_id, med_type, adm_dept_codg, atddr_no, has_diagnoses, diagnoses, '' AS cancels, event_time
+        FROM ${store.t('visit_updates')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY
+      UNION ALL SELECT 'cancel' AS kind, psn_no, mdtrt_id, '', '', '', 0, CAST([] AS ${DIAGS}), cancels, event_time
+        FROM ${store.t('visit_cancellations')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     // Every stored revision of the streaming alerts on these persons (few: alerts are rare); the latest of each is kept.
     opts.alerts === false ? [] : store.query<Row>(`SELECT * FROM ${store.t('alerts')} WHERE psn_no IN {psns:Array(String)} AND stage = 'in'
       AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
@@ -214,8 +218,7 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
   // nothing establishes was never applied (src/state/apply.ts), and is not here either.
   const changes: { t: number; rank: number; r: Row; kind: 'discharge' | 'update' | 'cancel' }[] = [
     ...discharges.map((r) => ({ t: ms(r.event_time), rank: 1, r, kind: 'discharge' as const })),
-    ...updates.map((r) => ({ t: ms(r.event_time), rank: 0, r, kind: 'update' as const })),
-    ...cancellations.map((r) => ({ t: ms(r.event_time), rank: 2, r, kind: 'cancel' as const })),
+    ...visitChanges.map((r) => (r.kind === 'update' ? { t: ms(r.event_time), rank: 0, r, kind: 'update' as const } : { t: ms(r.event_time), rank: 2, r, kind: 'cancel' as const })),
   ].sort((a, b) => a.t - b.t || a.rank - b.rank)
   for (const { r, kind, t } of changes) {
     const s = kind === 'discharge' ? person(String(r.psn_no)) : out.get(String(r.psn_no))

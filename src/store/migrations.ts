@@ -22,7 +22,8 @@ export interface Migration {
 }
 
 const T = `DateTime64(3, 'UTC')`
-const DIAGS = `Array(Tuple(diag_code String, diag_name String, maindiag_flag String))`
+/** The column type of a diagnosis list (visits, discharges, visit_updates). */
+export const DIAGS = `Array(Tuple(diag_code String, diag_name String, maindiag_flag String))`
 
 export const MIGRATIONS: Migration[] = [
   {

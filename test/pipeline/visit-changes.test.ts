@@ -105,6 +105,17 @@ describe('visit.updated', () => {
     expect((await alertsOf('U2', 'out-of-scope')).map((a) => [a.status, a.revision_event_id, a.refs.feedetl_sns])).toEqual([['active', 'U2-upd', ['U2-L1']]])
   })
 
+  it('a pre-check draft carries it: the diagnoses of a visit opened without them (national 2201 + 2203) are judged with the draft', async () => {
+    const caller = { id: 'his', name: 'HIS', role: 'precheck' as const, admdvs: [], fixmedins_codes: [HOSPITAL] }
+    const psn = 'PSNUPD04'
+    const open = visitOpened({ event_id: 'U4-open', mdtrt_id: 'U4', psn_no: psn, begntime: t(5, 9), med_type: '11' })
+    const lines = upload('U4-fee', 'U4', psn, 'B1', [{ sn: 'U4-L1', time: t(5, 10), code: 'DRUG-E' }])
+    const outOfScope = (r: { findings: Alert[] }) => r.findings.filter((f) => f.detector.id === 'out-of-scope').length
+    const withDiagnosis = (code: string) => precheck(app, caller, [open, updated('U4-upd', 'U4', psn, t(5, 9, 5), { med_type: '11', diagnoses: [diag(code)] }), lines], Date.parse(t(5, 11)))
+    expect(outOfScope(await withDiagnosis('J06.9'))).toBe(1)
+    expect(outOfScope(await withDiagnosis('E11.9'))).toBe(0)
+  })
+
   it('is refused from another institution than the visit\'s (foreign_visit); one of a visit never seen is stored and flagged', async () => {
     const psn = 'PSNUPD03'
     await replay([visitOpened({ event_id: 'U3-open', mdtrt_id: 'U3', psn_no: psn, begntime: t(4, 9), med_type: '11' })])

@@ -259,7 +259,7 @@ describe('pre-check under hostile drafts', () => {
   beforeAll(async () => { fx = await fixture({ start: '2026-04-01T00:00:00+08:00' }) })
   afterAll(async () => fx?.close())
 
-  const DRAFT_TYPES = new Set(['visit.opened', 'fee.uploaded', 'fee.reversed', 'visit.closed'])
+  const DRAFT_TYPES = new Set(['visit.opened', 'visit.updated', 'fee.uploaded', 'fee.reversed', 'visit.closed'])
   const drafts = fc.array(fc.tuple(fc.constantFrom(...examples.filter((e) => DRAFT_TYPES.has(String(e.event_type)))), fc.array(mutation, { maxLength: 3 }))
     .map(([ex, ms]) => apply(structuredClone(ex), ms)), { minLength: 1, maxLength: 4 })
 
