@@ -8,6 +8,8 @@ import pino, { type Logger, type DestinationStream } from 'pino'
 export const REDACT_PATHS = [
   'certno', 'psn_name', 'brdy',
   '*.certno', '*.psn_name', '*.brdy',
+  // The national interface's names for them (auth/mask.ts MASKERS).
+  'patn_name', 'coner_name', 'mdtrt_cert_no', '*.patn_name', '*.coner_name', '*.mdtrt_cert_no',
   'psn', '*.psn', '*.*.psn', 'payload.psn', 'event.payload.psn',
   'raw', '*.raw', 'raw_base64', '*.raw_base64',
   'token', '*.token', 'authorization', '*.authorization', 'req.headers.authorization',

@@ -14,7 +14,8 @@ export class Revealed {
 /** 110105199001010012 → 110105********0012 (region and the last four stay for matching on the phone). */
 export function maskCertno(s: string): string {
   if (!s) return ''
-  if (s.length <= 8) return '*'.repeat(s.length)
+  // Too short to keep a region and four digits and still hide anything (a card or voucher number): starred whole.
+  if (s.length <= 10) return '*'.repeat(s.length)
   return s.slice(0, 6) + '*'.repeat(s.length - 10) + s.slice(-4)
 }
 
@@ -31,7 +32,16 @@ export function maskBirthday(s: string): string {
   return s ? s.slice(0, 4) : ''
 }
 
-const MASKERS: Record<string, (s: string) => string> = { certno: maskCertno, psn_name: maskName, brdy: maskBirthday }
+/**
+ * The keys that hold personal data, wherever they sit in a record: the
+ * contract's (certno, psn_name, brdy) and the national interface's other names
+ * for a person's name and certificate — 3101/3102's patn_name, 2401/2403's
+ * contact coner_name, and the 就诊凭证编号 mdtrt_cert_no, which is the ID
+ * number itself when the certificate is an ID card (mdtrt_cert_type 02).
+ */
+const MASKERS: Record<string, (s: string) => string> = {
+  certno: maskCertno, psn_name: maskName, brdy: maskBirthday, patn_name: maskName, coner_name: maskName, mdtrt_cert_no: maskCertno,
+}
 
 function sensitive(mask: (s: string) => string, describe: string) {
   return z.codec(z.string(), z.union([z.string(), z.instanceof(Revealed)]), {
@@ -94,8 +104,8 @@ export function personal(value: string, reveal: boolean): string | Revealed {
  * checksum or not: a mistyped ID number is still someone's.
  */
 const ID18 = /(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])/g
-/** `"certno": "…"` (and psn_name, brdy) in text that is not JSON: the value up to its closing quote, or to the end when the record was cut off. */
-const KEYED = /("(certno|psn_name|brdy)"\s*:\s*")((?:[^"\\]|\\.)*)/g
+/** `"certno": "…"` (and every other key of MASKERS) in text that is not JSON: the value up to its closing quote, or to the end when the record was cut off. */
+const KEYED = new RegExp(`("(${Object.keys(MASKERS).join('|')})"\\s*:\\s*")((?:[^"\\\\]|\\\\.)*)`, 'g')
 
 /** The text-level fallback: sensitive keys' values and every 18-digit ID number masked. */
 export function maskText(text: string): string {
