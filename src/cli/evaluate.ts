@@ -156,7 +156,10 @@ export async function evaluateCommand(values: { 'fee-lines'?: string; seed?: str
     const labels = readLabels(ds.labelsFile)
     const nearMisses = readNearMisses(ds.nearMissesFile)
     const { replay, scores, nearMisses: streamNear } = await evaluateReplay(app, ds.eventsFile, labels, nearMisses, format)
-    console.log(`replayed in ${(replay.ms / 1000).toFixed(1)} s: ${fmtRate(replay.events, replay.ms)} events/s, ${fmtRate(replay.feeLines, replay.ms)} fee lines/s\n\n${scoreTable(scores)}\n\n${SCORE_LEGEND}`)
+    // What the replay did not store is part of the score: a dataset is generated clean, so any dead letter is a loss (a national one, what the adapter lost).
+    const refused = Object.entries(replay.rejectedByReason).map(([r, n]) => `${r} ${n}`).join(', ')
+    console.log(`replayed in ${(replay.ms / 1000).toFixed(1)} s: ${fmtRate(replay.events, replay.ms)} events/s, ${fmtRate(replay.feeLines, replay.ms)} fee lines/s; `
+      + `${replay.events.toLocaleString('en-US')} events stored, ${replay.rejected} dead letters${refused ? ` (${refused})` : ''}, ${replay.ignored ?? 0} transactions ignored\n\n${scoreTable(scores)}\n\n${SCORE_LEGEND}`)
     const audit = await evaluateAudits(app, labels)
     console.log(`\n${audit.table}`)
     const nightly = await evaluateNightlyAudits(app, nearMisses)
