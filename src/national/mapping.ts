@@ -4,7 +4,7 @@ import type { EventType } from '../../schemas/index.ts'
  * THE mapping from the national platform's transactions (定点医药机构接口规范)
  * onto fundwatch's contract events, as data: src/national/adapter.ts
  * interprets it, docs/national.md renders it (`npm run docs`), so the two
- * cannot disagree. Design: /notes/national-design.md; docs/national.md says
+ * cannot disagree. docs/national.md says
  * what each row means for a regulator.
  *
  * A source names where a value comes from:
