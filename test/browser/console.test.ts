@@ -3,11 +3,10 @@
 // store, the evidence pack from the API. Screenshots go to test-output/.
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { strFromU8, unzipSync } from 'fflate'
 import type { BrowserContext, Page } from 'playwright-core'
-import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AnyEvent } from '../../schemas/index.ts'
 import { buildServer, createLiveFeed, type LiveFeed } from '../../src/api/server.ts'
@@ -16,11 +15,10 @@ import { alertsById } from '../../src/store/alerts.ts'
 import { alertRow } from '../../src/store/rows.ts'
 import { generatorSource } from '../../src/pipeline/sources.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
-import { closeConsoleTest, launchConsoleBrowser } from '../helpers/browser.ts'
+import { buildConsole, closeConsoleTest, launchConsoleBrowser, TEST_OUTPUT } from '../helpers/browser.ts'
 import { feeUploaded, institution, item, makeKb, settlementCompleted, visitOpened } from '../helpers/detect.ts'
 
-const ROOT = resolve(import.meta.dirname, '../..')
-const OUT = join(ROOT, 'test-output')
+const OUT = TEST_OUTPUT
 
 const H1 = 'H11010500001' // level 2: level-3 items are out of bounds here
 const H2 = 'H11010500002'
@@ -120,7 +118,7 @@ type Item = { alert_id: string; detector: { id: string }; subject: { fixmedins_c
 
 beforeAll(async () => {
   // The console as `npm run build:web` builds it; the server serves web/dist.
-  await build({ root: join(ROOT, 'web'), configFile: join(ROOT, 'web/vite.config.ts'), logLevel: 'warn' })
+  await buildConsole()
   app = await testApp({ kb })
   live = createLiveFeed(app)
   server = await buildServer(app, { live })

@@ -2,21 +2,19 @@
 // server on real chDB: records refused by the pipeline, read by an admin.
 // Screenshots go to test-output/.
 import { mkdirSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { BrowserContext } from 'playwright-core'
-import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildServer } from '../../src/api/server.ts'
 import { Users } from '../../src/auth/users.ts'
 import type { Source } from '../../src/pipeline/types.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
-import { closeConsoleTest, launchConsoleBrowser } from '../helpers/browser.ts'
+import { buildConsole, closeConsoleTest, launchConsoleBrowser, TEST_OUTPUT } from '../helpers/browser.ts'
 import { institution, makeKb } from '../helpers/detect.ts'
 import { mutate } from '../helpers/malformed.ts'
 
-const ROOT = resolve(import.meta.dirname, '../..')
-const OUT = join(ROOT, 'test-output')
+const OUT = TEST_OUTPUT
 const H1 = 'H37070200001'
 
 // A generated person (valid check digit, made-up digits), never a real one.
@@ -36,7 +34,7 @@ async function refuse(records: [Buffer, string][], at: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  await build({ root: join(ROOT, 'web'), configFile: join(ROOT, 'web/vite.config.ts'), logLevel: 'warn' })
+  await buildConsole()
   app = await testApp({ kb: makeKb({ institutions: [institution(H1, { name: '潍坊市第一医院', level: 2, admdvs: '370702' })] }) })
   server = await buildServer(app)
   base = (await server.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1')

@@ -6,27 +6,22 @@
 // the institution's answers beside the review. The detector catalog shows the
 // returned-for-correction rate next to precision. Screenshots go to test-output/.
 import { mkdirSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Page } from 'playwright-core'
-import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AnyEvent } from '../../schemas/index.ts'
 import { buildServer, createLiveFeed, type LiveFeed } from '../../src/api/server.ts'
 import { Users } from '../../src/auth/users.ts'
 import { generatorSource } from '../../src/pipeline/sources.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
-import { closeConsoleTest, launchConsoleBrowser } from '../helpers/browser.ts'
-import { feeUploaded, institution, item, makeKb, visitOpened } from '../helpers/detect.ts'
+import { AMOXICILLIN_HOSPITAL, amoxicillinKb, buildConsole, closeConsoleTest, launchConsoleBrowser, onMarch2, TEST_OUTPUT } from '../helpers/browser.ts'
+import { feeUploaded, visitOpened } from '../helpers/detect.ts'
 
-const ROOT = resolve(import.meta.dirname, '../..')
-const OUT = join(ROOT, 'test-output')
-const H1 = 'H37070200001'
-const kb = makeKb({
-  institutions: [institution(H1, { name: '潍坊市第一医院', level: 2, admdvs: '370702' })],
-  catalog: [item('DRUG-AMX', { name: '阿莫西林胶囊', list_type: 'drug', med_chrgitm_type: '09' })],
-})
-const at = (h: number, m = 0) => `2026-03-02T${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:00+08:00`
+const OUT = TEST_OUTPUT
+const H1 = AMOXICILLIN_HOSPITAL
+const kb = amoxicillinKb()
+const at = onMarch2
 let clock = Date.parse('2026-03-02T14:00:00+08:00')
 
 /** A visit whose amoxicillin line is billed twice (a duplicate-charge warning). */
@@ -61,7 +56,7 @@ async function call<T>(method: 'GET' | 'POST', path: string, who: keyof typeof t
 }
 
 beforeAll(async () => {
-  await build({ root: join(ROOT, 'web'), configFile: join(ROOT, 'web/vite.config.ts'), logLevel: 'warn' })
+  await buildConsole()
   app = await testApp({ kb })
   live = createLiveFeed(app)
   server = await buildServer(app, { live, now: () => clock })
