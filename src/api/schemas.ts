@@ -75,10 +75,12 @@ export const Visit = z.object({
   mdtrt_id: z.string(), psn_no: z.string(), fixmedins_code: z.string(), med_type: z.string(), insutype: z.string(), begntime: Time,
   insuplc_admdvs: z.string(), ipt_otp_no: z.string(), adm_dept_codg: z.string(), atddr_no: z.string(), gend: z.string(),
   brdy: MaskedBirthday, certno: MaskedCertno, psn_name: MaskedName, diagnoses: z.array(Diagnosis),
+  cancelled_at: Time.nullable().describe('When the visit was cancelled whole (national 2202/2404): none of its facts count any more; null when it stands'),
 })
 export const Discharge = z.object({
   mdtrt_id: z.string(), psn_no: z.string(), fixmedins_code: z.string(), endtime: Time, dscg_way: z.string(), dscg_maindiag_code: z.string(),
   diagnoses: z.array(Diagnosis), operations: z.array(z.object({ oprn_oprt_code: z.string(), oprn_oprt_date: z.string() })),
+  cancelled_at: Time.nullable().describe('When this discharge was withdrawn (national 2405): the stay was open again from then; null when it stands'),
 })
 export const FeeLine = z.object({
   mdtrt_id: z.string(), psn_no: z.string(), feedetl_sn: z.string(), fixmedins_code: z.string(), fee_ocur_time: Time,

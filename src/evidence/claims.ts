@@ -15,10 +15,14 @@ export interface VisitRec {
   mdtrt_id: string; psn_no: string; fixmedins_code: string; med_type: string; insutype: string; begntime: string
   insuplc_admdvs: string; ipt_otp_no: string; adm_dept_codg: string; atddr_no: string; gend: string
   brdy: string; certno: string; psn_name: string; diagnoses: { diag_code: string; diag_name: string; maindiag_flag: string }[]
+  /** When the visit was cancelled whole (visit.cancelled 'visit': national 2202/2404), else null: none of its facts count any more. */
+  cancelled_at: string | null
 }
 export interface DischargeRec {
   mdtrt_id: string; psn_no: string; fixmedins_code: string; endtime: string; dscg_way: string; dscg_maindiag_code: string
   diagnoses: { diag_code: string; diag_name: string; maindiag_flag: string }[]; operations: { oprn_oprt_code: string; oprn_oprt_date: string }[]
+  /** When this discharge was withdrawn (visit.cancelled 'discharge': national 2405), else null: the stay was open again from then. */
+  cancelled_at: string | null
 }
 export interface FeeLineRec {
   mdtrt_id: string; psn_no: string; feedetl_sn: string; fixmedins_code: string; fee_ocur_time: string; med_list_codg: string
@@ -68,9 +72,10 @@ export async function loadClaims(store: Store, alerts: readonly Alert[], kb?: Kn
   const params = { m: [...mdtrt], s: [...setl], p: [...psns] }
   const byPsn = everyPsn && psns.size ? 'psn_no IN {p:Array(String)} AND ' : ''
   const t = (x: string) => store.t(x)
-  const [visits, updates, discharges, lines, reversals, settlements, setlRev] = await Promise.all([
+  const [visits, updates, cancellations, discharges, lines, reversals, settlements, setlRev] = await Promise.all([
     store.query<Row>(`SELECT * FROM ${t('visits')} FINAL WHERE ${byPsn}mdtrt_id IN {m:Array(String)} ORDER BY begntime, mdtrt_id`, params),
     store.query<Row>(`SELECT * FROM ${t('visit_updates')} FINAL WHERE ${byPsn}mdtrt_id IN {m:Array(String)} ORDER BY event_time, event_id`, params),
+    store.query<Row>(`SELECT mdtrt_id, cancels, event_time FROM ${t('visit_cancellations')} FINAL WHERE ${byPsn}mdtrt_id IN {m:Array(String)} ORDER BY event_time, event_id`, params),
     store.query<Row>(`SELECT * FROM ${t('discharges')} FINAL WHERE ${byPsn}mdtrt_id IN {m:Array(String)} ORDER BY endtime, mdtrt_id`, params),
     store.query<Row>(`SELECT * FROM ${t('fee_lines')} FINAL WHERE ${byPsn}mdtrt_id IN {m:Array(String)} ORDER BY fee_ocur_time, mdtrt_id, feedetl_sn LIMIT ${MAX_FEE_LINES}`, params),
     store.query<Row>(`SELECT mdtrt_id, feedetl_sn FROM ${t('fee_reversals')} FINAL WHERE mdtrt_id IN {m:Array(String)}`, params),
@@ -92,16 +97,29 @@ export async function loadClaims(store: Store, alerts: readonly Alert[], kb?: Kn
     }
     return out
   }
+  // Cancellations, in order: a visit's first 'visit' one; for a discharge, the first 'discharge' one sent after it.
+  const cancelledVisit = new Map<string, string>()
+  const dischargeCancels = new Map<string, number[]>()
+  for (const c of cancellations) {
+    const m = String(c.mdtrt_id)
+    if (c.cancels === 'visit') { if (!cancelledVisit.has(m)) cancelledVisit.set(m, iso(c.event_time)) }
+    else dischargeCancels.set(m, [...(dischargeCancels.get(m) ?? []), fromChTime(String(c.event_time))])
+  }
+  const dischargeCancelled = (r: Row): string | null => {
+    const after = (dischargeCancels.get(String(r.mdtrt_id)) ?? []).find((t) => t > fromChTime(String(r.event_time)))
+    return after === undefined ? null : new Date(after).toISOString()
+  }
   return {
     visits: visits.map(asUpdated).map((r) => ({
       mdtrt_id: String(r.mdtrt_id), psn_no: String(r.psn_no), fixmedins_code: String(r.fixmedins_code), med_type: String(r.med_type), insutype: String(r.insutype),
       begntime: iso(r.begntime), insuplc_admdvs: String(r.insuplc_admdvs), ipt_otp_no: String(r.ipt_otp_no), adm_dept_codg: String(r.adm_dept_codg),
       atddr_no: String(r.atddr_no), gend: String(r.gend), brdy: String(r.brdy), certno: String(r.certno), psn_name: String(r.psn_name),
-      diagnoses: (r.diagnoses as Tuple[]).map(diag),
+      diagnoses: (r.diagnoses as Tuple[]).map(diag), cancelled_at: cancelledVisit.get(String(r.mdtrt_id)) ?? null,
     })),
     discharges: discharges.map((r) => ({
       mdtrt_id: String(r.mdtrt_id), psn_no: String(r.psn_no), fixmedins_code: String(r.fixmedins_code), endtime: iso(r.endtime), dscg_way: String(r.dscg_way),
       dscg_maindiag_code: String(r.dscg_maindiag_code), diagnoses: (r.diagnoses as Tuple[]).map(diag), operations: (r.operations as Tuple[]).map(oprn),
+      cancelled_at: dischargeCancelled(r),
     })),
     fee_lines: lines.map((r) => ({
       mdtrt_id: String(r.mdtrt_id), psn_no: String(r.psn_no), feedetl_sn: String(r.feedetl_sn), fixmedins_code: String(r.fixmedins_code),

@@ -36,7 +36,7 @@ export function renderReport(input: PackInput & { totals: { alerts: number; amou
     c.subject.psn_no && `人员编号 ${esc(c.subject.psn_no)}`,
   ].filter(Boolean).join('；')
   const lines = [...input.claims.fee_lines].sort((a, b) => Number(b.flagged) - Number(a.flagged)).slice(0, MAX_PRINTED_LINES)
-  const persons = input.claims.visits.map((v) => `<tr><td>${esc(v.mdtrt_id)}</td><td>${esc(v.psn_no)}</td><td>${esc(v.psn_name)}</td><td>${esc(v.certno)}</td><td>${esc(v.brdy)}</td><td>${esc(v.gend === '1' ? '男' : v.gend === '2' ? '女' : '未知')}</td><td>${esc(cn(v.begntime))}</td><td>${esc(v.diagnoses.map((d) => `${d.diag_code} ${d.diag_name}`).join('；'))}</td></tr>`).join('')
+  const persons = input.claims.visits.map((v) => `<tr><td>${esc(v.mdtrt_id)}</td><td>${esc(v.psn_no)}</td><td>${esc(v.psn_name)}</td><td>${esc(v.certno)}</td><td>${esc(v.brdy)}</td><td>${esc(v.gend === '1' ? '男' : v.gend === '2' ? '女' : '未知')}</td><td>${esc(cn(v.begntime))}</td><td>${esc(v.diagnoses.map((d) => `${d.diag_code} ${d.diag_name}`).join('；'))}</td><td>${v.cancelled_at ? `已撤销 ${esc(cn(v.cancelled_at))}` : ''}</td></tr>`).join('')
   return `<!doctype html>
 <html lang="zh-CN">
 <head>
@@ -79,8 +79,8 @@ ${input.alerts.map((a, i) => `<tr><td>${i + 1}</td><td>${esc(a.title.zh)}<div cl
 
 <h2>三、就诊信息</h2>
 <table>
-<tr><th>就诊ID</th><th>人员编号</th><th>姓名</th><th>身份证号</th><th>出生日期</th><th>性别</th><th>入院/就诊时间</th><th>诊断</th></tr>
-${persons || '<tr><td colspan="8">无</td></tr>'}
+<tr><th>就诊ID</th><th>人员编号</th><th>姓名</th><th>身份证号</th><th>出生日期</th><th>性别</th><th>入院/就诊时间</th><th>诊断</th><th>撤销</th></tr>
+${persons || '<tr><td colspan="9">无</td></tr>'}
 </table>
 
 <h2>四、费用明细${lines.length < input.claims.fee_lines.length ? `（前 ${lines.length} 条，共 ${input.claims.fee_lines.length} 条，完整明细见 lines.xlsx）` : `（共 ${lines.length} 条，告警涉及 ${t.flagged_lines} 条，底色标出）`}</h2>

@@ -143,6 +143,8 @@ describe('visit.cancelled', () => {
     await replay([cancelled('C1-cancel', 'C1', psn, t(5, 11), 'visit')])
     const [after] = await alertsOf('C1', 'duplicate-charge')
     expect([after!.status, after!.withdrawn_reason, after!.revision_event_id]).toEqual(['withdrawn', 'reversed', 'C1-cancel'])
+    // The evidence says so: an inspector sees the visit was cancelled, and when.
+    expect((await loadClaims(app.store, [after!])).visits.map((v) => [v.mdtrt_id, v.cancelled_at])).toEqual([['C1', new Date(t(5, 11)).toISOString()]])
 
     app.cache.clear()
     const state = await load(psn)
@@ -176,6 +178,13 @@ describe('visit.cancelled', () => {
     app.cache.clear()
     const v = (await load(psn)).visits.get('C2')!
     expect([v.endtime, v.close_event_id]).toEqual([undefined, undefined])
+
+    // The evidence shows the discharge as withdrawn, and when; discharged again later, the new discharge stands.
+    const discharges = async () => (await loadClaims(app.store, [after!])).discharges.map((d) => [d.endtime, d.cancelled_at])
+    expect(await discharges()).toEqual([[new Date(t(13, 10)).toISOString(), new Date(t(13, 12)).toISOString()]])
+    await replay([visitClosed({ event_id: 'C2-close2', mdtrt_id: 'C2', psn_no: psn, endtime: t(18, 10), dscg_maindiag_code: 'J18.9' })])
+    expect(await discharges()).toEqual([[new Date(t(18, 10)).toISOString(), null]])
+    expect((await loadClaims(app.store, [after!])).visits.map((x) => x.cancelled_at)).toEqual([null])
   })
 })
 

@@ -246,7 +246,9 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
     const drawBody = (): void => {
       mount(body, ids.length ? ids.map((mid) => {
         const v = d.visits.find((x) => x.mdtrt_id === mid)
-        const dis = d.discharges.find((x) => x.mdtrt_id === mid)
+        // The discharge that stands (the latest not withdrawn); a withdrawn one (national 2405) is shown as such.
+        const dis = d.discharges.filter((x) => x.mdtrt_id === mid && x.cancelled_at === null).at(-1)
+        const withdrawnDischarges = d.discharges.filter((x) => x.mdtrt_id === mid && x.cancelled_at !== null)
         let lines = d.fee_lines.filter((l) => l.mdtrt_id === mid).sort((x, y) => (x.fee_ocur_time < y.fee_ocur_time ? -1 : x.fee_ocur_time > y.fee_ocur_time ? 1 : x.feedetl_sn < y.feedetl_sn ? -1 : 1))
         let setls = d.settlements.filter((s) => s.mdtrt_id === mid)
         if (refsOnly) {
@@ -258,8 +260,10 @@ export function alertView(root: HTMLElement, params: string[]): () => void {
           h('div', { class: 'vhead' },
             h('b', null, `${t('tl.visit')} `, h('span', { class: 'mono' }, mid)), cited ? h('span', { class: 'tag violation' }, '★') : null,
             v ? h('span', null, both(MED_TYPE, v.med_type)) : null,
+            v?.cancelled_at ? h('span', { class: 'tag withdrawn', 'data-cancelled': v.cancelled_at }, `${t('tl.cancelled')} ${when(v.cancelled_at)}`) : null,
             v ? h('span', null, `${t('tl.admission')} ${when(v.begntime)}`) : null,
             dis ? h('span', null, `${t('tl.discharge')} ${when(dis.endtime)}`) : null,
+            ...withdrawnDischarges.map((x) => h('span', { class: 'faint', 'data-discharge-cancelled': x.cancelled_at }, `${t('tl.discharge')} ${when(x.endtime)} (${t('tl.reversed')})`)),
             v ? h('span', null, `${t('tl.dept')} ${v.adm_dept_codg}`) : null,
             v ? h('span', null, `${t('tl.doctor')} `, h('span', { class: 'mono' }, v.atddr_no)) : null,
             v?.diagnoses.length ? h('span', null, `${t('tl.diag')} `, (dis?.diagnoses.length ? dis.diagnoses : v.diagnoses).map((g) => `${g.diag_code} ${g.diag_name}`).join('；')) : null),
