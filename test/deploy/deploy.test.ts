@@ -68,7 +68,7 @@ describe('deploy/', () => {
     const d = JSON.parse(readFileSync(join(deploy, 'grafana/fundwatch.json'), 'utf8')) as { uid: string; panels: Panel[]; templating: { list: { name: string }[] } }
     expect(d.uid).toBe('fundwatch')
     expect(d.templating.list.map((v) => v.name)).toEqual(['datasource', 'job', 'instance'])
-    expect(d.panels.filter((p) => p.type === 'row').map((p) => p.title)).toEqual(['Ingest', 'Detection', 'Sinks', 'API', 'Pre-check (事前)', 'Audit (事后)', 'Process'])
+    expect(d.panels.filter((p) => p.type === 'row').map((p) => p.title)).toEqual(['Ingest', 'Detection', 'Sinks', 'API', 'Pre-check (事前)', 'Audit (事后)', 'Process', 'National interface'])
     expect(new Set(d.panels.map((p) => p.id)).size).toBe(d.panels.length)
     for (const p of d.panels.filter((x) => x.type !== 'row')) {
       expect(p.gridPos, p.title).toBeDefined()
