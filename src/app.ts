@@ -62,7 +62,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   let engine = opts.rules !== undefined || !config.rulesFile
     ? new DetectEngine(registry, opts.rules ?? {})
     : parseRules(readRulesText(config.rulesFile), registry, config.rulesFile).engine
-  const cache = new PersonCache(store, { maxPersons: config.maxPersons, metrics })
+  const cache = new PersonCache(store, { maxPersons: config.maxPersons, maxBytes: config.stateMaxMb * 2 ** 20, metrics })
   log.info({ store: store.embedded ? `chdb:${config.dataDir}` : 'clickhouse', database: config.database, kb: kb.version, detectors: engine.active.map((a) => `${a.detector.id}@${a.detector.version}`) }, 'fundwatch ready')
   return {
     config, store, metrics, log, registry, cache,

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8'
 import { z } from 'zod'
 import { FundwatchError } from './errors.ts'
 import { MAX_LINES_PER_EVENT } from './pipeline/decode.ts'
@@ -32,6 +33,8 @@ export const Config = z
       .describe(`More fee lines in one event are dead-lettered as too_many_lines (FUNDWATCH_MAX_LINES_PER_EVENT); at most the contract's ${MAX_LINES_PER_EVENT}, which bounds a record's work`),
     sessionTimeoutMs: z.coerce.number().int().min(6000).max(300_000).default(30_000).describe('Kafka consumer session timeout: how long a dead member keeps its partitions (FUNDWATCH_SESSION_TIMEOUT_MS)'),
     maxPersons: z.coerce.number().int().min(100).default(500_000).describe('Person-state cache bound (FUNDWATCH_MAX_PERSONS)'),
+    stateMaxMb: z.coerce.number().int().min(16).default(() => defaultStateMb())
+      .describe('Person-state cache bound in MiB of estimated heap (FUNDWATCH_STATE_MAX_MB); default a quarter of the V8 heap limit, so the cache cannot take the process to an out-of-memory crash'),
     trustProxy: z.string().regex(/^(true|[0-9a-fA-F:./]+(,[0-9a-fA-F:./]+)*)$/, 'true, or comma-separated addresses/CIDRs of the proxies').optional()
       .describe('Behind a load balancer: whose X-Forwarded-For to trust, so rate limits count the client, not the balancer (FUNDWATCH_TRUST_PROXY: the proxies\' addresses/CIDRs, or true for any)'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -74,7 +77,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
     metricsPort: env.METRICS_PORT || undefined, pushgatewayUrl: env.FUNDWATCH_PUSHGATEWAY_URL || undefined,
     port: env.PORT, host: env.HOST, dataDir: env.FUNDWATCH_DATA_DIR, clickhouseUrl: env.CLICKHOUSE_URL || undefined, database: env.FUNDWATCH_DB, cluster: env.FUNDWATCH_CLUSTER || undefined, retention: retentionFromEnv(env),
     kbDir: env.FUNDWATCH_KB, rulesFile: env.FUNDWATCH_RULES, kafkaBrokers: env.KAFKA_BROKERS, topicPrefix: env.FUNDWATCH_TOPIC_PREFIX,
-    groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxLinesPerEvent: env.FUNDWATCH_MAX_LINES_PER_EVENT, maxPersons: env.FUNDWATCH_MAX_PERSONS, trustProxy: env.FUNDWATCH_TRUST_PROXY || undefined, logLevel: env.LOG_LEVEL,
+    groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxLinesPerEvent: env.FUNDWATCH_MAX_LINES_PER_EVENT, maxPersons: env.FUNDWATCH_MAX_PERSONS, stateMaxMb: env.FUNDWATCH_STATE_MAX_MB, trustProxy: env.FUNDWATCH_TRUST_PROXY || undefined, logLevel: env.LOG_LEVEL,
     migrate: env.FUNDWATCH_MIGRATE || undefined,
     kafkaSaslMechanism: env.KAFKA_SASL_MECHANISM?.toUpperCase() || undefined, kafkaSaslUsername: env.KAFKA_SASL_USERNAME || undefined, kafkaSaslPassword: env.KAFKA_SASL_PASSWORD || undefined, kafkaSaslPasswordFile: env.KAFKA_SASL_PASSWORD_FILE || undefined,
     kafkaSsl: env.KAFKA_SSL || undefined, kafkaSslCaFile: env.KAFKA_SSL_CA_FILE || undefined, kafkaSslCertFile: env.KAFKA_SSL_CERT_FILE || undefined, kafkaSslKeyFile: env.KAFKA_SSL_KEY_FILE || undefined,
@@ -84,4 +87,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
   const issues = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`)), ...environmentIssues(env)]
   if (!parsed.success || issues.length) throw new FundwatchError('CONFIG_INVALID', issues.join('; '))
   return Object.freeze(parsed.data)
+}
+
+/** A quarter of the V8 heap limit (--max-old-space-size, or Node's default for the machine), in MiB. */
+export function defaultStateMb(): number {
+  return Math.max(16, Math.floor(getHeapStatistics().heap_size_limit / 4 / 2 ** 20))
 }

@@ -28,6 +28,8 @@ export class Metrics {
   readonly batchSeconds: Histogram<'stage'>
   readonly stateLoads: Counter
   readonly statePersons: Gauge
+  readonly stateBytes: Gauge
+  readonly stateEvictions: Counter
   readonly inFlightBatches: Gauge
   readonly consumerLag: Gauge<'topic' | 'partition'>
   readonly rebalances: Counter
@@ -81,6 +83,8 @@ export class Metrics {
     this.batchSeconds = new Histogram({ name: 'fundwatch_batch_seconds', help: 'Batch time by stage (decode, state, detect, store, publish)', labelNames: ['stage'], registers: [r], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] })
     this.stateLoads = new Counter({ name: 'fundwatch_state_loads_total', help: 'Persons whose state was loaded from ClickHouse on a cache miss', registers: [r] })
     this.statePersons = new Gauge({ name: 'fundwatch_state_persons', help: 'Persons held in the state cache', registers: [r] })
+    this.stateBytes = new Gauge({ name: 'fundwatch_state_bytes', help: 'Estimated heap bytes of the persons held in the state cache (bounded by FUNDWATCH_STATE_MAX_MB)', registers: [r] })
+    this.stateEvictions = new Counter({ name: 'fundwatch_state_evictions_total', help: 'Persons evicted from the state cache, least recently touched first', registers: [r] })
     this.inFlightBatches = new Gauge({ name: 'fundwatch_in_flight_batches', help: 'Batches processed but not yet stored and committed', registers: [r] })
     this.consumerLag = new Gauge({ name: 'fundwatch_consumer_lag', help: 'Kafka consumer lag in records', labelNames: ['topic', 'partition'], registers: [r] })
     this.rebalances = new Counter({ name: 'fundwatch_rebalances_total', help: 'Consumer group rebalances seen', registers: [r] })

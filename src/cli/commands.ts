@@ -70,6 +70,7 @@ export const ENVIRONMENT: readonly { name: string; help: string }[] = [
   { name: 'FUNDWATCH_MAX_LINES_PER_EVENT', help: 'more fee lines in one event are dead-lettered as too_many_lines (default and most 1000)' },
   { name: 'FUNDWATCH_BATCH_SIZE', help: 'records per batch of the file and generator sources (default 10000)' },
   { name: 'FUNDWATCH_MAX_PERSONS', help: 'person-state cache bound (default 500000)' },
+  { name: 'FUNDWATCH_STATE_MAX_MB', help: 'person-state cache bound in MiB of estimated heap (default a quarter of the heap limit); least recently touched persons go first' },
   { name: 'FUNDWATCH_TRUST_PROXY', help: 'addresses/CIDRs of the load balancers in front of the API, or true (rate limits then count the client)' },
   { name: 'METRICS_PORT', help: '`run` only: serve /metrics and the probes on this port and no API' },
   { name: 'FUNDWATCH_PUSHGATEWAY_URL', help: '`audit` pushes its run metrics to this Prometheus Pushgateway' },

@@ -86,7 +86,7 @@ function uses(role: Role, c: Config): Record<string, string> {
         http: c.metricsPort ? `/metrics and the probes /livez, /readyz on ${c.host}:${c.metricsPort} (no API)` : c.port ? `the whole API on ${c.host}:${c.port}` : 'none (PORT=0)',
         'knowledge base': kb,
         rules,
-        limits: `records ≤ ${c.maxRecordBytes} B, ≤ ${c.maxLinesPerEvent} lines per event, ${c.maxPersons} persons cached`,
+        limits: `records ≤ ${c.maxRecordBytes} B, ≤ ${c.maxLinesPerEvent} lines per event, person cache ≤ ${c.maxPersons} persons and ≤ ${c.stateMaxMb} MiB`,
       }
     case 'api':
       return {
