@@ -75,6 +75,26 @@ function hospitalIn(rng: Rng, r: GRegion, minLevel: number): GInst | undefined {
   const h = r.general.filter((i) => i.level >= minLevel)
   return h.length ? rng.pick(h) : undefined
 }
+/**
+ * Where a planted episode happens: a region (of those `region` accepts), a
+ * general hospital of at least `level` in it, a start day leaving `span` days,
+ * and a person of the region aged within `age` — drawn in that order, so a
+ * seed gives the same world — or undefined when the world has no such place.
+ */
+function hospitalSite(P: Planner, rng: Rng, o: { level: number; span: number; age: [number, number]; region?: (r: GRegion) => boolean }): { r: GRegion; inst: GInst; day: number; p: GPerson } | undefined {
+  const r = pickRegion(P, rng, o.region)
+  const inst = r && hospitalIn(rng, r, o.level)
+  const day = pickDay(P, rng, o.span)
+  if (!r || !inst || day === undefined) return undefined
+  return { r, inst, day, p: P.person(rng, { region: r, age: o.age }) }
+}
+/** As hospitalSite, for an episode whose institution the caller chooses. */
+function regionSite(P: Planner, rng: Rng, o: { span: number; age: [number, number] }): { r: GRegion; day: number; p: GPerson } | undefined {
+  const r = pickRegion(P, rng)
+  const day = pickDay(P, rng, o.span)
+  if (!r || day === undefined) return undefined
+  return { r, day, p: P.person(rng, { region: r, age: o.age }) }
+}
 function lv1ClinicIn(rng: Rng, r: GRegion, pred: (i: GInst) => boolean = () => true): GInst | undefined {
   const c = r.clinics.filter((i) => i.level === 1 && pred(i))
   return c.length ? rng.pick(c) : undefined
@@ -935,11 +955,9 @@ const NEAR: NearMissPlan[] = [
   },
   function plannedDialysisAdmissions(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const inst = r && hospitalIn(rng, r, 2)
-    const day = pickDay(P, rng, 14)
-    if (!r || !inst || day === undefined) return
-    const p = P.person(rng, { region: r, age: [50, 80] })
+    const site = hospitalSite(P, rng, { level: 2, span: 14, age: [50, 80] })
+    if (!site) return
+    const { inst, day, p } = site
     p.chronic = ['N18']
     const id1 = P.mdtrt()
     const id2 = P.mdtrt()
@@ -951,11 +969,9 @@ const NEAR: NearMissPlan[] = [
   },
   function sameItemDifferentTimes(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const inst = r && hospitalIn(rng, r, 2)
-    const day = pickDay(P, rng, 1)
-    if (!r || !inst || day === undefined) return
-    const p = P.person(rng, { region: r, age: [20, 70] })
+    const site = hospitalSite(P, rng, { level: 2, span: 1, age: [20, 70] })
+    if (!site) return
+    const { inst, day, p } = site
     const id = P.mdtrt()
     const nm = P.nearMiss('same-item-different-times', 'duplicate-charge', inst, 'two infusions and two glucose tests in one emergency visit, hours apart', p)
     nm.refs.mdtrt_ids.push(id)
@@ -976,11 +992,9 @@ const NEAR: NearMissPlan[] = [
   },
   function rebilledAfterReversal(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const inst = r && hospitalIn(rng, r, 2)
-    const day = pickDay(P, rng, 1)
-    if (!r || !inst || day === undefined) return
-    const p = P.person(rng, { region: r, age: [20, 70] })
+    const site = hospitalSite(P, rng, { level: 2, span: 1, age: [20, 70] })
+    if (!site) return
+    const { inst, day, p } = site
     const id = P.mdtrt()
     const nm = P.nearMiss('rebilled-after-reversal', 'duplicate-charge', inst, 'a line withdrawn (fee.reversed) and billed again for the same service time', p)
     nm.refs.mdtrt_ids.push(id)
@@ -1026,11 +1040,9 @@ const NEAR: NearMissPlan[] = [
   },
   function levelOk(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const inst = r && hospitalIn(rng, r, 2)
-    const day = pickDay(P, rng, 1)
-    if (!r || !inst || day === undefined) return
-    const p = P.person(rng, { region: r, age: [55, 80] })
+    const site = hospitalSite(P, rng, { level: 2, span: 1, age: [55, 80] })
+    if (!site) return
+    const { inst, day, p } = site
     const nm = P.nearMiss('level-restricted-item-at-its-level', 'restricted-item', inst, `头颅磁共振平扫 (level 2+) at a level-${inst.level} hospital`, p)
     nearMissVisit(P, nm, p, inst, at(w, day, 9), ['I69.300'], 'mri_head', (v, tt) => v.add(w.item('mri_head'), tt + 40 * MIN, 1))
   },
@@ -1046,20 +1058,18 @@ const NEAR: NearMissPlan[] = [
   },
   function indicationBySecondary(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const day = pickDay(P, rng, 1)
-    if (!r || day === undefined) return
-    const p = P.person(rng, { region: r, age: [55, 80] })
+    const site = regionSite(P, rng, { span: 1, age: [55, 80] })
+    if (!site) return
+    const { r, day, p } = site
     const inst = p.hospital ?? r.general[0]!
     const nm = P.nearMiss('indication-by-secondary-diagnosis', 'out-of-scope', inst, '氯吡格雷 (限 I20–I25 …) for a visit whose principal is I10 and secondary I25.1', p)
     nearMissVisit(P, nm, p, inst, at(w, day, 9), ['I10.x00x002', 'I25.100'], 'clopidogrel', (v, tt) => rx(v, 'clopidogrel', tt + 20 * MIN, 1, 28))
   },
   function supplyAtMax(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const day = pickDay(P, rng, 1)
-    if (!r || day === undefined) return
-    const p = P.person(rng, { region: r, age: [45, 80] })
+    const site = regionSite(P, rng, { span: 1, age: [45, 80] })
+    if (!site) return
+    const { r, day, p } = site
     const inst = p.clinic ?? r.clinics[0]!
     const nm = P.nearMiss('supply-at-the-limit', 'over-quantity', inst, '苯磺酸氨氯地平片 for exactly 30 days (limit 30)', p)
     nearMissVisit(P, nm, p, inst, at(w, day, 9), ['I10.x00x002'], 'amlodipine', (v, tt) => rx(v, 'amlodipine', tt + 20 * MIN, 2, 30))
@@ -1085,10 +1095,9 @@ const NEAR: NearMissPlan[] = [
   },
   function componentAlone(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const day = pickDay(P, rng, 1)
-    if (!r || day === undefined) return
-    const p = P.person(rng, { region: r, age: [30, 80] })
+    const site = regionSite(P, rng, { span: 1, age: [30, 80] })
+    if (!site) return
+    const { r, day, p } = site
     const inst = p.hospital ?? r.general[0]!
     const nm = P.nearMiss('component-alone', 'unbundling', inst, '血红蛋白测定 alone (anaemia follow-up), no 血常规 on the visit', p)
     nearMissVisit(P, nm, p, inst, at(w, day, 9), ['D64.900'], 'hgb', (v, tt) => labs(v, ['hgb'], tt + 10 * MIN))
@@ -1109,11 +1118,9 @@ const NEAR: NearMissPlan[] = [
   },
   function supportedMcc(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const inst = r && hospitalIn(rng, r, 2)
-    const day = pickDay(P, rng, 10)
-    if (!r || !inst || day === undefined) return
-    const p = P.person(rng, { region: r, age: [60, 85] })
+    const site = hospitalSite(P, rng, { level: 2, span: 10, age: [60, 85] })
+    if (!site) return
+    const { inst, day, p } = site
     const id = P.mdtrt()
     const nm = P.nearMiss('supported-mcc', 'drg-upcoding', inst, 'pneumonia with 急性呼吸衰竭 supported by oxygen and blood gas, a normal stay → ES31', p)
     nm.refs.mdtrt_ids.push(id)
@@ -1121,11 +1128,9 @@ const NEAR: NearMissPlan[] = [
   },
   function shortStayTransfer(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const inst = r && hospitalIn(rng, r, 2)
-    const day = pickDay(P, rng, 3)
-    if (!r || !inst || day === undefined) return
-    const p = P.person(rng, { region: r, age: [60, 85] })
+    const site = hospitalSite(P, rng, { level: 2, span: 3, age: [60, 85] })
+    if (!site) return
+    const { inst, day, p } = site
     const id = P.mdtrt()
     const nm = P.nearMiss('short-stay-transfer', 'drg-upcoding', inst, 'supported MCC, transferred (离院方式 2) after 2 days: a short high-weight stay with a reason', p)
     nm.refs.mdtrt_ids.push(id)
@@ -1154,11 +1159,9 @@ const NEAR: NearMissPlan[] = [
   },
   function stentWithPci(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng, (x) => x.lv3.some((h) => x.general.includes(h)))
-    const inst = r && hospitalIn(rng, r, 3)
-    const day = pickDay(P, rng, 7)
-    if (!r || !inst || day === undefined) return
-    const p = P.person(rng, { region: r, age: [50, 80] })
+    const site = hospitalSite(P, rng, { level: 3, span: 7, age: [50, 80], region: (x) => x.lv3.some((h) => x.general.includes(h)) })
+    if (!site) return
+    const { inst, day, p } = site
     const id = P.mdtrt()
     const nm = P.nearMiss('stent-with-pci', 'high-value-consumable', inst, 'drug-eluting stent billed with its PCI (36.06)', p)
     nm.refs.mdtrt_ids.push(id)
@@ -1218,10 +1221,9 @@ const NEAR: NearMissPlan[] = [
   },
   function registeredChronic(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const day = pickDay(P, rng, 1)
-    if (!r || day === undefined) return
-    const p = P.person(rng, { region: r, age: [45, 75] })
+    const site = regionSite(P, rng, { span: 1, age: [45, 75] })
+    if (!site) return
+    const { r, day, p } = site
     p.chronic = ['E11']
     p.idx = p.idx - (p.idx % 3) // a regimen with insulin glargine
     const inst = p.hospital ?? r.general[0]!
@@ -1237,11 +1239,9 @@ const NEAR: NearMissPlan[] = [
   // Issue 9: shapes that look like fraud until a later fact arrives (a reversal, the discharge).
   function reversedDuplicate(P, rng) {
     const w = P.world
-    const r = pickRegion(P, rng)
-    const inst = r && hospitalIn(rng, r, 2)
-    const day = pickDay(P, rng, 1)
-    if (!r || !inst || day === undefined) return
-    const p = P.person(rng, { region: r, age: [20, 70] })
+    const site = hospitalSite(P, rng, { level: 2, span: 1, age: [20, 70] })
+    if (!site) return
+    const { inst, day, p } = site
     const id = P.mdtrt()
     const nm = P.nearMiss('reversed-duplicate', 'duplicate-charge', inst, '胸部X线摄影 billed twice for the same time by mistake; the second line withdrawn (fee.reversed) minutes after its upload', p)
     nm.refs.mdtrt_ids.push(id)

@@ -160,14 +160,15 @@ export class Pipeline {
       // a record delivered again is a redelivery of every event it holds.
       const sha256 = contentHash(rec.value)
       const several = r.events.length > 1
-      r.events.forEach(({ event, eventTime }, i) => {
+      for (let i = 0; i < r.events.length; i++) {
+        const { event, eventTime } = r.events[i]!
         const part = several ? i + 1 : undefined
         // Sender and values no event can truly have: judged here, before the
         // event can widen the history window loaded for its person.
         const refused = checkEvent(event, rec, kb, this.decodeOpts)
         if (refused) reject(rec, refused, part)
         else candidates.push({ ev: event, t: eventTime, rec, text: r.text, sha256, part })
-      })
+      }
     }
     const t1 = performance.now()
 
