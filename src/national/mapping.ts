@@ -112,6 +112,9 @@ const feeLine = [
   r('prd_days', 'in.prd_days', 'days', { note: 'printed for 2204; 2301 prints none, taken the same way when an HIS sends it (discharge medication)' }),
   r('hours', 'exp.hours', 'text', { note: 'time-based items' }),
 ] as const
+/** A settlement's visit and person, and its kinds: setlinfo's, else the request's (2207, 2304). */
+const settlementIds = [r('mdtrt_id', ['out.mdtrt_id', 'in.mdtrt_id']), r('psn_no', ['out.psn_no', 'in.psn_no'])] as const
+const settlementKinds = [r('med_type', ['out.med_type', 'in.med_type'], 'medType'), r('insutype', ['out.insutype', 'in.insutype'])] as const
 /** The money of a settlement, from the platform's setlinfo (2207, 2304). */
 const settlementAmounts = [
   r('medfee_sumamt', 'out.medfee_sumamt', 'text', { need: true }),
@@ -185,11 +188,9 @@ export const TRANSACTIONS: readonly TxRule[] = [
     infno: '2207', name: '门诊结算', event: 'settlement.completed', node: 'data', rows: 'one', output: 'setlinfo',
     payload: [
       r('setl_id', 'out.setl_id', 'text', { need: true }),
-      r('mdtrt_id', ['out.mdtrt_id', 'in.mdtrt_id']),
-      r('psn_no', ['out.psn_no', 'in.psn_no']),
+      ...settlementIds,
       r('setl_time', 'out.setl_time', 'datetime', { need: true }),
-      r('med_type', ['out.med_type', 'in.med_type'], 'medType'),
-      r('insutype', ['out.insutype', 'in.insutype']),
+      ...settlementKinds,
       ...settlementAmounts,
     ],
   },
@@ -218,11 +219,9 @@ export const TRANSACTIONS: readonly TxRule[] = [
     infno: '2304', name: '住院结算', event: 'settlement.completed', node: 'data', rows: 'one', output: 'setlinfo',
     payload: [
       r('setl_id', 'out.setl_id', 'text', { need: true }),
-      r('mdtrt_id', ['out.mdtrt_id', 'in.mdtrt_id']),
-      r('psn_no', ['out.psn_no', 'in.psn_no']),
+      ...settlementIds,
       r('setl_time', ['out.setl_time', 'env.inf_time'], 'datetime', { note: 'optional in 2304 setlinfo: the transaction time else' }),
-      r('med_type', ['out.med_type', 'in.med_type'], 'medType'),
-      r('insutype', ['out.insutype', 'in.insutype']),
+      ...settlementKinds,
       ...settlementAmounts,
     ],
   },
