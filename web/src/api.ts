@@ -72,6 +72,7 @@ export const api = {
   del: <T>(path: string) => call<T>('DELETE', path),
   post: <T>(path: string, body: unknown = {}) => call<T>('POST', path, body),
   patch: <T>(path: string, body: unknown = {}) => call<T>('PATCH', path, body),
+  put: <T>(path: string, body: unknown = {}) => call<T>('PUT', path, body),
   /** Fetches a file with the caller's headers (a plain link could not carry the token). */
   async download(path: string, q?: Query): Promise<{ blob: Blob; filename: string }> {
     let res: Response

@@ -32,10 +32,10 @@ export function fail(err: unknown): void {
  * A modal form. Resolves with the form's values on submit, null on cancel or
  * Escape. With `info`, a dialog that asks nothing: its one button closes it. The first field takes focus so a keyboard user never reaches for the mouse.
  */
-export function dialog(title: string, fields: HTMLElement[], submitLabel: string, opts: { danger?: boolean; validate?: (f: FormData) => string | null; info?: boolean } = {}): Promise<FormData | null> {
+export function dialog(title: string, fields: HTMLElement[], submitLabel: string, opts: { danger?: boolean; validate?: (f: FormData) => string | null; info?: boolean; wide?: boolean } = {}): Promise<FormData | null> {
   return new Promise((resolve) => {
     const err = h('div', { class: 'error hidden' })
-    const form = h('form', { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-label': title },
+    const form = h('form', { class: opts.wide ? 'dialog wide' : 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-label': title },
       h('h3', null, title),
       h('div', { class: 'body' }, fields, err),
       h('div', { class: 'foot' },

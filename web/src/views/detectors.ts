@@ -1,9 +1,11 @@
 import { api } from '../api.ts'
 import { h, mount } from '../dom.ts'
-import { money, pct } from '../format.ts'
+import { money, pct, when } from '../format.ts'
 import { colon, counted, getLang, label, pick, t } from '../i18n.ts'
-import type { DetectorInfo } from '../types.ts'
-import { fail } from '../ui.ts'
+import { go } from '../nav.ts'
+import { getMe } from '../session.ts'
+import type { DetectorInfo, RuleChange, RuleMode, RulesInForce, RuleVersion } from '../types.ts'
+import { dialog, fail, field, toast } from '../ui.ts'
 
 // The rule catalog: what each detector looks for, its parameters (documented
 // by its own zod schema, served as JSON Schema), and how its alerts fared in
@@ -17,10 +19,40 @@ function show(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v)
 }
 
-export function detectorsView(root: HTMLElement): () => void {
+function modeOf(d: DetectorInfo): RuleMode {
+  const m = (d as { mode?: RuleMode }).mode
+  return m ?? (d.enabled ? 'on' : 'off')
+}
+
+const MODE_TAG: Record<RuleMode, string> = { on: 'confirmed', shadow: 'shadow', off: 'closed' }
+
+/** ClickHouse's DateTime64 text (UTC, no zone) or RFC 3339, shown in China time. */
+function changedAt(at: string): string {
+  return when(/[zZ]|[+-]\d\d:?\d\d$/.test(at) ? at : `${at.replace(' ', 'T')}Z`)
+}
+
+/**
+ * Only an admin without a scope may change the rule base (the server refuses
+ * the others); the rest see the catalog without edit controls. The history is
+ * shown to every admin (GET /rules is theirs).
+ */
+function canEdit(): boolean {
+  const me = getMe()
+  return me?.role === 'admin' && !me.admdvs.length && !me.fixmedins_codes.length
+}
+
+export function detectorsView(root: HTMLElement, _params: string[] = [], query: URLSearchParams = new URLSearchParams()): () => void {
   let disposed = false
+  let disposeEditor: (() => void) | undefined
+  const editing = query.get('edit')
+  const admin = getMe()?.role === 'admin'
   mount(root, h('div', { class: 'muted' }, t('loading')))
-  void api.get<{ detectors: DetectorInfo[] }>('/detectors').then(({ detectors }) => {
+  void Promise.all([
+    api.get<{ detectors: DetectorInfo[] }>('/detectors'),
+    admin ? api.get<RulesInForce>('/rules') : Promise.resolve(null),
+    // The editor and its YAML library load only when an admin opens it: the catalog stays one small bundle.
+    editing && canEdit() ? import('./rule-editor.ts') : Promise.resolve(null),
+  ]).then(([{ detectors }, rules, editorModule]) => {
     if (disposed) return
     const zh = getLang() === 'zh'
     const list = [...detectors].sort((a, b) => b.stats.alerts - a.stats.alerts || a.id.localeCompare(b.id))
@@ -33,6 +65,7 @@ export function detectorsView(root: HTMLElement): () => void {
             h('div', null,
               h('p', { style: 'margin:4px 0' }, pick(d.description)),
               h('div', { class: 'basis' }, h('div', { class: 'muted', style: 'font-size:11px' }, t('alert.basis')), pick(d.basis)),
+              canEdit() && rules ? h('button', { type: 'button', 'data-edit': d.id, onclick: () => go(`/detectors?edit=${encodeURIComponent(d.id)}`) }, t('rules.editBtn')) : null,
               h('p', { class: 'muted', style: 'font-size:12px' }, `${zh ? '模式' : 'Pattern'}${colon()}${pick(d.pattern)} · ${zh ? '结论' : 'Result'}${colon()}${label('result', d.result)} · ${zh ? '默认等级' : 'Default severity'}${colon()}${label('sev', d.severity)}${d.scenarios.length ? ` · ${zh ? '场景' : 'Scenarios'}${colon()}${d.scenarios.map((x) => label('scenario', x)).join(zh ? '、' : ', ')}` : ''}`)),
             Object.keys(props).length
               ? h('table', { class: 'grid params' },
@@ -47,7 +80,7 @@ export function detectorsView(root: HTMLElement): () => void {
         h('td', { class: 'nowrap' }, h('b', null, pick(d.title))),
         h('td', { class: 'mono nowrap' }, d.id, h('span', { class: 'faint' }, ` v${d.version}`)),
         h('td', { class: 'nowrap' }, d.stages.map((s) => label('stage', s)).join(' / ')),
-        h('td', null, d.enabled ? h('span', { class: 'tag confirmed' }, t('yes')) : h('span', { class: 'tag closed' }, t('no'))),
+        h('td', { class: 'mode', 'data-mode': modeOf(d) }, h('span', { class: `tag ${MODE_TAG[modeOf(d)]}` }, label('mode', modeOf(d)))),
         h('td', { class: 'num' }, d.stats.alerts),
         h('td', { class: 'num' }, d.stats.open),
         h('td', { class: 'num' }, d.stats.confirmed),
@@ -62,18 +95,83 @@ export function detectorsView(root: HTMLElement): () => void {
       line.firstElementChild!.prepend(caret, ' ')
       return [line, more]
     })
+    const target = editing ? detectors.find((d) => d.id === editing) : undefined
+    const editor = target && rules && editorModule
+      ? editorModule.ruleEditor({ detector: target, rules, onApplied: () => go('/detectors'), onClose: () => go('/detectors') })
+      : undefined
+    disposeEditor = editor?.dispose
     mount(root,
+      editor?.el,
+      editing && !editor ? h('p', { class: 'panel body error' }, canEdit() ? `${t('alert.notFound')}: ${editing}` : t('rules.scoped')) : null,
       h('h1', null, t('det.title'), h('span', { class: 'faint', style: 'font-size:12px;font-weight:400' }, `${counted(detectors.length, 'detector')} · ${zh ? '点击查看参数与政策依据' : 'click for parameters and policy basis'}`)),
       h('section', { class: 'panel' },
         h('table', { class: 'grid', id: 'detectors' },
           h('thead', null, h('tr', null,
-            ['det.name', 'det.id', 'det.stages', 'det.enabled', 'det.alerts', 'status.open', 'det.confirmed', 'det.dismissed', 'det.precision', 'det.returned', 'feed.amount'].map((k, i) =>
+            ['det.name', 'det.id', 'det.stages', 'det.mode', 'det.alerts', 'status.open', 'det.confirmed', 'det.dismissed', 'det.precision', 'det.returned', 'feed.amount'].map((k, i) =>
               h('th', { class: i >= 4 ? 'num' : '', title: k === 'det.returned' ? t('det.returnedHint') : null }, t(k as Parameters<typeof t>[0]))))),
-          h('tbody', null, rows))))
+          h('tbody', null, rows))),
+      rules ? history(rules) : null)
+    editor?.el.scrollIntoView({ block: 'start' })
   }).catch((e: unknown) => {
     if (!disposed) fail(e)
   })
   return () => {
     disposed = true
+    disposeEditor?.()
+  }
+}
+
+/**
+ * The rule base's history, newest first: who, when, why, the hash. Any earlier
+ * version can be restored (a new version with that text, its own reason: the
+ * history is never rewritten) and any version read whole.
+ */
+function history(rules: RulesInForce): HTMLElement {
+  const current = rules.changes.findIndex((c) => c.hash === rules.hash)
+  const row = (c: RuleChange, i: number) => h('tr', { 'data-hash': c.hash, class: i === current ? 'current' : null },
+    h('td', { class: 'nowrap' }, changedAt(c.at)),
+    h('td', { class: 'nowrap' }, c.by),
+    h('td', { class: 'nowrap mono' }, c.source),
+    h('td', { class: 'reason' }, c.reason ?? ''),
+    h('td', { class: 'mono nowrap' }, c.hash.slice(0, 12), i === current ? h('span', { class: 'tag confirmed', style: 'margin-left:6px' }, t('rules.current')) : null),
+    h('td', { class: 'num' }, c.detectors.length),
+    h('td', { class: 'nowrap' },
+      h('button', { type: 'button', 'data-view': c.hash, onclick: () => void viewVersion(c.hash) }, t('rules.view')),
+      canEdit() && c.hash !== rules.hash ? h('button', { type: 'button', 'data-revert': c.hash, style: 'margin-left:6px', onclick: () => void revert(c) }, t('rules.revert')) : null))
+  return h('section', { class: 'panel', id: 'rule-history', style: 'margin-top:12px' },
+    h('h2', null, t('rules.history'), h('span', { class: 'faint', style: 'font-weight:400;font-size:12px' }, ` · ${t('rules.historyHint')}`)),
+    rules.changes.length
+      ? h('table', { class: 'grid' },
+        h('thead', null, h('tr', null, ['rules.at', 'rules.by', 'rules.source', 'rules.why', 'rules.hash', 'rules.detectors', ''].map((k, i) =>
+          h('th', { class: i === 5 ? 'num' : null }, k ? t(k as Parameters<typeof t>[0]) : '')))),
+        h('tbody', null, rules.changes.map(row)))
+      : h('p', { class: 'body muted' }, t('rules.noHistory')))
+}
+
+async function viewVersion(hash: string): Promise<void> {
+  try {
+    const v = await api.get<RuleVersion>(`/rules/versions/${hash}`)
+    await dialog(`${t('rules.versionTitle')} ${hash.slice(0, 12)}`, [
+      h('div', { class: 'muted' }, `${changedAt(v.at)} · ${v.by} · ${v.source}${v.reason ? ` · ${v.reason}` : ''}`),
+      h('pre', { class: 'yaml', id: 'rule-version-text' }, v.text || '# —'),
+    ], t('close'), { info: true, wide: true })
+  } catch (e) {
+    fail(e)
+  }
+}
+
+async function revert(c: RuleChange): Promise<void> {
+  const reason = h('textarea', { name: 'reason', rows: 3, maxlength: 500, placeholder: t('rules.reasonHint') })
+  const fd = await dialog(`${t('rules.revertTitle')} ${c.hash.slice(0, 12)}`, [
+    h('div', { class: 'muted' }, `${changedAt(c.at)} · ${c.by}${c.reason ? ` · ${c.reason}` : ''}`),
+    field(t('rules.reason'), reason),
+  ], t('rules.revert'), { danger: true, validate: (f) => (String(f.get('reason') ?? '').trim() ? null : t('rules.reason')) })
+  if (!fd) return
+  try {
+    const r = await api.post<{ hash: string }>('/rules/revert', { hash: c.hash, reason: String(fd.get('reason')).trim() })
+    toast(`${t('rules.reverted')} ${r.hash.slice(0, 12)}`)
+    go('/detectors')
+  } catch (e) {
+    fail(e)
   }
 }
