@@ -1,11 +1,11 @@
 import { api } from '../api.ts'
 import { h, mount } from '../dom.ts'
 import { money, pct, when } from '../format.ts'
-import { colon, counted, getLang, label, pick, t } from '../i18n.ts'
+import { colon, counted, getLang, label, pick, t, type Key } from '../i18n.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
-import type { DetectorInfo, RuleChange, RuleMode, RulesInForce, RuleVersion } from '../types.ts'
-import { dialog, fail, field, toast } from '../ui.ts'
+import { splitDegraded, type AlertOrDegraded, type DetectorInfo, type RuleChange, type RuleMode, type RulesInForce, type RuleVersion } from '../types.ts'
+import { dialog, fail, field, toast, warnDegraded } from '../ui.ts'
 
 // The rule catalog: what each detector looks for, its parameters (documented
 // by its own zod schema, served as JSON Schema), and how its alerts fared in
@@ -22,6 +22,45 @@ function show(v: unknown): string {
 function modeOf(d: DetectorInfo): RuleMode {
   const m = (d as { mode?: RuleMode }).mode
   return m ?? (d.enabled ? 'on' : 'off')
+}
+
+type ShadowStats = { alerts: number; amount_at_risk: string }
+const shadowOf = (d: DetectorInfo): ShadowStats | undefined => (d.stats as { shadow?: ShadowStats }).shadow
+
+/**
+ * What a detector in shadow mode would have raised, in the caller's scope —
+ * "would have raised N alerts (¥…)" — and, on request, those alerts: they are
+ * in no feed (their own table), so they are listed here, masked like the feed.
+ */
+function shadowNote(d: DetectorInfo): HTMLElement | null {
+  const st = shadowOf(d)
+  if (modeOf(d) !== 'shadow' && !st?.alerts) return null
+  const list = h('div', { class: 'shadow-list' })
+  const open = h('button', { type: 'button', 'data-shadow': d.id, disabled: !st?.alerts, onclick: (e: Event) => {
+    e.stopPropagation()
+    open.disabled = true
+    void api.get<{ alerts: AlertOrDegraded[]; total: number }>(`/detectors/${d.id}/shadow-alerts`, { limit: 50 }).then(({ alerts, total }) => {
+      const { whole, degraded } = splitDegraded(alerts)
+      warnDegraded(degraded)
+      mount(list, h('table', { class: 'grid params', id: `shadow-${d.id}` },
+        h('thead', null, h('tr', null, ['col.detected', 'col.institution', 'col.person', 'col.severity', 'col.amount', 'col.title'].map((k) => h('th', null, t(k as Key))))),
+        h('tbody', null, whole.map((a) => h('tr', { 'data-alert': a.alert_id },
+          h('td', { class: 'nowrap' }, when(a.detected_at)),
+          h('td', null, a.institution_name ?? a.subject.fixmedins_code),
+          h('td', { class: 'mono' }, a.subject.psn_no ?? ''),
+          h('td', null, label('sev', a.severity)),
+          h('td', { class: 'num' }, money(a.amount_at_risk)),
+          h('td', { class: 'muted', style: 'font-size:12px' }, pick(a.message)))))),
+      total > whole.length ? h('div', { class: 'faint' }, `${whole.length} / ${total}`) : null)
+    }).catch((err: unknown) => {
+      open.disabled = false
+      fail(err)
+    })
+  } }, t('rules.shadowInspect'))
+  return h('div', { class: 'shadow-note', 'data-detector': d.id },
+    h('span', { class: 'tag shadow' }, label('mode', 'shadow')), ' ',
+    h('span', { class: 'would' }, `${t('rules.shadowWould')} ${counted(st?.alerts ?? 0, 'alertWord')}（${money(st?.amount_at_risk ?? '0.00')}）`), ' ',
+    open, list)
 }
 
 const MODE_TAG: Record<RuleMode, string> = { on: 'confirmed', shadow: 'shadow', off: 'closed' }
@@ -64,6 +103,7 @@ export function detectorsView(root: HTMLElement, _params: string[] = [], query: 
           h('div', { class: 'two', style: 'grid-template-columns:minmax(0,1fr) minmax(0,1fr)' },
             h('div', null,
               h('p', { style: 'margin:4px 0' }, pick(d.description)),
+              shadowNote(d),
               h('div', { class: 'basis' }, h('div', { class: 'muted', style: 'font-size:11px' }, t('alert.basis')), pick(d.basis)),
               canEdit() && rules ? h('button', { type: 'button', 'data-edit': d.id, onclick: () => go(`/detectors?edit=${encodeURIComponent(d.id)}`) }, t('rules.editBtn')) : null,
               h('p', { class: 'muted', style: 'font-size:12px' }, `${zh ? '模式' : 'Pattern'}${colon()}${pick(d.pattern)} · ${zh ? '结论' : 'Result'}${colon()}${label('result', d.result)} · ${zh ? '默认等级' : 'Default severity'}${colon()}${label('sev', d.severity)}${d.scenarios.length ? ` · ${zh ? '场景' : 'Scenarios'}${colon()}${d.scenarios.map((x) => label('scenario', x)).join(zh ? '、' : ', ')}` : ''}`)),
@@ -111,7 +151,8 @@ export function detectorsView(root: HTMLElement, _params: string[] = [], query: 
               h('th', { class: i >= 4 ? 'num' : '', title: k === 'det.returned' ? t('det.returnedHint') : null }, t(k as Parameters<typeof t>[0]))))),
           h('tbody', null, rows))),
       rules ? history(rules) : null)
-    editor?.el.scrollIntoView({ block: 'start' })
+    // The editor opens at the top of the page, wherever in the list its button was.
+    if (editor) window.scrollTo(0, 0)
   }).catch((e: unknown) => {
     if (!disposed) fail(e)
   })

@@ -1,6 +1,6 @@
 import { ApiError, api } from '../api.ts'
 import { h, mount } from '../dom.ts'
-import { money, pct } from '../format.ts'
+import { day, money, pct } from '../format.ts'
 import { colon, getLang, label, pick, t, type Key } from '../i18n.ts'
 import { MODES, readRule, ruleEntry, withRule, type Mode, type RuleEdit } from '../rule-text.ts'
 import type { BacktestJob, BacktestResult, DetectorInfo, RulesInForce, RuleValidation } from '../types.ts'
@@ -48,6 +48,12 @@ function show(v: unknown): string {
   if (v === undefined) return '—'
   if (Array.isArray(v)) return v.length ? v.join(', ') : '[]'
   return typeof v === 'string' ? v : JSON.stringify(v)
+}
+
+/** A diff value: modes, severities and results by their names, the rest as written. */
+function showSetting(path: string, v: unknown): string {
+  if (typeof v === 'string' && (path === 'mode' || path === 'severity' || path === 'result')) return `${label(path === 'severity' ? 'sev' : path, v)} (${v})`
+  return show(v)
 }
 
 /** A form control for one parameter, from its JSON Schema. Names are `param.<path>` (the browser test drives them). */
@@ -266,7 +272,7 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
             h('thead', null, h('tr', null, h('th', null, t('rules.detector')), h('th', null, t('rules.path')), h('th', null, t('rules.from')), h('th', null, t('rules.to')))),
             h('tbody', null, diff.map((x) => h('tr', { 'data-path': `${x.detector}:${x.path}` },
               h('td', { class: 'mono' }, x.detector), h('td', { class: 'mono' }, x.path),
-              h('td', { class: 'mono from' }, show(x.from)), h('td', { class: 'mono to' }, show(x.to))))))
+              h('td', { class: 'mono from' }, showSetting(x.path, x.from)), h('td', { class: 'mono to' }, showSetting(x.path, x.to))))))
           : h('p', { class: 'muted', id: 'rule-nodiff' }, t('rules.noDiff')))
     } catch (e) {
       markFresh(check)
@@ -413,7 +419,7 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
     h('div', { class: 'body' },
       form,
       h('fieldset', { id: 'rule-backtest' }, h('legend', null, t('rules.backtest')),
-        h('div', { class: 'row' }, h('label', { class: 'row' }, t('feed.from'), btFrom), h('label', { class: 'row' }, t('feed.to'), btTo), btRun, btCancel,
+        h('div', { class: 'row' }, h('label', { class: 'row' }, t('rules.btFrom'), btFrom), h('label', { class: 'row' }, t('feed.to'), btTo), btRun, btCancel,
           h('span', { class: 'faint', style: 'font-size:11px' }, t('rules.btHint'))),
         btOut),
       h('fieldset', { id: 'rule-apply-box' }, h('legend', null, t('rules.applyTitle')),
@@ -477,7 +483,7 @@ export function backtestResult(r: BacktestResult): HTMLElement {
             h('td', null)))))))
   return h('div', { id: 'bt-result', 'data-candidate': r.candidate_hash },
     h('p', { class: 'muted', id: 'bt-summary' },
-      `${t('rules.bt.window')}${colon()}${r.window.from.slice(0, 10)} – ${r.window.to.slice(0, 10)} · ${r.events.toLocaleString()} ${t('rules.events')} · ${r.fee_lines.toLocaleString()} ${t('rules.feeLines')} · ${(r.elapsed_ms / 1000).toFixed(1)} s · `,
+      `${t('rules.bt.window')}${colon()}${day(r.window.from)} – ${day(new Date(Date.parse(r.window.to) - 1).toISOString())} · ${r.events.toLocaleString()} ${t('rules.events')} · ${r.fee_lines.toLocaleString()} ${t('rules.feeLines')} · ${(r.elapsed_ms / 1000).toFixed(1)} s · `,
       h('span', { class: 'mono' }, `${shortHash(r.baseline_hash)} → ${shortHash(r.candidate_hash)}`)),
     h('table', { class: 'grid params', id: 'bt-detectors' },
       h('thead', null, h('tr', null,
