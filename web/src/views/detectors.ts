@@ -142,7 +142,7 @@ export function detectorsView(root: HTMLElement, _params: string[] = [], query: 
     disposeEditor = editor?.dispose
     mount(root,
       editor?.el,
-      editing && !editor ? h('p', { class: 'panel body error' }, canEdit() ? `${t('alert.notFound')}: ${editing}` : t('rules.scoped')) : null,
+      editing && !editor ? h('p', { class: 'panel body error', id: 'rule-editor-refused' }, canEdit() ? `${t('rules.noDetector')}${colon()}${editing}` : admin ? t('rules.scoped') : t('err.forbidden')) : null,
       h('h1', null, t('det.title'), h('span', { class: 'faint', style: 'font-size:12px;font-weight:400' }, `${counted(detectors.length, 'detector')} · ${zh ? '点击查看参数与政策依据' : 'click for parameters and policy basis'}`)),
       h('section', { class: 'panel' },
         h('table', { class: 'grid', id: 'detectors' },
