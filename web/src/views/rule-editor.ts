@@ -291,6 +291,8 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
   const monthAgo = new Date(Date.now() + 8 * 3_600_000 - 30 * 86_400_000).toISOString().slice(0, 10)
   const btFrom = h('input', { type: 'date', name: 'bt-from', value: monthAgo })
   const btTo = h('input', { type: 'date', name: 'bt-to', value: today })
+  // A generated dataset's labels.jsonl (fundwatch generate): precision and recall against it.
+  const btLabels = h('input', { type: 'file', name: 'bt-labels', accept: '.jsonl,.json,application/x-ndjson' })
   const btRun = h('button', { type: 'button', id: 'bt-run' }, t('rules.btRun'))
   const btCancel = h('button', { type: 'button', id: 'bt-cancel', class: 'danger hidden' }, t('rules.btCancel'))
   const btOut = h('div', { id: 'bt-out' })
@@ -307,7 +309,8 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
     if (!btFrom.value || !btTo.value || btFrom.value > btTo.value) return void mount(btOut, h('p', { class: 'error' }, t('rules.btWindowBad')))
     stopPoll()
     try {
-      const { job_id } = await api.post<{ job_id: string }>('/rules/backtest', { text, from: `${btFrom.value}T00:00:00+08:00`, to: `${nextDay(btTo.value)}T00:00:00+08:00` })
+      const labels = btLabels.files?.[0] ? await btLabels.files[0].text() : undefined
+      const { job_id } = await api.post<{ job_id: string }>('/rules/backtest', { text, from: `${btFrom.value}T00:00:00+08:00`, to: `${nextDay(btTo.value)}T00:00:00+08:00`, labels })
       job = job_id
       btRun.disabled = true
       btCancel.classList.remove('hidden')
@@ -419,7 +422,8 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
     h('div', { class: 'body' },
       form,
       h('fieldset', { id: 'rule-backtest' }, h('legend', null, t('rules.backtest')),
-        h('div', { class: 'row' }, h('label', { class: 'row' }, t('rules.btFrom'), btFrom), h('label', { class: 'row' }, t('feed.to'), btTo), btRun, btCancel,
+        h('div', { class: 'row', style: 'flex-wrap:wrap' }, h('label', { class: 'row' }, t('rules.btFrom'), btFrom), h('label', { class: 'row' }, t('feed.to'), btTo),
+          h('label', { class: 'row', title: t('rules.btLabelsHint') }, t('rules.btLabels'), btLabels), btRun, btCancel,
           h('span', { class: 'faint', style: 'font-size:11px' }, t('rules.btHint'))),
         btOut),
       h('fieldset', { id: 'rule-apply-box' }, h('legend', null, t('rules.applyTitle')),
