@@ -3,7 +3,10 @@
 // for byte, so a change reviews as a small diff in git.
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { readRule, ruleEntry, withRule, type RuleEdit } from '../../web/src/rule-text.ts'
+import { parseRules } from '../../src/detect/rules-file.ts'
+import { FundwatchError } from '../../src/errors.ts'
+import { detectors } from '../../detectors/index.ts'
+import { errorLine, readRule, ruleEntry, withRule, type RuleEdit } from '../../web/src/rule-text.ts'
 
 const IN_FORCE = `# 规则库 — a province's rule base
 version: "sd-2026-12"
@@ -66,5 +69,22 @@ describe('rule-base text edited by the console', () => {
     const text = 'detectors:\n  split-hospitalization:\n    params:\n      planned_cycle_prefixes:\n        - Z49 # dialysis\n        - Z51\n'
     const entry = ruleEntry(edit({ params: { planned_cycle_prefixes: ['Z49', 'Z51'], window_days: 15 } }), { planned_cycle_prefixes: ['Z49', 'Z51'], window_days: 15 }, readRule(text, 'split-hospitalization').entry)
     expect(withRule(text, 'split-hospitalization', entry)).toBe(`${text}    mode: "on"\n`)
+  })
+
+  it('finds the line in the server\'s refusal, for a parameter out of range and for text that is not YAML', () => {
+    const refusal = (text: string): string => {
+      try {
+        parseRules(text, detectors, 'api')
+      } catch (err) {
+        if (err instanceof FundwatchError) return err.message
+        throw err
+      }
+      throw new Error('accepted')
+    }
+    const text = withRule(IN_FORCE, 'over-standard-charge', { params: { tolerance_pct: 150 } })
+    const line = errorLine(refusal(text))
+    expect(text.split('\n')[line! - 1]).toContain('tolerance_pct: 150')
+    expect(errorLine(refusal('detectors:\n  x: [\n'))).toBe(3)
+    expect(errorLine('rule base: detectors: something')).toBeUndefined()
   })
 })

@@ -130,3 +130,9 @@ function node_(doc: Document, key: string, value: unknown): unknown {
   // Lists of codes read best on one line: `med_types: ["21", "22"]`.
   return doc.createNode(value, { flow: Array.isArray(value) })
 }
+
+/** The line a RULEBASE_INVALID message names (`<source>:<line>[:<col>]: …`, src/detect/rules-file.ts), if any. */
+export function errorLine(message: string): number | undefined {
+  const m = /^[^\s:]*:(\d+)(?::\d+)?:/.exec(message)
+  return m ? Number(m[1]) : undefined
+}

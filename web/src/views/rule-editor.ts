@@ -2,7 +2,7 @@ import { ApiError, api } from '../api.ts'
 import { h, mount } from '../dom.ts'
 import { day, money, pct } from '../format.ts'
 import { colon, getLang, label, pick, t, type Key } from '../i18n.ts'
-import { MODES, readRule, ruleEntry, withRule, type Mode, type RuleEdit } from '../rule-text.ts'
+import { MODES, errorLine, readRule, ruleEntry, withRule, type Mode, type RuleEdit } from '../rule-text.ts'
 import type { BacktestJob, BacktestResult, DetectorInfo, RulesInForce, RuleValidation } from '../types.ts'
 import { errorText, toast } from '../ui.ts'
 
@@ -160,11 +160,6 @@ function nextDay(v: string): string {
   return new Date(Date.parse(`${v}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
 }
 
-/** The line a RULEBASE_INVALID message names (`<source>:<line>[:<col>]: …`), if any. */
-export function errorLine(message: string): number | undefined {
-  const m = /^[^\s:]*:(\d+)(?::\d+)?:/.exec(message)
-  return m ? Number(m[1]) : undefined
-}
 
 /** The candidate text with line numbers, the line the server refused marked. */
 function numbered(text: string, bad?: number): HTMLElement {
