@@ -94,7 +94,15 @@ beforeAll(async () => {
 
 afterAll(async () => closeConsoleTest({ browser, server, app }))
 
-const shot = (page: Page, name: string) => page.screenshot({ path: join(OUT, `rules-${name}.png`), fullPage: true })
+/**
+ * The whole page as test-output/rules-<name>.png and, for docs/rules.md, the
+ * panel the step is about as a small JPEG (test-output/rules-docs-<name>.jpg;
+ * docs/img/rules/ holds copies, refreshed by hand when the console changes).
+ */
+async function shot(page: Page, name: string, panel: string): Promise<void> {
+  await page.screenshot({ path: join(OUT, `rules-${name}.png`), fullPage: true })
+  await page.locator(panel).screenshot({ path: join(OUT, `rules-docs-${name}.jpg`), type: 'jpeg', quality: 80 })
+}
 
 describe('the rule analyst in the console: edit → validate/diff → backtest → apply → revert', () => {
   let page: Page
@@ -115,7 +123,7 @@ describe('the rule analyst in the console: edit → validate/diff → backtest �
     expect(await desc.getAttribute('title')).toBe('Percent above the price cap still accepted (rounding, local surcharges); 0 = any excess')
     expect(await page.isChecked('input[name=mode][value=on]')).toBe(true)
     expect(await page.textContent('#rule-hash')).toBe(firstHash.slice(0, 12))
-    await shot(page, '1-editor')
+    await shot(page, '1-editor', '#rule-editor')
   })
 
   it('shows the server\'s refusal of an out-of-range value with the line it names, in the candidate text', async () => {
@@ -128,7 +136,7 @@ describe('the rule analyst in the console: edit → validate/diff → backtest �
     expect(line).toBeGreaterThan(0)
     expect(await page.textContent('#rule-error-line')).toContain('tolerance_pct: 150')
     expect(await page.getAttribute('#rule-error-line', 'data-line')).toBe(String(line))
-    await shot(page, '2-invalid')
+    await shot(page, '2-invalid', '#rule-editor form')
   })
 
   it('validates the edit and shows its difference from the rule base in force', async () => {
@@ -142,7 +150,7 @@ describe('the rule analyst in the console: edit → validate/diff → backtest �
     expect(await rows.first().locator('td.to').textContent()).toBe('10')
     // Validating changed nothing in force.
     expect((await call<Rules>('GET', '/rules')).hash).toBe(firstHash)
-    await shot(page, '3-diff')
+    await shot(page, '3-diff', '#rule-editor form')
   })
 
   it('backtests the edit over the stored March history: exactly the alerts under the new tolerance disappear', async () => {
@@ -163,7 +171,7 @@ describe('the rule analyst in the console: edit → validate/diff → backtest �
     expect((await call<Rules>('GET', '/rules')).hash).toBe(firstHash)
     expect(await page.textContent('#bt-summary')).toContain('2026-03-01 – 2026-03-31')
     await page.locator('#rule-backtest').scrollIntoViewIfNeeded()
-    await shot(page, '4-backtest')
+    await shot(page, '4-backtest', '#rule-backtest')
   })
 
   it('applies the edit only with a reason; the rule base in force, its text and its history then say so', async () => {
@@ -188,7 +196,7 @@ describe('the rule analyst in the console: edit → validate/diff → backtest �
     await page.click('#detectors tr[data-id="over-standard-charge"]')
     expect(await page.textContent('#detectors tr[data-more="over-standard-charge"] table.params tbody tr:first-child td:nth-child(2)')).toBe('10')
     await page.locator('#rule-history').scrollIntoViewIfNeeded()
-    await shot(page, '5-applied')
+    await shot(page, '5-applied', '#rule-history')
   })
 
   it('restores the earlier version with its own reason: a new entry in the history, the earlier text in force again', async () => {
@@ -207,7 +215,48 @@ describe('the rule analyst in the console: edit → validate/diff → backtest �
     expect(await page.locator(`#rule-history button[data-revert="${appliedHash}"]`).count()).toBe(1)
     expect(await page.locator('#rule-history tbody tr').first().locator('td.reason').textContent()).toBe(REVERT_REASON)
     await page.locator('#rule-history').scrollIntoViewIfNeeded()
-    await shot(page, '7-reverted')
+    await shot(page, '7-reverted', '#rule-history')
+  })
+
+  it('runs the detector in shadow: kept out of the feed, the catalog says what it would have raised; promoting it makes those alerts live with their ids', async () => {
+    await page.goto(`${base}/detectors?edit=over-standard-charge`)
+    await page.waitForSelector('#rule-editor')
+    await page.check('input[name=mode][value=shadow]')
+    await page.fill('textarea[name=reason]', '新限价先影子运行一周')
+    await page.click('#rule-apply')
+    await page.waitForURL(/\/detectors$/)
+    await expect.poll(async () => (await call<{ detector: { mode: string } }>('GET', '/detectors/over-standard-charge')).detector.mode).toBe('shadow')
+    expect(await page.getAttribute('#detectors tr[data-id="over-standard-charge"] td.mode', 'data-mode')).toBe('shadow')
+
+    // A new over-priced ultrasound (¥190, ¥40 over the cap) while the detector runs in shadow.
+    const mdtrt_id = 'MDTR9'
+    await app.pipeline().run(generatorSource([
+      visitOpened({ event_id: 'r-open-9', mdtrt_id, psn_no: 'PSNR00009', begntime: onMarch2(15), med_type: '11', fixmedins_code: H1 }),
+      feeUploaded({ event_id: 'r-fee-9', mdtrt_id, psn_no: 'PSNR00009', fixmedins_code: H1, lines: [{ feedetl_sn: `${mdtrt_id}-1`, fee_ocur_time: onMarch2(15, 30), med_list_codg: 'SVC-US', pric: '190.00' }] }),
+    ], { batchSize: 50 }), new AbortController().signal)
+    expect((await call<{ alerts: unknown[] }>('GET', '/alerts?psn_no=PSNR00009')).alerts).toHaveLength(0)
+
+    await page.reload()
+    await page.click('#detectors tr[data-id="over-standard-charge"]')
+    const note = page.locator('.shadow-note[data-detector="over-standard-charge"]')
+    expect(await note.locator('.would').textContent()).toBe('影子运行期间本应产生 1 条预警（¥40.00）')
+    await note.locator('button[data-shadow]').click()
+    const shadowRow = page.locator('#shadow-over-standard-charge tbody tr')
+    await shadowRow.first().waitFor()
+    expect(await shadowRow.count()).toBe(1)
+    const shadowId = (await shadowRow.first().getAttribute('data-alert'))!
+    await page.locator('#detectors tr[data-more="over-standard-charge"]').screenshot({ path: join(OUT, 'rules-docs-8-shadow.jpg'), type: 'jpeg', quality: 80 })
+    await page.screenshot({ path: join(OUT, 'rules-8-shadow.png'), fullPage: true })
+
+    await page.goto(`${base}/detectors?edit=over-standard-charge`)
+    await page.waitForSelector('#rule-editor')
+    expect(await page.isChecked('input[name=mode][value=shadow]')).toBe(true)
+    await page.check('input[name=mode][value=on]')
+    await page.fill('textarea[name=reason]', '影子运行一周，结果经复核，转为正式')
+    await page.click('#rule-apply')
+    await page.waitForURL(/\/detectors$/)
+    const { alerts } = await call<{ alerts: { alert_id: string }[] }>('GET', '/alerts?psn_no=PSNR00009')
+    expect(alerts.map((a) => a.alert_id)).toEqual([shadowId])
   })
 
   it('labels every control in English too', async () => {
@@ -217,7 +266,7 @@ describe('the rule analyst in the console: edit → validate/diff → backtest �
     await page.waitForSelector('#rule-editor')
     expect(await page.textContent('#rule-validate')).toBe('Validate and show the difference')
     expect(await page.textContent('#rule-params tr[data-param="tolerance_pct"] td.desc')).toBe('Percent above the price cap still accepted (rounding, local surcharges); 0 = any excess')
-    await shot(page, 'editor-en')
+    await shot(page, 'editor-en', '#rule-editor')
     await page.click('#lang')
   })
 
