@@ -192,6 +192,8 @@ describe('the rule analyst in the console: edit → validate/diff → backtest �
     expect(await top.getAttribute('data-hash')).toBe(appliedHash)
     expect(await top.getAttribute('class')).toContain('current')
     expect(await top.locator('td.reason').textContent()).toBe(REASON)
+    expect(await top.locator('td.by').textContent()).toBe('规则管理员老王')
+    expect(await top.locator('td.by').getAttribute('title')).toBe(`user:${adminId}`)
     expect(await page.locator(`#rule-history button[data-revert="${appliedHash}"]`).count()).toBe(0)
     await page.click('#detectors tr[data-id="over-standard-charge"]')
     expect(await page.textContent('#detectors tr[data-more="over-standard-charge"] table.params tbody tr:first-child td:nth-child(2)')).toBe('10')

@@ -23,6 +23,7 @@ export type Settlement = z.input<typeof Api.Settlement>
 export type Case = z.input<typeof Api.Case>
 export type TimelineEntry = z.input<typeof Api.TimelineEntry>
 export type DetectorInfo = z.input<typeof Api.DetectorInfo>
+export type UserInfo = z.input<typeof Api.UserOut>
 export type InstitutionRisk = z.input<typeof Api.InstitutionRisk>
 export type EvidenceLabels = DetectorInfo['evidence_labels']
 

@@ -4,7 +4,7 @@ import { money, pct, when } from '../format.ts'
 import { colon, counted, getLang, label, pick, t, type Key } from '../i18n.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
-import { splitDegraded, type AlertOrDegraded, type DetectorInfo, type RuleChange, type RuleMode, type RulesInForce, type RuleVersion } from '../types.ts'
+import { splitDegraded, type AlertOrDegraded, type DetectorInfo, type RuleChange, type RuleMode, type RulesInForce, type RuleVersion, type UserInfo } from '../types.ts'
 import { dialog, fail, field, toast, warnDegraded } from '../ui.ts'
 
 // The rule catalog: what each detector looks for, its parameters (documented
@@ -89,9 +89,11 @@ export function detectorsView(root: HTMLElement, _params: string[] = [], query: 
   void Promise.all([
     api.get<{ detectors: DetectorInfo[] }>('/detectors'),
     admin ? api.get<RulesInForce>('/rules') : Promise.resolve(null),
+    // Names for the history's "by" (user:<id>); a user outside this admin's scope stays an id.
+    admin ? api.get<{ users: UserInfo[] }>('/users').catch(() => ({ users: [] })) : Promise.resolve({ users: [] }),
     // The editor and its YAML library load only when an admin opens it: the catalog stays one small bundle.
     editing && canEdit() ? import('./rule-editor.ts') : Promise.resolve(null),
-  ]).then(([{ detectors }, rules, editorModule]) => {
+  ]).then(([{ detectors }, rules, { users }, editorModule]) => {
     if (disposed) return
     const zh = getLang() === 'zh'
     const list = [...detectors].sort((a, b) => b.stats.alerts - a.stats.alerts || a.id.localeCompare(b.id))
@@ -150,7 +152,7 @@ export function detectorsView(root: HTMLElement, _params: string[] = [], query: 
             ['det.name', 'det.id', 'det.stages', 'det.mode', 'det.alerts', 'status.open', 'det.confirmed', 'det.dismissed', 'det.precision', 'det.returned', 'feed.amount'].map((k, i) =>
               h('th', { class: i >= 4 ? 'num' : '', title: k === 'det.returned' ? t('det.returnedHint') : null }, t(k as Parameters<typeof t>[0]))))),
           h('tbody', null, rows))),
-      rules ? history(rules) : null)
+      rules ? history(rules, new Map(users.map((u) => [`user:${u.id}`, u.name]))) : null)
     // The editor opens at the top of the page, wherever in the list its button was.
     if (editor) window.scrollTo(0, 0)
   }).catch((e: unknown) => {
@@ -167,11 +169,11 @@ export function detectorsView(root: HTMLElement, _params: string[] = [], query: 
  * version can be restored (a new version with that text, its own reason: the
  * history is never rewritten) and any version read whole.
  */
-function history(rules: RulesInForce): HTMLElement {
+function history(rules: RulesInForce, names: ReadonlyMap<string, string>): HTMLElement {
   const current = rules.changes.findIndex((c) => c.hash === rules.hash)
   const row = (c: RuleChange, i: number) => h('tr', { 'data-hash': c.hash, class: i === current ? 'current' : null },
     h('td', { class: 'nowrap' }, changedAt(c.at)),
-    h('td', { class: 'nowrap' }, c.by),
+    h('td', { class: 'nowrap by', title: c.by }, names.get(c.by) ?? c.by),
     h('td', { class: 'nowrap mono' }, c.source),
     h('td', { class: 'reason' }, c.reason ?? ''),
     h('td', { class: 'mono nowrap' }, c.hash.slice(0, 12), i === current ? h('span', { class: 'tag confirmed', style: 'margin-left:6px' }, t('rules.current')) : null),
