@@ -181,7 +181,6 @@ export interface EditorDeps {
 
 /** The editor panel. Returns the element and a dispose function (stops a backtest poll). */
 export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDeps): { el: HTMLElement; dispose: () => void } {
-  const zh = getLang() === 'zh'
   const inForce = readRule(rules.text, d.id)
   const entry = inForce.entry ?? {}
   const schema = d.params_schema as Schema
@@ -201,10 +200,10 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
     ['violation', 'suspicious'].map((s) => h('option', { value: s }, label('result', s))))
   result.value = typeof entry.result === 'string' ? entry.result : ''
   const stages = checks('stages', d.stages, Array.isArray(entry.stages) ? (entry.stages as string[]) : d.stages, (s) => label('stage', s))
-  const admdvs = listInput('scope.admdvs', scope.admdvs, zh ? '如 3707, 370102' : 'e.g. 3707, 370102')
+  const admdvs = listInput('scope.admdvs', scope.admdvs, t('rules.admdvsHint'))
   const levels = checks('scope.levels', LEVELS, scope.levels, (l) => t(`rules.level${l}` as Key))
-  const types = listInput('scope.types', scope.types, zh ? '如 综合医院, 专科医院' : 'e.g. 综合医院, 专科医院')
-  const medTypes = listInput('scope.med_types', scope.med_types, zh ? '如 11, 21' : 'e.g. 11, 21')
+  const types = listInput('scope.types', scope.types, t('rules.typesHint'))
+  const medTypes = listInput('scope.med_types', scope.med_types, t('rules.medTypesHint'))
   const params = Object.entries(props).map(([name, p]) => ({ name, p, c: control(name, p, name in written ? written[name] : p.default) }))
 
   const err = h('div', { class: 'error hidden', id: 'rule-form-error', role: 'alert' })
