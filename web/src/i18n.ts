@@ -791,6 +791,11 @@ export function counted(n: number, noun: keyof typeof COUNTED): string {
   return `${n} ${lang === 'zh' ? zhWord : enPlural.select(n) === 'one' ? one : other}`
 }
 
+/** An aside in brackets: full-width in Chinese, " (…)" in English. */
+export function aside(text: string): string {
+  return lang === 'zh' ? `（${text}）` : ` (${text})`
+}
+
 /** The label separator: a full-width colon in Chinese, ": " in English. */
 export function colon(): string {
   return lang === 'zh' ? '：' : ': '

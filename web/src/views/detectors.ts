@@ -1,7 +1,7 @@
 import { api } from '../api.ts'
 import { h, mount } from '../dom.ts'
 import { money, pct, when } from '../format.ts'
-import { colon, counted, getLang, label, pick, t, type Key } from '../i18n.ts'
+import { aside, colon, counted, getLang, label, pick, t, type Key } from '../i18n.ts'
 import { go } from '../nav.ts'
 import { getMe } from '../session.ts'
 import { splitDegraded, type AlertOrDegraded, type DetectorInfo, type RuleChange, type RuleMode, type RulesInForce, type RuleVersion, type UserInfo } from '../types.ts'
@@ -59,7 +59,7 @@ function shadowNote(d: DetectorInfo): HTMLElement | null {
   } }, t('rules.shadowInspect'))
   return h('div', { class: 'shadow-note', 'data-detector': d.id },
     h('span', { class: 'tag shadow' }, label('mode', 'shadow')), ' ',
-    h('span', { class: 'would' }, `${t('rules.shadowWould')} ${counted(st?.alerts ?? 0, 'alertWord')}（${money(st?.amount_at_risk ?? '0.00')}）`), ' ',
+    h('span', { class: 'would' }, `${t('rules.shadowWould')} ${counted(st?.alerts ?? 0, 'alertWord')}${aside(money(st?.amount_at_risk ?? '0.00'))}`), ' ',
     open, list)
 }
 

@@ -1,7 +1,7 @@
 import { ApiError, api } from '../api.ts'
 import { h, mount } from '../dom.ts'
 import { day, money, pct } from '../format.ts'
-import { colon, getLang, label, pick, t, type Key } from '../i18n.ts'
+import { aside, colon, getLang, label, pick, t, type Key } from '../i18n.ts'
 import { MODES, errorLine, readRule, ruleEntry, withRule, type Mode, type RuleEdit } from '../rule-text.ts'
 import type { BacktestJob, BacktestResult, DetectorInfo, RulesInForce, RuleValidation } from '../types.ts'
 import { errorText, toast } from '../ui.ts'
@@ -192,11 +192,11 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
   // ---- the form ----
   const modeBoxes = MODES.map((m) => h('input', { type: 'radio', name: 'mode', value: m, checked: m === inForce.mode }))
   const severity = h('select', { name: 'severity' },
-    h('option', { value: '' }, `${t('rules.default')}（${label('sev', d.severity)}）`),
+    h('option', { value: '' }, `${t('rules.default')}${aside(label('sev', d.severity))}`),
     ['low', 'medium', 'high', 'critical'].map((s) => h('option', { value: s }, label('sev', s))))
   severity.value = typeof entry.severity === 'string' ? entry.severity : ''
   const result = h('select', { name: 'result' },
-    h('option', { value: '' }, `${t('rules.default')}（${label('result', d.result)}）`),
+    h('option', { value: '' }, `${t('rules.default')}${aside(label('result', d.result))}`),
     ['violation', 'suspicious'].map((s) => h('option', { value: s }, label('result', s))))
   result.value = typeof entry.result === 'string' ? entry.result : ''
   const stages = checks('stages', d.stages, Array.isArray(entry.stages) ? (entry.stages as string[]) : d.stages, (s) => label('stage', s))
