@@ -105,7 +105,10 @@ export async function applyRules(t: RulesTarget, text: string, origin: ChangeOri
   const detectors = engine.active.map((a) => ({ id: a.detector.id, params_hash: a.paramsHash }))
   const parent = t.rulesInForce().hash
   const reason = origin.reason.slice(0, REASON_MAX)
-  await t.store.insert('rulebase_changes', [{ hash, at: chTime(Date.now()), by: origin.by, source: origin.source, reason, parent, text, detectors: detectors.map((d) => `${d.id}@${d.params_hash}`) }], t.store.consistency.write)
+  // Later than every recorded change, whatever this machine's clock says: the change just made is the one in force.
+  const [last] = await t.store.query<{ ms: string }>(`SELECT toUnixTimestamp64Milli(max(at)) AS ms FROM ${t.store.t('rulebase_changes')}`, {}, t.store.consistency.read)
+  const at = Math.max(Date.now(), Number(last?.ms ?? 0) + 1)
+  await t.store.insert('rulebase_changes', [{ hash, at: chTime(at), by: origin.by, source: origin.source, reason, parent, text, detectors: detectors.map((d) => `${d.id}@${d.params_hash}`) }], t.store.consistency.write)
   t.log.info({ hash, parent, by: origin.by, source: origin.source, reason }, 'rule base change recorded')
   putInForce(t, engine, { hash, text })
   return { hash, detectors }
