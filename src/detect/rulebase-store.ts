@@ -88,12 +88,28 @@ export async function ruleHistory(store: RulesTarget['store'], limit = 100): Pro
 }
 
 /**
+ * One rule-base step at a time per process: a change made here while a poll is
+ * putting an older version in force waits for it, so the poll cannot swap the
+ * older one in over the change.
+ */
+const queues = new WeakMap<RulesTarget, Promise<unknown>>()
+function serial<T>(t: RulesTarget, step: () => Promise<T>): Promise<T> {
+  const run = (queues.get(t) ?? Promise.resolve()).then(step, step)
+  queues.set(t, run.catch(() => undefined))
+  return run
+}
+
+/**
  * Records a new version and puts it in force here at once (the other replicas
  * follow within their poll interval). Validated first, exactly as a poll would
  * validate it; an invalid text changes nothing and throws RULEBASE_INVALID
  * naming the line.
  */
-export async function applyRules(t: RulesTarget, text: string, origin: ChangeOrigin, label = 'rules'): Promise<{ hash: string; detectors: { id: string; params_hash: string }[] }> {
+export function applyRules(t: RulesTarget, text: string, origin: ChangeOrigin, label = 'rules'): Promise<{ hash: string; detectors: { id: string; params_hash: string }[] }> {
+  return serial(t, () => record(t, text, origin, label))
+}
+
+async function record(t: RulesTarget, text: string, origin: ChangeOrigin, label: string): Promise<{ hash: string; detectors: { id: string; params_hash: string }[] }> {
   let engine: DetectEngine
   try {
     engine = parseRules(text, t.registry, label).engine
@@ -129,7 +145,11 @@ function putInForce(t: RulesTarget, engine: DetectEngine, version: RuleRef): voi
  * `startup`: no engine yet worth keeping, so an unusable latest version falls
  * back to the newest usable one (else the defaults the process started with).
  */
-export async function syncRuleBase(t: RulesTarget, refused: Set<string>, opts: { startup?: boolean } = {}): Promise<void> {
+export function syncRuleBase(t: RulesTarget, refused: Set<string>, opts: { startup?: boolean } = {}): Promise<void> {
+  return serial(t, () => sync(t, refused, opts))
+}
+
+async function sync(t: RulesTarget, refused: Set<string>, opts: { startup?: boolean }): Promise<void> {
   const latest = (await t.store.query<{ hash: string }>(`SELECT hash FROM ${t.store.t('rulebase_changes')} ${NEWEST_FIRST} LIMIT 1`, {}, t.store.consistency.read))[0]
   if (latest === undefined) {
     if (opts.startup) putInForce(t, t.engine(), { hash: '', text: '' })
