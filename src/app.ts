@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs'
 import type { Config } from './config.ts'
 import { DetectEngine } from './detect/engine.ts'
 import { buildRegistry } from './detect/registry.ts'
-import { parseRules } from './detect/rules-file.ts'
+import { readRulesText, recordRulesFile, syncRuleBase, type RuleRef } from './detect/rulebase-store.ts'
 import type { Detector } from './detect/types.ts'
 import { FundwatchError } from './errors.ts'
 import { KnowledgeBase } from './kb/knowledge-base.ts'
@@ -27,9 +26,12 @@ export interface App {
   kb: () => KnowledgeBase
   engine: () => DetectEngine
   setKb(kb: KnowledgeBase): void
+  /** The rule-base version the engine was built from (src/detect/rulebase-store.ts); hash '' when none is recorded. */
+  rulesInForce(): RuleRef
+  /** An engine from rules that are not a recorded version (tests, tools). */
   setRules(rules: unknown): DetectEngine
-  /** Swaps in an engine built elsewhere (the rule-base reload validates first, then swaps). */
-  setEngine(engine: DetectEngine): void
+  /** Swaps in an engine built elsewhere from a version (the rule base validates first, then swaps). */
+  setEngine(engine: DetectEngine, version: RuleRef): void
   cache: PersonCache
   pipeline(extra?: Partial<PipelineDeps>): Pipeline
   close(): Promise<void>
@@ -59,26 +61,41 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const registry = opts.registry ?? buildRegistry()
   metrics.initLabels({ detectors: registry.map((d) => d.id) })
   let kb = opts.kb ?? (await loadKb(config.kbDir))
-  let engine = opts.rules !== undefined || !config.rulesFile
-    ? new DetectEngine(registry, opts.rules ?? {})
-    : parseRules(readRulesText(config.rulesFile), registry, config.rulesFile).engine
+  let engine = new DetectEngine(registry, opts.rules ?? {})
+  let inForce: RuleRef = { hash: '', text: '' }
   const cache = new PersonCache(store, { maxPersons: config.maxPersons, maxBytes: config.stateMaxMb * 2 ** 20, metrics })
-  log.info({ store: store.embedded ? `chdb:${config.dataDir}` : 'clickhouse', database: config.database, kb: kb.version, detectors: engine.active.map((a) => `${a.detector.id}@${a.detector.version}`) }, 'fundwatch ready')
-  return {
+  const app: App = {
     config, store, metrics, log, registry, cache,
     kb: () => kb,
     engine: () => engine,
+    rulesInForce: () => inForce,
     setKb(next) { kb = next },
     setRules(rules) {
       engine = new DetectEngine(registry, rules)
+      inForce = { hash: '', text: '' }
       return engine
     },
-    setEngine(next) {
+    setEngine(next, version) {
       engine = next
+      inForce = version
     },
     pipeline: (extra = {}) => new Pipeline({ store, cache, metrics, log, kb: () => kb, engine: () => engine, decode: { maxBytes: config.maxRecordBytes, maxLines: config.maxLinesPerEvent }, ...extra }),
     close: () => store.close(),
   }
+  // The rule base in force is the store's (src/detect/rulebase-store.ts); a
+  // rules file only adds a version when its text is new. Rules given in code
+  // (tests) are used as they are.
+  if (opts.rules === undefined) {
+    try {
+      if (config.rulesFile) await recordRulesFile(app, config.rulesFile, readRulesText(config.rulesFile))
+      await syncRuleBase(app, new Set(), { startup: true })
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+  }
+  log.info({ store: store.embedded ? `chdb:${config.dataDir}` : 'clickhouse', database: config.database, kb: kb.version, rules: inForce.hash, detectors: engine.active.map((a) => `${a.detector.id}@${a.detector.version}`) }, 'fundwatch ready')
+  return app
 }
 
 /** The user's knowledge base, or the generated sample when none is given (loaded lazily: it is code, not files). */
@@ -86,14 +103,6 @@ export async function loadKb(dir: string | undefined): Promise<KnowledgeBase> {
   if (dir) return (await import('./kb/loader.ts')).loadKnowledgeBase(dir)
   const { sampleKnowledgeBase } = await import('./kb/sample.ts')
   return new KnowledgeBase(sampleKnowledgeBase(), 'sample')
-}
-
-export function readRulesText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch (cause) {
-    throw new FundwatchError('RULEBASE_INVALID', `cannot read rule base ${path}`, { cause })
-  }
 }
 
 /**

@@ -22,7 +22,9 @@ export const Config = z
     cluster: z.string().regex(CLUSTER_NAME, 'a cluster name from remote_servers').optional().describe('ClickHouse cluster: migrations run ON CLUSTER with Replicated and Distributed tables (FUNDWATCH_CLUSTER); see docs/clickhouse.md'),
     retention: Retention.default(Retention.parse({})).describe('Days to keep personal fields and raw text, one variable per rule (src/store/retention.ts); see docs/clickhouse.md#retention'),
     kbDir: z.string().optional().describe('Knowledge-base directory; unset = the generated sample (FUNDWATCH_KB)'),
-    rulesFile: z.string().optional().describe('Rule-base file, YAML or JSON; unset = every detector with defaults (FUNDWATCH_RULES)'),
+    rulesFile: z.string().optional().describe('Rule-base file, YAML or JSON, recorded as a new rule-base version when its text was never recorded; unset = the version in force in the store (FUNDWATCH_RULES)'),
+    rulesPollMs: z.coerce.number().int().min(100).max(3_600_000).default(5000)
+      .describe('How often a running role asks the store for the rule-base version in force, and swaps to it between batches (FUNDWATCH_RULES_POLL_MS)'),
     kafkaBrokers: z.string().optional().describe('Comma-separated bootstrap brokers (KAFKA_BROKERS)'),
     topicPrefix: z.string().regex(/^[a-zA-Z0-9._-]*$/).default('').describe('Prefix for topic names (FUNDWATCH_TOPIC_PREFIX)'),
     groupId: z.string().min(1).default('fundwatch-processor').describe('Kafka consumer group (FUNDWATCH_GROUP)'),
@@ -76,7 +78,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: P
   const raw = {
     metricsPort: env.METRICS_PORT || undefined, pushgatewayUrl: env.FUNDWATCH_PUSHGATEWAY_URL || undefined,
     port: env.PORT, host: env.HOST, dataDir: env.FUNDWATCH_DATA_DIR, clickhouseUrl: env.CLICKHOUSE_URL || undefined, database: env.FUNDWATCH_DB, cluster: env.FUNDWATCH_CLUSTER || undefined, retention: retentionFromEnv(env),
-    kbDir: env.FUNDWATCH_KB, rulesFile: env.FUNDWATCH_RULES, kafkaBrokers: env.KAFKA_BROKERS, topicPrefix: env.FUNDWATCH_TOPIC_PREFIX,
+    kbDir: env.FUNDWATCH_KB, rulesFile: env.FUNDWATCH_RULES, rulesPollMs: env.FUNDWATCH_RULES_POLL_MS || undefined, kafkaBrokers: env.KAFKA_BROKERS, topicPrefix: env.FUNDWATCH_TOPIC_PREFIX,
     groupId: env.FUNDWATCH_GROUP, batchSize: env.FUNDWATCH_BATCH_SIZE, fetchMaxBytes: env.FUNDWATCH_FETCH_MAX_BYTES, sessionTimeoutMs: env.FUNDWATCH_SESSION_TIMEOUT_MS, maxRecordBytes: env.FUNDWATCH_MAX_RECORD_BYTES, maxLinesPerEvent: env.FUNDWATCH_MAX_LINES_PER_EVENT, maxPersons: env.FUNDWATCH_MAX_PERSONS, stateMaxMb: env.FUNDWATCH_STATE_MAX_MB, trustProxy: env.FUNDWATCH_TRUST_PROXY || undefined, logLevel: env.LOG_LEVEL,
     migrate: env.FUNDWATCH_MIGRATE || undefined,
     kafkaSaslMechanism: env.KAFKA_SASL_MECHANISM?.toUpperCase() || undefined, kafkaSaslUsername: env.KAFKA_SASL_USERNAME || undefined, kafkaSaslPassword: env.KAFKA_SASL_PASSWORD || undefined, kafkaSaslPasswordFile: env.KAFKA_SASL_PASSWORD_FILE || undefined,

@@ -36,6 +36,7 @@ export class Metrics {
   readonly commits: Counter
   readonly dlqRecords: Counter<'reason'>
   readonly ruleReloads: Counter<'outcome'>
+  readonly ruleBaseInfo: Gauge<'hash'>
   readonly precheckSeconds: Histogram<'outcome'>
   readonly nationalFeedback: Counter<'detector' | 'dspo_way'>
   // --- operations (issue 12): HTTP, audit runs, freshness, build, memory ---
@@ -98,6 +99,8 @@ export class Metrics {
       labelNames: ['detector', 'dspo_way'], registers: [r],
     })
     this.ruleReloads = new Counter({ name: 'fundwatch_rulebase_reloads_total', help: 'Rule-base reloads by outcome', labelNames: ['outcome'], registers: [r] })
+    // One series: the version this process runs (hash "" = none recorded, every detector with defaults). Replicas that disagree for longer than a poll interval show as two hashes.
+    this.ruleBaseInfo = new Gauge({ name: 'fundwatch_rulebase_info', help: 'Always 1; the hash label names the rule-base version in force in this process', labelNames: ['hash'], registers: [r] })
 
     // --- operations (issue 12) ---
     // By route template (never the raw URL: ids would explode the label set).

@@ -310,6 +310,11 @@ CREATE TABLE IF NOT EXISTS fundwatch.national_feedback ON CLUSTER '{cluster}' (
   ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}') PARTITION BY tuple() ORDER BY (alert_id, feedback_id)
   SETTINGS replicated_deduplication_window = 100000;
 
+-- migration 11: versioned rule base: reason and parent of each change
+ALTER TABLE fundwatch.rulebase_changes ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS reason String DEFAULT '';
+
+ALTER TABLE fundwatch.rulebase_changes ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS parent String DEFAULT '';
+
 -- retention, the documented defaults (docs/clickhouse.md#retention)
 ALTER TABLE fundwatch.events_local ON CLUSTER '{cluster}' MODIFY COLUMN raw TTL toDateTime(event_time) + INTERVAL 1827 DAY;
 
@@ -328,7 +333,8 @@ INSERT INTO fundwatch.schema_migrations (version, name, applied_at) VALUES
   (7, 'alert revisions', now64(3)),
   (8, 'reversals found by person', now64(3)),
   (9, 'visit updates and cancellations; the charge batch of fee lines', now64(3)),
-  (10, 'national 3103 feedback', now64(3));
+  (10, 'national 3103 feedback', now64(3)),
+  (11, 'versioned rule base: reason and parent of each change', now64(3));
 
 INSERT INTO fundwatch.retention_applied (rule, days, applied_at) VALUES
   ('events_raw', 1827, now64(3)),

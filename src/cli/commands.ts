@@ -51,7 +51,8 @@ export const ENVIRONMENT: readonly { name: string; help: string }[] = [
   { name: 'FUNDWATCH_RETENTION_VISITS_PERSONAL', help: 'days to keep 身份证号, name and birthday on visits (default 1827, at least 731; 0 = for ever)' },
   { name: 'FUNDWATCH_RETENTION_DEAD_LETTERS_RAW', help: 'days to keep rejected records as received (default 365; 0 = for ever)' },
   { name: 'FUNDWATCH_KB', help: 'knowledge-base directory (default: the generated sample); --kb' },
-  { name: 'FUNDWATCH_RULES', help: 'rule-base file, YAML or JSON (default: every detector with its defaults); --rules' },
+  { name: 'FUNDWATCH_RULES', help: 'rule-base file, YAML or JSON, recorded as a new version when its text is new (default: the version in force in the store); --rules' },
+  { name: 'FUNDWATCH_RULES_POLL_MS', help: 'how often running roles look for a new rule-base version in the store (default 5000)' },
   { name: 'FUNDWATCH_REVIEW', help: 'review workflow file, YAML or JSON: deadlines in working days, holidays, 调休 workdays (default: built-in deadlines)' },
   { name: 'KAFKA_BROKERS', help: 'comma-separated Kafka bootstrap brokers (run, topics; serve and audit also publish/follow with it)' },
   { name: 'KAFKA_SASL_MECHANISM', help: 'SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN for a secured cluster (default: no SASL); docs/kafka.md' },
@@ -75,12 +76,12 @@ export const ENVIRONMENT: readonly { name: string; help: string }[] = [
   { name: 'METRICS_PORT', help: '`run` only: serve /metrics and the probes on this port and no API' },
   { name: 'FUNDWATCH_PUSHGATEWAY_URL', help: '`audit` pushes its run metrics to this Prometheus Pushgateway' },
   { name: 'FUNDWATCH_COMMIT', help: 'the commit shown in fundwatch_build_info' },
-  { name: 'LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info; replay, audit, users, evidence, dlq default to warn); debug also prints the stack of a failure' },
+  { name: 'LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info; replay, audit, users, evidence, dlq, rules default to warn); debug also prints the stack of a failure' },
   { name: 'FUNDWATCH_FAULT', help: 'test only: `run` kills itself with SIGKILL at a named point (<after-detect|after-store|after-commit|rebalance>:<n>); refused unless NODE_ENV=test' },
 ]
 
 const KB: Flag = { type: 'string', value: 'dir', help: 'knowledge base directory: catalog, institutions, doctors, persons, groups, diagnoses (FUNDWATCH_KB)' }
-const RULES: Flag = { type: 'string', value: 'file', help: 'rule base, YAML or JSON: which detectors run, parameters, scopes (FUNDWATCH_RULES); followed while running' }
+const RULES: Flag = { type: 'string', value: 'file', help: 'rule base, YAML or JSON: which detectors run, parameters, scopes (FUNDWATCH_RULES); recorded as a new version when its text is new, and followed while running' }
 const DATA_DIR: Flag = { type: 'string', value: 'dir', help: 'chDB data directory (FUNDWATCH_DATA_DIR, default .data)' }
 const PORT: Flag = { type: 'string', value: 'n', help: 'HTTP port (PORT, default 8080)' }
 const STORE_ENV = ['FUNDWATCH_DATA_DIR', 'CLICKHOUSE_URL', 'FUNDWATCH_DB', 'FUNDWATCH_CLUSTER', 'LOG_LEVEL'] as const
@@ -96,7 +97,7 @@ export const COMMANDS: readonly Command[] = [
     summary: 'embedded all-in-one: generator → pipeline → chDB, console and API on PORT',
     help: 'Replays a generated 40-day history and audits it, then streams live generated claims\nuntil stopped (SIGINT/SIGTERM). On the first start it creates an admin and prints\nits console link once.',
     flags: { kb: KB, rules: RULES, 'data-dir': DATA_DIR, port: PORT, rate: { type: 'string', value: 'n', help: 'live events per second after the history (default 300)' }, seed: { type: 'string', value: 'n', help: 'generator seed (default: from the clock)' } },
-    env: ['PORT', 'HOST', ...STORE_ENV, 'FUNDWATCH_REVIEW'],
+    env: ['PORT', 'HOST', ...STORE_ENV, 'FUNDWATCH_REVIEW', 'FUNDWATCH_RULES_POLL_MS'],
     run: async (f: { port?: string; rate?: string; seed?: string }) => (await import('./start.ts')).start(f),
   }),
   command({
@@ -138,14 +139,14 @@ export const COMMANDS: readonly Command[] = [
     summary: 'Kafka processor: consume the claims, inventory and national topics as one consumer-group member',
     help: 'Needs KAFKA_BROKERS. Serves /metrics and the probes on METRICS_PORT, else the whole API\non PORT (PORT=0: no HTTP). Stops on SIGINT/SIGTERM after the batch in flight.',
     flags: { kb: KB, rules: RULES, 'data-dir': DATA_DIR, port: PORT, 'from-latest': { type: 'boolean', help: 'a new consumer group starts at the end of the topics (default: the beginning)' } },
-    env: ['KAFKA_BROKERS', ...SECURED_KAFKA_ENV, 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_GROUP', 'FUNDWATCH_FETCH_MAX_BYTES', 'FUNDWATCH_SESSION_TIMEOUT_MS', 'FUNDWATCH_MAX_RECORD_BYTES', 'FUNDWATCH_MAX_LINES_PER_EVENT', 'METRICS_PORT', 'PORT', 'HOST', ...STORE_ENV],
+    env: ['KAFKA_BROKERS', ...SECURED_KAFKA_ENV, 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_GROUP', 'FUNDWATCH_FETCH_MAX_BYTES', 'FUNDWATCH_SESSION_TIMEOUT_MS', 'FUNDWATCH_MAX_RECORD_BYTES', 'FUNDWATCH_MAX_LINES_PER_EVENT', 'METRICS_PORT', 'PORT', 'HOST', 'FUNDWATCH_RULES_POLL_MS', ...STORE_ENV],
     run: async (f: { port?: string; 'from-latest'?: boolean }) => (await import('./roles.ts')).runCmd(f),
   }),
   command({
     name: 'serve',
     summary: 'the API and console alone (no generator, no pipeline); with KAFKA_BROKERS the live feed follows the alerts topic',
     flags: { kb: KB, rules: RULES, 'data-dir': DATA_DIR, port: PORT },
-    env: ['PORT', 'HOST', 'KAFKA_BROKERS', ...SECURED_KAFKA_ENV, 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_TRUST_PROXY', 'FUNDWATCH_REVIEW', ...STORE_ENV],
+    env: ['PORT', 'HOST', 'KAFKA_BROKERS', ...SECURED_KAFKA_ENV, 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_TRUST_PROXY', 'FUNDWATCH_REVIEW', 'FUNDWATCH_RULES_POLL_MS', ...STORE_ENV],
     run: async (f: { port?: string }) => (await import('./roles.ts')).serveCmd(f),
   }),
   command({
@@ -242,6 +243,23 @@ export const COMMANDS: readonly Command[] = [
     },
     env: STORE_ENV,
     run: async (f: { out?: string }, [caseId]) => (await import('./evidence.ts')).evidenceCommand(caseId!, f),
+  }),
+  command({
+    name: 'rules',
+    args: 'export|import|history [file]',
+    positionals: { min: 1, max: 2 },
+    subcommands: ['export', 'import', 'history'],
+    summary: 'the versioned rule base in the store: export a version\'s YAML, import one with a reason, list the changes',
+    help: 'export: the text of the version in force (or --hash H), byte for byte, to stdout or --out.\nimport <file> --reason "…": validated as PUT /api/v1/rules validates it, then appended as the\nversion in force; running roles pick it up within FUNDWATCH_RULES_POLL_MS.\nhistory: the changes, newest first (who, when, why, the hash). A revert is an import of an\nearlier export, or POST /api/v1/rules/revert.',
+    flags: {
+      hash: { type: 'string', value: 'H', help: 'export: this recorded version instead of the one in force' },
+      out: { type: 'string', value: 'file', help: 'export: write to this file instead of stdout' },
+      reason: { type: 'string', value: 'why', help: 'import: why the rule base changes, 1–500 characters (required)' },
+      limit: { type: 'string', value: 'n', help: 'history: changes shown (default 50)' },
+      'data-dir': DATA_DIR, kb: KB,
+    },
+    env: STORE_ENV,
+    run: async (f: { hash?: string }, p) => (await import('./rules.ts')).rulesCommand(f, p),
   }),
   command({
     name: 'dlq',

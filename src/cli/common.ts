@@ -1,6 +1,6 @@
 import { createApp, type App } from '../app.ts'
 import { configFromEnv } from '../config.ts'
-import { watchRulesFile } from '../detect/rules-file.ts'
+import { followRuleBase } from '../detect/rulebase-store.ts'
 
 /** The flags most commands share: knowledge base, rule base, chDB directory. */
 export type CommonFlags = { kb?: string; rules?: string; 'data-dir'?: string }
@@ -8,14 +8,14 @@ export type CommonFlags = { kb?: string; rules?: string; 'data-dir'?: string }
 export async function appFromFlags(flags: CommonFlags, overrides: Record<string, unknown> = {}): Promise<App> {
   const config = configFromEnv(process.env, { kbDir: flags.kb, rulesFile: flags.rules, dataDir: flags['data-dir'], ...overrides })
   const app = await createApp(config)
-  // A long-running role follows edits of its rules file (hot reload between batches).
-  if (config.rulesFile) {
-    const stop = watchRulesFile(app, config.rulesFile)
-    const close = app.close
-    app.close = async () => {
-      stop()
-      await close()
-    }
+  // Every role follows the rule base in force in the store (a change made on
+  // another replica arrives within the poll interval) and records new texts of
+  // its rules file; the engine swaps between batches.
+  const stop = followRuleBase(app, { pollMs: config.rulesPollMs, rulesFile: config.rulesFile })
+  const close = app.close
+  app.close = async () => {
+    stop()
+    await close()
   }
   return app
 }

@@ -75,7 +75,10 @@ function fileUses(path: string | undefined, unset: string): string {
 
 function uses(role: Role, c: Config): Record<string, string> {
   const kb = fileUses(c.kbDir, 'the generated SAMPLE knowledge base (FUNDWATCH_KB unset): synthetic catalogue, institutions and persons, not a real one')
-  const rules = fileUses(c.rulesFile, 'every detector with its defaults (FUNDWATCH_RULES unset)')
+  const inStore = 'the version in force in the store'
+  const rules = c.rulesFile ? `${inStore}; ${fileUses(c.rulesFile, '')} recorded as a new version when its text is new` : `${inStore} (FUNDWATCH_RULES unset)`
+  // The long-running roles follow it; audit reads it once.
+  const followed = `${rules}, polled every ${c.rulesPollMs} ms`
   const topics = () => Object.values(topicNames(c.topicPrefix)).join(', ')
   switch (role) {
     case 'processor':
@@ -85,7 +88,7 @@ function uses(role: Role, c: Config): Record<string, string> {
         topics: topics(),
         http: c.metricsPort ? `/metrics and the probes /livez, /readyz on ${c.host}:${c.metricsPort} (no API)` : c.port ? `the whole API on ${c.host}:${c.port}` : 'none (PORT=0)',
         'knowledge base': kb,
-        rules,
+        rules: followed,
         limits: `records ≤ ${c.maxRecordBytes} B, ≤ ${c.maxLinesPerEvent} lines per event, person cache ≤ ${c.maxPersons} persons and ≤ ${c.stateMaxMb} MiB`,
       }
     case 'api':
@@ -94,7 +97,7 @@ function uses(role: Role, c: Config): Record<string, string> {
         http: `${c.host}:${c.port}${c.trustProxy ? `, trusting X-Forwarded-For from ${c.trustProxy}` : ''}`,
         'live feed': c.kafkaBrokers ? `the alerts topic ${topicNames(c.topicPrefix).alerts} on ${c.kafkaBrokers}` : 'none (KAFKA_BROKERS unset)',
         'knowledge base': kb,
-        rules,
+        rules: followed,
       }
     case 'audit':
       return {

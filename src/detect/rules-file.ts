@@ -1,34 +1,15 @@
 import { createHash } from 'node:crypto'
-import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import { LineCounter, parseDocument } from 'yaml'
-import type { Logger } from 'pino'
-import type { Metrics } from '../metrics.ts'
-import type { Store } from '../store/store.ts'
 import { FundwatchError } from '../errors.ts'
-import { chTime } from '../util/time.ts'
 import { DetectEngine } from './engine.ts'
 import type { Detector } from './types.ts'
 
 /**
  * The rule base as a file: parsed (YAML, JSON is YAML too), validated against
  * the rule-base schema and every detector's own parameter schema, with errors
- * that name the line. A valid change swaps the detect engine between batches
- * (a batch never mixes parameter versions) and is recorded in rulebase_changes
- * with who made it and the whole text; an invalid one changes nothing.
+ * that name the line. How a text becomes the version in force, on every
+ * replica: src/detect/rulebase-store.ts.
  */
-/**
- * What a rule-base change needs of the running process: the detectors, the
- * store for the change log, metrics, log, and the engine swap. The app
- * provides it (src/app.ts); detection does not import the app.
- */
-export interface RulesTarget {
-  registry: readonly Detector[]
-  store: Pick<Store, 'insert'>
-  metrics: Pick<Metrics, 'ruleReloads'>
-  log: Pick<Logger, 'info' | 'error'>
-  setEngine(engine: DetectEngine): void
-}
-
 export function parseRules(text: string, registry: readonly Detector[], source = 'rules'): { config: unknown; engine: DetectEngine } {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
@@ -60,43 +41,4 @@ function deepestNode(doc: ReturnType<typeof parseDocument>, path: string[]): { r
 
 export function rulesHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 12)
-}
-
-/** Applies a new rule-base text: validates, swaps the engine, records the change. Throws (changing nothing) when invalid. */
-export async function applyRules(app: RulesTarget, text: string, by: string, source = 'rules'): Promise<{ hash: string; detectors: { id: string; params_hash: string }[] }> {
-  let engine: DetectEngine
-  try {
-    engine = parseRules(text, app.registry, source).engine
-  } catch (err) {
-    app.metrics.ruleReloads.inc({ outcome: 'invalid' })
-    throw err
-  }
-  const hash = rulesHash(text)
-  const detectors = engine.active.map((a) => ({ id: a.detector.id, params_hash: a.paramsHash }))
-  await app.store.insert('rulebase_changes', [{ hash, at: chTime(Date.now()), by, source, text, detectors: detectors.map((d) => `${d.id}@${d.params_hash}`) }])
-  app.setEngine(engine)
-  app.metrics.ruleReloads.inc({ outcome: 'applied' })
-  app.log.info({ hash, by, source, detectors: detectors.length }, 'rule base applied')
-  return { hash, detectors }
-}
-
-/** Watches the rules file and applies every change; returns a stop function. Polling: works on every filesystem and editor save style. */
-export function watchRulesFile(app: RulesTarget, path: string, intervalMs = 1000): () => void {
-  let last = safeRead(path)
-  const onChange = () => {
-    const text = safeRead(path)
-    if (text === undefined || text === last) return
-    last = text
-    applyRules(app, text, `file:${path}`, path).catch((err: unknown) => app.log.error({ err: (err as Error).message }, 'rule base change refused; the previous rules stay in force'))
-  }
-  watchFile(path, { interval: intervalMs }, onChange)
-  return () => unwatchFile(path, onChange)
-}
-
-function safeRead(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return undefined
-  }
 }

@@ -353,6 +353,20 @@ export const MIGRATIONS: Migration[] = [
       SETTINGS non_replicated_deduplication_window = 100000`,
     ],
   },
+  {
+    version: 11,
+    name: 'versioned rule base: reason and parent of each change',
+    statements: [
+      // rulebase_changes becomes the source of truth of the rule base
+      // (src/detect/rulebase-store.ts): the latest row by (at, hash) is in
+      // force on every processor and API replica. Each change says why
+      // (required through the API and the CLI; '' on rows written before) and
+      // which version it replaced (parent: the hash in force on the process
+      // that wrote it; '' when none was recorded).
+      `ALTER TABLE {db}.rulebase_changes ADD COLUMN IF NOT EXISTS reason String DEFAULT ''`,
+      `ALTER TABLE {db}.rulebase_changes ADD COLUMN IF NOT EXISTS parent String DEFAULT ''`,
+    ],
+  },
 ]
 
 /**

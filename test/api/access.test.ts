@@ -124,7 +124,13 @@ const ROUTES: RouteCase[] = [
   { route: 'GET /api/v1/dead-letters/export', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/dead-letters/export') },
   { route: 'GET /api/v1/dead-letters/{dlq_id}', roles: ['admin'], ok: 200, call: async (w) => fx.call(w, 'GET', `/api/v1/dead-letters/${await aDeadLetter()}`) },
   { route: 'GET /api/v1/rules', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/rules') },
-  { route: 'PUT /api/v1/rules', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'PUT', '/api/v1/rules', { text: 'detectors: {}\n' }) },
+  { route: 'PUT /api/v1/rules', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'PUT', '/api/v1/rules', { text: 'detectors: {}\n', reason: '权限矩阵测试' }) },
+  { route: 'POST /api/v1/rules/validate', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'POST', '/api/v1/rules/validate', { text: 'detectors: {}\n' }) },
+  {
+    route: 'GET /api/v1/rules/versions/{hash}', roles: ['admin'], ok: 200,
+    call: async (w) => fx.call(w, 'GET', `/api/v1/rules/versions/${await aRuleVersion()}`),
+  },
+  { route: 'POST /api/v1/rules/revert', roles: ['admin'], ok: 200, call: async (w) => fx.call(w, 'POST', '/api/v1/rules/revert', { hash: await aRuleVersion(), reason: '权限矩阵测试' }) },
   // Every role, each within its scope: the HIS (precheck) for its own hospital, staff to try a claim.
   { route: 'POST /api/v1/precheck', roles: [...ROLES], ok: 200, call: (w) => fx.call(w, 'POST', '/api/v1/precheck', { events: eventsFor(people(1, INST_A, 700)[0]!, 2, 'pc').slice(0, 2) }) },
   // The HIS answers the warnings it was given (docs/national-feedback.md); staff read the answers.
@@ -143,6 +149,13 @@ const ROUTES: RouteCase[] = [
 /** The shared sample's request of a 3101/3102 (test/fixtures/national/samples). */
 function nationalSample(infno: '3101' | '3102'): unknown {
   return (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'national', 'samples', `${infno}.json`), 'utf8')) as { request: unknown }).request
+}
+
+/** One recorded rule-base version (the detectors' defaults, written out), recorded once; its hash. */
+let ruleVersion: Promise<string> | undefined
+function aRuleVersion(): Promise<string> {
+  ruleVersion ??= (async () => (await fx.call('admin', 'PUT', '/api/v1/rules', { text: 'detectors: {}\n', reason: '权限矩阵测试' })).json().hash as string)()
+  return ruleVersion
 }
 
 /** One refused record (not JSON), stored once; its dlq_id. */

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { applyRules, parseRules, watchRulesFile } from '../../src/detect/rules-file.ts'
+import { applyRules, followRuleBase } from '../../src/detect/rulebase-store.ts'
+import { parseRules } from '../../src/detect/rules-file.ts'
 import type { Source, SourceRecord } from '../../src/pipeline/types.ts'
 import { claimStream, deliveryKb } from '../helpers/claims.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
@@ -14,11 +15,12 @@ detectors:
       window_days: 15
 `
 const RULES_B = RULES_A.replace('window_days: 15', 'window_days: 20')
+const by = (who: string) => ({ by: who, source: 'test', reason: 'reload test' })
 
 let app: TestApp
 beforeAll(async () => {
   app = await testApp({ kb: deliveryKb })
-  await applyRules(app, RULES_A, 'test')
+  await applyRules(app, RULES_A, by('test'))
 })
 afterAll(async () => app?.close())
 
@@ -26,9 +28,9 @@ describe('rule base as configuration', () => {
   it('refuses an invalid rule base with the line of the fault, and keeps the rules in force', async () => {
     const before = app.engine()
     const bad = RULES_A.replace('window_days: 15', 'window_days: "fifteen"')
-    await expect(applyRules(app, bad, 'test')).rejects.toThrow(/rules:5: .*window_days/)
-    await expect(applyRules(app, 'detectors:\n  nonexistent-rule: {}\n', 'test')).rejects.toThrow(/unknown detector "nonexistent-rule"/)
-    await expect(applyRules(app, 'detectors: [\n  oops', 'test')).rejects.toThrow(/rules:\d+:\d+:/)
+    await expect(applyRules(app, bad, by('test'))).rejects.toThrow(/rules:5: .*window_days/)
+    await expect(applyRules(app, 'detectors:\n  nonexistent-rule: {}\n', by('test'))).rejects.toThrow(/unknown detector "nonexistent-rule"/)
+    await expect(applyRules(app, 'detectors: [\n  oops', by('test'))).rejects.toThrow(/rules:\d+:\d+:/)
     expect(() => parseRules('detectors:\n  split-hospitalization:\n    paramz: {}\n', app.registry)).toThrow(/rules:3: .*paramz/)
     expect(app.engine()).toBe(before)
   })
@@ -52,7 +54,7 @@ describe('rule base as configuration', () => {
       async *batches() {
         for (let b = 0; b < batches.length; b++) {
           // Between two batches, as an operator's edit would land.
-          if (b === half) reloaded = await applyRules(app, RULES_B, 'test:mid-stream')
+          if (b === half) reloaded = await applyRules(app, RULES_B, by('test:mid-stream'))
           yield { records: batches[b]! }
         }
       },
@@ -80,8 +82,8 @@ describe('rule base as configuration', () => {
   it('applies a change to the rules file by itself', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'fw-rules-')), 'rules.yaml')
     writeFileSync(file, RULES_A)
-    await applyRules(app, RULES_A, 'test')
-    const stop = watchRulesFile(app, file, 50)
+    await applyRules(app, RULES_A, by('test'))
+    const stop = followRuleBase(app, { pollMs: 60_000, rulesFile: file, fileIntervalMs: 50 })
     try {
       const before = app.engine()
       // The watcher takes its baseline stat asynchronously; an edit before that is its baseline.

@@ -139,13 +139,23 @@ describe('visit changes and charge batches (migration 9)', () => {
       psn_no: 'P9', mdtrt_id: 'V9', feedetl_sn: 'L1', fixmedins_code: 'H1', fee_ocur_time: at, med_list_codg: 'X', medins_list_codg: 'X', list_type: 'drug',
       med_chrgitm_type: '09', cnt: '1', pric: '1', det_item_fee_sumamt: '1', bilg_dept_codg: 'D01', bilg_dr_codg: 'DR1', prd_days: null, hours: null, event_id: 'e-fee', event_time: at,
     }])
-    expect((await migrate(store, MIGRATIONS, fast)).applied).toEqual([9, 10])
+    expect((await migrate(store, MIGRATIONS.filter((m) => m.version <= 10), fast)).applied).toEqual([9, 10])
     await store.insert('visit_updates', [{ psn_no: 'P9', mdtrt_id: 'V9', fixmedins_code: 'H1', med_type: '14', adm_dept_codg: '', atddr_no: '', has_diagnoses: 0, diagnoses: [], event_id: 'e-upd', event_time: at }])
     const person = (await loadPersons(store, ['P9'], Date.now() - 30 * 86_400_000)).get('P9')!
     const v = person.visits.get('V9')!
     expect([v.med_type, v.adm_dept_codg, v.lines.get('L1')!.chrg_bchno]).toEqual(['14', 'D01', undefined])
     expect(await store.query(`SELECT chrg_bchno FROM ${store.t('fee_lines')}`)).toEqual([{ chrg_bchno: '' }])
     expect(await store.query(`SELECT toString(count()) AS n FROM ${store.t('visit_cancellations')}`)).toEqual([{ n: '0' }])
+  })
+})
+
+describe('the versioned rule base (migration 11)', () => {
+  it('a store of version 10 keeps its rule-base changes: they read with an empty reason and parent', async () => {
+    const store = await freshStore()
+    await migrate(store, MIGRATIONS.filter((m) => m.version <= 10), fast)
+    await store.insert('rulebase_changes', [{ hash: 'abc123abc123', at: ago(1), by: 'user:u_old', source: 'api', text: 'detectors: {}\n', detectors: [] }])
+    expect((await migrate(store, MIGRATIONS.filter((m) => m.version <= 11), fast)).applied).toEqual([11])
+    expect(await store.query(`SELECT hash, reason, parent FROM ${store.t('rulebase_changes')}`)).toEqual([{ hash: 'abc123abc123', reason: '', parent: '' }])
   })
 })
 
