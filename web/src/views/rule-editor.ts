@@ -45,7 +45,8 @@ function describe(s: Schema): { text: string; other: string } {
 }
 
 function show(v: unknown): string {
-  if (v === undefined) return '—'
+  // The diff says null for a field not set: the detector's own default applies.
+  if (v === undefined || v === null) return '—'
   if (Array.isArray(v)) return v.length ? v.join(', ') : '[]'
   return typeof v === 'string' ? v : JSON.stringify(v)
 }
