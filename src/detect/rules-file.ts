@@ -7,6 +7,7 @@ import type { Store } from '../store/store.ts'
 import { FundwatchError } from '../errors.ts'
 import { chTime } from '../util/time.ts'
 import { DetectEngine } from './engine.ts'
+import { swapEngine, type Promoted } from './shadow.ts'
 import type { Detector } from './types.ts'
 
 /**
@@ -23,9 +24,10 @@ import type { Detector } from './types.ts'
  */
 export interface RulesTarget {
   registry: readonly Detector[]
-  store: Pick<Store, 'insert'>
+  store: Store
   metrics: Pick<Metrics, 'ruleReloads'>
   log: Pick<Logger, 'info' | 'error'>
+  engine(): DetectEngine
   setEngine(engine: DetectEngine): void
 }
 
@@ -62,8 +64,12 @@ export function rulesHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 12)
 }
 
-/** Applies a new rule-base text: validates, swaps the engine, records the change. Throws (changing nothing) when invalid. */
-export async function applyRules(app: RulesTarget, text: string, by: string, source = 'rules'): Promise<{ hash: string; detectors: { id: string; params_hash: string }[] }> {
+/**
+ * Applies a new rule-base text: validates, swaps the engine, records the
+ * change. Throws (changing nothing) when invalid. `promoted`: the detectors
+ * that went shadow → on, with how many shadow alerts became live (src/detect/shadow.ts).
+ */
+export async function applyRules(app: RulesTarget, text: string, by: string, source = 'rules'): Promise<{ hash: string; detectors: { id: string; params_hash: string }[]; promoted: Promoted[] }> {
   let engine: DetectEngine
   try {
     engine = parseRules(text, app.registry, source).engine
@@ -74,10 +80,10 @@ export async function applyRules(app: RulesTarget, text: string, by: string, sou
   const hash = rulesHash(text)
   const detectors = engine.active.map((a) => ({ id: a.detector.id, params_hash: a.paramsHash }))
   await app.store.insert('rulebase_changes', [{ hash, at: chTime(Date.now()), by, source, text, detectors: detectors.map((d) => `${d.id}@${d.params_hash}`) }])
-  app.setEngine(engine)
+  const promoted = await swapEngine(app, engine)
   app.metrics.ruleReloads.inc({ outcome: 'applied' })
   app.log.info({ hash, by, source, detectors: detectors.length }, 'rule base applied')
-  return { hash, detectors }
+  return { hash, detectors, promoted }
 }
 
 /** Watches the rules file and applies every change; returns a stop function. Polling: works on every filesystem and editor save style. */

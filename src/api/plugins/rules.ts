@@ -32,7 +32,14 @@ export const rulesPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { de
     schema: {
       tags: ['rules'], summary: 'Replace the rule base (YAML or JSON text); refused with the offending line when invalid',
       body: z.object({ text: z.string().min(1).max(256 * 1024) }),
-      response: { 200: z.object({ hash: z.string(), detectors: z.array(z.object({ id: z.string(), params_hash: z.string() })) }), ...errors },
+      response: {
+        200: z.object({
+          hash: z.string(), detectors: z.array(z.object({ id: z.string(), params_hash: z.string() })),
+          // Detectors the change took from shadow to on, and how many shadow alerts became live (docs/review.md "Shadow rules").
+          promoted: z.array(z.object({ detector: z.string(), alerts: z.number().int() })).optional(),
+        }),
+        ...errors,
+      },
     },
   }, async (req) => {
     const p = who(req)
