@@ -152,3 +152,13 @@ describe('visit changes and charge batches (migration 9)', () => {
 function ago(days: number): string {
   return new Date(Date.now() - days * 86_400_000).toISOString().replace('T', ' ').replace('Z', '')
 }
+
+describe('shadow_alerts (migration 12)', () => {
+  it('has exactly the columns of alerts after every migration, in the same order and types: promotion copies rows between them', async () => {
+    const store = await freshStore()
+    await migrate(store, MIGRATIONS, fast)
+    const columns = async (t: string) => (await store.query<{ name: string; type: string; default_expression: string }>(
+      'SELECT name, type, default_expression FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position', { db: store.db, t }))
+    expect(await columns('shadow_alerts')).toEqual(await columns('alerts'))
+  })
+})
