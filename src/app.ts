@@ -3,6 +3,7 @@ import type { Config } from './config.ts'
 import { DetectEngine } from './detect/engine.ts'
 import { buildRegistry } from './detect/registry.ts'
 import { parseRules } from './detect/rules-file.ts'
+import { promoteShadow } from './detect/shadow.ts'
 import type { Detector } from './detect/types.ts'
 import { FundwatchError } from './errors.ts'
 import { KnowledgeBase } from './kb/knowledge-base.ts'
@@ -62,6 +63,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   let engine = opts.rules !== undefined || !config.rulesFile
     ? new DetectEngine(registry, opts.rules ?? {})
     : parseRules(readRulesText(config.rulesFile), registry, config.rulesFile).engine
+  // Shadow alerts of a detector that is live in this rule base (promoted while this process was not running) become live first.
+  for (const p of await promoteShadow(store, undefined, engine)) log.info({ detector: p.detector, alerts: p.alerts }, 'shadow detector promoted: its shadow alerts are live')
   const cache = new PersonCache(store, { maxPersons: config.maxPersons, maxBytes: config.stateMaxMb * 2 ** 20, metrics })
   log.info({ store: store.embedded ? `chdb:${config.dataDir}` : 'clickhouse', database: config.database, kb: kb.version, detectors: engine.active.map((a) => `${a.detector.id}@${a.detector.version}`) }, 'fundwatch ready')
   return {

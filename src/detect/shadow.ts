@@ -42,9 +42,12 @@ export interface Promoted {
 }
 
 /**
- * Every engine swap goes through this (src/detect/rules-file.ts applyRules
- * and the rule-base poll): for each detector that goes shadow → on, copies
- * the latest revision of each of its shadow alerts into `alerts` — same
+ * Every engine swap goes through this (swapEngine: applyRules and the
+ * rule-base poll), and every process start (createApp, with no engine
+ * before): for each detector the engine runs live (`on`) that has shadow
+ * alerts — it went shadow → on now, or while this process was not running
+ * (a restart with a changed rules file, a `fundwatch audit` run) — copies the
+ * latest revision of each of its shadow alerts into `alerts` — same
  * alert_id, same revision, same event_time — where `alerts` does not already
  * hold that revision or a later one.
  *
@@ -55,9 +58,13 @@ export interface Promoted {
  * the ReplacingMergeTree collapses and latestOf reads as one. Only a newer
  * revision is ever copied: an older one inserted later would win the merge
  * (same event_time, last insert kept) and make FINAL readers see it.
+ * Returns the detectors that went shadow → on (even with nothing to copy)
+ * and any other whose alerts it copied.
  */
-export async function promoteShadow(store: Store, before: DetectEngine, after: DetectEngine): Promise<Promoted[]> {
-  const ids = promotedIds(before, after)
+export async function promoteShadow(store: Store, before: DetectEngine | undefined, after: DetectEngine): Promise<Promoted[]> {
+  const went = before ? promotedIds(before, after) : []
+  const inShadow = (await store.query<{ d: string }>(`SELECT DISTINCT detector_id AS d FROM ${store.t('shadow_alerts')}`)).map((r) => r.d)
+  const ids = [...new Set([...went, ...inShadow.filter((id) => modeIn(after, id) === 'on')])].sort()
   if (ids.length === 0) return []
   const columns = (await store.query<{ name: string }>(
     'SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position', { db: store.db, t: 'shadow_alerts' }))
@@ -78,7 +85,7 @@ export async function promoteShadow(store: Store, before: DetectEngine, after: D
     const [n] = await store.query<{ n: string }>(`SELECT count() AS n ${pick}`, { d: detector }, settings)
     const alerts = Number(n?.n ?? 0)
     if (alerts > 0) await store.command(`INSERT INTO ${store.t('alerts')} (${columns.join(', ')}) SELECT ${cols} ${pick}`, { d: detector }, settings)
-    out.push({ detector, alerts })
+    if (alerts > 0 || went.includes(detector)) out.push({ detector, alerts })
   }
   return out
 }

@@ -163,6 +163,21 @@ describe('promotion shadow → on', () => {
     expect(Object.keys(await stateOf(shadow, 'alerts'))).toHaveLength(3)
   })
 
+  it('a process that starts with the detector live (a restart with a changed rules file, an audit run) promotes first', async () => {
+    const database = `sh_restart_${process.pid}`
+    const before = await testApp({ kb, dataDir: shadow.dataDir, database, rules: { detectors: { 'duplicate-charge': { mode: 'shadow' } } } })
+    await run(before, BATCHES)
+    expect(await stateOf(before, 'alerts')).toEqual({})
+    const after = await testApp({ kb, dataDir: shadow.dataDir, database, rules: {} })
+    try {
+      expect(await stateOf(after, 'alerts')).toEqual(await stateOf(live, 'alerts'))
+      expect(after.logs.lines.some((l) => l.msg === 'shadow detector promoted: its shadow alerts are live' && l.detector === 'duplicate-charge' && l.alerts === 2)).toBe(true)
+    } finally {
+      await after.close()
+      await before.close()
+    }
+  })
+
   it('a batch whose shadow rows are being written while the promotion runs is copied live by the pipeline itself', async () => {
     await applyRules(shadow, SHADOW, 'test:demote')
     const events = duplicate('SH-D', 'PSNSH0004')
