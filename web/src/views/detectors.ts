@@ -2,7 +2,7 @@ import { api } from '../api.ts'
 import { h, mount } from '../dom.ts'
 import { money, pct } from '../format.ts'
 import { colon, counted, getLang, label, pick, t } from '../i18n.ts'
-import type { DetectorInfo } from '../types.ts'
+import type { AlertOrDegraded, DetectorInfo } from '../types.ts'
 import { fail } from '../ui.ts'
 
 // The rule catalog: what each detector looks for, its parameters (documented
@@ -15,6 +15,46 @@ import { fail } from '../ui.ts'
 function show(v: unknown): string {
   if (v === undefined) return '—'
   return typeof v === 'string' ? v : JSON.stringify(v)
+}
+
+// --- shadow mode (issue 14): what a detector in shadow would have raised, and a list to inspect them.
+/**
+ * "试运行：本应产生 N 条预警（¥…）· 查看" on the detector's page, for a detector in
+ * shadow mode or with shadow alerts not yet live. The link opens the list
+ * (GET /detectors/:id/shadow-alerts, scoped and masked like the feed) in place:
+ * shadow alerts have no alert page, they are not in the feed.
+ */
+function shadowSection(d: DetectorInfo): HTMLElement | null {
+  const s = d.stats.shadow
+  if (d.mode !== 'shadow' && s.alerts === 0) return null
+  const list = h('div', { class: 'shadow-list hidden', 'data-shadow-list': d.id })
+  const load = async () => {
+    const { alerts, total } = await api.get<{ alerts: AlertOrDegraded[]; total: number }>(`/detectors/${encodeURIComponent(d.id)}/shadow-alerts?limit=100`)
+    mount(list, h('table', { class: 'grid' },
+      h('tbody', null, alerts.map((a) => ('degraded' in a
+        ? h('tr', null, h('td', { class: 'mono' }, a.alert_id), h('td', { colspan: 3, class: 'faint' }, a.problem))
+        : h('tr', { 'data-shadow-alert': a.alert_id },
+          h('td', { class: 'mono nowrap' }, a.subject.fixmedins_code),
+          h('td', { class: 'nowrap' }, a.subject.psn_no ?? ''),
+          h('td', null, pick(a.message)),
+          h('td', { class: 'num nowrap' }, money(a.amount_at_risk)))))),
+    alerts.length < total ? h('div', { class: 'faint' }, `${alerts.length} / ${total}`) : null))
+  }
+  const inspect = h('a', {
+    href: '#', 'data-shadow-inspect': d.id,
+    onclick: (e: Event) => {
+      e.preventDefault()
+      e.stopPropagation()
+      list.classList.toggle('hidden')
+      if (!list.classList.contains('hidden') && !list.firstChild) void load().catch(fail)
+    },
+  }, t('det.shadowInspect'))
+  return h('div', { class: 'shadow', 'data-shadow': d.id, style: 'margin:4px 0' },
+    h('span', { class: 'tag' }, t('det.shadowMode')), ' ',
+    getLang() === 'zh'
+      ? `${t('det.shadowWould')} ${counted(s.alerts, 'alert')}${t('det.shadowWouldEnd')}（${money(s.amount_at_risk)}）`
+      : `${t('det.shadowWould')} ${counted(s.alerts, 'alert')} (${money(s.amount_at_risk)})`,
+    ' · ', inspect, list)
 }
 
 export function detectorsView(root: HTMLElement): () => void {
@@ -31,6 +71,7 @@ export function detectorsView(root: HTMLElement): () => void {
         h('td', { colspan: COLS, style: 'background:#fafbfc' },
           h('div', { class: 'two', style: 'grid-template-columns:minmax(0,1fr) minmax(0,1fr)' },
             h('div', null,
+              shadowSection(d),
               h('p', { style: 'margin:4px 0' }, pick(d.description)),
               h('div', { class: 'basis' }, h('div', { class: 'muted', style: 'font-size:11px' }, t('alert.basis')), pick(d.basis)),
               h('p', { class: 'muted', style: 'font-size:12px' }, `${zh ? '模式' : 'Pattern'}${colon()}${pick(d.pattern)} · ${zh ? '结论' : 'Result'}${colon()}${label('result', d.result)} · ${zh ? '默认等级' : 'Default severity'}${colon()}${label('sev', d.severity)}${d.scenarios.length ? ` · ${zh ? '场景' : 'Scenarios'}${colon()}${d.scenarios.map((x) => label('scenario', x)).join(zh ? '、' : ', ')}` : ''}`)),
