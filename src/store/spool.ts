@@ -35,6 +35,11 @@ export class InsertSpool {
 
   constructor(private readonly base: string) {}
 
+  /** The store's spool directory, once its first insert has made it. */
+  get directory(): string | undefined {
+    return this.dir
+  }
+
   /**
    * Writes `body` to a fresh file, runs `use(path)`, removes the file whatever
    * `use` did. Returns false (nothing run) when the file could not be written

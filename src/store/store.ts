@@ -106,6 +106,11 @@ export class Store {
     return store
   }
 
+  /** Embedded mode: the directory inserts stage their files in (made by the first insert); undefined in server mode. */
+  get spoolDir(): string | undefined {
+    return this.spool?.directory
+  }
+
   /** Table name qualified with the store's database. */
   t(table: string): string {
     return `${this.db}.${table}`
