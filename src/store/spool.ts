@@ -46,7 +46,11 @@ export class InsertSpool {
    * — the caller sends the rows another way.
    */
   async with(name: string, body: string, use: (path: string) => Promise<void>): Promise<boolean> {
-    this.dir ??= mkdtempSync(join(this.base, 'fundwatch-insert-'))
+    try {
+      this.dir ??= mkdtempSync(join(this.base, 'fundwatch-insert-'))
+    } catch {
+      return false
+    }
     const path = join(this.dir, `${name}-${randomUUID()}.jsonl`)
     try {
       await writeFile(path, body, { mode: 0o600, flag: 'wx' })

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -94,6 +94,27 @@ describe('embedded insert through a file', () => {
     expect(ids.map((r) => r.id)).toEqual(['plain-b', 'tok-a'])
     expect(sent.filter((x) => x.query.includes(`SETTINGS insert_deduplication_token = 'it\\'s-a' SELECT * FROM file(`))).toHaveLength(2)
     expect(readdirSync(store.spoolDir!)).toEqual([])
+  })
+
+  it('a spool directory removed under the store is made again; one that cannot be written to sends the rows inline, still stored', async () => {
+    await store.command(`TRUNCATE TABLE ${database}.t`)
+    const spool = store.spoolDir!
+    rmSync(spool, { recursive: true })
+    await store.insert('t', [{ ...rows[3]!, id: 'again' }])
+    expect(lastInsert().existed).toEqual([true])
+    expect(readdirSync(spool)).toEqual([])
+
+    rmSync(spool, { recursive: true })
+    writeFileSync(spool, 'not a directory')
+    const before = sent.length
+    try {
+      await store.insert('t', [{ ...rows[4]!, id: 'inline' }])
+    } finally {
+      rmSync(spool)
+      mkdirSync(spool, { mode: 0o700 })
+    }
+    expect(sent.slice(before).filter((x) => x.files.length)).toEqual([])
+    expect(await store.query<{ id: string; s: string }>(`SELECT id, s FROM ${database}.t ORDER BY id`)).toEqual([{ id: 'again', s: rows[3]!.s }, { id: 'inline', s: rows[4]!.s }])
   })
 
   it('the spool directory goes with the store', async () => {
