@@ -153,7 +153,10 @@ export class Store {
         for (const r of rows) body += `${JSON.stringify(r)}\n`
         const clause = settingsClause(settings)
         if (await this.spool.with(table, body, (path) => this.client.command({ query: `INSERT INTO ${this.t(table)}${clause} SELECT * FROM file('${path}', JSONEachRow)` }).then(() => {}))) return
-        // The file could not be written (the directory full): the rows go inline.
+        // The file could not be written (the directory full): the rows go inline,
+        // still with the settings in the statement, never as session-wide SETs.
+        await this.client.command({ query: `INSERT INTO ${this.t(table)}${clause} FORMAT JSONEachRow\n${body}` })
+        return
       }
       await this.client.insert({ table: this.t(table), values: rows as object[], format: 'JSONEachRow', clickhouse_settings: settings })
     } catch (cause) {
