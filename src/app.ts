@@ -2,6 +2,7 @@ import type { Config } from './config.ts'
 import { DetectEngine } from './detect/engine.ts'
 import { buildRegistry } from './detect/registry.ts'
 import { readRulesText, recordRulesFile, syncRuleBase, type RuleRef } from './detect/rulebase-store.ts'
+import { promoteShadow } from './detect/shadow.ts'
 import type { Detector } from './detect/types.ts'
 import { FundwatchError } from './errors.ts'
 import { KnowledgeBase } from './kb/knowledge-base.ts'
@@ -93,6 +94,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       await store.close()
       throw err
     }
+  } else {
+    // Shadow alerts of a detector these rules run live (promoted while no process ran) become live first; the store's versions do this in syncRuleBase.
+    for (const p of await promoteShadow(store, undefined, engine)) log.info({ detector: p.detector, alerts: p.alerts }, 'shadow detector promoted: its shadow alerts are live')
   }
   log.info({ store: store.embedded ? `chdb:${config.dataDir}` : 'clickhouse', database: config.database, kb: kb.version, rules: inForce.hash, detectors: engine.active.map((a) => `${a.detector.id}@${a.detector.version}`) }, 'fundwatch ready')
   return app

@@ -18,6 +18,8 @@ export class Metrics {
   readonly nationalIgnored: Counter<'infno' | 'reason'>
   readonly dataQuality: Counter<'reason'>
   readonly alerts: Counter<'detector' | 'severity'>
+  readonly shadowAlerts: Counter<'detector'>
+  readonly precheckShadowFindings: Counter<'detector'>
   readonly alertRevisions: Counter<'detector' | 'status' | 'reason'>
   readonly detectorErrors: Counter<'detector' | 'kind'>
   readonly degradedAlerts: Counter
@@ -66,6 +68,8 @@ export class Metrics {
     })
     this.dataQuality = new Counter({ name: 'fundwatch_data_quality_total', help: 'Events stored but flagged in the data_quality table (they name facts never received), by reason', labelNames: ['reason'], registers: [r] })
     this.alerts = new Counter({ name: 'fundwatch_alerts_total', help: 'Alerts raised (revision 1), by detector and severity', labelNames: ['detector', 'severity'], registers: [r] })
+    this.shadowAlerts = new Counter({ name: 'fundwatch_shadow_alerts_total', help: 'Alerts of detectors in shadow mode written to shadow_alerts (active revisions), by detector; never in fundwatch_alerts_total', labelNames: ['detector'], registers: [r] })
+    this.precheckShadowFindings = new Counter({ name: 'fundwatch_precheck_shadow_findings_total', help: 'Pre-check (3101/3102 and /precheck) findings of detectors in shadow mode, left out of the answer: what they would have told the institution', labelNames: ['detector'], registers: [r] })
     this.alertRevisions = new Counter({
       name: 'fundwatch_alert_revisions_total', help: 'Alerts revised by later facts: status updated, or withdrawn with its reason (reversed, reconciled_at_discharge, superseded)',
       labelNames: ['detector', 'status', 'reason'], registers: [r],
@@ -197,6 +201,8 @@ export class Metrics {
     for (const detector of known.detectors ?? []) {
       for (const kind of ['threw', 'over_budget']) this.detectorErrors.inc({ detector, kind }, 0)
       for (const severity of Severity.options) this.alerts.inc({ detector, severity }, 0)
+      this.shadowAlerts.inc({ detector }, 0)
+      this.precheckShadowFindings.inc({ detector }, 0)
       this.alertRevisions.inc({ detector, status: 'updated', reason: '' }, 0)
       for (const dspo_way of ['1', '2']) this.nationalFeedback.inc({ detector, dspo_way }, 0)
       for (const reason of WithdrawnReason.options) this.alertRevisions.inc({ detector, status: 'withdrawn', reason }, 0)

@@ -315,6 +315,22 @@ ALTER TABLE fundwatch.rulebase_changes ON CLUSTER '{cluster}' ADD COLUMN IF NOT 
 
 ALTER TABLE fundwatch.rulebase_changes ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS parent String DEFAULT '';
 
+-- migration 12: shadow alerts
+CREATE TABLE IF NOT EXISTS fundwatch.shadow_alerts_local ON CLUSTER '{cluster}' (
+  alert_id String, detector_id LowCardinality(String), detector_version LowCardinality(String), params_hash LowCardinality(String),
+  result LowCardinality(String), severity LowCardinality(String), stage LowCardinality(String),
+  fixmedins_code LowCardinality(String), admdvs LowCardinality(String), psn_no String, doctor String, mdtrt_id String, setl_id String,
+  mdtrt_ids Array(String), feedetl_sns Array(String), setl_ids Array(String), event_ids Array(String),
+  amount_at_risk Decimal(38, 2), title_zh String, title_en String, message_zh String, message_en String,
+  evidence String, basis_zh String, basis_en String, event_time DateTime64(3, 'UTC'), detected_at DateTime64(3, 'UTC'),
+  revision UInt32 DEFAULT 1, status LowCardinality(String) DEFAULT 'active', withdrawn_reason LowCardinality(String) DEFAULT '',
+  revised_at DateTime64(3, 'UTC') DEFAULT detected_at, revision_event_id String DEFAULT '',
+  INDEX ix_detected detected_at TYPE minmax GRANULARITY 1,
+  INDEX ix_psn psn_no TYPE bloom_filter(0.01) GRANULARITY 1
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', event_time) PARTITION BY toYYYYMM(event_time) ORDER BY (alert_id);
+
+CREATE TABLE IF NOT EXISTS fundwatch.shadow_alerts ON CLUSTER '{cluster}' AS fundwatch.shadow_alerts_local ENGINE = Distributed('{cluster}', fundwatch, shadow_alerts_local, cityHash64(alert_id));
+
 -- retention, the documented defaults (docs/clickhouse.md#retention)
 ALTER TABLE fundwatch.events_local ON CLUSTER '{cluster}' MODIFY COLUMN raw TTL toDateTime(event_time) + INTERVAL 1827 DAY;
 
@@ -334,7 +350,8 @@ INSERT INTO fundwatch.schema_migrations (version, name, applied_at) VALUES
   (8, 'reversals found by person', now64(3)),
   (9, 'visit updates and cancellations; the charge batch of fee lines', now64(3)),
   (10, 'national 3103 feedback', now64(3)),
-  (11, 'versioned rule base: reason and parent of each change', now64(3));
+  (11, 'versioned rule base: reason and parent of each change', now64(3)),
+  (12, 'shadow alerts', now64(3));
 
 INSERT INTO fundwatch.retention_applied (rule, days, applied_at) VALUES
   ('events_raw', 1827, now64(3)),

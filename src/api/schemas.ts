@@ -141,7 +141,8 @@ export const DetectorInfo = z.object({
   params: z.record(z.string(), z.unknown()).describe('Effective parameters from the rule base'),
   evidence_labels: z.record(z.string(), Text.extend({ values: z.record(z.string(), Text).optional(), keyed: z.boolean().optional() }))
     .describe('zh/en names of the evidence keys its alerts can carry (and of their enumerated values), the engine\'s own keys included; `<list>_omitted` counts take the list\'s name'),
-  enabled: z.boolean(),
+  enabled: z.boolean().describe('The detector runs (mode on or shadow)'),
+  mode: z.enum(['on', 'shadow', 'off']).describe('on: live; shadow: runs, its alerts kept out of the feed, the alerts topic and the pre-check (docs/review.md "Shadow rules"); off'),
   stats: z.object({
     alerts: z.number().int(), open: z.number().int(), confirmed: z.number().int(), dismissed: z.number().int(),
     precision: z.number().nullable().describe('confirmed / (confirmed + dismissed); null before any verdict'),
@@ -149,6 +150,8 @@ export const DetectorInfo = z.object({
     answered: z.number().int().describe('Warnings (pre-check findings or alerts) the institutions answered with a 3103, each once by its latest answer'),
     returned: z.number().int().describe('Of those, answered 2 返回修改 (sent back to be changed)'),
     returned_rate: z.number().nullable().describe('returned / answered: the "returned for correction" rate; null before any answer'),
+    shadow: z.object({ alerts: z.number().int(), amount_at_risk: Money })
+      .describe('Standing alerts the detector raised while in shadow mode ("would have raised N alerts"), in your scope; never in the counts above'),
   }),
 })
 

@@ -8,7 +8,8 @@ import type { KnowledgeBase } from '../kb/knowledge-base.ts'
 import type { AlertSink } from '../pipeline/types.ts'
 import { alertMatchesLabel, type Label } from '../generator/labels.ts'
 import { PATTERNS, type PatternId } from '../detect/patterns.ts'
-import { alertsById } from '../store/alerts.ts'
+import { ALERT_TABLES, alertsById } from '../store/alerts.ts'
+import { alertTable } from '../detect/shadow.ts'
 import { alertRow } from '../store/rows.ts'
 import { changed, revised } from '../detect/revise.ts'
 import { cnIso } from '../util/time.ts'
@@ -100,8 +101,14 @@ async function runDetectors(app: App, options: AuditOptions): Promise<AuditRun> 
     alerts.push(...unique)
   }
   const changed = await revisions(app, alerts)
-  await app.store.insert('alerts', changed.map((x) => alertRow(x, kb.institutions.get(x.subject.fixmedins_code)?.admdvs ?? '')))
-  for (const sink of opts.sinks ?? []) if (changed.length) await sink.publish(changed)
+  // Shadow detectors' alerts to shadow_alerts, never to the sinks (src/detect/shadow.ts).
+  const shadow = changed.filter((x) => alertTable(engine, x.detector.id) === 'shadow_alerts')
+  const live = changed.filter((x) => alertTable(engine, x.detector.id) === 'alerts')
+  const row = (x: Alert) => alertRow(x, kb.institutions.get(x.subject.fixmedins_code)?.admdvs ?? '')
+  await app.store.insert('alerts', live.map(row))
+  await app.store.insert('shadow_alerts', shadow.map(row))
+  for (const x of shadow) if (x.status === 'active') app.metrics.shadowAlerts.inc({ detector: x.detector.id })
+  for (const sink of opts.sinks ?? []) if (live.length) await sink.publish(live)
   app.log.info({ from: cnIso(opts.from), to: eventTime, byDetector, errors: errors.length, ms }, 'audit finished')
   return { alerts, byDetector, errors, ms }
 }
@@ -115,7 +122,15 @@ async function runDetectors(app: App, options: AuditOptions): Promise<AuditRun> 
  * the feed), and only a finding never raised is a new alert.
  */
 async function revisions(app: App, found: readonly Alert[]): Promise<Alert[]> {
-  const stored = new Map((await alertsById(app.store, found.map((a) => a.alert_id))).map((s) => [s.alert.alert_id, s.alert]))
+  const ids = found.map((a) => a.alert_id)
+  // The latest revision wherever it is: live, or kept in shadow (src/detect/shadow.ts).
+  const stored = new Map<string, Alert>()
+  for (const table of ALERT_TABLES) {
+    for (const s of await alertsById(app.store, ids, table)) {
+      const cur = stored.get(s.alert.alert_id)
+      if (!cur || s.alert.revision > cur.revision) stored.set(s.alert.alert_id, s.alert)
+    }
+  }
   const out: Alert[] = []
   for (const a of found) {
     const cur = stored.get(a.alert_id)

@@ -23,7 +23,8 @@ export async function replayFile(app: App, path: string, opts: { batchSize?: num
   let progress = { done: 0, total: 1 }
   const source = fileSource(path, { batchSize: opts.batchSize ?? app.config.batchSize, format: opts.format, onProgress: (done, total) => { progress = { done, total } } })
   const result = await app.pipeline().run(source, opts.signal ?? new AbortController().signal, (p, sum) => {
-    for (const a of p.alerts) {
+    // Live alerts only: a shadow detector's are kept apart (src/detect/shadow.ts) and out of the counts.
+    for (const a of p.routed?.live ?? []) {
       let ids = alertIds.get(a.detector.id)
       if (!ids) alertIds.set(a.detector.id, (ids = new Set()))
       ids.add(a.alert_id)

@@ -10,7 +10,7 @@ import { MAX_LINES_PER_EVENT } from '../pipeline/decode.ts'
 import { cnIso } from '../util/time.ts'
 import { boundEvidence } from './evidence.ts'
 import { REJUDGE, REVISIT, Reviser, alertsOnVisit, visitEvents } from './revise.ts'
-import { RuleBaseConfig, paramsHash, type DetectorRule } from './rulebase.ts'
+import { RuleBaseConfig, paramsHash, ruleMode, type DetectorRule } from './rulebase.ts'
 import type { AuditDetector, DetectContext, Detector, Finding, Notice, StreamDetector } from './types.ts'
 
 export interface ActiveDetector<D extends Detector = Detector> {
@@ -19,6 +19,8 @@ export interface ActiveDetector<D extends Detector = Detector> {
   paramsHash: string
   rule: DetectorRule
   stages: ReadonlySet<Stage>
+  /** mode: shadow — it runs, and its alerts go to shadow_alerts, never to the feed, the alerts topic or a pre-check answer. */
+  shadow: boolean
   /** Time spent in this batch, reset by takeTimings(). */
   spentMs: number
 }
@@ -72,6 +74,8 @@ export class DetectEngine {
   readonly lookbackDays: number
   readonly config: RuleBaseConfig
   readonly budgetMs: number
+  /** Detectors in shadow mode: their alerts are stored apart (src/detect/shadow.ts). */
+  readonly shadowIds: ReadonlySet<string>
 
   constructor(registry: readonly Detector[], config: unknown = {}, opts: EngineOptions = {}) {
     this.budgetMs = opts.budgetMs ?? DETECTOR_BUDGET_MS
@@ -82,14 +86,17 @@ export class DetectEngine {
     for (const id of Object.keys(this.config.detectors)) if (!ids.has(id)) throw new FundwatchError('DETECTOR_UNKNOWN', `rule base names unknown detector "${id}"`)
     const active: ActiveDetector[] = []
     for (const d of registry) {
-      const rule = this.config.detectors[d.id] ?? { enabled: this.config.defaults.enabled, params: {}, scope: {} }
-      if (!rule.enabled) continue
+      const named = this.config.detectors[d.id]
+      const mode = ruleMode(named, this.config.defaults.enabled)
+      if (mode === 'off') continue
+      const rule = named ?? { params: {}, scope: {} }
       const p = d.params.safeParse(rule.params)
       if (!p.success) throw new FundwatchError('RULEBASE_INVALID', `detectors.${d.id}.params: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
       const stages = new Set(rule.stages ? d.stages.filter((s) => rule.stages!.includes(s)) : d.stages)
-      active.push({ detector: d, params: p.data as Record<string, unknown>, paramsHash: paramsHash(p.data), rule, stages, spentMs: 0 })
+      active.push({ detector: d, params: p.data as Record<string, unknown>, paramsHash: paramsHash(p.data), rule, stages, shadow: mode === 'shadow', spentMs: 0 })
     }
     this.active = active
+    this.shadowIds = new Set(active.filter((a) => a.shadow).map((a) => a.detector.id))
     const stream = new Map<EventType, ActiveDetector<StreamDetector>[]>()
     let lookback = 1
     for (const a of active) {

@@ -6,6 +6,7 @@ import { FundwatchError } from '../errors.ts'
 import { chTime } from '../util/time.ts'
 import type { DetectEngine } from './engine.ts'
 import { parseRules, rulesHash } from './rules-file.ts'
+import { promoteShadow, type Promoted } from './shadow.ts'
 import type { Detector } from './types.ts'
 
 /**
@@ -55,7 +56,7 @@ export interface ChangeOrigin { by: string; source: string; reason: string }
  */
 export interface RulesTarget {
   registry: readonly Detector[]
-  store: Pick<Store, 'insert' | 'query' | 't' | 'consistency'>
+  store: Store
   metrics: Pick<Metrics, 'ruleReloads' | 'ruleBaseInfo'>
   log: Pick<Logger, 'info' | 'error' | 'warn'>
   engine(): DetectEngine
@@ -105,11 +106,13 @@ function serial<T>(t: RulesTarget, step: () => Promise<T>): Promise<T> {
  * validate it; an invalid text changes nothing and throws RULEBASE_INVALID
  * naming the line.
  */
-export function applyRules(t: RulesTarget, text: string, origin: ChangeOrigin, label = 'rules'): Promise<{ hash: string; detectors: { id: string; params_hash: string }[] }> {
+export interface Applied { hash: string; detectors: { id: string; params_hash: string }[]; promoted: Promoted[] }
+
+export function applyRules(t: RulesTarget, text: string, origin: ChangeOrigin, label = 'rules'): Promise<Applied> {
   return serial(t, () => record(t, text, origin, label))
 }
 
-async function record(t: RulesTarget, text: string, origin: ChangeOrigin, label: string): Promise<{ hash: string; detectors: { id: string; params_hash: string }[] }> {
+async function record(t: RulesTarget, text: string, origin: ChangeOrigin, label: string): Promise<Applied> {
   let engine: DetectEngine
   try {
     engine = parseRules(text, t.registry, label).engine
@@ -126,16 +129,28 @@ async function record(t: RulesTarget, text: string, origin: ChangeOrigin, label:
   const at = Math.max(Date.now(), Number(last?.ms ?? 0) + 1)
   await t.store.insert('rulebase_changes', [{ hash, at: chTime(at), by: origin.by, source: origin.source, reason, parent, text, detectors: detectors.map((d) => `${d.id}@${d.params_hash}`) }], t.store.consistency.write)
   t.log.info({ hash, parent, by: origin.by, source: origin.source, reason }, 'rule base change recorded')
-  putInForce(t, engine, { hash, text })
-  return { hash, detectors }
+  const promoted = await putInForce(t, engine, { hash, text })
+  return { hash, detectors, promoted }
 }
 
-function putInForce(t: RulesTarget, engine: DetectEngine, version: RuleRef): void {
+/**
+ * THE way a version goes into force in a process (a change made here, a poll,
+ * start-up): swap, then promote what went shadow → on (src/detect/shadow.ts).
+ * The swap comes first so that a batch written from now on routes the
+ * promoted detector's alerts live; a batch whose shadow rows were being
+ * written during the swap copies them itself (Pipeline.store), and one
+ * written before is copied here. Promotion is idempotent, so every replica
+ * that swaps may run it.
+ */
+async function putInForce(t: RulesTarget, engine: DetectEngine, version: RuleRef, before: DetectEngine | undefined = t.engine()): Promise<Promoted[]> {
   t.setEngine(engine, version)
   t.metrics.ruleBaseInfo.reset()
   t.metrics.ruleBaseInfo.set({ hash: version.hash }, 1)
   t.metrics.ruleReloads.inc({ outcome: 'applied' })
   t.log.info({ hash: version.hash, detectors: engine.active.length }, 'rule base in force')
+  const promoted = await promoteShadow(t.store, before, engine)
+  for (const p of promoted) t.log.info({ detector: p.detector, alerts: p.alerts }, 'shadow detector promoted: its shadow alerts are live')
+  return promoted
 }
 
 /**
@@ -152,7 +167,7 @@ export function syncRuleBase(t: RulesTarget, refused: Set<string>, opts: { start
 async function sync(t: RulesTarget, refused: Set<string>, opts: { startup?: boolean }): Promise<void> {
   const latest = (await t.store.query<{ hash: string }>(`SELECT hash FROM ${t.store.t('rulebase_changes')} ${NEWEST_FIRST} LIMIT 1`, {}, t.store.consistency.read))[0]
   if (latest === undefined) {
-    if (opts.startup) putInForce(t, t.engine(), { hash: '', text: '' })
+    if (opts.startup) await putInForce(t, t.engine(), { hash: '', text: '' }, undefined)
     return
   }
   if (latest.hash === t.rulesInForce().hash || (!opts.startup && refused.has(latest.hash))) return
@@ -171,11 +186,11 @@ async function sync(t: RulesTarget, refused: Set<string>, opts: { startup?: bool
       if (!opts.startup) return
       continue
     }
-    putInForce(t, engine, { hash: v.hash, text: v.text })
+    await putInForce(t, engine, { hash: v.hash, text: v.text }, opts.startup ? undefined : t.engine())
     return
   }
   // Startup with no version this build can run: the engine it was built with (every detector with defaults).
-  putInForce(t, t.engine(), { hash: '', text: '' })
+  await putInForce(t, t.engine(), { hash: '', text: '' }, undefined)
 }
 
 /**

@@ -9,9 +9,19 @@ import { PATTERNS, type PatternId } from './patterns.ts'
  * which judgement (违规/可疑, severity). Parameters are validated against each
  * detector's own schema by the engine.
  */
+/**
+ * How a detector runs: `on` (live: its alerts reach the feed, the alerts
+ * topic and the pre-check answer), `shadow` (it runs in the live pipeline
+ * but its alerts go to the shadow_alerts table only, docs/review.md "Shadow
+ * rules"), `off` (not run). `enabled: false`, the older spelling, means `off`.
+ */
+export const RuleMode = z.enum(['on', 'shadow', 'off'])
+export type RuleMode = z.infer<typeof RuleMode>
+
 export const DetectorRule = z
   .object({
-    enabled: z.boolean().default(true),
+    mode: RuleMode.optional().describe('on (live), shadow (runs, alerts kept apart from the feed, topic and pre-check) or off; default on (or defaults.enabled)'),
+    enabled: z.boolean().optional().describe('Older spelling: false = mode off. With mode, only enabled: true agrees with on/shadow'),
     params: z.record(z.string(), z.unknown()).default({}).describe('Overrides of the detector parameters'),
     result: Result.optional().describe('Overrides the detector default: violation 违规 or suspicious 可疑'),
     severity: Severity.optional(),
@@ -27,6 +37,8 @@ export const DetectorRule = z
       .default({}),
   })
   .strict()
+  // enabled:false says off; a mode that says otherwise is a contradiction the author must resolve.
+  .refine((r) => !(r.enabled === false && r.mode !== undefined && r.mode !== 'off'), { message: 'enabled: false contradicts mode (use mode: off, or drop enabled)', path: ['enabled'] })
 
 export const RuleBaseConfig = z
   .object({
@@ -38,6 +50,16 @@ export const RuleBaseConfig = z
 
 export type RuleBaseConfig = z.infer<typeof RuleBaseConfig>
 export type DetectorRule = z.infer<typeof DetectorRule>
+
+/**
+ * A rule's mode: `mode` when given, else `enabled: false` = off, else on. A
+ * detector the rule base does not name follows `defaults.enabled` (as before modes).
+ */
+export function ruleMode(rule: DetectorRule | undefined, defaultEnabled: boolean): RuleMode {
+  if (rule === undefined) return defaultEnabled ? 'on' : 'off'
+  if (rule.mode !== undefined) return rule.mode
+  return rule.enabled === false ? 'off' : 'on'
+}
 
 /** Stable JSON (sorted keys) so equal parameters always hash the same. */
 export function stableJson(v: unknown): string {

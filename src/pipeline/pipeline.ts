@@ -8,6 +8,7 @@ import { prune, resolveChargeBatch } from '../state/apply.ts'
 import type { PersonCache } from '../state/cache.ts'
 import type { PersonState } from '../state/types.ts'
 import { emptyKnown } from '../store/lookups.ts'
+import { alertTable } from '../detect/shadow.ts'
 import { TABLES, addEventRows, alertRow, dataQualityRow, emptyRows, psnOf, type BatchRows } from '../store/rows.ts'
 import type { Store } from '../store/store.ts'
 import { DAY_MS, chTime, cnIso } from '../util/time.ts'
@@ -42,7 +43,10 @@ export interface PreparedBatch {
   seq: number
   batch: SourceBatch
   rows: BatchRows
+  /** Every alert the batch raised or revised, live and shadow: where each goes is decided when it is written. */
   alerts: Alert[]
+  /** Set by the store step: the alerts written to `alerts` (and published) and to `shadow_alerts` (never published). */
+  routed?: { live: Alert[]; shadow: Alert[] }
   deadLetters: DeadLetterOut[]
   /** Detectors skipped for one event of the batch (stored in detector_errors). */
   detectorErrors: DetectorError[]
@@ -58,7 +62,9 @@ export interface RunSummary {
   events: number
   feeLines: number
   rejected: number
+  /** Live alerts written (and published); shadow ones are counted apart. */
   alerts: number
+  shadowAlerts: number
   rejectedByReason: Record<string, number>
   /** Blank lines of a file (empty or whitespace only): skipped, not records, not dead letters. */
   blankLines: number
@@ -86,7 +92,7 @@ export class Pipeline {
   }
 
   async run(source: Source, signal: AbortSignal, onBatch?: (p: PreparedBatch, sum: Readonly<RunSummary>) => void): Promise<RunSummary> {
-    const sum: RunSummary = { batches: 0, records: 0, events: 0, feeLines: 0, rejected: 0, alerts: 0, rejectedByReason: {}, blankLines: 0, ignored: 0 }
+    const sum: RunSummary = { batches: 0, records: 0, events: 0, feeLines: 0, rejected: 0, alerts: 0, shadowAlerts: 0, rejectedByReason: {}, blankLines: 0, ignored: 0 }
     const max = this.d.maxInFlight ?? 2
     const inFlight: Promise<void>[] = []
     let failed: unknown
@@ -109,7 +115,8 @@ export class Pipeline {
           sum.events += p.events
           sum.feeLines += p.feeLines
           sum.rejected += p.deadLetters.length
-          sum.alerts += p.alerts.length
+          sum.alerts += p.routed?.live.length ?? 0
+          sum.shadowAlerts += p.routed?.shadow.length ?? 0
           sum.ignored += p.ignored.length
           for (const dl of p.deadLetters) sum.rejectedByReason[dl.reason] = (sum.rejectedByReason[dl.reason] ?? 0) + 1
           onBatch?.(p, sum)
@@ -263,11 +270,13 @@ export class Pipeline {
   async persist(p: PreparedBatch, signal: AbortSignal): Promise<void> {
     const m = this.d.metrics
     const t0 = performance.now()
-    await this.retry('clickhouse', signal, () => this.store(p.rows))
+    await this.retry('clickhouse', signal, () => this.store(p))
+    const routed = p.routed!
     this.admission.markStored(p.seq)
     this.d.fault?.('after-store', p.seq)
     const t1 = performance.now()
-    for (const s of this.d.alertSinks ?? []) if (p.alerts.length) await this.retry(s.name, signal, () => s.publish(p.alerts))
+    // Shadow alerts are never published: not on the alerts topic, not on the live feed.
+    for (const s of this.d.alertSinks ?? []) if (routed.live.length) await this.retry(s.name, signal, () => s.publish(routed.live))
     for (const s of this.d.deadLetterSinks ?? []) if (p.deadLetters.length) await this.retry(s.name, signal, () => s.publish(p.deadLetters))
     if (p.batch.commit) {
       await this.retry('commit', signal, p.batch.commit)
@@ -284,16 +293,30 @@ export class Pipeline {
     for (const dl of p.deadLetters) m.rejected.inc({ reason: dl.reason })
     for (const i of p.ignored) m.nationalIgnored.inc(i)
     for (const f of p.rows.data_quality as { reason: string }[]) m.dataQuality.inc({ reason: f.reason })
-    for (const a of p.alerts) {
+    for (const a of routed.live) {
       if (a.status === 'active') m.alerts.inc({ detector: a.detector.id, severity: a.severity })
       else m.alertRevisions.inc({ detector: a.detector.id, status: a.status, reason: a.withdrawn_reason ?? '' })
     }
+    for (const a of routed.shadow) if (a.status === 'active') m.shadowAlerts.inc({ detector: a.detector.id })
   }
 
-  private async store(rows: BatchRows): Promise<void> {
+  /**
+   * Writes a batch's rows. Alert rows go to `alerts` or, for a detector the
+   * engine in force runs in shadow mode, to `shadow_alerts` — decided here,
+   * at the time of writing (src/detect/shadow.ts), on every attempt.
+   */
+  private async store(p: PreparedBatch): Promise<void> {
     const m = this.d.metrics
-    const insert = async (table: (typeof TABLES)[number]) => {
-      const r = rows[table]
+    const rows = p.rows
+    const engine = this.d.engine()
+    const shadowIds = new Set(p.alerts.filter((a) => alertTable(engine, a.detector.id) === 'shadow_alerts').map((a) => a.alert_id))
+    const byTable: Record<(typeof TABLES)[number] | 'shadow_alerts', object[]> = {
+      ...rows,
+      alerts: rows.alerts.filter((r) => !shadowIds.has((r as { alert_id: string }).alert_id)),
+      shadow_alerts: rows.alerts.filter((r) => shadowIds.has((r as { alert_id: string }).alert_id)),
+    }
+    const insert = async (table: (typeof TABLES)[number] | 'shadow_alerts') => {
+      const r = byTable[table]
       if (r.length === 0) return
       const t0 = performance.now()
       // Timed whether it succeeds or not: in an outage the failing writes are the slow ones.
@@ -310,7 +333,20 @@ export class Pipeline {
     // the event without its flag. The other way round, the redelivery writes
     // the same flag again.
     await insert('data_quality')
-    await Promise.all(TABLES.filter((t) => t !== 'data_quality').map(insert))
+    await Promise.all([...TABLES.filter((t) => t !== 'data_quality'), 'shadow_alerts' as const].map(insert))
+    // A rule change that promoted a detector while its shadow rows were being
+    // written: the promotion (putInForce, src/detect/rulebase-store.ts) may have read shadow_alerts before
+    // they landed, so they are copied live here — same rows, so a copy both
+    // made collapses into one.
+    const after = this.d.engine()
+    const late = after === engine ? [] : byTable.shadow_alerts.filter((r) => alertTable(after, (r as { detector_id: string }).detector_id) === 'alerts'
+      && after.active.some((a) => a.detector.id === (r as { detector_id: string }).detector_id))
+    if (late.length) await this.d.store.insert('alerts', late)
+    const lateIds = new Set(late.map((r) => (r as { alert_id: string }).alert_id))
+    p.routed = {
+      live: p.alerts.filter((a) => !shadowIds.has(a.alert_id)),
+      shadow: p.alerts.filter((a) => shadowIds.has(a.alert_id) && !lateIds.has(a.alert_id)),
+    }
   }
 
   private async retry(sink: string, signal: AbortSignal, fn: () => Promise<void>): Promise<void> {

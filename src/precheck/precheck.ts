@@ -93,7 +93,11 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   }
   // Every answer goes through the disclosure rule: the draft's institutions see their own records, nobody else's.
   const scope = new DisclosureScope(person, new Set(events.map((e) => e.ev.source.fixmedins_code)), kb, events.map((e) => e.ev.event_id))
-  const list = [...findings.entries()].filter(([, f]) => f.alert.status !== 'withdrawn').map(([id, f]) => scope.disclose(f.alert, notices.get(id), f.eventTime))
+  const standing = [...findings.entries()].filter(([, f]) => f.alert.status !== 'withdrawn')
+  // A detector in shadow mode is not in force: its findings are neither answered nor recorded as answered
+  // (no 3103 can name them); what it would have told the institution is only counted (src/detect/shadow.ts).
+  for (const [, f] of standing) if (engine.shadowIds.has(f.alert.detector.id)) app.metrics.precheckShadowFindings.inc({ detector: f.alert.detector.id })
+  const list = standing.filter(([, f]) => !engine.shadowIds.has(f.alert.detector.id)).map(([id, f]) => scope.disclose(f.alert, notices.get(id), f.eventTime))
   // The ids answered, and to whom: an institution may answer them in a 3103 (src/review/feedback.ts). Nothing of the draft is kept.
   await recordAnswered(app.store, list, kb, now)
   return { psn_no: psn, findings: list, violation: list.some((a) => a.result === 'violation') }

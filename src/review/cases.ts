@@ -194,10 +194,7 @@ export class CaseService {
     }
     try {
       // See ReviewService.write: the first block for (case, version) wins across replicas.
-      await this.store.client.insert({
-        table: this.store.t('case_actions'), values: [row], format: 'JSONEachRow',
-        clickhouse_settings: { ...this.store.consistency.write, insert_deduplication_token: `${c.case_id}:${c.version}`, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 },
-      })
+      await this.store.insert('case_actions', [row], { ...this.store.consistency.write, insert_deduplication_token: `${c.case_id}:${c.version}`, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 })
     } catch (cause) {
       throw new FundwatchError('STORE_INSERT_FAILED', `recording the case failed: ${(cause as Error).message}`, { cause })
     }

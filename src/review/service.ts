@@ -199,10 +199,7 @@ export class ReviewService {
       // Deduplicated on (alert, version): of two changes based on the same
       // version, ClickHouse keeps the first block and silently drops the second
       // (and the view never sees it), so the loser finds another action_id below.
-      await this.store.client.insert({
-        table: this.store.t('alert_actions'), values: [row], format: 'JSONEachRow',
-        clickhouse_settings: { ...this.store.consistency.write, insert_deduplication_token: `${alert.alert_id}:${a.version}`, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 },
-      })
+      await this.store.insert('alert_actions', [row], { ...this.store.consistency.write, insert_deduplication_token: `${alert.alert_id}:${a.version}`, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 })
     } catch (cause) {
       throw new FundwatchError('STORE_INSERT_FAILED', `recording the review step failed: ${(cause as Error).message}`, { cause })
     }

@@ -1,6 +1,6 @@
 import type { Diagnosis } from '../../schemas/index.ts'
 import type { Metrics } from '../metrics.ts'
-import { latestOf } from '../store/alerts.ts'
+import { ALERT_TABLES, latestOf } from '../store/alerts.ts'
 import { DIAGS } from '../store/migrations.ts'
 import { alertFromRow } from '../store/rows.ts'
 import type { Store } from '../store/store.ts'
@@ -220,8 +220,10 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
       UNION ALL SELECT 'cancel' AS kind, psn_no, mdtrt_id, '', '', '', 0, CAST([] AS ${DIAGS}), cancels, event_time
         FROM ${store.t('visit_cancellations')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     // Every stored revision of the streaming alerts on these persons (few: alerts are rare); the latest of each is kept.
-    opts.alerts === false ? [] : store.query<Row>(`SELECT * FROM ${store.t('alerts')} WHERE psn_no IN {psns:Array(String)} AND stage = 'in'
-      AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
+    // From both tables: a shadow detector's alerts are revised and withdrawn exactly as a live one's, and the
+    // latest revision wins wherever it is (a demoted detector's next revision of a live alert is in shadow_alerts).
+    opts.alerts === false ? [] : store.query<Row>(ALERT_TABLES.map((t) => `SELECT * FROM ${store.t(t)} WHERE psn_no IN {psns:Array(String)} AND stage = 'in'
+      AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`).join(' UNION ALL '), p),
   ])
   const out = new Map<string, PersonState>()
   const person = (psn_no: string) => {

@@ -11,6 +11,13 @@ export const FEED_SORTS = ['newest', 'amount', 'severity'] as const
 export const LIFECYCLES = ['current', 'withdrawn', 'all'] as const
 export type Lifecycle = (typeof LIFECYCLES)[number]
 export type FeedSort = (typeof FEED_SORTS)[number]
+/**
+ * The two tables of the same alert document: `alerts` (live: the feed and
+ * everything else) and `shadow_alerts` (detectors in shadow mode,
+ * src/detect/shadow.ts). Same columns; every reader here takes the table.
+ */
+export const ALERT_TABLES = ['alerts', 'shadow_alerts'] as const
+export type AlertTable = (typeof ALERT_TABLES)[number]
 
 export interface AlertQuery {
   limit: number
@@ -43,6 +50,10 @@ export interface AlertQuery {
   /** Needed for the overdue filter: now, and the detection time before which an untouched alert is overdue. */
   now?: number
   newOverdueBefore?: number
+  /** Which table to read: the live alerts (default) or a detector's shadow alerts. */
+  table?: AlertTable
+  /** With table shadow_alerts: only alerts that are not live (never promoted, not a demoted detector's live alert). */
+  notLive?: boolean
 }
 
 export interface StoredAlert {
@@ -100,6 +111,7 @@ function cmp(a: Key, b: Key): number {
  */
 export async function listAlerts(store: Store, q: AlertQuery): Promise<{ alerts: StoredAlert[]; next?: string }> {
   const sort = q.sort ?? 'newest'
+  const table = q.table ?? 'alerts'
   const after = q.cursor ? decodeCursor(q.cursor, sort) : undefined
   const { where, params } = conditions(store, q, sort, after)
   const order = sort === 'newest' ? 'detected_at DESC, alert_id DESC'
@@ -109,8 +121,8 @@ export async function listAlerts(store: Store, q: AlertQuery): Promise<{ alerts:
   const matches = predicate(q)
   for (let k = q.limit + 1 + 16; k <= MAX_CANDIDATES; k *= 4) {
     const cand = await store.query<Row>(
-      `SELECT alert_id, detected_at, amount_at_risk, severity FROM ${store.t('alerts')} ${filter} ORDER BY ${order} LIMIT {k:UInt32}`, { ...params, k })
-    const latest = await latestVersions(store, [...new Set(cand.map((r) => String(r.alert_id)))], NARROW)
+      `SELECT alert_id, detected_at, amount_at_risk, severity FROM ${store.t(table)} ${filter} ORDER BY ${order} LIMIT {k:UInt32}`, { ...params, k })
+    const latest = await latestVersions(store, [...new Set(cand.map((r) => String(r.alert_id)))], NARROW, table)
     const current = q.lifecycle === 'current' ? await currentFilter(store, latest) : () => true
     const bound = cand.length === k ? keyOf(sort, cand.at(-1)!) : undefined
     const page = latest
@@ -120,7 +132,7 @@ export async function listAlerts(store: Store, q: AlertQuery): Promise<{ alerts:
       // Wide columns only for the page itself: fetching rows by id touches a
       // granule per id, so the fewer ids, the less is read.
       const ids = page.slice(0, q.limit + 1).map((r) => String(r.alert_id))
-      const full = new Map((await latestVersions(store, ids)).map((r) => [String(r.alert_id), r]))
+      const full = new Map((await latestVersions(store, ids, '*', table)).map((r) => [String(r.alert_id), r]))
       return finish(sort, ids.map((id) => full.get(id)!).filter(Boolean), q.limit)
     }
   }
@@ -128,7 +140,7 @@ export async function listAlerts(store: Store, q: AlertQuery): Promise<{ alerts:
   const final = q.lifecycle === 'current'
     ? (filter ? `${filter} AND ` : 'WHERE ') + `(status != 'withdrawn' OR alert_id IN (SELECT alert_id FROM ${store.t('alert_status')} FINAL WHERE status IN {f_review:Array(String)}))`
     : filter
-  const rows = await store.query<Row>(`SELECT * FROM ${store.t('alerts')} FINAL ${final} ORDER BY ${order} LIMIT {limit:UInt32}`, { ...params, f_review: OPEN, limit: q.limit + 1 })
+  const rows = await store.query<Row>(`SELECT * FROM ${store.t(table)} FINAL ${final} ORDER BY ${order} LIMIT {limit:UInt32}`, { ...params, f_review: OPEN, limit: q.limit + 1 })
   return finish(sort, rows, q.limit)
 }
 
@@ -182,6 +194,8 @@ function conditions(store: Store, q: AlertQuery, sort: FeedSort, after: Key | un
   }
   inList('fixmedins_code', 'f_inst', q.fixmedins_code)
   inList('detector_id', 'f_det', q.detector)
+  // Per alert_id, not per revision: a row condition that holds for every version alike.
+  if (q.notLive) where.push(`alert_id NOT IN (SELECT alert_id FROM ${store.t('alerts')}${q.detector?.length ? ' WHERE detector_id IN {f_det:Array(String)}' : ''})`)
   inList('stage', 'f_stage', q.stage)
   inList('result', 'f_result', q.result)
   inList('severity', 'f_sev', q.severity)
@@ -265,9 +279,9 @@ function predicate(q: AlertQuery): (r: Row) => boolean {
  * The current version of each alert, read without FINAL: every stored version
  * by primary key, then the latest (latestOf).
  */
-async function latestVersions(store: Store, ids: readonly string[], columns = '*'): Promise<Row[]> {
+async function latestVersions(store: Store, ids: readonly string[], columns = '*', table: AlertTable = 'alerts'): Promise<Row[]> {
   if (!ids.length) return []
-  return latestOf(await store.query<Row>(`SELECT ${columns} FROM ${store.t('alerts')} WHERE alert_id IN {ids:Array(String)}`, { ids: [...ids] }))
+  return latestOf(await store.query<Row>(`SELECT ${columns} FROM ${store.t(table)} WHERE alert_id IN {ids:Array(String)}`, { ids: [...ids] }))
 }
 
 /**
@@ -288,9 +302,9 @@ export function latestOf(rows: readonly Row[]): Row[] {
   return [...best.values()]
 }
 
-/** Alerts by id (their current version), in no particular order. */
-export async function alertsById(store: Store, ids: readonly string[]): Promise<StoredAlert[]> {
-  return (await latestVersions(store, ids)).map((r) => ({ alert: alertFromRow(r), admdvs: String(r.admdvs) }))
+/** Alerts by id (their current version in `table`), in no particular order. */
+export async function alertsById(store: Store, ids: readonly string[], table: AlertTable = 'alerts'): Promise<StoredAlert[]> {
+  return (await latestVersions(store, ids, '*', table)).map((r) => ({ alert: alertFromRow(r), admdvs: String(r.admdvs) }))
 }
 
 const AT = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?$/

@@ -37,6 +37,8 @@ export const PLACEMENT: Readonly<Record<string, { shardBy: string } | 'everywher
   events: { shardBy: 'cityHash64(event_id)' },
   alerts: { shardBy: 'cityHash64(alert_id)' },
   alert_revisions: { shardBy: 'cityHash64(alert_id)' },
+  // As alerts, so a promotion's INSERT … SELECT moves each row to the shard that holds its alert.
+  shadow_alerts: { shardBy: 'cityHash64(alert_id)' },
   data_quality: { shardBy: 'cityHash64(dq_id)' },
   detector_errors: { shardBy: 'cityHash64(event_id)' },
   dead_letters: { shardBy: 'cityHash64(dlq_id)' },

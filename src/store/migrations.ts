@@ -365,6 +365,35 @@ export const MIGRATIONS: Migration[] = [
       // that wrote it; '' when none was recorded).
       `ALTER TABLE {db}.rulebase_changes ADD COLUMN IF NOT EXISTS reason String DEFAULT ''`,
       `ALTER TABLE {db}.rulebase_changes ADD COLUMN IF NOT EXISTS parent String DEFAULT ''`,
+      ],
+    },
+    {
+    version: 12,
+    name: 'shadow alerts',
+    statements: [
+      // Alerts of detectors in shadow mode (docs/review.md "Shadow rules"):
+      // the same document, the same ids and revisions a live run would give,
+      // in a table of their own, so nothing that reads `alerts` (the feed,
+      // counts, cases, evidence, risk views, 3101/3102, the live feed) can
+      // ever see one. The pipeline routes each alert row here or there when it
+      // writes it (src/pipeline/pipeline.ts); promotion copies the latest
+      // revisions into `alerts` (src/detect/shadow.ts).
+      // SAME COLUMNS AS `alerts` AFTER EVERY MIGRATION (1, 5, 7 …): a later
+      // migration that alters `alerts` must alter `shadow_alerts` the same way
+      // (the promotion is an INSERT … SELECT * between them; the migrations
+      // test compares the two tables' columns).
+      `CREATE TABLE IF NOT EXISTS {db}.shadow_alerts (
+        alert_id String, detector_id LowCardinality(String), detector_version LowCardinality(String), params_hash LowCardinality(String),
+        result LowCardinality(String), severity LowCardinality(String), stage LowCardinality(String),
+        fixmedins_code LowCardinality(String), admdvs LowCardinality(String), psn_no String, doctor String, mdtrt_id String, setl_id String,
+        mdtrt_ids Array(String), feedetl_sns Array(String), setl_ids Array(String), event_ids Array(String),
+        amount_at_risk Decimal(38, 2), title_zh String, title_en String, message_zh String, message_en String,
+        evidence String, basis_zh String, basis_en String, event_time ${T}, detected_at ${T},
+        revision UInt32 DEFAULT 1, status LowCardinality(String) DEFAULT 'active', withdrawn_reason LowCardinality(String) DEFAULT '',
+        revised_at ${T} DEFAULT detected_at, revision_event_id String DEFAULT '',
+        INDEX ix_detected detected_at TYPE minmax GRANULARITY 1,
+        INDEX ix_psn psn_no TYPE bloom_filter(0.01) GRANULARITY 1
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(event_time) ORDER BY (alert_id)`,
     ],
   },
 ]

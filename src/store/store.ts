@@ -2,6 +2,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHous
 import type * as ChdbConnection from 'chdb/connection'
 import { FundwatchError } from '../errors.ts'
 import { CLUSTER_NAME } from './cluster.ts'
+import { InsertSpool, spoolBase } from './spool.ts'
 
 export interface StoreOptions {
   /** http(s)://user:pass@host:8123 of a ClickHouse server; unset = embedded chDB. */
@@ -71,11 +72,16 @@ export class Store {
   /** Settings for the review workflow's writes and the reads that follow them (see Consistency). */
   readonly consistency: Consistency
 
+  /** Embedded mode: where inserts stage their rows for file() (see insert). */
+  private readonly spool: InsertSpool | undefined
+
   private constructor(readonly client: ClickHouseClient, opts: StoreOptions) {
     this.db = opts.database
     this.embedded = !opts.url
     this.cluster = opts.cluster
     this.consistency = opts.cluster ? QUORUM : { write: {}, read: {} }
+    const base = this.embedded ? spoolBase() : undefined
+    this.spool = base === undefined ? undefined : new InsertSpool(base)
   }
 
   static async open(opts: StoreOptions): Promise<Store> {
@@ -100,6 +106,11 @@ export class Store {
     return store
   }
 
+  /** Embedded mode: the directory inserts stage their files in (made by the first insert); undefined in server mode. */
+  get spoolDir(): string | undefined {
+    return this.spool?.directory
+  }
+
   /** Table name qualified with the store's database. */
   t(table: string): string {
     return `${this.db}.${table}`
@@ -122,9 +133,31 @@ export class Store {
     }
   }
 
+  /**
+   * Server mode: the client's HTTP insert, rows as JSONEachRow. Embedded mode:
+   * the same JSONEachRow bytes are written to a per-insert file in a RAM-backed
+   * directory (spool.ts) and chDB reads them with
+   * `INSERT INTO t SETTINGS … SELECT * FROM file(path, JSONEachRow)` — the rows
+   * take the table's own structure and column defaults, as an inline insert's
+   * do. The inline form (`INSERT … FORMAT JSONEachRow` + the body) makes chDB
+   * copy and parse the whole batch as one SQL string on the calling thread.
+   * `settings` (deduplication tokens, quorum) go in the statement's SETTINGS
+   * clause, so they hold for this insert only: the client's embedded connection
+   * sends them as session-wide `SET`s, which outlive the insert.
+   */
   async insert(table: string, rows: readonly object[], settings: ClickHouseSettings = {}): Promise<void> {
     if (rows.length === 0) return
     try {
+      if (this.spool) {
+        let body = ''
+        for (const r of rows) body += `${JSON.stringify(r)}\n`
+        const clause = settingsClause(settings)
+        if (await this.spool.with(table, body, (path) => this.client.command({ query: `INSERT INTO ${this.t(table)}${clause} SELECT * FROM file('${path}', JSONEachRow)` }).then(() => {}))) return
+        // The file could not be written (the directory full): the rows go inline,
+        // still with the settings in the statement, never as session-wide SETs.
+        await this.client.command({ query: `INSERT INTO ${this.t(table)}${clause} FORMAT JSONEachRow\n${body}` })
+        return
+      }
       await this.client.insert({ table: this.t(table), values: rows as object[], format: 'JSONEachRow', clickhouse_settings: settings })
     } catch (cause) {
       throw new FundwatchError('STORE_INSERT_FAILED', `insert into ${table} failed: ${(cause as Error).message}`, { cause })
@@ -132,6 +165,19 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    this.spool?.close()
     await this.client.close()
   }
+}
+
+/** ` SETTINGS k = v, …` for a statement: names are identifiers, strings are quoted literals. */
+function settingsClause(settings: ClickHouseSettings): string {
+  const parts: string[] = []
+  for (const [k, v] of Object.entries(settings)) {
+    if (v === undefined) continue
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new FundwatchError('CONFIG_INVALID', `setting name "${k}" is not an identifier`)
+    const value = typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? '1' : '0') : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+    parts.push(`${k} = ${value}`)
+  }
+  return parts.length ? ` SETTINGS ${parts.join(', ')}` : ''
 }

@@ -108,6 +108,7 @@ const ROUTES: RouteCase[] = [
   { route: 'GET /api/v1/cases/{case_id}/evidence.zip', roles: CASEWORK, ok: 200, call: (w) => fx.call(w, 'GET', `/api/v1/cases/${caseA}/evidence.zip?purpose=${encodeURIComponent('权限矩阵测试')}`) },
   { route: 'GET /api/v1/detectors', roles: STAFF, ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/detectors') },
   { route: 'GET /api/v1/detectors/{id}', roles: STAFF, ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/detectors/duplicate-charge') },
+  { route: 'GET /api/v1/detectors/{id}/shadow-alerts', roles: STAFF, ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/detectors/duplicate-charge/shadow-alerts') },
   { route: 'GET /api/v1/institutions/ranking', roles: STAFF, ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/institutions/ranking') },
   { route: 'GET /api/v1/institutions/{fixmedins_code}', roles: STAFF, ok: 200, call: (w) => fx.call(w, 'GET', `/api/v1/institutions/${INST_A}`) },
   { route: 'GET /api/v1/users', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/users') },

@@ -155,6 +155,28 @@ describe('national 3101 / 3102', () => {
     expect(a.output!.result.every((r) => r.expContent.stage === 'in')).toBe(true)
   })
 
+  it('a detector in shadow mode is answered by neither 3101 nor 3102, nor recorded as a finding an institution could answer (issue 14)', async () => {
+    const [p, q] = people(2, INST_A, 930)
+    const draftOf = (x: Person) => eventsFor(x, 2, 'nsh').slice(0, 2)
+    const detectors = async (infno: '3101' | '3102', x: Person) => answer(await national(`/api/v1/national/${infno}`, nationalOf(infno, x, draftOf(x)))).output!.result.map((r) => r.expContent.detector)
+    const recorded = async () => Number((await fx.app.store.query<{ n: string }>(`SELECT count() AS n FROM ${fx.app.store.t('precheck_findings')} FINAL WHERE detector_id = 'duplicate-charge'`))[0]!.n)
+    const before = await recorded()
+    expect(await detectors('3101', p!)).toContain('duplicate-charge')
+    expect(await recorded()).toBe(before + 1)
+    const rules = fx.app.engine()
+    try {
+      expect((await fx.call('admin', 'PUT', '/api/v1/rules', { text: 'detectors:\n  duplicate-charge:\n    mode: shadow\n', reason: 'shadow test' })).statusCode).toBe(200)
+      for (const infno of ['3101', '3102'] as const) {
+        const found = await detectors(infno, q!)
+        expect(found).toContain('restricted-item')
+        expect(found).not.toContain('duplicate-charge')
+      }
+      expect(await recorded()).toBe(before + 1)
+    } finally {
+      fx.app.setEngine(rules, fx.app.rulesInForce())
+    }
+  })
+
   it('3102 at inpatient settlement (trig_scen 8) takes the discharge and its operations: the 事中 detectors judge the stay', async () => {
     const p = people(1, INST_A, 950)[0]!
     const mdtrt = 'MDTSTAY0950'

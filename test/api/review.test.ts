@@ -104,6 +104,19 @@ describe('optimistic concurrency', () => {
     expect([again.statusCode, again.json().error]).toEqual([409, 'CONFLICT'])
   })
 
+  it('a review step’s deduplication token holds for its own insert only: it does not stay on the store’s session and drop a later insert', async () => {
+    const id = take()
+    expect((await step('monitor', id, { to: 'first_review', version: 0 })).statusCode).toBe(200)
+    // Embedded chDB keeps a setting sent with a statement for the whole session (the client sends SET);
+    // a token left there would make the next insert of the same rows a "duplicate", silently dropped.
+    expect(await fx.app.store.query(`SELECT getSetting('insert_deduplication_token') AS t`)).toEqual([{ t: '' }])
+    const s = fx.app.store
+    await s.command(`CREATE TABLE IF NOT EXISTS ${s.t('leak_probe')} (k String) ENGINE = MergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100`)
+    await s.insert('leak_probe', [{ k: 'a' }])
+    await s.insert('leak_probe', [{ k: 'a' }])
+    expect(await s.query(`SELECT toString(count()) AS n FROM ${s.t('leak_probe')}`)).toEqual([{ n: '2' }])
+  })
+
   it('lets exactly one of several simultaneous changes through', async () => {
     const id = take()
     const res = await Promise.all(['monitor', 'monitorA', 'inspector', 'inspectorA', 'admin'].map((w) => step(w as 'monitor', id, { to: 'first_review', version: 0, assignee: fx.ids[w as 'monitor'] })))

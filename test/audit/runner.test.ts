@@ -143,6 +143,26 @@ describe('runAudit', () => {
   })
 })
 
+describe('an audit detector in shadow mode (issue 14)', () => {
+  it('writes its revisions to shadow_alerts, publishes none, and leaves the live alert standing as it was (demotion)', async () => {
+    const live = async () => (await storedAlerts()).filter((a) => a.detector.id === 'capacity-exceeded')
+    const standing = await live()
+    expect(standing).toHaveLength(1)
+    const published: Alert[] = []
+    try {
+      app.setRules({ detectors: { 'capacity-exceeded': { mode: 'shadow', severity: 'low', params: { minutes_per_therapist_day: 420 } } } })
+      const run = await runAudit(app, { from: FROM, to: TO, sinks: [{ name: 'recording', publish: async (a) => { published.push(...a) } }] })
+      expect(run.byDetector['capacity-exceeded']).toBe(1)
+    } finally {
+      app.setRules({})
+    }
+    expect(published.filter((a) => a.detector.id === 'capacity-exceeded')).toEqual([])
+    expect(await live()).toEqual(standing)
+    const shadow = (await app.store.query<Record<string, unknown>>(`SELECT * FROM ${app.store.t('shadow_alerts')}`)).map(alertFromRow)
+    expect(shadow.map((a) => [a.alert_id, a.revision, a.severity])).toEqual([[standing[0]!.alert_id, standing[0]!.revision + 1, 'low']])
+  })
+})
+
 describe('auditTopK', () => {
   const alert = (id: string, detector: string, amount: number, fixmedins_code: string, mdtrt_ids: string[] = []): Alert => ({
     alert_id: id, schema_version: 1, detector: { id: detector, version: '1.0.0', params_hash: 'h' }, result: 'suspicious', severity: 'medium', stage: 'post',

@@ -139,7 +139,8 @@ describe('visit changes and charge batches (migration 9)', () => {
       psn_no: 'P9', mdtrt_id: 'V9', feedetl_sn: 'L1', fixmedins_code: 'H1', fee_ocur_time: at, med_list_codg: 'X', medins_list_codg: 'X', list_type: 'drug',
       med_chrgitm_type: '09', cnt: '1', pric: '1', det_item_fee_sumamt: '1', bilg_dept_codg: 'D01', bilg_dr_codg: 'DR1', prd_days: null, hours: null, event_id: 'e-fee', event_time: at,
     }])
-    expect((await migrate(store, MIGRATIONS.filter((m) => m.version <= 10), fast)).applied).toEqual([9, 10])
+    // Every later migration too: the state load reads tables they add (shadow_alerts, 12).
+    expect((await migrate(store, MIGRATIONS, fast)).applied).toEqual(MIGRATIONS.filter((m) => m.version > 8).map((m) => m.version))
     await store.insert('visit_updates', [{ psn_no: 'P9', mdtrt_id: 'V9', fixmedins_code: 'H1', med_type: '14', adm_dept_codg: '', atddr_no: '', has_diagnoses: 0, diagnoses: [], event_id: 'e-upd', event_time: at }])
     const person = (await loadPersons(store, ['P9'], Date.now() - 30 * 86_400_000)).get('P9')!
     const v = person.visits.get('V9')!
@@ -162,3 +163,13 @@ describe('the versioned rule base (migration 11)', () => {
 function ago(days: number): string {
   return new Date(Date.now() - days * 86_400_000).toISOString().replace('T', ' ').replace('Z', '')
 }
+
+describe('shadow_alerts (migration 12)', () => {
+  it('has exactly the columns of alerts after every migration, in the same order and types: promotion copies rows between them', async () => {
+    const store = await freshStore()
+    await migrate(store, MIGRATIONS, fast)
+    const columns = async (t: string) => (await store.query<{ name: string; type: string; default_expression: string }>(
+      'SELECT name, type, default_expression FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position', { db: store.db, t }))
+    expect(await columns('shadow_alerts')).toEqual(await columns('alerts'))
+  })
+})

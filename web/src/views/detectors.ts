@@ -19,13 +19,7 @@ function show(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v)
 }
 
-function modeOf(d: DetectorInfo): RuleMode {
-  const m = (d as { mode?: RuleMode }).mode
-  return m ?? (d.enabled ? 'on' : 'off')
-}
-
-type ShadowStats = { alerts: number; amount_at_risk: string }
-const shadowOf = (d: DetectorInfo): ShadowStats | undefined => (d.stats as { shadow?: ShadowStats }).shadow
+const modeOf = (d: DetectorInfo): RuleMode => d.mode
 
 /**
  * What a detector in shadow mode would have raised, in the caller's scope —
@@ -33,10 +27,10 @@ const shadowOf = (d: DetectorInfo): ShadowStats | undefined => (d.stats as { sha
  * in no feed (their own table), so they are listed here, masked like the feed.
  */
 function shadowNote(d: DetectorInfo): HTMLElement | null {
-  const st = shadowOf(d)
-  if (modeOf(d) !== 'shadow' && !st?.alerts) return null
+  const st = d.stats.shadow
+  if (d.mode !== 'shadow' && !st.alerts) return null
   const list = h('div', { class: 'shadow-list' })
-  const open = h('button', { type: 'button', 'data-shadow': d.id, disabled: !st?.alerts, onclick: (e: Event) => {
+  const open = h('button', { type: 'button', 'data-shadow': d.id, disabled: !st.alerts, onclick: (e: Event) => {
     e.stopPropagation()
     open.disabled = true
     void api.get<{ alerts: AlertOrDegraded[]; total: number }>(`/detectors/${d.id}/shadow-alerts`, { limit: 50 }).then(({ alerts, total }) => {
@@ -59,7 +53,7 @@ function shadowNote(d: DetectorInfo): HTMLElement | null {
   } }, t('rules.shadowInspect'))
   return h('div', { class: 'shadow-note', 'data-detector': d.id },
     h('span', { class: 'tag shadow' }, label('mode', 'shadow')), ' ',
-    h('span', { class: 'would' }, `${t('rules.shadowWould')} ${counted(st?.alerts ?? 0, 'alertWord')}${aside(money(st?.amount_at_risk ?? '0.00'))}`), ' ',
+    h('span', { class: 'would' }, `${t('rules.shadowWould')} ${counted(st.alerts, 'alertWord')}${aside(money(st.amount_at_risk))}`), ' ',
     open, list)
 }
 
