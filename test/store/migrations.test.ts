@@ -139,7 +139,7 @@ describe('visit changes and charge batches (migration 9)', () => {
       psn_no: 'P9', mdtrt_id: 'V9', feedetl_sn: 'L1', fixmedins_code: 'H1', fee_ocur_time: at, med_list_codg: 'X', medins_list_codg: 'X', list_type: 'drug',
       med_chrgitm_type: '09', cnt: '1', pric: '1', det_item_fee_sumamt: '1', bilg_dept_codg: 'D01', bilg_dr_codg: 'DR1', prd_days: null, hours: null, event_id: 'e-fee', event_time: at,
     }])
-    expect((await migrate(store, MIGRATIONS, fast)).applied).toEqual([9, 10])
+    expect((await migrate(store, MIGRATIONS, fast)).applied).toEqual(MIGRATIONS.map((m) => m.version).filter((v) => v >= 9))
     await store.insert('visit_updates', [{ psn_no: 'P9', mdtrt_id: 'V9', fixmedins_code: 'H1', med_type: '14', adm_dept_codg: '', atddr_no: '', has_diagnoses: 0, diagnoses: [], event_id: 'e-upd', event_time: at }])
     const person = (await loadPersons(store, ['P9'], Date.now() - 30 * 86_400_000)).get('P9')!
     const v = person.visits.get('V9')!
