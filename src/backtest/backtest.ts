@@ -84,7 +84,7 @@ class Side {
   }
 }
 
-interface EventRow { event_id: string; psn_no: string; raw: string; ia: string; ps: string; pn: string; et: string }
+interface EventRow { event_id: string; psn_no: string; raw: string; ia: string; et: string }
 
 const DECODE: DecodeOptions = { ...DEFAULT_DECODE, maxBytes: Infinity, futureToleranceMs: Infinity }
 
@@ -116,8 +116,8 @@ export function decodeStored(row: Pick<EventRow, 'event_id' | 'psn_no' | 'raw'>)
  * stored batch, batches stored in order), then by position in the source
  * (a file's line, a partition's offset; one person's events share a
  * partition), so each person's events come in the order the pipeline
- * admitted them. FINAL: an event stored twice (a redelivery before the merge)
- * is replayed once.
+ * admitted them. An event stored twice (a redelivery before the merge) is
+ * replayed once, at its first arrival.
  *
  * Warm-up: the events of the engines' look-back before `from` are replayed
  * first for state only (the alerts they raise are not reported), so a
@@ -141,9 +141,28 @@ export async function backtestWithIds(input: BacktestInput): Promise<{ result: B
   const lookback = Math.max(input.baseline.engine.lookbackDays, input.candidate.engine.lookbackDays)
   const lo = input.from - lookback * DAY_MS
   const range = { lo: chTime(lo), hi: chTime(input.to) }
-  const [{ n }] = await store.query<{ n: string }>(
-    `SELECT count() AS n FROM ${store.t('events')} FINAL WHERE event_time >= {lo:DateTime64(3,'UTC')} AND event_time < {hi:DateTime64(3,'UTC')}`, range) as [{ n: string }]
-  const progress: BacktestProgress = { events_done: 0, events_total: Number(n) }
+  const events_ = store.t('events')
+  const inWindow = `event_time >= {lo:DateTime64(3,'UTC')} AND event_time < {hi:DateTime64(3,'UTC')}`
+  // Arrivals: one ingested_at per stored batch, so few rows. Chunks are runs of whole arrivals of about
+  // `chunk` events (one arrival at least): each chunk query then reads only its rows' raw text, where
+  // paging by offset or by key would sort the whole window again for every chunk.
+  const arrivals = await store.query<{ ia: string; n: string }>(
+    `SELECT toString(ingested_at) AS ia, count() AS n FROM ${events_} WHERE ${inWindow} GROUP BY ingested_at ORDER BY ingested_at`, range)
+  // An event stored twice (redelivered before ReplacingMergeTree merged the copies) is replayed once, at
+  // its first arrival. Such copies are rare and found in one pass; FINAL on every chunk would merge the window each time.
+  const copies = await store.query<{ event_id: string; first: string; c: string }>(
+    `SELECT event_id, toString(min(ingested_at)) AS first, count() AS c FROM ${events_} WHERE ${inWindow} GROUP BY event_id HAVING c > 1`, range)
+  const twice = new Map(copies.map((r) => [r.event_id, r.first]))
+  const slices: { a: string; b: string }[] = []
+  let total = 0
+  for (let i = 0, n = 0; i < arrivals.length; i++) {
+    if (n === 0) slices.push({ a: arrivals[i]!.ia, b: arrivals[i]!.ia })
+    slices.at(-1)!.b = arrivals[i]!.ia
+    n += Number(arrivals[i]!.n)
+    total += Number(arrivals[i]!.n)
+    if (n >= chunk) n = 0
+  }
+  const progress: BacktestProgress = { events_done: 0, events_total: total - copies.reduce((x, r) => x + Number(r.c) - 1, 0) }
   input.onProgress?.({ ...progress })
   const base = new Side(input.baseline.engine)
   const cand = new Side(input.candidate.engine)
@@ -152,21 +171,26 @@ export async function backtestWithIds(input: BacktestInput): Promise<{ result: B
   let warmup = 0
   let feeLines = 0
   let skipped = 0
-  let after = { ia: '1970-01-01 00:00:00.000', ps: '', pn: '0', id: '' }
-  for (;;) {
+  const done = new Set<string>()
+  for (const { a, b } of slices) {
     input.signal?.throwIfAborted()
     const rows = await store.query<EventRow>(
       `SELECT event_id, psn_no, raw, toString(ingested_at) AS ia, replaceRegexpOne(source_pos, '[0-9]+$', '') AS ps,
           toUInt64OrZero(extract(source_pos, '[0-9]+$')) AS pn, toUnixTimestamp64Milli(event_time) AS et
-        FROM ${store.t('events')} FINAL
-        WHERE event_time >= {lo:DateTime64(3,'UTC')} AND event_time < {hi:DateTime64(3,'UTC')}
-          AND (ingested_at, ps, pn, event_id) > ({ia:DateTime64(3,'UTC')}, {ps:String}, {pn:UInt64}, {id:String})
-        ORDER BY ingested_at, ps, pn, event_id LIMIT {limit:UInt32}`,
-      { ...range, ...after, limit: chunk },
+        FROM ${events_}
+        WHERE ${inWindow} AND ingested_at >= {a:DateTime64(3,'UTC')} AND ingested_at <= {b:DateTime64(3,'UTC')}
+        ORDER BY ingested_at, ps, pn, event_id`,
+      { ...range, a, b },
     )
-    if (rows.length === 0) break
     const touched = new Set<string>()
+    let n = 0
     for (const r of rows) {
+      const first = twice.get(r.event_id)
+      if (first !== undefined) {
+        if (r.ia !== first || done.has(r.event_id)) continue
+        done.add(r.event_id)
+      }
+      n++
       const report = Number(r.et) >= input.from
       const d = decodeStored(r)
       if (!d) {
@@ -184,13 +208,10 @@ export async function backtestWithIds(input: BacktestInput): Promise<{ result: B
     }
     base.prune(touched)
     cand.prune(touched)
-    const last = rows.at(-1)!
-    after = { ia: last.ia, ps: last.ps, pn: last.pn, id: last.event_id }
-    progress.events_done += rows.length
+    progress.events_done += n
     input.onProgress?.({ ...progress })
     // Between chunks the event loop is free: a backtest in the API process never holds it for more than a chunk.
     await new Promise<void>((r) => setImmediate(r))
-    if (rows.length < chunk) break
   }
   input.signal?.throwIfAborted()
   const ids: DiffIds = new Map()

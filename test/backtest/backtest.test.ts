@@ -155,12 +155,28 @@ describe('backtest over stored history (issue 14)', () => {
   it('stops between chunks when aborted', async () => {
     const ac = new AbortController()
     const seen: number[] = []
+    let total = 0
     const p = backtestWithIds({
       store: live.store, kb: live.kb(), baseline: { engine: live.engine(), hash: 'x' }, candidate: { engine: live.engine(), hash: 'x' }, from, to, chunk: 500,
-      signal: ac.signal, onProgress: (pr) => { seen.push(pr.events_done); if (pr.events_done >= 1000) ac.abort(new Error('stop')) },
+      signal: ac.signal, onProgress: (pr) => { total = pr.events_total; seen.push(pr.events_done); if (seen.length === 3) ac.abort(new Error('stop')) },
     })
     await expect(p).rejects.toThrow('stop')
-    expect(seen.at(-1)).toBe(1000)
+    // Nothing read after the abort: the start, two chunks, then the stop before the third.
+    expect(seen).toHaveLength(3)
     expect(seen[0]).toBe(0)
+    expect(seen[2]).toBeGreaterThan(seen[1]!)
+    expect(seen[2]).toBeLessThan(total)
+  })
+
+  it('replays an event stored twice (redelivered before the merge) once, at its first arrival', async () => {
+    const [row] = await live.store.query<Record<string, unknown>>(`SELECT * FROM ${live.store.t('events')} WHERE event_type = 'fee.uploaded' ORDER BY event_id LIMIT 1`)
+    await live.store.insert('events', [{ ...row, ingested_at: chTime(Date.now() + 60_000), source_pos: 'redelivered:1' }])
+    const again_ = await backtestWithIds({
+      store: live.store, kb: live.kb(), baseline: { engine: live.engine(), hash: 'defaults' },
+      candidate: { engine: parseRules(candidate, live.registry).engine, hash: rulesHash(candidate) }, from, to, labels, chunk: 700,
+    })
+    expect(again_.result.events).toBe(run.result.events)
+    expect(again_.result.fee_lines).toBe(run.result.fee_lines)
+    expect(again_.result.detectors).toEqual(run.result.detectors)
   })
 })
