@@ -87,7 +87,7 @@ export class BacktestJobs {
     if (busy) throw new FundwatchError('CONFLICT', `backtest ${busy.job_id} is running; cancel it or wait for it to finish`)
     const job: BacktestJob = {
       job_id: randomUUID(), status: 'running', by, window: { from: cnIso(p.from), to: cnIso(p.to) },
-      baseline_hash: await hashInForce(this.app), candidate_hash: p.hash, progress: { events_done: 0, events_total: 0 }, started_at: cnIso(this.now()),
+      baseline_hash: await hashInForce(this.app), candidate_hash: p.hash, progress: { events_done: 0, events_total: 0 }, started_at: new Date(this.now()).toISOString(),
     }
     const ac = new AbortController()
     const baseline = this.app.engine()
@@ -112,7 +112,7 @@ export class BacktestJobs {
           this.app.log.error({ err, job_id: job.job_id }, 'backtest failed')
         }
       }
-      job.finished_at = cnIso(this.now())
+      job.finished_at = new Date(this.now()).toISOString()
       this.app.log.info({ job_id: job.job_id, status: job.status, events: job.progress.events_done, by }, 'backtest finished')
       await this.persist(job).catch((err: unknown) => this.app.log.error({ err, job_id: job.job_id }, 'backtest result not recorded; it stays readable from this process'))
     }
@@ -173,7 +173,7 @@ function fromRow(r: Row, withResult: boolean): BacktestJob {
   return {
     job_id: r.job_id, status: r.status, by: r.by, window: { from: cnIso(fromChTime(r.window_from)), to: cnIso(fromChTime(r.window_to)) },
     baseline_hash: r.baseline_hash, candidate_hash: r.candidate_hash, progress: { events_done: Number(r.events_done), events_total: Number(r.events_total) },
-    started_at: cnIso(fromChTime(r.started_at)), finished_at: cnIso(fromChTime(r.finished_at)), ...(r.error ? { error: r.error } : {}),
+    started_at: new Date(fromChTime(r.started_at)).toISOString(), finished_at: new Date(fromChTime(r.finished_at)).toISOString(), ...(r.error ? { error: r.error } : {}),
     ...(withResult && r.result ? { result: BacktestResult.parse(JSON.parse(r.result)) } : {}),
   }
 }
