@@ -93,6 +93,19 @@ describe('rule backtest over HTTP', () => {
     expect(((await fx.call('admin', 'GET', '/api/v1/rules/backtest')).json() as { jobs: Job[] }).jobs.length).toBe(before)
   })
 
+  it('takes a dataset\'s labels beyond the 64 KiB other bodies may have, and scores both sides against them', async () => {
+    // Labels on nothing stored: every standing alert is unmatched, no label is found.
+    const label = (i: number) => JSON.stringify({ pattern: 'duplicate-charge', fixmedins_code: INST_A, refs: { mdtrt_ids: [], feedetl_sns: [`NO-SUCH-LINE-${i}`], setl_ids: [] }, note: 'x'.repeat(100) })
+    const labels = Array.from({ length: 1000 }, (_, i) => label(i)).join('\n') + '\n'
+    expect(labels.length).toBeGreaterThan(128 * 1024)
+    const r = await fx.call('admin', 'POST', '/api/v1/rules/backtest', { text: OFF, ...WINDOW, labels })
+    expect(r.statusCode, r.body).toBe(202)
+    const done = await until((r.json() as { job_id: string }).job_id, (j) => j.status !== 'running')
+    expect(done.result!.labelled).toBe(true)
+    expect(done.result!.detectors.find((d) => d.detector === 'duplicate-charge')!.labels).toEqual({ baseline: { precision: 0, recall: 0 }, candidate: { precision: null, recall: 0 } })
+    expect((await fx.call('admin', 'POST', '/api/v1/rules/backtest', { text: OFF, ...WINDOW, labels: 'not json\n' })).statusCode).toBe(400)
+  })
+
   it('answers 404 for an unknown job, and 403 to an admin limited to a region', async () => {
     expect((await fx.call('admin', 'GET', '/api/v1/rules/backtest/nope')).statusCode).toBe(404)
     expect((await fx.call('adminA', 'POST', '/api/v1/rules/backtest', { text: OFF, ...WINDOW })).statusCode).toBe(403)
