@@ -86,6 +86,9 @@ class Side {
 
 interface EventRow { event_id: string; psn_no: string; raw: string; ia: string; et: string }
 
+/** Events replayed (through both sides) between two turns of the event loop: a few milliseconds of work. */
+const YIELD_EVERY = 250
+
 const DECODE: DecodeOptions = { ...DEFAULT_DECODE, maxBytes: Infinity, futureToleranceMs: Infinity }
 
 /**
@@ -172,6 +175,7 @@ export async function backtestWithIds(input: BacktestInput): Promise<{ result: B
   let feeLines = 0
   let skipped = 0
   const done = new Set<string>()
+  let turn = 0
   for (const { a, b } of slices) {
     input.signal?.throwIfAborted()
     const rows = await store.query<EventRow>(
@@ -185,6 +189,8 @@ export async function backtestWithIds(input: BacktestInput): Promise<{ result: B
     const touched = new Set<string>()
     let n = 0
     for (const r of rows) {
+      // A stored batch may hold more than a chunk (10,000 events by default): the event loop gets a turn every few hundred events.
+      if (++turn % YIELD_EVERY === 0) await new Promise<void>((res) => setImmediate(res))
       const first = twice.get(r.event_id)
       if (first !== undefined) {
         if (r.ia !== first || done.has(r.event_id)) continue
