@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cpus, totalmem } from 'node:os'
 import { ROOT, print, type Figure } from './common.ts'
+import { benchBacktest } from './backtest.ts'
 import { benchDetect } from './detect.ts'
 import { benchFeed } from './feed.ts'
 import { benchKafka } from './kafka.ts'
@@ -26,6 +27,7 @@ const sections: [string, () => Promise<{ figures: Figure[]; raw: Record<string, 
   ['feed', () => benchFeed()],
   ['precheck', () => benchPrecheck()],
   ['soak', () => benchSoak(feeLines)],
+  ['backtest', () => benchBacktest(feeLines)],
 ]
 
 console.log(`fundwatch bench — ${new Date().toISOString()} — ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`)

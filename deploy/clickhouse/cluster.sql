@@ -331,6 +331,13 @@ CREATE TABLE IF NOT EXISTS fundwatch.shadow_alerts_local ON CLUSTER '{cluster}' 
 
 CREATE TABLE IF NOT EXISTS fundwatch.shadow_alerts ON CLUSTER '{cluster}' AS fundwatch.shadow_alerts_local ENGINE = Distributed('{cluster}', fundwatch, shadow_alerts_local, cityHash64(alert_id));
 
+-- migration 13: backtest runs
+CREATE TABLE IF NOT EXISTS fundwatch.backtest_runs ON CLUSTER '{cluster}' (
+  job_id String, status LowCardinality(String), by String, window_from DateTime64(3, 'UTC'), window_to DateTime64(3, 'UTC'),
+  baseline_hash String, candidate_hash String, events_done UInt64, events_total UInt64,
+  started_at DateTime64(3, 'UTC'), finished_at DateTime64(3, 'UTC'), error String, result String CODEC(ZSTD(3))
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}', finished_at) PARTITION BY tuple() ORDER BY job_id;
+
 -- retention, the documented defaults (docs/clickhouse.md#retention)
 ALTER TABLE fundwatch.events_local ON CLUSTER '{cluster}' MODIFY COLUMN raw TTL toDateTime(event_time) + INTERVAL 1827 DAY;
 
@@ -351,7 +358,8 @@ INSERT INTO fundwatch.schema_migrations (version, name, applied_at) VALUES
   (9, 'visit updates and cancellations; the charge batch of fee lines', now64(3)),
   (10, 'national 3103 feedback', now64(3)),
   (11, 'versioned rule base: reason and parent of each change', now64(3)),
-  (12, 'shadow alerts', now64(3));
+  (12, 'shadow alerts', now64(3)),
+  (13, 'backtest runs', now64(3));
 
 INSERT INTO fundwatch.retention_applied (rule, days, applied_at) VALUES
   ('events_raw', 1827, now64(3)),

@@ -27,6 +27,7 @@ import { institutionsPlugin } from './plugins/institutions.ts'
 import { createLiveFeed, type LiveFeed, type LiveFeedOptions } from './plugins/live.ts'
 import { usersPlugin } from './plugins/users.ts'
 import { rulesPlugin } from './plugins/rules.ts'
+import { backtestPlugin } from './plugins/backtest.ts'
 import { precheckPlugin } from './plugins/precheck.ts'
 import { nationalFeedbackPlugin } from './plugins/national-feedback.ts'
 import { nationalPlugin } from './plugins/national.ts'
@@ -156,7 +157,7 @@ export async function buildServer(app: App, opts: ServerOptions = {}): Promise<F
     })
   })
 
-  for (const plugin of [authPlugin, alertsPlugin, live.plugin, casesPlugin, evidencePlugin, detectorsPlugin, institutionsPlugin, usersPlugin, rulesPlugin, precheckPlugin, nationalPlugin, nationalFeedbackPlugin, deadLettersPlugin]) {
+  for (const plugin of [authPlugin, alertsPlugin, live.plugin, casesPlugin, evidencePlugin, detectorsPlugin, institutionsPlugin, usersPlugin, rulesPlugin, backtestPlugin, precheckPlugin, nationalPlugin, nationalFeedbackPlugin, deadLettersPlugin]) {
     await f.register(plugin, { deps })
   }
 

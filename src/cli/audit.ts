@@ -8,21 +8,11 @@ import { kafkaSecurity } from '../kafka/security.ts'
 import { kafkaAlertSink, kafkaProducer } from '../kafka/sinks.ts'
 import { topicNames } from '../kafka/topics.ts'
 import type { Label } from '../generator/labels.ts'
-import { DAY_MS, cnDate, cnDayStart } from '../util/time.ts'
+import { DAY_MS, cnDate, cnDayStart, parseWhen } from '../util/time.ts'
 import { appFromFlags, type CommonFlags } from './common.ts'
 import { sumYuan } from '../util/money.ts'
 
-/** A China day (YYYY-MM-DD) or an RFC 3339 instant, as epoch ms; a day given as the end means the end of that day. */
-export function parseWhen(s: string, end: boolean): number {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) {
-    const t = Date.parse(`${s}T00:00:00+08:00`)
-    if (Number.isNaN(t)) throw new FundwatchError('BAD_REQUEST', `not a date: ${s}`)
-    return end ? t + DAY_MS : t
-  }
-  const t = Date.parse(s)
-  if (Number.isNaN(t) || !/[zZ]|[+-]\d{2}:\d{2}$/.test(s)) throw new FundwatchError('BAD_REQUEST', `not a YYYY-MM-DD date or an RFC 3339 time with offset: ${s}`)
-  return t
-}
+export { parseWhen }
 
 /** The window the flags ask for: [from, to), China days, defaults to the 30 days ending yesterday. */
 export function auditWindow(flags: { from?: string; to?: string }, now = Date.now()): { from: number; to: number } {

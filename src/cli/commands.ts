@@ -76,7 +76,7 @@ export const ENVIRONMENT: readonly { name: string; help: string }[] = [
   { name: 'METRICS_PORT', help: '`run` only: serve /metrics and the probes on this port and no API' },
   { name: 'FUNDWATCH_PUSHGATEWAY_URL', help: '`audit` pushes its run metrics to this Prometheus Pushgateway' },
   { name: 'FUNDWATCH_COMMIT', help: 'the commit shown in fundwatch_build_info' },
-  { name: 'LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info; replay, audit, users, evidence, dlq, rules default to warn); debug also prints the stack of a failure' },
+  { name: 'LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info; replay, audit, backtest, users, evidence, dlq, rules default to warn); debug also prints the stack of a failure' },
   { name: 'FUNDWATCH_FAULT', help: 'test only: `run` kills itself with SIGKILL at a named point (<after-detect|after-store|after-commit|rebalance>:<n>); refused unless NODE_ENV=test' },
 ]
 
@@ -211,6 +211,21 @@ export const COMMANDS: readonly Command[] = [
     },
     env: ['KAFKA_BROKERS', ...SECURED_KAFKA_ENV, 'FUNDWATCH_TOPIC_PREFIX', 'FUNDWATCH_PUSHGATEWAY_URL', ...STORE_ENV],
     run: async (f: { from?: string }) => (await import('./audit.ts')).auditCommand(f),
+  }),
+  command({
+    name: 'backtest',
+    summary: 'replay stored history through a candidate rule base and the one in force; what would change, per detector',
+    help: 'Nothing is written: the alerts stay as they are, no topic output. The rule base in force is\nFUNDWATCH_RULES (or every detector with its defaults). An invalid candidate is refused with its\nline (exit 1). The window is [--from, --to] on event_time, plus the detectors\' look-back\nbefore it replayed for state only.',
+    flags: {
+      rules: { type: 'string', value: 'file', help: 'the candidate rule base, YAML or JSON (required)' },
+      from: { type: 'string', value: 'D', help: 'first day of the window (YYYY-MM-DD, China time) or an RFC 3339 instant (required)' },
+      to: { type: 'string', value: 'D', help: 'last day of the window, inclusive (YYYY-MM-DD), or an RFC 3339 instant (exclusive) (required)' },
+      labels: { type: 'string', value: 'file', help: 'a generated dataset\'s labels.jsonl: precision and recall against it, both rule bases' },
+      kb: KB, 'data-dir': DATA_DIR,
+      json: { type: 'boolean', help: 'print the result as JSON instead of a table' },
+    },
+    env: ['FUNDWATCH_RULES', ...STORE_ENV],
+    run: async (f: { rules?: string }) => (await import('./backtest.ts')).backtestCommand(f),
   }),
   command({
     name: 'users',

@@ -8,6 +8,9 @@ import { generatorSource } from '../pipeline/sources.ts'
 import { DAY_MS, cnDayStart } from '../util/time.ts'
 import { appFromFlags, stopSignal, type CommonFlags } from './common.ts'
 
+/** The history `fundwatch start` (npm start) generates and replays before the live stream; the bench backtests it. */
+export const DEMO_HISTORY = { persons: 600, days: 40, fraudRate: 0.03 } as const
+
 /**
  * The embedded default: one process, every role. A short generated history is
  * replayed as fast as it goes and audited (so every detector, streaming and
@@ -46,7 +49,7 @@ export async function start(flags: CommonFlags & { port?: string; rate?: string;
     // One event-id allocator for the history and every round: the rounds cover the same hours of the same
     // store, and an id met twice would be taken for a redelivery (or a conflict) instead of a new event.
     const msgIds = new MsgIds(seed)
-    const history = withPersons(createGenerator({ seed, persons: 600, days: 40, startTime: Date.now() - 41 * DAY_MS, fraudRate: 0.03, kb: base, msgIds }))
+    const history = withPersons(createGenerator({ seed, ...DEMO_HISTORY, startTime: Date.now() - (DEMO_HISTORY.days + 1) * DAY_MS, kb: base, msgIds }))
     const h = await app.pipeline({ alertSinks: [live.sink] }).run(generatorSource(history.events(), { batchSize: 1000 }), ac.signal)
     // The audit (事后) stage over the history, as a nightly `fundwatch audit` would run it in production.
     const end = cnDayStart(Date.now())

@@ -1,22 +1,10 @@
 import type { DetectEngine } from './engine.ts'
-import { paramsHash, stableJson } from './rulebase.ts'
+import { paramsHash, stableJson, type RuleMode } from './rulebase.ts'
+import { modeIn } from './shadow.ts'
 import type { Detector } from './types.ts'
-
-export type RuleMode = 'on' | 'shadow' | 'off'
 
 /** One difference between two rule bases: a leaf of one detector's effective rule (`params.max_ratio`, `mode`, `scope.admdvs`). */
 export interface RuleChange { detector: string; path: string; from: unknown; to: unknown }
-
-/**
- * A detector's mode under an engine: off when it does not run; shadow when the
- * engine runs it in shadow (`shadowIds`, added with shadow mode); on otherwise.
- */
-export function detectorMode(engine: DetectEngine, id: string): RuleMode {
-  if (!engine.active.some((a) => a.detector.id === id)) return 'off'
-  // Read without naming the field's type, so this module does not depend on which build defines it.
-  const shadow = (engine as { shadowIds?: ReadonlySet<string> }).shadowIds
-  return shadow?.has(id) ? 'shadow' : 'on'
-}
 
 /**
  * Every detector's rule as it takes effect, not as it was written: the mode
@@ -36,7 +24,7 @@ export function effectiveRules(engine: DetectEngine, registry: readonly Detector
     const parsed = a ? undefined : d.params.safeParse(written ?? {})
     const params = a?.params ?? (parsed?.success ? parsed.data : written ?? {})
     const stages = a ? d.stages.filter((s) => a.stages.has(s)) : d.stages.filter((s) => !rule.stages || rule.stages.includes(s))
-    out.set(d.id, { ...rest, mode: detectorMode(engine, d.id), params, stages })
+    out.set(d.id, { ...rest, mode: modeIn(engine, d.id), params, stages })
   }
   return out
 }

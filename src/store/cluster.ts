@@ -55,6 +55,7 @@ export const PLACEMENT: Readonly<Record<string, { shardBy: string } | 'everywher
   // Small, and read right after a 3103 writes them (the re-send check).
   precheck_findings: 'everywhere',
   national_feedback: 'everywhere',
+  backtest_runs: 'everywhere',
   schema_migrations: 'everywhere',
   schema_migrations_lock: 'everywhere',
   retention_applied: 'everywhere',

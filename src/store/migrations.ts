@@ -365,9 +365,9 @@ export const MIGRATIONS: Migration[] = [
       // that wrote it; '' when none was recorded).
       `ALTER TABLE {db}.rulebase_changes ADD COLUMN IF NOT EXISTS reason String DEFAULT ''`,
       `ALTER TABLE {db}.rulebase_changes ADD COLUMN IF NOT EXISTS parent String DEFAULT ''`,
-      ],
-    },
-    {
+    ],
+  },
+  {
     version: 12,
     name: 'shadow alerts',
     statements: [
@@ -394,6 +394,21 @@ export const MIGRATIONS: Migration[] = [
         INDEX ix_detected detected_at TYPE minmax GRANULARITY 1,
         INDEX ix_psn psn_no TYPE bloom_filter(0.01) GRANULARITY 1
       ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(event_time) ORDER BY (alert_id)`,
+    ],
+  },
+  {
+    version: 13,
+    name: 'backtest runs',
+    statements: [
+      // Finished rule backtests (src/backtest/jobs.ts): who ran which candidate
+      // against which rule base over which window, and what it found (the
+      // result JSON, as the API answers it). Any API replica shows them; the
+      // one running is known only to its process until it finishes.
+      `CREATE TABLE IF NOT EXISTS {db}.backtest_runs (
+        job_id String, status LowCardinality(String), by String, window_from ${T}, window_to ${T},
+        baseline_hash String, candidate_hash String, events_done UInt64, events_total UInt64,
+        started_at ${T}, finished_at ${T}, error String, result String CODEC(ZSTD(3))
+      ) ENGINE = ReplacingMergeTree(finished_at) PARTITION BY tuple() ORDER BY job_id`,
     ],
   },
 ]

@@ -1,3 +1,5 @@
+import { FundwatchError } from '../errors.ts'
+
 /** All of China keeps one civil time (UTC+8): "a day" in rules (单日, 自然月) means a China day. */
 export const CN_OFFSET_MS = 8 * 3600_000
 export const DAY_MS = 86_400_000
@@ -30,4 +32,16 @@ export function chTime(ms: number): string {
 /** Parse ClickHouse DateTime64 text (UTC) back to epoch ms. */
 export function fromChTime(s: string): number {
   return Date.parse(s.replace(' ', 'T') + 'Z')
+}
+
+/** A China day (YYYY-MM-DD) or an RFC 3339 instant, as epoch ms; a day given as the end means the end of that day. */
+export function parseWhen(s: string, end: boolean): number {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) {
+    const t = Date.parse(`${s}T00:00:00+08:00`)
+    if (Number.isNaN(t)) throw new FundwatchError('BAD_REQUEST', `not a date: ${s}`)
+    return end ? t + DAY_MS : t
+  }
+  const t = Date.parse(s)
+  if (Number.isNaN(t) || !/[zZ]|[+-]\d{2}:\d{2}$/.test(s)) throw new FundwatchError('BAD_REQUEST', `not a YYYY-MM-DD date or an RFC 3339 time with offset: ${s}`)
+  return t
 }

@@ -132,6 +132,11 @@ const ROUTES: RouteCase[] = [
     call: async (w) => fx.call(w, 'GET', `/api/v1/rules/versions/${await aRuleVersion()}`),
   },
   { route: 'POST /api/v1/rules/revert', roles: ['admin'], ok: 200, call: async (w) => fx.call(w, 'POST', '/api/v1/rules/revert', { hash: await aRuleVersion(), reason: '权限矩阵测试' }) },
+  // Backtests (one at a time per process): the admin's start waits for any job of the matrix still running; cancelling a finished job is 409.
+  { route: 'POST /api/v1/rules/backtest', roles: ['admin'], ok: 202, call: async (w) => { await aBacktest(); return fx.call(w, 'POST', '/api/v1/rules/backtest', BACKTEST) } },
+  { route: 'GET /api/v1/rules/backtest', roles: ['admin'], ok: 200, call: (w) => fx.call(w, 'GET', '/api/v1/rules/backtest') },
+  { route: 'GET /api/v1/rules/backtest/{id}', roles: ['admin'], ok: 200, call: async (w) => fx.call(w, 'GET', `/api/v1/rules/backtest/${await aBacktest()}`) },
+  { route: 'DELETE /api/v1/rules/backtest/{id}', roles: ['admin'], ok: 409, call: async (w) => fx.call(w, 'DELETE', `/api/v1/rules/backtest/${await aBacktest()}`) },
   // Every role, each within its scope: the HIS (precheck) for its own hospital, staff to try a claim.
   { route: 'POST /api/v1/precheck', roles: [...ROLES], ok: 200, call: (w) => fx.call(w, 'POST', '/api/v1/precheck', { events: eventsFor(people(1, INST_A, 700)[0]!, 2, 'pc').slice(0, 2) }) },
   // The HIS answers the warnings it was given (docs/national-feedback.md); staff read the answers.
@@ -169,6 +174,20 @@ function aDeadLetter(): Promise<string> {
     return dlqId(rec)
   })()
   return deadLetter
+}
+
+const BACKTEST = { text: 'detectors: {}\n', from: '2026-03-01', to: '2026-03-31' }
+/** One backtest run to its end by the admin, after any other still running; its job_id. */
+let backtestJob: Promise<string> | undefined
+function aBacktest(): Promise<string> {
+  backtestJob ??= (async () => {
+    const list = async () => (await fx.call('admin', 'GET', '/api/v1/rules/backtest')).json() as { jobs: { job_id: string; status: string }[] }
+    while ((await list()).jobs.some((j) => j.status === 'running')) await new Promise((r) => setTimeout(r, 20))
+    const id = (await fx.call('admin', 'POST', '/api/v1/rules/backtest', BACKTEST)).json().job_id as string
+    while ((await list()).jobs.some((j) => j.status === 'running')) await new Promise((r) => setTimeout(r, 20))
+    return id
+  })()
+  return backtestJob
 }
 
 describe('role × route matrix', () => {
