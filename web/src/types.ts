@@ -5,6 +5,7 @@
 // from the bundle.
 import type { z } from 'zod'
 import type * as Api from '../../src/api/schemas.ts'
+import type * as Bt from '../../src/backtest/result.ts'
 
 export type Text = { zh: string; en: string }
 export type Status = Workflow['status']
@@ -51,31 +52,21 @@ export function splitDegraded(list: readonly AlertOrDegraded[]): { whole: AlertI
   return { whole, degraded }
 }
 
-// The rule analyst's bench (issue 14). Written from the shared contract while
-// the routes were being built; to be replaced by the routes' response schemas.
-export type RuleMode = 'on' | 'shadow' | 'off'
-export interface RuleChange { hash: string; at: string; by: string; source: string; reason?: string; detectors: string[] }
+// The rule analyst's bench (issue 14). The backtest's result is its own
+// schema (src/backtest/result.ts, one source for the CLI, the API and here);
+// the rule routes declare their response schemas inline
+// (src/api/plugins/rules.ts, backtest.ts), so these few mirror them.
+export type RuleMode = z.input<typeof Bt.RuleMode>
+export interface RuleChange { hash: string; at: string; by: string; source: string; reason: string; parent: string; detectors: string[] }
 /** GET /rules: the rule base in force (its hash and whole text; '' = no version recorded, the defaults) and its history. */
-export interface RulesInForce { hash: string; text: string; active: { id: string; version: string; params_hash: string }[]; changes: RuleChange[] }
-export interface RuleVersion { hash: string; at: string; by: string; source: string; reason: string; text: string; detectors: string[] }
-/** POST /rules/validate: the candidate's hash and its difference from the rule base in force, per detector over the effective rule. */
-export interface RuleValidation { hash: string; detectors: { id: string; mode: RuleMode; params_hash: string }[]; diff: { detector: string; path: string; from?: unknown; to?: unknown }[] }
-export interface AlertBrief { alert_id: string; fixmedins_code: string; psn_no: string; mdtrt_id: string; amount_at_risk: string; severity: string; result: string; message_zh: string; message_en: string }
-export interface Brief { amount_at_risk: string; severity: string; result: string }
-export interface BacktestResult {
-  window: { from: string; to: string }
-  baseline_hash: string; candidate_hash: string
-  events: number; fee_lines: number; elapsed_ms: number
-  labelled: boolean
-  detectors: Array<{
-    detector: string; baseline_mode: RuleMode; candidate_mode: RuleMode
-    baseline: { alerts: number; amount_at_risk: string }
-    candidate: { alerts: number; amount_at_risk: string }
-    added: { count: number; amount_at_risk: string; sample: AlertBrief[] }
-    removed: { count: number; amount_at_risk: string; sample: AlertBrief[] }
-    changed: { count: number; sample: Array<{ alert_id: string; before: Brief; after: Brief }> }
-    precision: { baseline: number | null; candidate: number | null; reviewed_baseline: number; reviewed_candidate: number }
-    labels?: { baseline: { precision: number | null; recall: number | null }; candidate: { precision: number | null; recall: number | null } }
-  }>
+export interface RulesInForce { hash: string; text: string; active: { id: string; version: string; params_hash: string; params: Record<string, unknown> }[]; changes: RuleChange[] }
+export type RuleVersion = RuleChange & { text: string }
+/** POST /rules/validate: the candidate's hash and its difference from the rule base in force, per detector over the effective rule (null = not set). */
+export interface RuleValidation { hash: string; detectors: { id: string; mode: RuleMode; params_hash: string }[]; diff: { detector: string; path: string; from: unknown; to: unknown }[] }
+export type BacktestResult = z.input<typeof Bt.BacktestResult>
+export interface BacktestJob {
+  job_id: string; status: 'running' | 'done' | 'cancelled' | 'failed'; by: string
+  window: { from: string; to: string }; baseline_hash: string; candidate_hash: string
+  progress: { events_done: number; events_total: number }
+  started_at: string; finished_at?: string; error?: string; result?: BacktestResult
 }
-export interface BacktestJob { job_id: string; status: 'running' | 'done' | 'cancelled' | 'failed'; progress: { events_done: number; events_total: number }; started_at: string; finished_at?: string; error?: string; result?: BacktestResult }

@@ -483,7 +483,10 @@ export function backtestResult(r: BacktestResult): HTMLElement {
   return h('div', { id: 'bt-result', 'data-candidate': r.candidate_hash },
     h('p', { class: 'muted', id: 'bt-summary' },
       `${t('rules.bt.window')}${colon()}${day(r.window.from)} – ${day(new Date(Date.parse(r.window.to) - 1).toISOString())} · ${r.events.toLocaleString()} ${t('rules.events')} · ${r.fee_lines.toLocaleString()} ${t('rules.feeLines')} · ${(r.elapsed_ms / 1000).toFixed(1)} s · `,
-      h('span', { class: 'mono' }, `${shortHash(r.baseline_hash)} → ${shortHash(r.candidate_hash)}`)),
+      h('span', { class: 'mono' }, `${shortHash(r.baseline_hash)} → ${shortHash(r.candidate_hash)}`),
+      r.warmup_events ? h('span', { title: t('rules.bt.warmupHint') }, ` · ${t('rules.bt.warmup')} ${r.warmup_events.toLocaleString()} ${t('rules.events')}`) : null),
+    // Stored events that no longer decode were not replayed: the comparison is short of them, and says so.
+    r.skipped ? h('p', { class: 'error', id: 'bt-skipped' }, `${t('rules.bt.skipped')}${colon()}${r.skipped.toLocaleString()}`) : null,
     h('table', { class: 'grid params', id: 'bt-detectors' },
       h('thead', null, h('tr', null,
         ['rules.detector', 'rules.mode', 'rules.bt.baseline', 'rules.bt.candidate', 'rules.bt.added', 'rules.bt.removed', 'rules.bt.changed', 'rules.bt.precision'].map((k, i) => h('th', { class: i >= 2 ? 'num' : null }, t(k as Key))),
