@@ -307,6 +307,7 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
       const labels = btLabels.files?.[0] ? await btLabels.files[0].text() : undefined
       const { job_id } = await api.post<{ job_id: string }>('/rules/backtest', { text, from: `${btFrom.value}T00:00:00+08:00`, to: `${nextDay(btTo.value)}T00:00:00+08:00`, labels })
       job = job_id
+      elsewhere = 0
       btRun.disabled = true
       btCancel.classList.remove('hidden')
       markFresh(btOut)
@@ -317,11 +318,21 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
     }
   }
 
+  // A running job is known only to the API process that runs it; behind a
+  // load balancer a poll may reach another replica, which answers 404 until
+  // the job finishes and is recorded. Those answers are waited out (a minute
+  // of them at most), not shown as the end of the backtest.
+  let elsewhere = 0
   async function follow(id: string): Promise<void> {
     let j: BacktestJob
     try {
       j = await api.get<BacktestJob>(`/rules/backtest/${id}`)
+      elsewhere = 0
     } catch (e) {
+      if (e instanceof ApiError && e.status === 404 && job === id && ++elsewhere < 100) {
+        poll = window.setTimeout(() => void follow(id), 600)
+        return
+      }
       btRun.disabled = false
       btCancel.classList.add('hidden')
       return void mount(btOut, h('p', { class: 'error' }, errorText(e)))
