@@ -174,6 +174,7 @@ describe('the rule analyst in the console: edit → validate/diff → backtest �
     // Nothing was applied, and the page says what it compared.
     expect((await call<Rules>('GET', '/rules')).hash).toBe(firstHash)
     expect(await page.textContent('#bt-summary')).toContain('2026-03-01 – 2026-03-31')
+    expect(await page.locator('#bt-skipped').count()).toBe(0)
     await page.locator('#rule-backtest').scrollIntoViewIfNeeded()
     await shot(page, '4-backtest', '#rule-backtest')
   })
