@@ -277,6 +277,24 @@ describe('the rule analyst in the console: edit → validate/diff → backtest �
     await page.click('#lang')
   })
 
+  it('does not apply over a version another admin recorded after the page was opened', async () => {
+    await page.goto(`${base}/detectors?edit=over-standard-charge`)
+    await page.waitForSelector('#rule-editor')
+    await page.fill('input[name="param.tolerance_pct"]', '5')
+    await page.fill('textarea[name=reason]', '容差 5%')
+    // Meanwhile another admin changes the rule base.
+    const other = `${FIRST}  unbundling:\n    mode: "off"\n`
+    const theirs = (await call<{ hash: string }>('PUT', '/rules', { text: other, reason: '分解收费规则暂停' })).hash
+    await page.click('#rule-apply')
+    await page.waitForSelector('#rule-conflict:not(.hidden)')
+    expect(await page.textContent('#rule-conflict')).toContain(theirs)
+    expect(await page.isDisabled('#rule-apply')).toBe(true)
+    // Their change stands; the stale edit was not recorded.
+    const rules = await call<Rules>('GET', '/rules')
+    expect(rules.hash).toBe(theirs)
+    expect(rules.text).toBe(other)
+  })
+
   it('shows a monitor the catalog without edit controls or the history', async () => {
     const p = await ctx.newPage()
     await p.goto(`${base}/detectors?token=${tokens.monitor}`)

@@ -366,12 +366,24 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
   reason.addEventListener('input', () => {
     apply.disabled = !reason.value.trim()
   })
+  const conflict = h('div', { id: 'rule-conflict', class: 'error hidden', role: 'alert' })
   apply.addEventListener('click', () => {
     const text = candidate()
     const why = reason.value.trim()
     if (text === null || !why) return
     apply.disabled = true
-    void api.put<{ hash: string; promoted?: { detector: string; alerts: number }[] }>('/rules', { text, reason: why }).then((r) => {
+    // The candidate is the text this page loaded with one entry rewritten: applied over a
+    // version someone recorded since, it would silently undo their change. The server takes
+    // the whole text, so the console checks first and asks for a reload instead.
+    void api.get<RulesInForce>('/rules').then((now) => {
+      if (now.hash === rules.hash) return api.put<{ hash: string; promoted?: { detector: string; alerts: number }[] }>('/rules', { text, reason: why })
+      const last = now.changes[0]
+      mount(conflict, `${t('rules.conflict')}${colon()}${shortHash(now.hash)}${last ? ` · ${last.by} · ${last.reason}` : ''} `,
+        h('button', { type: 'button', id: 'rule-reload', onclick: () => location.reload() }, t('rules.reload')))
+      conflict.classList.remove('hidden')
+      return null
+    }).then((r) => {
+      if (!r) return
       const promoted = (r.promoted ?? []).reduce((n, p) => n + p.alerts, 0)
       toast(`${t('rules.applied')} ${shortHash(r.hash)}${promoted ? ` · ${t('rules.promoted')} ${promoted}` : ''}`)
       onApplied(r.hash)
@@ -434,7 +446,8 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
         btOut),
       h('fieldset', { id: 'rule-apply-box' }, h('legend', null, t('rules.applyTitle')),
         h('label', null, t('rules.reason'), reason),
-        h('div', { class: 'row' }, apply, h('span', { class: 'faint', style: 'font-size:11px' }, t('rules.applyHint'))))))
+        h('div', { class: 'row' }, apply, h('span', { class: 'faint', style: 'font-size:11px' }, t('rules.applyHint'))),
+        conflict)))
   return { el, dispose: () => { job = null; stopPoll() } }
 }
 
