@@ -47,7 +47,18 @@ export interface RuleVersion {
 }
 
 /** Who made a change and why; source: api, revert, cli, file. */
-export interface ChangeOrigin { by: string; source: string; reason: string }
+export interface ChangeOrigin {
+  by: string
+  source: string
+  reason: string
+  /**
+   * The version the change was made against (the hash the editor read; '' =
+   * none recorded). When given, a change made against anything but the latest
+   * recorded version is refused (CONFLICT), so two admins editing at once
+   * cannot silently undo each other's change, whichever replica each reaches.
+   */
+  expected?: string
+}
 
 /**
  * What the rule base needs of the running process: the detectors, the store,
@@ -122,10 +133,16 @@ async function record(t: RulesTarget, text: string, origin: ChangeOrigin, label:
   }
   const hash = rulesHash(text)
   const detectors = engine.active.map((a) => ({ id: a.detector.id, params_hash: a.paramsHash }))
-  const parent = t.rulesInForce().hash
+  // The latest recorded version (what this change replaces), read from the store, not from this
+  // process's engine, which may be a poll interval behind a change made through another replica.
+  const [last] = await t.store.query<{ hash: string; ms: string }>(
+    `SELECT hash, toUnixTimestamp64Milli(at) AS ms FROM ${t.store.t('rulebase_changes')} ${NEWEST_FIRST} LIMIT 1`, {}, t.store.consistency.read)
+  const parent = last?.hash ?? ''
+  if (origin.expected !== undefined && origin.expected !== parent) {
+    throw new FundwatchError('CONFLICT', `the rule base changed since it was read (${origin.expected || 'none recorded'} → ${parent}); reload, look at the change, and edit again`)
+  }
   const reason = origin.reason.slice(0, REASON_MAX)
   // Later than every recorded change, whatever this machine's clock says: the change just made is the one in force.
-  const [last] = await t.store.query<{ ms: string }>(`SELECT toUnixTimestamp64Milli(max(at)) AS ms FROM ${t.store.t('rulebase_changes')}`, {}, t.store.consistency.read)
   const at = Math.max(Date.now(), Number(last?.ms ?? 0) + 1)
   await t.store.insert('rulebase_changes', [{ hash, at: chTime(at), by: origin.by, source: origin.source, reason, parent, text, detectors: detectors.map((d) => `${d.id}@${d.params_hash}`) }], t.store.consistency.write)
   t.log.info({ hash, parent, by: origin.by, source: origin.source, reason }, 'rule base change recorded')

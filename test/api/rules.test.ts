@@ -142,4 +142,26 @@ describe('PUT /api/v1/rules, versions and revert', () => {
     const m = (await fx.call(null, 'GET', '/metrics')).body
     expect(m.match(/^fundwatch_rulebase_info\{.*$/gm)).toEqual([`fundwatch_rulebase_info{hash="${rulesHash(V1)}"} 1`])
   })
+
+  it('refuses a change made against a version that is no longer the latest recorded (expected_hash), whichever process recorded the newer one', async () => {
+    const inForce = (await fx.call('admin', 'GET', '/api/v1/rules')).json().hash as string
+    // Another replica records a change this process has not polled yet.
+    const V3 = 'detectors:\n  over-standard-charge:\n    params: { tolerance_pct: 7 }\n'
+    await fx.app.store.insert('rulebase_changes', [{ hash: rulesHash(V3), at: '2099-01-01 00:00:00.000', by: 'user:other', source: 'api', reason: '另一位管理员', parent: inForce, text: V3, detectors: [] }])
+    const count = async () => (await fx.app.store.query(`SELECT hash FROM ${fx.app.store.t('rulebase_changes')}`)).length
+    const before = await count()
+    for (const [path, body] of [
+      ['/api/v1/rules', { text: V2, reason: '基于旧版本的修改', expected_hash: inForce }],
+      ['/api/v1/rules/revert', { hash: rulesHash(V2), reason: '基于旧版本的回退', expected_hash: inForce }],
+    ] as const) {
+      const r = await fx.call('admin', path === '/api/v1/rules' ? 'PUT' : 'POST', path, body)
+      expect([r.statusCode, r.json().error], path).toEqual([409, 'CONFLICT'])
+    }
+    expect(await count()).toBe(before)
+    expect(fx.app.rulesInForce().hash).toBe(inForce)
+    // Made against the latest recorded version, the same change goes through and names it as its parent.
+    const ok = await fx.call('admin', 'PUT', '/api/v1/rules', { text: V2, reason: '看过最新版本后修改', expected_hash: rulesHash(V3) })
+    expect(ok.statusCode).toBe(200)
+    expect((await fx.call('admin', 'GET', `/api/v1/rules`)).json().changes[0]).toMatchObject({ hash: rulesHash(V2), parent: rulesHash(V3) })
+  })
 })

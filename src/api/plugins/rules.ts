@@ -12,6 +12,10 @@ const Hash = z.string().regex(/^[0-9a-f]{1,64}$/, 'a rule-base hash (hex)')
 const Change = z.object({ hash: z.string(), at: z.string(), by: z.string(), source: z.string(), reason: z.string(), parent: z.string(), detectors: z.array(z.string()) })
 const Text = z.string().min(1).max(256 * 1024)
 const Reason = z.string().trim().min(1).max(REASON_MAX).describe('Why the rule base changes: kept in its history with who and when')
+const Expected = z.string().regex(/^([0-9a-f]{1,64})?$/, 'a rule-base hash (hex), or empty for none recorded').optional()
+  .describe('The hash the change was made against (GET /api/v1/rules `hash`): refused with 409 when another change was recorded since')
+/** `expected_hash` as the change's expected parent, when the caller sent one. */
+const expected = (h: string | undefined): { expected?: string } => (h === undefined ? {} : { expected: h })
 const Mode = z.enum(['on', 'shadow', 'off'])
 const Applied = z.object({
   hash: z.string(),
@@ -96,22 +100,22 @@ export const rulesPlugin: FastifyPluginAsync<{ deps: ApiDeps }> = async (f, { de
     config: { roles: ['admin'] },
     schema: {
       tags: ['rules'], summary: 'Replace the rule base (YAML or JSON text) with a reason; refused with the offending line when invalid',
-      body: z.object({ text: Text, reason: Reason }),
+      body: z.object({ text: Text, reason: Reason, expected_hash: Expected }),
       response: { 200: Applied, ...errors },
     },
-  }, async (req) => applyRules(app, req.body.text, { by: changer(req), source: 'api', reason: req.body.reason }))
+  }, async (req) => applyRules(app, req.body.text, { by: changer(req), source: 'api', reason: req.body.reason, ...expected(req.body.expected_hash) }))
 
   r.post('/api/v1/rules/revert', {
     config: { roles: ['admin'] },
     schema: {
       tags: ['rules'], summary: 'Put an earlier version back in force: its text is appended to the history again, with this reason',
-      body: z.object({ hash: Hash, reason: Reason }),
+      body: z.object({ hash: Hash, reason: Reason, expected_hash: Expected }),
       response: { 200: Applied, ...errors },
     },
   }, async (req) => {
     const by = changer(req)
     const v = await versionByHash(app.store, req.body.hash)
     if (!v) throw new FundwatchError('NOT_FOUND', `no rule-base version ${req.body.hash} is recorded`)
-    return applyRules(app, v.text, { by, source: 'revert', reason: req.body.reason })
+    return applyRules(app, v.text, { by, source: 'revert', reason: req.body.reason, ...expected(req.body.expected_hash) })
   })
 }

@@ -174,7 +174,7 @@ function history(rules: RulesInForce, names: ReadonlyMap<string, string>): HTMLE
     h('td', { class: 'num' }, c.detectors.length),
     h('td', { class: 'nowrap' },
       h('button', { type: 'button', 'data-view': c.hash, onclick: () => void viewVersion(c.hash) }, t('rules.view')),
-      canEdit() && c.hash !== rules.hash ? h('button', { type: 'button', 'data-revert': c.hash, style: 'margin-left:6px', onclick: () => void revert(c) }, t('rules.revert')) : null))
+      canEdit() && c.hash !== rules.hash ? h('button', { type: 'button', 'data-revert': c.hash, style: 'margin-left:6px', onclick: () => void revert(c, rules.hash) }, t('rules.revert')) : null))
   return h('section', { class: 'panel', id: 'rule-history', style: 'margin-top:12px' },
     h('h2', null, t('rules.history'), h('span', { class: 'faint', style: 'font-weight:400;font-size:12px' }, ` · ${t('rules.historyHint')}`)),
     rules.changes.length
@@ -197,7 +197,7 @@ async function viewVersion(hash: string): Promise<void> {
   }
 }
 
-async function revert(c: RuleChange): Promise<void> {
+async function revert(c: RuleChange, inForce: string): Promise<void> {
   const reason = h('textarea', { name: 'reason', rows: 3, maxlength: 500, placeholder: t('rules.reasonHint') })
   const fd = await dialog(`${t('rules.revertTitle')} ${c.hash.slice(0, 12)}`, [
     h('div', { class: 'muted' }, `${changedAt(c.at)} · ${c.by}${c.reason ? ` · ${c.reason}` : ''}`),
@@ -205,7 +205,7 @@ async function revert(c: RuleChange): Promise<void> {
   ], t('rules.revert'), { danger: true, validate: (f) => (String(f.get('reason') ?? '').trim() ? null : t('rules.reason')) })
   if (!fd) return
   try {
-    const r = await api.post<{ hash: string }>('/rules/revert', { hash: c.hash, reason: String(fd.get('reason')).trim() })
+    const r = await api.post<{ hash: string }>('/rules/revert', { hash: c.hash, reason: String(fd.get('reason')).trim(), expected_hash: inForce })
     toast(`${t('rules.reverted')} ${r.hash.slice(0, 12)}`)
     go('/detectors')
   } catch (e) {

@@ -376,7 +376,7 @@ export function ruleEditor({ detector: d, rules, onApplied, onClose }: EditorDep
     // version someone recorded since, it would silently undo their change. The server takes
     // the whole text, so the console checks first and asks for a reload instead.
     void api.get<RulesInForce>('/rules').then((now) => {
-      if (now.hash === rules.hash) return api.put<{ hash: string; promoted?: { detector: string; alerts: number }[] }>('/rules', { text, reason: why })
+      if (now.hash === rules.hash) return api.put<{ hash: string; promoted?: { detector: string; alerts: number }[] }>('/rules', { text, reason: why, expected_hash: rules.hash })
       const last = now.changes[0]
       mount(conflict, `${t('rules.conflict')}${colon()}${shortHash(now.hash)}${last ? ` · ${last.by} · ${last.reason}` : ''} `,
         h('button', { type: 'button', id: 'rule-reload', onclick: () => location.reload() }, t('rules.reload')))
