@@ -130,4 +130,20 @@ describe('the pipeline at a trickle', () => {
     // Every batch committed, each after all its events were stored.
     expect(storedAtCommit).toEqual(formed.map(() => 0))
   })
+
+  it('asks the store once, not once per table, for the state of a few persons it has never seen', async () => {
+    const queries: string[] = []
+    const query = app.store.query.bind(app.store)
+    app.store.query = (async (sql: string, params?: Record<string, unknown>) => {
+      queries.push(sql)
+      return query(sql, params)
+    }) as typeof app.store.query
+    try {
+      await app.cache.ensure([{ psn_no: 'PSN-NEW-1', owner: 't' }, { psn_no: 'PSN-NEW-2', owner: 't' }, { psn_no: 'PSN-NEW-3', owner: 't' }], 1_000_000, Date.parse('2026-01-01T00:00:00Z'))
+    } finally {
+      app.store.query = query
+    }
+    expect(queries).toHaveLength(1)
+    expect(app.cache.get('PSN-NEW-2')?.visits.size ?? -1).toBe(0)
+  })
 })
