@@ -9,6 +9,7 @@ import { benchKafka } from './kafka.ts'
 import { benchPipeline } from './pipeline.ts'
 import { benchPrecheck } from './precheck.ts'
 import { benchSoak } from './soak.ts'
+import { benchTrickle } from './trickle.ts'
 
 /**
  * `npm run bench`: every throughput and latency goal of the project, measured
@@ -26,6 +27,7 @@ const sections: [string, () => Promise<{ figures: Figure[]; raw: Record<string, 
   ['detect', () => benchDetect(feeLines, results.pipeline?.raw)],
   ['feed', () => benchFeed()],
   ['precheck', () => benchPrecheck()],
+  ['trickle', () => benchTrickle()],
   ['soak', () => benchSoak(feeLines)],
   ['backtest', () => benchBacktest(feeLines)],
 ]

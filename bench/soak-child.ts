@@ -7,10 +7,27 @@ import { configFromEnv } from '../src/config.ts'
 import { createLogger } from '../src/log.ts'
 import { Metrics } from '../src/metrics.ts'
 
-const [file, kbDir, dataDir] = process.argv.slice(2) as [string, string, string]
+const [file, kbDir, dataDir, totalArg, firstArg] = process.argv.slice(2) as [string, string, string, string, string]
+const total = Number(totalArg)
 const config = configFromEnv({ FUNDWATCH_KB: kbDir, FUNDWATCH_DATA_DIR: dataDir, FUNDWATCH_DB: 'soak', CLICKHOUSE_URL: '' })
 const app = await createApp(config, { log: createLogger({ level: 'error' }), metrics: new Metrics() })
-const r = await replayFile(app, file)
+// Resident memory (now, not the peak) at the marks: started, after the first
+// `first` records (1M in a full soak), half-way, at the end of the replay.
+const mb = (bytes: number) => Math.round(bytes / 2 ** 20)
+const rss: Record<string, { records: number; rssMb: number; heapMb: number }> = {}
+const mark = (name: string, records: number) => {
+  const m = process.memoryUsage()
+  rss[name] = { records, rssMb: mb(m.rss), heapMb: mb(m.heapUsed) }
+}
+mark('start', 0)
+const first = Number(firstArg)
+const r = await replayFile(app, file, {
+  onProgress: (_done, _total, sum) => {
+    if (!rss.first && sum.records >= first) mark('first', sum.records)
+    if (!rss.middle && sum.records >= total / 2) mark('middle', sum.records)
+  },
+})
+mark('end', r.records)
 const s = app.store
 const one = async (sql: string) => Number(Object.values((await s.query<Record<string, string>>(sql))[0]!)[0])
 const storedEvents = await one(`SELECT count() FROM ${s.t('events')} FINAL`)
@@ -20,5 +37,5 @@ const deadLetterRows = await one(`SELECT uniqExact(dlq_id) FROM ${s.t('dead_lett
 await app.close()
 console.log(JSON.stringify({
   valid: r.events, poison: r.rejected, storedEvents, distinctStoredIds, missing: r.events - distinctStoredIds, deadLetters, deadLetterRows,
-  poisonByReason: r.rejectedByReason, feeLines: r.feeLines, ms: Math.round(r.ms), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  poisonByReason: r.rejectedByReason, feeLines: r.feeLines, ms: Math.round(r.ms), maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), rss,
 }))

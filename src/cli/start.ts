@@ -58,7 +58,7 @@ export async function start(flags: CommonFlags & { port?: string; rate?: string;
     for (let round = 1; !ac.signal.aborted; round++) {
       msgIds.forgetBefore(Date.now() - 3 * DAY_MS)
       const stream = withPersons(createGenerator({ seed: seed + round, persons: 2000, days: 1, startTime: Date.now() - DAY_MS, fraudRate: 0.01, kb: base, msgIds }))
-      await app.pipeline({ alertSinks: [live.sink] }).run(generatorSource(stream.events(), { ratePerSec: rate }), ac.signal)
+      await app.pipeline({ alertSinks: [live.sink] }).run(generatorSource(stream.events(), { ratePerSec: rate, batchSize: app.config.batchSize, lingerMs: app.config.batchLingerMs }), ac.signal)
     }
   } catch (err) {
     if (!ac.signal.aborted) throw err

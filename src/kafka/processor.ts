@@ -25,6 +25,8 @@ export async function runProcessor(app: App, signal: AbortSignal, opts: { broker
       kafka, groupId: app.config.groupId, topics: [topics.claims, topics.inventory, topics.national], formats: { [topics.national]: 'national' }, metrics: app.metrics, log: app.log,
       fromBeginning: opts.fromBeginning ?? true,
       maxBytesPerPartition: app.config.fetchMaxBytes,
+      maxBatchRecords: app.config.batchSize,
+      lingerMs: app.config.batchLingerMs,
       sessionTimeoutMs: app.config.sessionTimeoutMs,
       fault: opts.fault,
       onRevoked: (owners) => {

@@ -2,7 +2,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
 import type { FaultHook } from '../pipeline/pipeline.ts'
-import type { Source, SourceBatch, SourceFormat, SourceRecord } from '../pipeline/types.ts'
+import { DEFAULT_BATCH_LINGER_MS, type Source, type SourceFormat, type SourceRecord } from '../pipeline/types.ts'
 
 export interface KafkaSourceOptions {
   kafka: Kafka
@@ -18,18 +18,35 @@ export interface KafkaSourceOptions {
   fault?: FaultHook
   sessionTimeoutMs?: number
   maxBytesPerPartition?: number
+  /** Size bound of a batch, in records (FUNDWATCH_BATCH_SIZE); a single fetch larger than it is one batch. */
+  maxBatchRecords?: number
+  /** Size bound of a batch, in bytes of record values; default the fetch size per partition. */
+  maxBatchBytes?: number
+  /** Time bound: how long the first record of a batch waits for more (FUNDWATCH_BATCH_LINGER_MS). */
+  lingerMs?: number
 }
 
 /**
- * A consumer-group member as a pipeline source. kafkajs pushes batches; the
- * pipeline pulls them. The bridge hands one batch over at a time and makes
- * kafkajs wait (heartbeating) until the pipeline takes it, so a slow or failing
- * sink stops fetching instead of piling records up in memory.
+ * A consumer-group member as a pipeline source. kafkajs pushes fetches, one
+ * partition at a time; the pipeline pulls batches. The bridge gathers fetches
+ * into one batch — from any of this member's partitions — until a size bound
+ * (records or bytes) or the linger bound since the batch's first record,
+ * whichever comes first: at a trickle a batch waits at most `lingerMs` and
+ * then carries everything that arrived meanwhile, so the per-batch work (the
+ * state and admission queries, one insert per table, the commit) is paid a
+ * few times a second instead of once per fetch. Under load the bounds are
+ * reached before the linger and it adds nothing. A fetch that would take the
+ * gathered batch over a bound makes kafkajs wait (heartbeating) until the
+ * pipeline takes the batch, so a slow or failing sink stops fetching instead
+ * of piling records up in memory.
  *
- * Offsets: autoCommit is off. A batch's offsets are committed by its commit()
- * — which the pipeline calls only after the batch is stored and its alerts are
+ * Offsets: autoCommit is off. A batch's offsets — the next offset of every
+ * partition it holds — are committed in one request by its commit(), which
+ * the pipeline calls only after the batch is stored and its alerts are
  * acknowledged by the alerts topic. resolveOffset() only moves kafkajs's fetch
- * position, it commits nothing.
+ * position, it commits nothing. Gathered records of a partition this member
+ * loses in a rebalance are dropped before they are handed over: the new owner
+ * reads them from the last committed offset.
  */
 export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consumer } {
   const consumer = o.kafka.consumer({
@@ -64,14 +81,31 @@ export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consume
   })
   consumer.on(consumer.events.CRASH, (e) => o.log.error({ err: e.payload.error, restart: e.payload.restart }, 'kafka consumer crashed'))
 
+  // The batch being gathered, and the fetches waiting because it is full.
+  let pend: Gathered | undefined
+  const blocked: (() => void)[] = []
+  let wake: (() => void) | undefined
+  const maxRecords = o.maxBatchRecords ?? 10_000
+  const maxBytes = o.maxBatchBytes ?? o.maxBytesPerPartition ?? 4 << 20
+  const lingerMs = o.lingerMs ?? DEFAULT_BATCH_LINGER_MS
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    // Records of partitions this member no longer owns are not handed over:
+    // nothing of them is stored or committed here, their new owner reads them.
+    if (!pend) return
+    const kept = pend.records.filter((r) => assigned.has(r.owner))
+    if (kept.length === pend.records.length) return
+    for (const owner of pend.next.keys()) if (!assigned.has(owner)) pend.next.delete(owner)
+    pend = kept.length ? { ...pend, records: kept, bytes: kept.reduce((n, r) => n + r.value.length, 0) } : undefined
+  })
+
   return {
     name: `kafka:${o.topics.join(',')}`,
     consumer,
     async *batches(signal) {
-      // One batch in hand at a time; `take` resolves when the pipeline pulled it.
-      let offer: { batch: SourceBatch; taken: () => void } | undefined
-      let wake: (() => void) | undefined
-      const onAbort = () => wake?.()
+      const onAbort = () => {
+        wake?.()
+        for (const b of blocked.splice(0)) b()
+      }
       signal.addEventListener('abort', onAbort, { once: true })
 
       await consumer.connect()
@@ -83,67 +117,85 @@ export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consume
         eachBatch: async (p: EachBatchPayload) => {
           const { batch } = p
           if (batch.messages.length === 0 || signal.aborted) return
+          let bytes = 0
+          for (const m of batch.messages) bytes += m.value?.length ?? 0
+          // Would not fit: wait, heartbeating, until the pipeline takes what is gathered.
+          while (pend && (pend.records.length + batch.messages.length > maxRecords || pend.bytes + bytes > maxBytes) && !signal.aborted && !p.isStale()) {
+            await new Promise<void>((resolve) => {
+              const beat = setInterval(() => void p.heartbeat().catch(() => undefined), 2_000)
+              blocked.push(() => {
+                clearInterval(beat)
+                resolve()
+              })
+              wake?.()
+            })
+          }
+          // A rebalance while it waited: this fetch may be of a partition that moved.
+          if (signal.aborted || p.isStale()) return
           const topic = batch.topic
           const partition = batch.partition
           const owner = `${topic}/${partition}`
           const format = o.formats?.[topic]
-          const records: SourceRecord[] = batch.messages.map((m) => ({
-            value: m.value ?? Buffer.alloc(0),
-            key: m.key?.toString('utf8') ?? null,
-            pos: `${owner}/${m.offset}`,
-            owner,
-            headers: m.headers ? Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, String(v ?? '')])) : undefined,
-            ...(format ? { format } : {}),
-          }))
-          const next = (BigInt(batch.lastOffset()) + 1n).toString()
+          pend ??= { records: [], bytes: 0, next: new Map(), since: Date.now() }
+          for (const m of batch.messages) {
+            pend.records.push({
+              value: m.value ?? Buffer.alloc(0),
+              key: m.key?.toString('utf8') ?? null,
+              pos: `${owner}/${m.offset}`,
+              owner,
+              headers: m.headers ? Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, String(v ?? '')])) : undefined,
+              ...(format ? { format } : {}),
+            })
+          }
+          pend.bytes += bytes
+          pend.next.set(owner, { topic, partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() })
           o.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()))
-          const sourceBatch: SourceBatch = {
-            records,
+          // The records are in hand: kafkajs may fetch on while they wait to be taken.
+          p.resolveOffset(batch.lastOffset())
+          wake?.()
+        },
+      })
+      try {
+        while (!signal.aborted) {
+          const g = pend
+          const wait = !g ? Infinity : blocked.length || g.records.length >= maxRecords || g.bytes >= maxBytes ? 0 : g.since + lingerMs - Date.now()
+          if (wait > 0) {
+            await new Promise<void>((r) => {
+              const t = wait === Infinity ? undefined : setTimeout(r, wait)
+              wake = () => {
+                clearTimeout(t)
+                r()
+              }
+            })
+            wake = undefined
+            continue
+          }
+          pend = undefined
+          for (const b of blocked.splice(0)) b()
+          const offsets = [...g!.next.values()]
+          yield {
+            records: g!.records,
             commit: async () => {
               try {
-                await consumer.commitOffsets([{ topic, partition, offset: next }])
+                await consumer.commitOffsets(offsets)
               } catch (err) {
-                // The partition moved to another member before this batch was
+                // A partition moved to another member before this batch was
                 // stored. Its rows are in ClickHouse; the new owner re-reads from
                 // the last committed offset and the replay dedupes. Retrying here
                 // could never succeed, so the commit is dropped, not retried.
                 if (isRebalanceError(err)) {
-                  o.log.warn({ topic, partition, offset: next, err: (err as Error).message }, 'commit after losing the partition skipped; the new owner replays it')
+                  o.log.warn({ offsets, err: (err as Error).message }, 'commit after losing a partition skipped; the new owner replays it')
                   return
                 }
                 throw err
               }
             },
           }
-          await new Promise<void>((resolve) => {
-            // Keep the membership alive while the pipeline is busy or a sink is down.
-            const beat = setInterval(() => void p.heartbeat().catch(() => undefined), 2_000)
-            const done = () => {
-              clearInterval(beat)
-              signal.removeEventListener('abort', done)
-              resolve()
-            }
-            signal.addEventListener('abort', done, { once: true })
-            offer = { batch: sourceBatch, taken: done }
-            wake?.()
-          })
-          if (!signal.aborted) p.resolveOffset(batch.lastOffset())
-        },
-      })
-      try {
-        while (!signal.aborted) {
-          if (!offer) {
-            await new Promise<void>((r) => { wake = r })
-            wake = undefined
-            continue
-          }
-          const { batch, taken } = offer
-          offer = undefined
-          taken()
-          yield batch
         }
       } finally {
         signal.removeEventListener('abort', onAbort)
+        pend = undefined
+        for (const b of blocked.splice(0)) b()
         // Left the group: this member reports lag for nothing any more.
         forgetLag(o.metrics, [...assigned])
         assigned = new Set()
@@ -151,6 +203,17 @@ export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consume
       }
     },
   }
+}
+
+/** What the bridge has gathered and not yet handed over. */
+interface Gathered {
+  records: SourceRecord[]
+  /** Bytes of the record values. */
+  bytes: number
+  /** Per "topic/partition": the offset to commit once the batch is stored. */
+  next: Map<string, { topic: string; partition: number; offset: string }>
+  /** When its first record arrived (Date.now()). */
+  since: number
 }
 
 /**

@@ -2,7 +2,7 @@ import { createReadStream, statSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
 import type { AnyEvent } from '../../schemas/index.ts'
 import { isBlank } from './decode.ts'
-import type { Source, SourceBatch, SourceFormat, SourceRecord } from './types.ts'
+import { DEFAULT_BATCH_LINGER_MS, type Source, type SourceBatch, type SourceFormat, type SourceRecord } from './types.ts'
 
 /**
  * JSON-lines file replay (exported history for audits): one record a line, in
@@ -63,32 +63,60 @@ export function fileSource(path: string, opts: { batchSize?: number; onProgress?
   }
 }
 
-/** Generated events (demo, load): serialised to bytes so they take the same decode path as Kafka input. */
-export function generatorSource(events: AsyncIterable<AnyEvent> | Iterable<AnyEvent>, opts: { batchSize?: number; ratePerSec?: number; maxWaitMs?: number } = {}): Source {
+/**
+ * Generated events (demo, load): serialised to bytes so they take the same
+ * decode path as Kafka input. With `ratePerSec` the events are paced, and a
+ * batch is handed over when it holds `batchSize` records or its first record
+ * has waited `lingerMs`, whichever comes first — as the Kafka source does —
+ * so a slow stream makes a few batches a second, not one per event.
+ */
+export function generatorSource(events: AsyncIterable<AnyEvent> | Iterable<AnyEvent>, opts: { batchSize?: number; ratePerSec?: number; lingerMs?: number } = {}): Source {
   const batchSize = opts.batchSize ?? 500
+  const lingerMs = opts.lingerMs ?? DEFAULT_BATCH_LINGER_MS
   return {
     name: 'generator',
     async *batches(signal) {
       let records: SourceRecord[] = []
       let n = 0
+      let first = 0
       const started = Date.now()
-      let lastYield = Date.now()
       for await (const ev of events as AsyncIterable<AnyEvent>) {
         if (signal.aborted) return
         n++
+        if (records.length === 0) first = Date.now()
         records.push({ value: Buffer.from(JSON.stringify(ev)), pos: `generator:${ev.event_id}`, owner: 'generator' })
-        const due = opts.ratePerSec ? started + (n / opts.ratePerSec) * 1000 : 0
-        const waitMs = due - Date.now()
-        if (records.length >= batchSize || (opts.ratePerSec && (waitMs > 0 || Date.now() - lastYield >= (opts.maxWaitMs ?? 200)))) {
+        if (records.length >= batchSize) {
           yield { records }
           records = []
-          lastYield = Date.now()
         }
-        if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs))
+        if (!opts.ratePerSec) continue
+        // The next event is due then; if the batch's linger ends first, it goes at the linger's end.
+        const due = started + (n / opts.ratePerSec) * 1000
+        if (records.length > 0 && due >= first + lingerMs) {
+          await sleepUntil(first + lingerMs, signal)
+          if (signal.aborted) return
+          yield { records }
+          records = []
+        }
+        await sleepUntil(due, signal)
       }
-      if (records.length) yield { records }
+      if (records.length && !signal.aborted) yield { records }
     },
   }
+}
+
+function sleepUntil(at: number, signal: AbortSignal): Promise<void> {
+  const ms = at - Date.now()
+  if (ms <= 0 || signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const t = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }
 
 /** Fixed records, as a source (tests, the pre-check path). */

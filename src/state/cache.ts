@@ -95,7 +95,7 @@ export class PersonCache {
     const ids = [...missing.keys()]
     const loaded = new Map<string, PersonState>()
     for (let i = 0; i < ids.length; i += LOAD_CHUNK) {
-      for (const [k, v] of await loadPersons(this.store, ids.slice(i, i + LOAD_CHUNK), sinceMs)) loaded.set(k, v)
+      for (const [k, v] of await loadPersons(this.store, ids.slice(i, i + LOAD_CHUNK), sinceMs, { probe: true })) loaded.set(k, v)
     }
     for (const [psn_no, owner] of missing) {
       const state = loaded.get(psn_no) ?? newPerson(psn_no, owner)
@@ -185,15 +185,17 @@ export function reversalsByPerson(store: Store): { lines: string; settlements: s
  * Rebuilds person state from stored rows (FINAL: replays may have written rows
  * twice before a merge). The queries run together, one round per batch.
  */
-export async function loadPersons(store: Store, candidates: string[], sinceMs: number, opts: { alerts?: boolean } = {}): Promise<Map<string, PersonState>> {
+export async function loadPersons(store: Store, candidates: string[], sinceMs: number, opts: { alerts?: boolean; probe?: boolean } = {}): Promise<Map<string, PersonState>> {
   // Most misses are persons never seen before. One query on the sorting-key
   // column alone (no FINAL, no other columns) finds those with any history;
   // only they pay for the full reads below. Without it, each batch's full
   // reads of random persons touched nearly every granule of six tables with
   // FINAL, and a replay slowed down quadratically with the size of the store.
   // For a handful of persons (a pre-check) the probe costs a round of its own
-  // and saves nothing: read them directly.
-  const psns = candidates.length <= FEW ? candidates : (await store.query<{ psn_no: string }>(
+  // and saves nothing: read them directly. The pipeline always probes (`probe`):
+  // at a trickle a batch misses a few persons, mostly new ones, and one probe
+  // instead of eight reads is most of what such a batch would cost the store.
+  const psns = candidates.length <= FEW && !opts.probe ? candidates : (await store.query<{ psn_no: string }>(
     `SELECT DISTINCT psn_no FROM (
       SELECT psn_no FROM ${store.t('visits')} WHERE psn_no IN {psns:Array(String)}
       UNION ALL SELECT psn_no FROM ${store.t('fee_lines')} WHERE psn_no IN {psns:Array(String)}
