@@ -59,11 +59,13 @@ export interface SourceBatch {
  * How long a live source (Kafka, the paced generator) lets the first record of
  * a batch wait for more before handing the batch over, unless a size bound is
  * reached first (FUNDWATCH_BATCH_LINGER_MS). A batch has a fixed cost — the
- * state and admission queries, one insert per table, a commit — so at a
- * trickle one batch per record or per fetch costs a core; one per 100 ms costs
- * a few percent. 100 ms is well inside the event → alert goal (p99 < 250 ms):
- * the rest of the path (fetch, one batch's store, the alert's produce) takes
- * tens of milliseconds at a trickle (bench: `npm run bench -- trickle`).
+ * state and admission queries, the inserts, a commit — so at a trickle one
+ * batch per record or per fetch is the worst case. 100 ms bounds what the
+ * linger adds to event → alert latency. Measured (bench `trickle`, 2 cores):
+ * a batch still costs ~150 ms of CPU, mostly inside chDB, so at 300 events/s
+ * the processor runs at ~70% of a core whatever the linger, and the rest of
+ * the path takes ~175 ms a batch: the p99 < 250 ms goal is not met yet, and
+ * a longer linger would trade latency for CPU (docs/operations.md).
  */
 export const DEFAULT_BATCH_LINGER_MS = 100
 
