@@ -45,7 +45,7 @@ export function psnOf(ev: AnyEvent): string {
 /** TabSeparated escaping (ClickHouse's): backslash, tab, newline, carriage return. */
 const TSV_SPECIAL = /[\\\t\n\r]/
 const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
-function tsv(s: string): string {
+export function tsv(s: string): string {
   return TSV_SPECIAL.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => TSV_ESCAPES[c]!) : s
 }
 

@@ -174,16 +174,17 @@ export class Store {
    */
   async insertText(table: string, body: string, format: 'TabSeparated', structure: string, settings: ClickHouseSettings = {}): Promise<void> {
     if (body.length === 0) return
+    // "name Type, name Type(a, b), …" → the names (a comma inside a type's parentheses does not split).
+    const columns = structure.split(/,\s*(?![^(]*\))/).map((c) => c.trim().split(/\s+/)[0]!)
     try {
       if (this.spool) {
         const clause = settingsClause(settings)
-        const columns = structure.split(/,\s*(?![^(]*\))/).map((c) => c.trim().split(/\s+/)[0]).join(', ')
-        if (await this.spool.with(table, body, (path) => this.client.command({ query: `INSERT INTO ${this.t(table)} (${columns})${clause} SELECT * FROM file('${path}', ${format}, '${structure.replace(/'/g, "\\'")}')` }).then(() => {}))) return
-        await this.client.command({ query: `INSERT INTO ${this.t(table)} (${columns})${clause} FORMAT ${format}\n${body}` })
+        const into = `INSERT INTO ${this.t(table)} (${columns.join(', ')})${clause}`
+        if (await this.spool.with(table, body, (path) => this.client.command({ query: `${into} SELECT * FROM file('${path}', ${format}, '${structure.replace(/'/g, "\\'")}')` }).then(() => {}))) return
+        await this.client.command({ query: `${into} FORMAT ${format}\n${body}` })
         return
       }
-      const columns = structure.split(/,\s*(?![^(]*\))/).map((c) => c.trim().split(/\s+/)[0]!)
-      await this.client.insert({ table: this.t(table), values: Readable.from([body]), format, columns: columns as [string, ...string[]], clickhouse_settings: settings })
+      await this.client.insert({ table: this.t(table), values: Readable.from([Buffer.from(body)], { objectMode: false }), format, columns: columns as [string, ...string[]], clickhouse_settings: settings })
     } catch (cause) {
       throw new FundwatchError('STORE_INSERT_FAILED', `insert into ${table} failed: ${(cause as Error).message}`, { cause })
     }
