@@ -38,6 +38,9 @@ export const INGEST_COLUMNS = `event_id String, event_type LowCardinality(String
  * 3339 with its offset to the UTC instant, kept to the millisecond (further
  * digits dropped). The equivalence test (test/store/ingest-views.test.ts)
  * holds every view to the rows the JavaScript built before.
+ * A later migration that adds a column to one of these tables must replace
+ * its view too (ALTER TABLE … MODIFY QUERY, which src/store/cluster.ts will
+ * need a rule for), or the column is only ever its default from then on.
  */
 const D = `if(doc = '', raw, doc)`
 const tm = (expr: string) => `parseDateTime64BestEffort(${expr}, 3, 'UTC')`
