@@ -338,6 +338,81 @@ CREATE TABLE IF NOT EXISTS fundwatch.backtest_runs ON CLUSTER '{cluster}' (
   started_at DateTime64(3, 'UTC'), finished_at DateTime64(3, 'UTC'), error String, result String CODEC(ZSTD(3))
   ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}', finished_at) PARTITION BY tuple() ORDER BY job_id;
 
+-- migration 14: ingest: the bytes received in, views build events and the typed tables
+CREATE TABLE IF NOT EXISTS fundwatch.ingest ON CLUSTER '{cluster}' (
+  event_id String, event_type LowCardinality(String), psn_no String, feedetl_sns Array(String), source_pos String, ingested_at DateTime64(3, 'UTC'), raw String, doc String
+  ) ENGINE = Null;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_events_mv ON CLUSTER '{cluster}' TO fundwatch.events AS
+  SELECT event_id, event_type, parseDateTime64BestEffort(h.event_time, 3, 'UTC') AS event_time, h.source.fixmedins_code AS fixmedins_code, psn_no, h.payload.mdtrt_id AS mdtrt_id, source_pos, ingested_at, raw
+  FROM (SELECT event_id, event_type, psn_no, source_pos, ingested_at, raw, JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(mdtrt_id String))') AS h FROM fundwatch.ingest);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_visits_mv ON CLUSTER '{cluster}' TO fundwatch.visits AS
+  SELECT h.payload.mdtrt_id AS mdtrt_id, psn_no, h.source.fixmedins_code AS fixmedins_code, h.payload.med_type AS med_type, h.payload.insutype AS insutype, parseDateTime64BestEffort(h.payload.begntime, 3, 'UTC') AS begntime,
+  h.payload.insuplc_admdvs AS insuplc_admdvs, h.payload.ipt_otp_no AS ipt_otp_no, h.payload.adm_dept_codg AS adm_dept_codg, h.payload.atddr_no AS atddr_no,
+  ifNull(h.payload.psn.gend, '9') AS gend, h.payload.psn.brdy AS brdy, h.payload.psn.certno AS certno, h.payload.psn.psn_name AS psn_name,
+  h.payload.diagnoses AS diagnoses, event_id, parseDateTime64BestEffort(h.event_time, 3, 'UTC') AS event_time
+  FROM (SELECT event_id, psn_no, JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(mdtrt_id String, med_type String, insutype String, begntime String, insuplc_admdvs String, ipt_otp_no String,
+  adm_dept_codg String, atddr_no String, psn Tuple(gend Nullable(String), brdy String, certno String, psn_name String), diagnoses Array(Tuple(diag_code String, diag_name String, maindiag_flag String))))') AS h
+  FROM fundwatch.ingest WHERE event_type = 'visit.opened');
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_discharges_mv ON CLUSTER '{cluster}' TO fundwatch.discharges AS
+  SELECT h.payload.mdtrt_id AS mdtrt_id, psn_no, h.source.fixmedins_code AS fixmedins_code, parseDateTime64BestEffort(h.payload.endtime, 3, 'UTC') AS endtime, h.payload.dscg_way AS dscg_way,
+  h.payload.dscg_maindiag_code AS dscg_maindiag_code, h.payload.diagnoses AS diagnoses, h.payload.operations AS operations, event_id, parseDateTime64BestEffort(h.event_time, 3, 'UTC') AS event_time
+  FROM (SELECT event_id, psn_no, JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(mdtrt_id String, endtime String, dscg_way String, dscg_maindiag_code String, diagnoses Array(Tuple(diag_code String, diag_name String, maindiag_flag String)),
+  operations Array(Tuple(oprn_oprt_code String, oprn_oprt_date String))))') AS h
+  FROM fundwatch.ingest WHERE event_type = 'visit.closed');
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_fee_lines_mv ON CLUSTER '{cluster}' TO fundwatch.fee_lines AS
+  SELECT psn_no, h.payload.mdtrt_id AS mdtrt_id, l.feedetl_sn AS feedetl_sn, h.source.fixmedins_code AS fixmedins_code, parseDateTime64BestEffort(l.fee_ocur_time, 3, 'UTC') AS fee_ocur_time,
+  l.med_list_codg AS med_list_codg, l.medins_list_codg AS medins_list_codg, l.list_type AS list_type, l.med_chrgitm_type AS med_chrgitm_type,
+  l.cnt AS cnt, l.pric AS pric, l.det_item_fee_sumamt AS det_item_fee_sumamt, l.bilg_dept_codg AS bilg_dept_codg, l.bilg_dr_codg AS bilg_dr_codg,
+  l.prd_days AS prd_days, l.hours AS hours, chrg AS chrg_bchno, event_id, parseDateTime64BestEffort(h.event_time, 3, 'UTC') AS event_time
+  FROM (SELECT event_id, psn_no, JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(mdtrt_id String, lines Array(Tuple(feedetl_sn String, fee_ocur_time String, med_list_codg String,
+  medins_list_codg String, list_type String, med_chrgitm_type String, cnt Decimal(18, 4), pric Decimal(18, 6), det_item_fee_sumamt Decimal(18, 2),
+  bilg_dept_codg String, bilg_dr_codg String, prd_days Nullable(UInt16), hours Nullable(Decimal(18, 4))))))') AS h,
+  arrayMap(x -> if(JSONType(x, 'chrg_bchno') = 'String', JSONExtractString(x, 'chrg_bchno'), ''), JSONExtractArrayRaw(if(doc = '', raw, doc), 'payload', 'lines')) AS chrgs
+  FROM fundwatch.ingest WHERE event_type = 'fee.uploaded')
+  ARRAY JOIN h.payload.lines AS l, chrgs AS chrg;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_fee_reversals_mv ON CLUSTER '{cluster}' TO fundwatch.fee_reversals AS
+  SELECT psn_no, h.payload.mdtrt_id AS mdtrt_id, feedetl_sn, h.source.fixmedins_code AS fixmedins_code, event_id, parseDateTime64BestEffort(h.event_time, 3, 'UTC') AS event_time
+  FROM (SELECT event_id, psn_no, feedetl_sns, JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(mdtrt_id String))') AS h FROM fundwatch.ingest WHERE event_type = 'fee.reversed')
+  ARRAY JOIN feedetl_sns AS feedetl_sn;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_settlements_mv ON CLUSTER '{cluster}' TO fundwatch.settlements AS
+  SELECT h.payload.setl_id AS setl_id, h.payload.mdtrt_id AS mdtrt_id, psn_no, h.source.fixmedins_code AS fixmedins_code, parseDateTime64BestEffort(h.payload.setl_time, 3, 'UTC') AS setl_time,
+  h.payload.med_type AS med_type, h.payload.insutype AS insutype, h.payload.medfee_sumamt AS medfee_sumamt, h.payload.fulamt_ownpay_amt AS fulamt_ownpay_amt,
+  h.payload.inscp_scp_amt AS inscp_scp_amt, h.payload.hifp_pay AS hifp_pay, h.payload.fund_pay_sumamt AS fund_pay_sumamt, h.payload.acct_pay AS acct_pay,
+  h.payload.psn_cash_pay AS psn_cash_pay, h.payload.hosp_part_amt AS hosp_part_amt, h.payload.pay_grp.type AS pay_grp_type,
+  h.payload.pay_grp.code AS pay_grp_code, h.payload.pay_grp.weight AS pay_grp_weight, event_id, parseDateTime64BestEffort(h.event_time, 3, 'UTC') AS event_time
+  FROM (SELECT event_id, psn_no, JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(setl_id String, mdtrt_id String, setl_time String, med_type String, insutype String,
+  medfee_sumamt Decimal(18, 2), fulamt_ownpay_amt Decimal(18, 2), inscp_scp_amt Decimal(18, 2), hifp_pay Decimal(18, 2),
+  fund_pay_sumamt Decimal(18, 2), acct_pay Decimal(18, 2), psn_cash_pay Decimal(18, 2), hosp_part_amt Decimal(18, 2),
+  pay_grp Tuple(type String, code String, weight Decimal(9, 4))))') AS h
+  FROM fundwatch.ingest WHERE event_type = 'settlement.completed');
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_settlement_reversals_mv ON CLUSTER '{cluster}' TO fundwatch.settlement_reversals AS
+  SELECT psn_no, h.payload.setl_id AS setl_id, h.payload.mdtrt_id AS mdtrt_id, h.source.fixmedins_code AS fixmedins_code, event_id, parseDateTime64BestEffort(h.event_time, 3, 'UTC') AS event_time
+  FROM (SELECT event_id, psn_no, JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(setl_id String, mdtrt_id String))') AS h FROM fundwatch.ingest WHERE event_type = 'settlement.reversed');
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_visit_updates_mv ON CLUSTER '{cluster}' TO fundwatch.visit_updates AS
+  SELECT psn_no, h.payload.mdtrt_id AS mdtrt_id, h.source.fixmedins_code AS fixmedins_code, h.payload.med_type AS med_type, h.payload.adm_dept_codg AS adm_dept_codg,
+  h.payload.atddr_no AS atddr_no, has_diagnoses, h.payload.diagnoses AS diagnoses, event_id, parseDateTime64BestEffort(h.event_time, 3, 'UTC') AS event_time
+  FROM (SELECT event_id, psn_no, toUInt8(JSONHas(if(doc = '', raw, doc), 'payload', 'diagnoses')) AS has_diagnoses,
+  JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(mdtrt_id String, med_type String, adm_dept_codg String, atddr_no String, diagnoses Array(Tuple(diag_code String, diag_name String, maindiag_flag String))))') AS h
+  FROM fundwatch.ingest WHERE event_type = 'visit.updated');
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_visit_cancellations_mv ON CLUSTER '{cluster}' TO fundwatch.visit_cancellations AS
+  SELECT psn_no, h.payload.mdtrt_id AS mdtrt_id, h.source.fixmedins_code AS fixmedins_code, h.payload.cancels AS cancels, event_id, parseDateTime64BestEffort(h.event_time, 3, 'UTC') AS event_time
+  FROM (SELECT event_id, psn_no, JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(mdtrt_id String, cancels String))') AS h FROM fundwatch.ingest WHERE event_type = 'visit.cancelled');
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_inventory_movements_mv ON CLUSTER '{cluster}' TO fundwatch.inventory_movements AS
+  SELECT h.payload.fixmedins_code AS fixmedins_code, h.payload.med_list_codg AS med_list_codg, h.payload.kind AS kind, h.payload.cnt AS cnt,
+  parseDateTime64BestEffort(h.payload.movement_time, 3, 'UTC') AS movement_time, h.payload.batch_no AS batch_no, h.payload.mdtrt_id AS mdtrt_id, h.payload.setl_id AS setl_id, event_id
+  FROM (SELECT event_id, JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(fixmedins_code String, med_list_codg String, kind String, cnt Decimal(18, 4), movement_time String,
+  batch_no String, mdtrt_id String, setl_id String))') AS h FROM fundwatch.ingest WHERE event_type = 'inventory.movement');
+
 -- retention, the documented defaults (docs/clickhouse.md#retention)
 ALTER TABLE fundwatch.events_local ON CLUSTER '{cluster}' MODIFY COLUMN raw TTL toDateTime(event_time) + INTERVAL 1827 DAY;
 
@@ -359,7 +434,8 @@ INSERT INTO fundwatch.schema_migrations (version, name, applied_at) VALUES
   (10, 'national 3103 feedback', now64(3)),
   (11, 'versioned rule base: reason and parent of each change', now64(3)),
   (12, 'shadow alerts', now64(3)),
-  (13, 'backtest runs', now64(3));
+  (13, 'backtest runs', now64(3)),
+  (14, 'ingest: the bytes received in, views build events and the typed tables', now64(3));
 
 INSERT INTO fundwatch.retention_applied (rule, days, applied_at) VALUES
   ('events_raw', 1827, now64(3)),

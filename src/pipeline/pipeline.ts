@@ -9,7 +9,7 @@ import type { PersonCache } from '../state/cache.ts'
 import type { PersonState } from '../state/types.ts'
 import { emptyKnown } from '../store/lookups.ts'
 import { alertTable } from '../detect/shadow.ts'
-import { TABLES, addEventRows, alertRow, dataQualityRow, emptyRows, psnOf, type BatchRows } from '../store/rows.ts'
+import { TABLES, alertRow, dataQualityRow, emptyRows, ingestLine, insertIngest, psnOf, type BatchRows } from '../store/rows.ts'
 import type { Store } from '../store/store.ts'
 import { DAY_MS, chTime, cnIso } from '../util/time.ts'
 import { Admission, checkEvent, contentHash, type Candidate } from './admit.ts'
@@ -243,7 +243,7 @@ export class Pipeline {
         continue
       }
       events++
-      addEventRows(rows, ev, c.text, c.rec.pos, ingestedAt)
+      rows.ingest.push(ingestLine(ev, t, c.text, (c.rec.format ?? 'contract') === 'contract', c.rec.pos, ingestedAt))
       for (const f of verdict.flags) rows.data_quality.push(dataQualityRow(ev, f, ingestedAt))
       if (ev.event_type === 'fee.uploaded') feeLines += ev.payload.lines.length
       if (person) touched.add(person)
@@ -287,8 +287,13 @@ export class Pipeline {
     m.batchSeconds.observe({ stage: 'publish' }, (performance.now() - t1) / 1000)
     this.d.cache.trim(p.seq)
     // Counted once stored, so the counters never run ahead of what a reader can find.
-    for (const ev of p.rows.events as { event_type: string }[]) m.eventsIn.inc({ type: ev.event_type })
-    m.recordStoredEvents(p.rows.events as { event_type: string; event_time: string }[])
+    const newest = new Map<string, { event_type: string; eventMs: number }>()
+    for (const ev of p.rows.ingest) {
+      m.eventsIn.inc({ type: ev.event_type })
+      const source = ev.event_type === 'inventory.movement' ? 'inventory' : 'claims'
+      if (ev.eventMs > (newest.get(source)?.eventMs ?? -Infinity)) newest.set(source, ev)
+    }
+    m.recordStoredEvents([...newest.values()].map((ev) => ({ event_type: ev.event_type, event_time: chTime(ev.eventMs) })))
     m.feeLinesIn.inc(p.feeLines)
     for (const dl of p.deadLetters) m.rejected.inc({ reason: dl.reason })
     for (const i of p.ignored) m.nationalIgnored.inc(i)
@@ -311,7 +316,7 @@ export class Pipeline {
     const engine = this.d.engine()
     const shadowIds = new Set(p.alerts.filter((a) => alertTable(engine, a.detector.id) === 'shadow_alerts').map((a) => a.alert_id))
     const byTable: Record<(typeof TABLES)[number] | 'shadow_alerts', object[]> = {
-      ...rows,
+      dead_letters: rows.dead_letters, detector_errors: rows.detector_errors, data_quality: rows.data_quality,
       alerts: rows.alerts.filter((r) => !shadowIds.has((r as { alert_id: string }).alert_id)),
       shadow_alerts: rows.alerts.filter((r) => shadowIds.has((r as { alert_id: string }).alert_id)),
     }
@@ -333,7 +338,18 @@ export class Pipeline {
     // the event without its flag. The other way round, the redelivery writes
     // the same flag again.
     await insert('data_quality')
-    await Promise.all([...TABLES.filter((t) => t !== 'data_quality'), 'shadow_alerts' as const].map(insert))
+    // Admitted events go in as the bytes received; the ingest views build `events` and the typed tables.
+    const ingest = async () => {
+      if (rows.ingest.length === 0) return
+      const t0 = performance.now()
+      try {
+        await insertIngest(this.d.store, rows.ingest)
+      } finally {
+        m.sinkSeconds.observe({ sink: 'clickhouse.ingest' }, (performance.now() - t0) / 1000)
+      }
+      m.sinkBatchRows.observe({ sink: 'clickhouse.ingest' }, rows.ingest.length)
+    }
+    await Promise.all([ingest(), ...[...TABLES.filter((t) => t !== 'data_quality'), 'shadow_alerts' as const].map(insert)])
     // A rule change that promoted a detector while its shadow rows were being
     // written: the promotion (putInForce, src/detect/rulebase-store.ts) may have read shadow_alerts before
     // they landed, so they are copied live here — same rows, so a copy both

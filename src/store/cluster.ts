@@ -16,10 +16,16 @@
  *   over every node, so each node answers them from local data and insert
  *   deduplication — the workflow's optimistic concurrency — is decided once,
  *   in Keeper.
+ * A third kind holds nothing: `node` tables (the Null-engine `ingest` the
+ * pipeline writes the bytes it received to) exist under their own name on
+ * every node; an insert into one fires that node's views, which write through
+ * each target's Distributed table (or its replica set), as other views do.
  */
 
 /** How each table is placed. A table not listed here cannot be migrated on a cluster. */
-export const PLACEMENT: Readonly<Record<string, { shardBy: string } | 'everywhere'>> = {
+export type Placement = { shardBy: string } | 'everywhere' | 'node'
+
+export const PLACEMENT: Readonly<Record<string, Placement>> = {
   // A person's claim history: one shard per person, so a state load or a
   // reversal lookup by psn_no reads one shard (optimize_skip_unused_shards).
   visits: { shardBy: 'cityHash64(psn_no)' },
@@ -30,6 +36,8 @@ export const PLACEMENT: Readonly<Record<string, { shardBy: string } | 'everywher
   settlement_reversals: { shardBy: 'cityHash64(psn_no)' },
   visit_updates: { shardBy: 'cityHash64(psn_no)' },
   visit_cancellations: { shardBy: 'cityHash64(psn_no)' },
+  // Keeps nothing: its views (migration 14) build events and the typed tables on the node the insert reached.
+  ingest: 'node',
   // Keyed by their own id: inventory events and institution-level findings
   // have no person, and a person or institution key would pile a large
   // hospital's rows onto one shard. The id is the ReplacingMergeTree key, so a
@@ -71,10 +79,10 @@ const EVERYWHERE_PATH = `'/clickhouse/tables/all/{database}/{table}', '{shard}-{
 export const CLUSTER_NAME = /^(\{cluster\}|[a-zA-Z_][a-zA-Z0-9_-]{0,63})$/
 
 export function localName(table: string): string {
-  return PLACEMENT[table] === 'everywhere' ? table : `${table}_local`
+  return PLACEMENT[table] === 'everywhere' || PLACEMENT[table] === 'node' ? table : `${table}_local`
 }
 
-function placement(table: string, sql: string): { shardBy: string } | 'everywhere' {
+function placement(table: string, sql: string): Placement {
   const p = PLACEMENT[table]
   if (!p) throw new Error(`no cluster placement for table "${table}" (src/store/cluster.ts PLACEMENT): ${sql.slice(0, 80)}`)
   return p
@@ -95,6 +103,10 @@ export function clusterStatements(sql: string, db: string, cluster: string): str
   if (m) {
     const table = m[2]!
     const p = placement(table, s)
+    if (p === 'node') {
+      if (!/\) ENGINE = Null$/.test(s)) throw new Error(`a node table holds nothing (ENGINE = Null): ${table}`)
+      return [s.replace(m[0], `CREATE TABLE IF NOT EXISTS ${q(table)} ${on} (`)]
+    }
     const engine = /ENGINE = (Replacing|Summing|Aggregating)?MergeTree(?:\(([^)]*)\))?/
     if (!engine.test(s)) throw new Error(`no Replicated form for the engine of ${table}`)
     const body = s

@@ -25,6 +25,99 @@ const T = `DateTime64(3, 'UTC')`
 /** The column type of a diagnosis list (visits, discharges, visit_updates). */
 export const DIAGS = `Array(Tuple(diag_code String, diag_name String, maindiag_flag String))`
 
+/** The ingest table's columns, in the order src/store/rows.ts writes them (TabSeparated). */
+export const INGEST_COLUMNS = `event_id String, event_type LowCardinality(String), psn_no String, feedetl_sns Array(String), source_pos String, ingested_at ${T}, raw String, doc String`
+
+/**
+ * The views of migration 14: one per table a stored event feeds. Each reads
+ * the contract event (`doc`, or the bytes themselves) once, with one typed
+ * JSONExtract into a named tuple (a field left out takes its type's default:
+ * '' for text, 0 for an amount, NULL where the column is Nullable), and fee
+ * lines are split once per event, before the lines are joined out. Times are
+ * parsed as src/util/time.ts chTime(Date.parse(…)) did in JavaScript: RFC
+ * 3339 with its offset to the UTC instant, kept to the millisecond (further
+ * digits dropped). The equivalence test (test/store/ingest-views.test.ts)
+ * holds every view to the rows the JavaScript built before.
+ * A later migration that adds a column to one of these tables must replace
+ * its view too (ALTER TABLE … MODIFY QUERY, which src/store/cluster.ts will
+ * need a rule for), or the column is only ever its default from then on.
+ */
+const D = `if(doc = '', raw, doc)`
+const tm = (expr: string) => `parseDateTime64BestEffort(${expr}, 3, 'UTC')`
+/** The envelope fields every view takes, and the payload fields `fields` of one event type, as one named tuple `h`. */
+const head = (payload: string) => `JSONExtract(${D}, 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(${payload}))') AS h`
+const P = (f: string) => `h.payload.${f}`
+const ENV = `h.source.fixmedins_code AS fixmedins_code`
+const EVENT_TIME = `${tm('h.event_time')} AS event_time`
+const INGEST_VIEWS: string[] = [
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ingest_events_mv TO {db}.events AS
+    SELECT event_id, event_type, ${EVENT_TIME}, ${ENV}, psn_no, ${P('mdtrt_id')} AS mdtrt_id, source_pos, ingested_at, raw
+    FROM (SELECT event_id, event_type, psn_no, source_pos, ingested_at, raw, ${head('mdtrt_id String')} FROM {db}.ingest)`,
+  // gend '9' when the sender gave no psn (a national registration without a resident ID).
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ingest_visits_mv TO {db}.visits AS
+    SELECT ${P('mdtrt_id')} AS mdtrt_id, psn_no, ${ENV}, ${P('med_type')} AS med_type, ${P('insutype')} AS insutype, ${tm(P('begntime'))} AS begntime,
+      ${P('insuplc_admdvs')} AS insuplc_admdvs, ${P('ipt_otp_no')} AS ipt_otp_no, ${P('adm_dept_codg')} AS adm_dept_codg, ${P('atddr_no')} AS atddr_no,
+      ifNull(${P('psn.gend')}, '9') AS gend, ${P('psn.brdy')} AS brdy, ${P('psn.certno')} AS certno, ${P('psn.psn_name')} AS psn_name,
+      ${P('diagnoses')} AS diagnoses, event_id, ${EVENT_TIME}
+    FROM (SELECT event_id, psn_no, ${head(`mdtrt_id String, med_type String, insutype String, begntime String, insuplc_admdvs String, ipt_otp_no String,
+      adm_dept_codg String, atddr_no String, psn Tuple(gend Nullable(String), brdy String, certno String, psn_name String), diagnoses ${DIAGS}`)}
+      FROM {db}.ingest WHERE event_type = 'visit.opened')`,
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ingest_discharges_mv TO {db}.discharges AS
+    SELECT ${P('mdtrt_id')} AS mdtrt_id, psn_no, ${ENV}, ${tm(P('endtime'))} AS endtime, ${P('dscg_way')} AS dscg_way,
+      ${P('dscg_maindiag_code')} AS dscg_maindiag_code, ${P('diagnoses')} AS diagnoses, ${P('operations')} AS operations, event_id, ${EVENT_TIME}
+    FROM (SELECT event_id, psn_no, ${head(`mdtrt_id String, endtime String, dscg_way String, dscg_maindiag_code String, diagnoses ${DIAGS},
+      operations Array(Tuple(oprn_oprt_code String, oprn_oprt_date String))`)}
+      FROM {db}.ingest WHERE event_type = 'visit.closed')`,
+  // One row per line. chrg_bchno is a pass-through field the state takes only
+  // as a non-empty string (src/state/apply.ts chrgBchno): read as such, apart.
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ingest_fee_lines_mv TO {db}.fee_lines AS
+    SELECT psn_no, ${P('mdtrt_id')} AS mdtrt_id, l.feedetl_sn AS feedetl_sn, ${ENV}, ${tm('l.fee_ocur_time')} AS fee_ocur_time,
+      l.med_list_codg AS med_list_codg, l.medins_list_codg AS medins_list_codg, l.list_type AS list_type, l.med_chrgitm_type AS med_chrgitm_type,
+      l.cnt AS cnt, l.pric AS pric, l.det_item_fee_sumamt AS det_item_fee_sumamt, l.bilg_dept_codg AS bilg_dept_codg, l.bilg_dr_codg AS bilg_dr_codg,
+      l.prd_days AS prd_days, l.hours AS hours, chrg AS chrg_bchno, event_id, ${EVENT_TIME}
+    FROM (SELECT event_id, psn_no, ${head(`mdtrt_id String, lines Array(Tuple(feedetl_sn String, fee_ocur_time String, med_list_codg String,
+      medins_list_codg String, list_type String, med_chrgitm_type String, cnt Decimal(18, 4), pric Decimal(18, 6), det_item_fee_sumamt Decimal(18, 2),
+      bilg_dept_codg String, bilg_dr_codg String, prd_days Nullable(UInt16), hours Nullable(Decimal(18, 4))))`)},
+      arrayMap(x -> if(JSONType(x, 'chrg_bchno') = 'String', JSONExtractString(x, 'chrg_bchno'), ''), JSONExtractArrayRaw(${D}, 'payload', 'lines')) AS chrgs
+      FROM {db}.ingest WHERE event_type = 'fee.uploaded')
+    ARRAY JOIN ${P('lines')} AS l, chrgs AS chrg`,
+  // The lines as admission resolved them (a charge batch names none in the bytes).
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ingest_fee_reversals_mv TO {db}.fee_reversals AS
+    SELECT psn_no, ${P('mdtrt_id')} AS mdtrt_id, feedetl_sn, ${ENV}, event_id, ${EVENT_TIME}
+    FROM (SELECT event_id, psn_no, feedetl_sns, ${head('mdtrt_id String')} FROM {db}.ingest WHERE event_type = 'fee.reversed')
+    ARRAY JOIN feedetl_sns AS feedetl_sn`,
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ingest_settlements_mv TO {db}.settlements AS
+    SELECT ${P('setl_id')} AS setl_id, ${P('mdtrt_id')} AS mdtrt_id, psn_no, ${ENV}, ${tm(P('setl_time'))} AS setl_time,
+      ${P('med_type')} AS med_type, ${P('insutype')} AS insutype, ${P('medfee_sumamt')} AS medfee_sumamt, ${P('fulamt_ownpay_amt')} AS fulamt_ownpay_amt,
+      ${P('inscp_scp_amt')} AS inscp_scp_amt, ${P('hifp_pay')} AS hifp_pay, ${P('fund_pay_sumamt')} AS fund_pay_sumamt, ${P('acct_pay')} AS acct_pay,
+      ${P('psn_cash_pay')} AS psn_cash_pay, ${P('hosp_part_amt')} AS hosp_part_amt, ${P('pay_grp.type')} AS pay_grp_type,
+      ${P('pay_grp.code')} AS pay_grp_code, ${P('pay_grp.weight')} AS pay_grp_weight, event_id, ${EVENT_TIME}
+    FROM (SELECT event_id, psn_no, ${head(`setl_id String, mdtrt_id String, setl_time String, med_type String, insutype String,
+      medfee_sumamt Decimal(18, 2), fulamt_ownpay_amt Decimal(18, 2), inscp_scp_amt Decimal(18, 2), hifp_pay Decimal(18, 2),
+      fund_pay_sumamt Decimal(18, 2), acct_pay Decimal(18, 2), psn_cash_pay Decimal(18, 2), hosp_part_amt Decimal(18, 2),
+      pay_grp Tuple(type String, code String, weight Decimal(9, 4))`)}
+      FROM {db}.ingest WHERE event_type = 'settlement.completed')`,
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ingest_settlement_reversals_mv TO {db}.settlement_reversals AS
+    SELECT psn_no, ${P('setl_id')} AS setl_id, ${P('mdtrt_id')} AS mdtrt_id, ${ENV}, event_id, ${EVENT_TIME}
+    FROM (SELECT event_id, psn_no, ${head('setl_id String, mdtrt_id String')} FROM {db}.ingest WHERE event_type = 'settlement.reversed')`,
+  // A field not given stays '' (the codes cannot be empty) or has_diagnoses 0: the loader applies only what was given.
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ingest_visit_updates_mv TO {db}.visit_updates AS
+    SELECT psn_no, ${P('mdtrt_id')} AS mdtrt_id, ${ENV}, ${P('med_type')} AS med_type, ${P('adm_dept_codg')} AS adm_dept_codg,
+      ${P('atddr_no')} AS atddr_no, has_diagnoses, ${P('diagnoses')} AS diagnoses, event_id, ${EVENT_TIME}
+    FROM (SELECT event_id, psn_no, toUInt8(JSONHas(${D}, 'payload', 'diagnoses')) AS has_diagnoses,
+      ${head(`mdtrt_id String, med_type String, adm_dept_codg String, atddr_no String, diagnoses ${DIAGS}`)}
+      FROM {db}.ingest WHERE event_type = 'visit.updated')`,
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ingest_visit_cancellations_mv TO {db}.visit_cancellations AS
+    SELECT psn_no, ${P('mdtrt_id')} AS mdtrt_id, ${ENV}, ${P('cancels')} AS cancels, event_id, ${EVENT_TIME}
+    FROM (SELECT event_id, psn_no, ${head('mdtrt_id String, cancels String')} FROM {db}.ingest WHERE event_type = 'visit.cancelled')`,
+  // The institution of a movement is the payload's (a pharmacy's stock), not the sender's.
+  `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ingest_inventory_movements_mv TO {db}.inventory_movements AS
+    SELECT ${P('fixmedins_code')} AS fixmedins_code, ${P('med_list_codg')} AS med_list_codg, ${P('kind')} AS kind, ${P('cnt')} AS cnt,
+      ${tm(P('movement_time'))} AS movement_time, ${P('batch_no')} AS batch_no, ${P('mdtrt_id')} AS mdtrt_id, ${P('setl_id')} AS setl_id, event_id
+    FROM (SELECT event_id, ${head(`fixmedins_code String, med_list_codg String, kind String, cnt Decimal(18, 4), movement_time String,
+      batch_no String, mdtrt_id String, setl_id String`)} FROM {db}.ingest WHERE event_type = 'inventory.movement')`,
+]
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -409,6 +502,24 @@ export const MIGRATIONS: Migration[] = [
         baseline_hash String, candidate_hash String, events_done UInt64, events_total UInt64,
         started_at ${T}, finished_at ${T}, error String, result String CODEC(ZSTD(3))
       ) ENGINE = ReplacingMergeTree(finished_at) PARTITION BY tuple() ORDER BY job_id`,
+    ],
+  },
+  {
+    version: 14,
+    name: 'ingest: the bytes received in, views build events and the typed tables',
+    statements: [
+      // The pipeline writes each admitted event once, as the bytes it received
+      // (src/store/rows.ts ingestLine), into this Null table: it keeps nothing,
+      // and the views below build `events` and every typed table from each
+      // block inserted. Next to the bytes goes only what admission knows and
+      // SQL cannot derive: the person (resolved from the visit owner for a
+      // reversal that names none), the lines a reversal withdraws (resolved
+      // from a charge batch), and `doc`, the contract event as JSON when the
+      // bytes are not it (a national transaction); '' when they are.
+      `CREATE TABLE IF NOT EXISTS {db}.ingest (
+        ${INGEST_COLUMNS}
+      ) ENGINE = Null`,
+      ...INGEST_VIEWS,
     ],
   },
 ]

@@ -1,5 +1,6 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import type * as ChdbConnection from 'chdb/connection'
+import { Readable } from 'node:stream'
 import { FundwatchError } from '../errors.ts'
 import { CLUSTER_NAME } from './cluster.ts'
 import { InsertSpool, spoolBase } from './spool.ts'
@@ -159,6 +160,31 @@ export class Store {
         return
       }
       await this.client.insert({ table: this.t(table), values: rows as object[], format: 'JSONEachRow', clickhouse_settings: settings })
+    } catch (cause) {
+      throw new FundwatchError('STORE_INSERT_FAILED', `insert into ${table} failed: ${(cause as Error).message}`, { cause })
+    }
+  }
+
+  /**
+   * Inserts text already in a ClickHouse input format (`format`, e.g.
+   * TabSeparated) with the given column list — the way the pipeline writes
+   * the bytes it received to `ingest` without building a row object per
+   * event. Embedded: through a spool file, as insert; server: the text is
+   * the HTTP insert's body.
+   */
+  async insertText(table: string, body: string, format: 'TabSeparated', structure: string, settings: ClickHouseSettings = {}): Promise<void> {
+    if (body.length === 0) return
+    // "name Type, name Type(a, b), …" → the names (a comma inside a type's parentheses does not split).
+    const columns = structure.split(/,\s*(?![^(]*\))/).map((c) => c.trim().split(/\s+/)[0]!)
+    try {
+      if (this.spool) {
+        const clause = settingsClause(settings)
+        const into = `INSERT INTO ${this.t(table)} (${columns.join(', ')})${clause}`
+        if (await this.spool.with(table, body, (path) => this.client.command({ query: `${into} SELECT * FROM file('${path}', ${format}, '${structure.replace(/'/g, "\\'")}')` }).then(() => {}))) return
+        await this.client.command({ query: `${into} FORMAT ${format}\n${body}` })
+        return
+      }
+      await this.client.insert({ table: this.t(table), values: Readable.from([Buffer.from(body)], { objectMode: false }), format, columns: columns as [string, ...string[]], clickhouse_settings: settings })
     } catch (cause) {
       throw new FundwatchError('STORE_INSERT_FAILED', `insert into ${table} failed: ${(cause as Error).message}`, { cause })
     }

@@ -1,13 +1,14 @@
 // Builders for audit-detector tests. Events are built by the wire-schema
 // builders of test/helpers/detect.ts and turned into table rows by the same
-// addEventRows the pipeline's sink uses, then inserted into a real chDB: the
-// detector's SQL runs against exactly the rows a replay would have stored.
+// ingest path the pipeline's sink uses (src/store/rows.ts ingestLine, the
+// migration-14 views), in a real chDB: the detector's SQL runs against exactly
+// the rows a replay would have stored.
 import { AnyEvent, type Alert } from '../../schemas/index.ts'
 import { z } from 'zod'
 import { defineDetector, type AuditContext, type AuditDetector, type Finding } from '../../src/detect/types.ts'
 import { FundwatchError } from '../../src/errors.ts'
 import type { KnowledgeBase } from '../../src/kb/knowledge-base.ts'
-import { TABLES, addEventRows, emptyRows } from '../../src/store/rows.ts'
+import { ingestLine, insertIngest } from '../../src/store/rows.ts'
 import type { Store } from '../../src/store/store.ts'
 import { chTime, cnIso } from '../../src/util/time.ts'
 import {
@@ -16,10 +17,8 @@ import {
 
 /** Stores events as the pipeline's sink would (typed rows in every table they touch). */
 export async function storeEvents(store: Store, events: readonly AnyEvent[]): Promise<void> {
-  const rows = emptyRows()
   const at = chTime(Date.now())
-  for (const e of events) addEventRows(rows, e, JSON.stringify(e), 'test', at)
-  for (const t of TABLES) await store.insert(t, rows[t])
+  await insertIngest(store, events.map((e) => ingestLine(e, Date.parse(e.event_time), JSON.stringify(e), true, 'test', at)))
 }
 
 /** China time, RFC 3339: cn('2026-03-02 09:15') → 2026-03-02T09:15:00+08:00. */

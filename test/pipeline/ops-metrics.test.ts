@@ -30,19 +30,19 @@ const value = async (name: string, labels: Record<string, string>) => {
 describe('pipeline operations metrics', () => {
   it('times a failed ClickHouse write too, so write latency does not go quiet in an outage; records the newest stored event time', async () => {
     // Chdb cannot be taken down for real: the real store's insert is wrapped so its first events insert fails, as a server outage would.
-    const realInsert = app.store.insert.bind(app.store)
+    const realInsert = app.store.insertText.bind(app.store)
     let failed = 0
-    app.store.insert = async (table, rows) => {
-      if (table === 'events' && failed === 0) {
+    app.store.insertText = async (table, ...rest) => {
+      if (table === 'ingest' && failed === 0) {
         failed++
         throw new FundwatchError('STORE_INSERT_FAILED', 'injected outage')
       }
-      return realInsert(table, rows)
+      return realInsert(table, ...rest)
     }
     await app.pipeline({ retry: { baseMs: 1, maxMs: 1 } }).run(memorySource([records]), new AbortController().signal)
     expect(failed).toBe(1)
-    // One failed and one successful insert into events: both observed.
-    expect(await value('fundwatch_sink_write_seconds', { sink: 'clickhouse.events' })).toBe(2)
+    // One failed and one successful insert of the events (into ingest): both observed.
+    expect(await value('fundwatch_sink_write_seconds', { sink: 'clickhouse.ingest' })).toBe(2)
 
     const newest = (await app.metrics.newestEventTime.get()).values
     const expected = Math.max(...events.map((e) => Date.parse(e.event_time))) / 1000

@@ -26,7 +26,7 @@ describe('cluster DDL (deploy/clickhouse/cluster.sql)', () => {
   it('every CREATE and ALTER runs ON CLUSTER; every table engine is Replicated or Distributed', () => {
     expect(creates.length).toBeGreaterThan(30)
     for (const s of statements.filter((x) => /^(CREATE|ALTER)/.test(x))) expect(s, s.slice(0, 90)).toMatch(/^(CREATE (DATABASE|TABLE|MATERIALIZED VIEW)|ALTER TABLE) (IF NOT EXISTS )?\S+ ON CLUSTER '\{cluster\}'/)
-    for (const s of creates.filter((x) => x.startsWith('CREATE TABLE'))) {
+    for (const s of creates.filter((x) => x.startsWith('CREATE TABLE') && createdTables(x) !== 'ingest')) {
       expect(s, s.slice(0, 90)).toMatch(/ENGINE = (Replicated(Replacing|Aggregating)?MergeTree\('\/clickhouse\/tables\/(\{shard\}|all)\/\{database\}\/\{table\}', '(\{shard\}-)?\{replica\}'|Distributed\('\{cluster\}', fundwatch, \w+_local, cityHash64\(\w+\)\))/)
     }
     expect(ddl).not.toMatch(/ENGINE = (Replacing|Aggregating|Summing)?MergeTree\b/)
@@ -46,7 +46,10 @@ describe('cluster DDL (deploy/clickhouse/cluster.sql)', () => {
   it('every sharded table has exactly one Distributed twin with its declared key; workflow tables are one replica set on every node', () => {
     for (const [t, p] of Object.entries(PLACEMENT)) {
       const mine = creates.filter((s) => createdTables(s) === t || createdTables(s) === `${t}_local`)
-      if (p === 'everywhere') {
+      if (p === 'node') {
+        expect(mine, t).toHaveLength(1)
+        expect(mine[0], t).toMatch(/\) ENGINE = Null$/)
+      } else if (p === 'everywhere') {
         expect(mine, t).toHaveLength(1)
         expect(mine[0], t).toMatch(/'\/clickhouse\/tables\/all\/\{database\}\/\{table\}', '\{shard\}-\{replica\}'/)
       } else {
@@ -57,7 +60,7 @@ describe('cluster DDL (deploy/clickhouse/cluster.sql)', () => {
     for (const t of ['schema_migrations', 'schema_migrations_lock', 'alert_actions', 'alert_status', 'cases', 'case_actions', 'users']) expect(PLACEMENT[t], t).toBe('everywhere')
     // The sharding key of a sharded table is a column of it (a replay must reach the same shard).
     for (const [t, p] of Object.entries(PLACEMENT)) {
-      if (p === 'everywhere') continue
+      if (p === 'everywhere' || p === 'node') continue
       const col = /cityHash64\((\w+)\)/.exec(p.shardBy)![1]!
       expect(creates.find((s) => createdTables(s) === `${t}_local`), `${t} has no ${col}`).toMatch(new RegExp(`\\b${col} (LowCardinality\\()?String`))
     }
@@ -71,6 +74,15 @@ describe('cluster DDL (deploy/clickhouse/cluster.sql)', () => {
     expect(ddl).toMatch(/ALTER TABLE fundwatch\.visits_local ON CLUSTER '\{cluster\}' MODIFY COLUMN certno TTL toDateTime\(begntime\) \+ INTERVAL 1827 DAY/)
     // A column change reaches the Distributed table too, or reads through it would not see the column.
     expect(ddl).toContain(`ALTER TABLE fundwatch.settlements ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS hosp_part_amt`)
+  })
+
+  it('the ingest table is a Null table on every node; its views read it there and write through each target\'s Distributed table', () => {
+    expect(creates.filter((s) => createdTables(s) === 'ingest')).toHaveLength(1)
+    expect(ddl).not.toContain('ingest_local')
+    const views = creates.filter((s) => /^CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch\.ingest_\w+_mv/.test(s))
+    expect(views.map((v) => /TO fundwatch\.(\w+) AS/.exec(v)![1]).sort()).toEqual(
+      ['discharges', 'events', 'fee_lines', 'fee_reversals', 'inventory_movements', 'settlement_reversals', 'settlements', 'visit_cancellations', 'visit_updates', 'visits'])
+    for (const v of views) expect(v, v.slice(0, 90)).toMatch(/ON CLUSTER '\{cluster\}' TO fundwatch\.[a-z_]+(?<!_local) AS[\s\S]* FROM fundwatch\.ingest\b/)
   })
 
   it('records every migration version, so a migrate after a hand-applied file resumes', () => {

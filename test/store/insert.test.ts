@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FundwatchError } from '../../src/errors.ts'
+import { tsv } from '../../src/store/rows.ts'
 import { Store } from '../../src/store/store.ts'
 import { removeDir } from '../helpers/app.ts'
 
@@ -115,6 +116,27 @@ describe('embedded insert through a file', () => {
     }
     expect(sent.slice(before).filter((x) => x.files.length)).toEqual([])
     expect(await store.query<{ id: string; s: string }>(`SELECT id, s FROM ${database}.t ORDER BY id`)).toEqual([{ id: 'again', s: rows[3]!.s }, { id: 'inline', s: rows[4]!.s }])
+  })
+
+  it('text already in TabSeparated (the ingest lines) is stored exactly, through a file and, when none can be written, inline', async () => {
+    await store.command(`CREATE TABLE ${database}.u (id String, s String, at DateTime64(3, 'UTC')) ENGINE = MergeTree ORDER BY id`)
+    const body = (prefix: string) => tricky.map((s, i) => `${prefix}${i}\t${tsv(s)}\t2026-03-02 09:15:00.00${i}\n`).join('')
+    const want = (prefix: string) => tricky.map((s, i) => ({ id: `${prefix}${i}`, s, at: `2026-03-02 09:15:00.00${i}` }))
+    await store.insertText('u', body('f'), 'TabSeparated', `id String, s String, at DateTime64(3, 'UTC')`)
+    expect(lastInsert().existed).toEqual([true])
+    expect(readdirSync(store.spoolDir!)).toEqual([])
+    const spool = store.spoolDir!
+    rmSync(spool, { recursive: true })
+    writeFileSync(spool, 'not a directory')
+    const before = sent.length
+    try {
+      await store.insertText('u', body('i'), 'TabSeparated', `id String, s String, at DateTime64(3, 'UTC')`)
+    } finally {
+      rmSync(spool)
+      mkdirSync(spool, { mode: 0o700 })
+    }
+    expect(sent.slice(before).filter((x) => x.files.length)).toEqual([])
+    expect(await store.query(`SELECT id, s, toString(at) AS at FROM ${database}.u ORDER BY id`)).toEqual([...want('f'), ...want('i')])
   })
 
   it('the spool directory goes with the store', async () => {

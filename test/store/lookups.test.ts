@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AnyEvent } from '../../schemas/index.ts'
 import { lookupKnown } from '../../src/store/lookups.ts'
 import { MIGRATIONS, migrate } from '../../src/store/migrations.ts'
-import { addEventRows, emptyRows } from '../../src/store/rows.ts'
 import { Store } from '../../src/store/store.ts'
 import { chTime } from '../../src/util/time.ts'
 import { feeUploaded, settlementCompleted, visitOpened } from '../helpers/detect.ts'
 import { removeDir } from '../helpers/app.ts'
+import { addEventRows, emptyEventRows } from '../helpers/legacy-rows.ts'
 
 /**
  * The admission indexes (migration 4) answer from the events table, the
@@ -25,8 +25,9 @@ const A = 'H37070200001'
 const contentHash = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 const B = 'H37070200002'
 
+/** History as a data dir made before migration 14 holds it: typed rows written directly (the ingest views came later). */
 async function storeEvents(events: AnyEvent[], ingestedAt: number): Promise<void> {
-  const rows = emptyRows()
+  const rows = emptyEventRows()
   for (const ev of events) addEventRows(rows, ev, JSON.stringify(ev), `test:${ev.event_id}`, chTime(ingestedAt))
   for (const table of ['events', 'visits', 'fee_lines', 'settlements'] as const) await store.insert(table, rows[table])
 }

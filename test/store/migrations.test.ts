@@ -6,7 +6,11 @@ import { loadPersons, reversalsByPerson } from '../../src/state/cache.ts'
 import { MIGRATIONS, migrate, type Migration } from '../../src/store/migrations.ts'
 import { DEFAULT_RETENTION } from '../../src/store/retention.ts'
 import { Store } from '../../src/store/store.ts'
+import { ingestLine, insertIngest } from '../../src/store/rows.ts'
+import { chTime } from '../../src/util/time.ts'
 import { removeDir } from '../helpers/app.ts'
+import { feeUploaded, visitOpened } from '../helpers/detect.ts'
+import { EVENT_TABLES, addEventRows, emptyEventRows } from '../helpers/legacy-rows.ts'
 
 /**
  * The single-node form of the migrations on real chDB: the migration lock,
@@ -171,5 +175,42 @@ describe('shadow_alerts (migration 12)', () => {
     const columns = async (t: string) => (await store.query<{ name: string; type: string; default_expression: string }>(
       'SELECT name, type, default_expression FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position', { db: store.db, t }))
     expect(await columns('shadow_alerts')).toEqual(await columns('alerts'))
+  })
+})
+
+describe('ingest and its views (migration 14)', () => {
+  it('a data directory of the version before upgrades in place: what it holds stays, events stored from then on reach the same tables and the admission indexes', async () => {
+    const store = await freshStore()
+    await migrate(store, MIGRATIONS.filter((m) => m.version < 14), fast)
+    const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10)
+    const t = (h: number) => `${day}T${String(h).padStart(2, '0')}:00:00+08:00`
+    const before = [
+      visitOpened({ event_id: 'm14-o1', mdtrt_id: 'V14A', psn_no: 'PSN140001', begntime: t(8), fixmedins_code: 'H37070200001' }),
+      feeUploaded({ event_id: 'm14-f1', mdtrt_id: 'V14A', psn_no: 'PSN140001', fixmedins_code: 'H37070200001', lines: [{ feedetl_sn: 'V14A-1', fee_ocur_time: t(9), med_list_codg: 'SVC-1' }] }),
+    ]
+    // As the code before migration 14 stored them: typed rows written by JavaScript.
+    const rows = emptyEventRows()
+    for (const ev of before) addEventRows(rows, ev, JSON.stringify(ev), 'old', chTime(Date.now()))
+    for (const table of EVENT_TABLES) await store.insert(table, rows[table])
+
+    expect((await migrate(store, MIGRATIONS, fast)).applied).toEqual(MIGRATIONS.filter((m) => m.version >= 14).map((m) => m.version))
+    const after = [
+      feeUploaded({ event_id: 'm14-f2', mdtrt_id: 'V14A', psn_no: 'PSN140001', fixmedins_code: 'H37070200001', lines: [{ feedetl_sn: 'V14A-2', fee_ocur_time: t(10), med_list_codg: 'SVC-1' }] }),
+      visitOpened({ event_id: 'm14-o2', mdtrt_id: 'V14B', psn_no: 'PSN140001', begntime: t(11), fixmedins_code: 'H37070200001' }),
+    ]
+    await insertIngest(store, after.map((ev) => ingestLine(ev, Date.parse(ev.event_time), JSON.stringify(ev), true, 'new', chTime(Date.now()))))
+
+    const ids = async (table: string) => (await store.query<{ event_id: string }>(`SELECT event_id FROM ${store.t(table)} ORDER BY event_id`)).map((r) => r.event_id)
+    expect(await ids('events')).toEqual(['m14-f1', 'm14-f2', 'm14-o1', 'm14-o2'])
+    expect(await ids('fee_lines')).toEqual(['m14-f1', 'm14-f2'])
+    expect(await ids('visits')).toEqual(['m14-o1', 'm14-o2'])
+    // events feeds the admission indexes (migration 4): a view on a view's target still fires.
+    expect(await ids('event_index')).toEqual(['m14-f1', 'm14-f2', 'm14-o1', 'm14-o2'])
+    expect((await store.query<{ mdtrt_id: string }>(`SELECT DISTINCT mdtrt_id FROM ${store.t('visit_index')} ORDER BY mdtrt_id`)).map((r) => r.mdtrt_id)).toEqual(['V14A', 'V14B'])
+    // Nothing is kept in ingest itself.
+    expect(await store.query(`SELECT toString(count()) AS n FROM ${store.t('ingest')}`)).toEqual([{ n: '0' }])
+    const person = (await loadPersons(store, ['PSN140001'], Date.now() - 30 * 86_400_000)).get('PSN140001')!
+    expect([...person.visits.keys()].sort()).toEqual(['V14A', 'V14B'])
+    expect([...person.visits.get('V14A')!.lines.keys()].sort()).toEqual(['V14A-1', 'V14A-2'])
   })
 })
