@@ -127,8 +127,11 @@ describe('all processors down', () => {
     // Once true it stays true: from the first failed scrapes to the end of the window, every second.
     const first = trueAt[0]!
     expect(trueAt).toEqual(Array.from({ length: stop - first + 1 }, (_, i) => first + i))
-    // The rule manager's own record agrees: ALERTS for it only after the kill.
-    const alertsSeries = await p.queryRange(`ALERTS{alertname="${down.alert}"}`, start, stop, 1)
+    // The rule manager's own record agrees: ALERTS for it only after the kill. Read from two
+    // evaluations after both were seen up: before they were, the expression is true (`or vector(0)`),
+    // so the alert can be pending from start-up until the first evaluation after tUp resolves it, and
+    // a range query at a point reads the last sample before it (its pending sample of start-up).
+    const alertsSeries = await p.queryRange(`ALERTS{alertname="${down.alert}"}`, start + 2, stop, 1)
     expect(alertsSeries.length).toBeGreaterThan(0)
     expect(alertsSeries.flatMap((s) => s.values.map(([t]) => t)).filter((t) => t < ranUntil)).toEqual([])
     // Why the rule is needed: the lag the processors reported vanished with them, so no lag alert can fire.
