@@ -26,6 +26,10 @@ export interface KafkaSourceOptions {
   lingerMs?: number
 }
 
+
+/** Longest a stopping source waits for the commits of batches it handed over before it leaves the group. */
+export const DRAIN_MS = 30_000
+
 /**
  * A consumer-group member as a pipeline source. kafkajs pushes fetches, one
  * partition at a time; the pipeline pulls batches. The bridge gathers fetches
@@ -97,6 +101,10 @@ export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consume
     for (const owner of pend.next.keys()) if (!assigned.has(owner)) pend.next.delete(owner)
     pend = kept.length ? { ...pend, records: kept, bytes: kept.reduce((n, r) => n + r.value.length, 0) } : undefined
   })
+
+  // Batches handed over whose commit has not gone through (or been dropped after a rebalance).
+  let uncommitted = 0
+  let drained: (() => void) | undefined
 
   return {
     name: `kafka:${o.topics.join(',')}`,
@@ -173,11 +181,20 @@ export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consume
           pend = undefined
           for (const b of blocked.splice(0)) b()
           const offsets = [...g!.next.values()]
+          let settled = false
+          const settle = () => {
+            if (settled) return
+            settled = true
+            uncommitted--
+            if (uncommitted === 0) drained?.()
+          }
+          uncommitted++
           yield {
             records: g!.records,
             commit: async () => {
               try {
                 await consumer.commitOffsets(offsets)
+                settle()
               } catch (err) {
                 // A partition moved to another member before this batch was
                 // stored. Its rows are in ClickHouse; the new owner re-reads from
@@ -185,6 +202,7 @@ export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consume
                 // could never succeed, so the commit is dropped, not retried.
                 if (isRebalanceError(err)) {
                   o.log.warn({ offsets, err: (err as Error).message }, 'commit after losing a partition skipped; the new owner replays it')
+                  settle()
                   return
                 }
                 throw err
@@ -199,6 +217,20 @@ export function kafkaSource(o: KafkaSourceOptions): Source & { consumer: Consume
         // Left the group: this member reports lag for nothing any more.
         forgetLag(o.metrics, [...assigned])
         assigned = new Set()
+        // A stop ends this loop while batches handed over before it are still
+        // being stored (the pipeline keeps up to two in flight): their commits
+        // need the group, so it is left only once they are in — or after
+        // DRAIN_MS, when one never commits (its store failed); the next owner
+        // then replays it from the last committed offset, and the replay dedupes.
+        if (uncommitted > 0) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, DRAIN_MS)
+            drained = () => {
+              clearTimeout(t)
+              resolve()
+            }
+          })
+        }
         await consumer.disconnect().catch((err: unknown) => o.log.warn({ err }, 'consumer disconnect failed'))
       }
     },

@@ -89,4 +89,30 @@ describe('Kafka source: batches by size and time', () => {
       await producer.disconnect()
     }
   })
+
+  it('a stop while a batch it handed over is still being stored: that batch still commits, and only then does the source leave the group', async () => {
+    const { topics, producer, group } = await setup('linger-stop')
+    const ac = new AbortController()
+    const source = kafkaSource({ kafka, groupId: group, topics: [topics.claims], metrics: new Metrics(), log, lingerMs: 3_600_000, maxBatchRecords: 4 })
+    const it = source.batches(ac.signal)[Symbol.asyncIterator]()
+    try {
+      const first = it.next()
+      for (let i = 0; i < 4; i++) await producer.send({ topic: topics.claims, messages: [{ key: `PSN${i}`, value: `{"n":${i}}` }] })
+      const batch = (await first).value as SourceBatch
+      // The pipeline asks for the next batch while this one is being stored; SIGTERM comes now.
+      const next = it.next()
+      ac.abort()
+      // The store takes a while; the source must still be in the group when the commit comes.
+      await new Promise((r) => setTimeout(r, 1_000))
+      await batch.commit!()
+      expect((await next).done).toBe(true)
+      const ends = (await admin.fetchTopicOffsets(topics.claims)).sort((a, b) => a.partition - b.partition).map((p) => Number(p.high))
+      expect(ends.reduce((a, b) => a + b, 0)).toBe(4)
+      expect(await committed(group, topics.claims)).toEqual(ends)
+    } finally {
+      ac.abort()
+      await it.return?.()
+      await producer.disconnect()
+    }
+  })
 })
