@@ -10,7 +10,7 @@ import { promoteShadow } from '../../src/detect/shadow.ts'
 import type { AlertSink, Source } from '../../src/pipeline/types.ts'
 import { precheck } from '../../src/precheck/precheck.ts'
 import { alertsById, listAlerts, type AlertTable } from '../../src/store/alerts.ts'
-import { HOSPITAL, feeReversed, feeUploaded, institution, item, makeKb, visitOpened } from '../helpers/detect.ts'
+import { HOSPITAL, duplicateCharge, feeReversed, institution, item, makeKb } from '../helpers/detect.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 // Shadow mode (issue 14, item 2): a detector in `mode: shadow` runs in the
@@ -28,19 +28,7 @@ const t = (d: number, h: number, m = 0) => `2026-03-${String(d).padStart(2, '0')
 const SHADOW = 'detectors:\n  duplicate-charge:\n    mode: shadow\n'
 const ON = 'detectors:\n  duplicate-charge:\n    mode: on\n'
 
-/** An outpatient visit whose drug is billed twice for the same time: a duplicate charge. */
-function duplicate(m: string, psn_no: string): AnyEvent[] {
-  return [
-    visitOpened({ event_id: `${m}-open`, mdtrt_id: m, psn_no, begntime: t(2, 9), med_type: '11' }),
-    feeUploaded({
-      event_id: `${m}-fee`, mdtrt_id: m, psn_no,
-      lines: [
-        { feedetl_sn: `${m}-L1`, fee_ocur_time: t(2, 10), med_list_codg: 'DRUG-A', list_type: 'drug', med_chrgitm_type: '09' },
-        { feedetl_sn: `${m}-L2`, fee_ocur_time: t(2, 10), med_list_codg: 'DRUG-A', list_type: 'drug', med_chrgitm_type: '09' },
-      ],
-    }),
-  ]
-}
+const duplicate = duplicateCharge
 const reversal = (m: string, psn_no: string): AnyEvent => {
   const ev = feeReversed({ event_id: `${m}-rev`, mdtrt_id: m, feedetl_sns: [`${m}-L2`], time: t(2, 10, 5) })
   return { ...ev, payload: { ...ev.payload, psn_no } } as AnyEvent

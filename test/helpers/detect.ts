@@ -228,3 +228,22 @@ export function latestByKey(findings: Finding[]): Map<string, Finding> {
   for (const f of findings) m.set(f.key, f)
   return m
 }
+
+/**
+ * An outpatient visit on 2026-03-02 whose drug DRUG-A is billed twice for the
+ * same time (lines `<m>-L1`, `<m>-L2`): a duplicate charge, the revision and
+ * shadow tests' standard case.
+ */
+export function duplicateCharge(m: string, psn_no: string): [EventOf<'visit.opened'>, EventOf<'fee.uploaded'>] {
+  const at = (h: number) => `2026-03-02T${String(h).padStart(2, '0')}:00:00+08:00`
+  return [
+    visitOpened({ event_id: `${m}-open`, mdtrt_id: m, psn_no, begntime: at(9), med_type: '11' }),
+    feeUploaded({
+      event_id: `${m}-fee`, mdtrt_id: m, psn_no,
+      lines: [
+        { feedetl_sn: `${m}-L1`, fee_ocur_time: at(10), med_list_codg: 'DRUG-A', list_type: 'drug', med_chrgitm_type: '09' },
+        { feedetl_sn: `${m}-L2`, fee_ocur_time: at(10), med_list_codg: 'DRUG-A', list_type: 'drug', med_chrgitm_type: '09' },
+      ],
+    }),
+  ]
+}

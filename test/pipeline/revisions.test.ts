@@ -6,7 +6,7 @@ import type { Alert, AnyEvent } from '../../schemas/index.ts'
 import { replayFile } from '../../src/cli/replay.ts'
 import { precheck } from '../../src/precheck/precheck.ts'
 import { alertsById } from '../../src/store/alerts.ts'
-import { HOSPITAL, HOSPITAL_2, PSN, feeReversed, feeUploaded, institution, item, makeKb, settlementCompleted, settlementReversed, visitClosed, visitOpened } from '../helpers/detect.ts'
+import { HOSPITAL, HOSPITAL_2, PSN, feeReversed, feeUploaded, institution, item, makeKb, settlementCompleted, settlementReversed, duplicateCharge, visitClosed, visitOpened } from '../helpers/detect.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 // Alerts follow the facts (issue 9): a reversal withdraws what rested on the
@@ -50,19 +50,7 @@ async function revisionsOf(alert_id: string): Promise<{ revision: number; status
     .map((r) => ({ ...r, revision: Number(r.revision) }))
 }
 
-/** An outpatient visit whose drug is billed twice for the same time: a duplicate charge. */
-function duplicate(m: string, psn_no = PSN) {
-  return [
-    visitOpened({ event_id: `${m}-open`, mdtrt_id: m, psn_no, begntime: t(2, 9), med_type: '11' }),
-    feeUploaded({
-      event_id: `${m}-fee`, mdtrt_id: m, psn_no,
-      lines: [
-        { feedetl_sn: `${m}-L1`, fee_ocur_time: t(2, 10), med_list_codg: 'DRUG-A', list_type: 'drug', med_chrgitm_type: '09' },
-        { feedetl_sn: `${m}-L2`, fee_ocur_time: t(2, 10), med_list_codg: 'DRUG-A', list_type: 'drug', med_chrgitm_type: '09' },
-      ],
-    }),
-  ]
-}
+const duplicate = (m: string, psn_no = PSN) => duplicateCharge(m, psn_no)
 
 const reversal = (m: string, sns: string[], psn_no = PSN) => ({ ...feeReversed({ event_id: `${m}-rev`, mdtrt_id: m, feedetl_sns: sns, time: t(2, 10, 5) }), payload: { mdtrt_id: m, psn_no, feedetl_sns: sns } })
 
