@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs'
+import { fixIdleLoop } from './idle-loop.ts'
 import { FundwatchError } from '../errors.ts'
 import type { KafkaSecurity } from './security.ts'
 
@@ -27,6 +28,8 @@ export function parseBrokers(brokers: string | readonly string[]): string[] {
 }
 
 export function createKafka(conn: KafkaConnection): Kafka {
+  // Every client fundwatch makes comes from here: none runs kafkajs's idle timer loop (idle-loop.ts).
+  fixIdleLoop()
   const config: KafkaConfig = {
     clientId: conn.clientId ?? 'fundwatch',
     brokers: parseBrokers(conn.brokers),
@@ -69,6 +72,7 @@ export async function waitForCluster(
   const timeoutMs = opts.timeoutMs ?? 60_000
   const intervalMs = opts.intervalMs ?? 250
   const deadline = Date.now() + timeoutMs
+  fixIdleLoop()
   // One attempt per poll: kafkajs's own retries would outlive our deadline.
   const kafka = new Kafka({
     clientId: 'fundwatch-wait',
