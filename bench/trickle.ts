@@ -31,6 +31,8 @@ import { endOffsets, idempotentProducer, sleep, toMessage, untilCommitted, until
  *    as variant "before" against this tree's "after";
  *  - BENCH_TRICKLE_LINGERS=0,100: this tree with each FUNDWATCH_BATCH_LINGER_MS.
  * BENCH_TRICKLE_PAIRS (default 3) rounds.
+ * BENCH_TRICKLE_RATE=0: nothing is sent — what a processor costs while idle
+ * (its Kafka client, its rule-base poll), as % of a core.
  *
  * The source: BENCH_TRICKLE_SOURCE=kafka (the default when a local broker can
  * run: Java, and Kafka's jars or Maven, as bench/kafka.ts) or `start`: the
@@ -121,9 +123,9 @@ function summarise(runs: Run[], extra: Record<string, number>): { figures: Figur
     const pct = median(mine.map((r) => r.cpuPct))
     const perBatch = median(mine.map((r) => r.events / Math.max(1, r.batches)))
     figures.push(
-      { name: `trickle ${name}: CPU per 1,000 events`, value: round(per1000, 3), unit: `CPU s (median of ${mine.length}; at ${RATE} events/s)` },
-      { name: `trickle ${name}: processor CPU`, value: round(pct, 1), unit: '% of a core' },
-      { name: `trickle ${name}: events per batch`, value: round(perBatch, 1), unit: `events (${round(median(mine.map((r) => r.batches / r.wallS)), 1)} batches/s)` },
+      ...(RATE > 0 ? [{ name: `trickle ${name}: CPU per 1,000 events`, value: round(per1000, 3), unit: `CPU s (median of ${mine.length}; at ${RATE} events/s)` }] : []),
+      { name: `trickle ${name}: processor CPU`, value: round(pct, 1), unit: RATE > 0 ? '% of a core' : `% of a core, idle: nothing sent (median of ${mine.length})` },
+      ...(RATE > 0 ? [{ name: `trickle ${name}: events per batch`, value: round(perBatch, 1), unit: `events (${round(median(mine.map((r) => r.batches / r.wallS)), 1)} batches/s)` }] : []),
     )
     const key = name.replace(/\W+/g, '_')
     Object.assign(raw, { [`${key}_cpuPer1000`]: per1000, [`${key}_cpuPct`]: pct, [`${key}_eventsPerBatch`]: perBatch, [`${key}_rssMb`]: median(mine.map((r) => r.rssMb)) })
@@ -133,8 +135,10 @@ function summarise(runs: Run[], extra: Record<string, number>): { figures: Figur
     const [a, b] = names as [string, string]
     const as = runs.filter((r) => r.variant === a)
     const bs = runs.filter((r) => r.variant === b)
-    const ratios = as.map((r, k) => r.cpuPer1000 / bs[k]!.cpuPer1000)
-    figures.push({ name: `trickle: CPU per event, ${a} ÷ ${b}`, value: round(median(ratios), 2), unit: `× (median of ${ratios.length} interleaved pairs: ${ratios.map((x) => x.toFixed(2)).join(', ')})` })
+    // Idle (BENCH_TRICKLE_RATE=0): there are no events to divide by; the processes' CPU is compared.
+    const cost = (r: Run) => (RATE > 0 ? r.cpuPer1000 : r.cpuPct)
+    const ratios = as.map((r, k) => cost(r) / cost(bs[k]!))
+    figures.push({ name: `trickle: ${RATE > 0 ? 'CPU per event' : 'idle CPU'}, ${a} ÷ ${b}`, value: round(median(ratios), 2), unit: `× (median of ${ratios.length} interleaved pairs: ${ratios.map((x) => x.toFixed(2)).join(', ')})` })
     raw.ratio = median(ratios)
   }
   raw.runs = runs.length
@@ -209,7 +213,7 @@ async function oneRun(v: Variant, w: Where, kafka: ReturnType<typeof createKafka
     const batches = await storedBatches(metricsPort)
     const cpuS = cpu1 - cpu0!
     return {
-      variant: v.name, events: inWindow, cpuS, wallS, cpuPer1000: (cpuS * 1000) / inWindow, cpuPct: (cpuS / wallS) * 100, batches: Math.round((batches * inWindow) / sent), rssMb,
+      variant: v.name, events: inWindow, cpuS, wallS, cpuPer1000: inWindow ? (cpuS * 1000) / inWindow : 0, cpuPct: (cpuS / wallS) * 100, batches: sent ? Math.round((batches * inWindow) / sent) : 0, rssMb,
       threads: threads.slice(0, 6).map(([k, x]) => `${k} ${x.toFixed(1)}`).join(', '),
     }
   } finally {
