@@ -18,8 +18,9 @@ const BATCH = 10_000
 const decodeOpts = { ...DEFAULT_DECODE, futureToleranceMs: 10 * 365 * 86_400_000 }
 
 /**
- * Issue 2's goal: the full pipeline (decode → state → detect → ClickHouse) at
- * ≥ 100k fee lines/s per process, and at ≥ 0.8 × the slower of two baselines
+ * The full pipeline (decode → state → detect → ClickHouse) against issue 13's
+ * goal, ≥ 50k fee lines/s per process (issue 2 had asked 100k; issue 13 set
+ * the goal at 5× what was measured then), and ≥ 0.8 × the slower of two baselines
  * measured on the same data in the same run: parse + validate only, and the
  * sink only (the same rows inserted, no detection). The sink-only baseline
  * takes the fastest sink path the project has, the one the pipeline takes:
@@ -83,7 +84,7 @@ export async function benchPipeline(feeLines: number): Promise<{ figures: Figure
     { name: 'dataset events', value: events, unit: 'events' },
     { name: 'baseline: parse + validate only', value: parseRate, unit: 'lines/s' },
     { name: `baseline: sink only (${store.embedded ? 'file() inserts' : 'HTTP inserts'}, no detect)`, value: sinkRate, unit: 'lines/s' },
-    { name: 'pipeline: fee lines', value: pipeRate, unit: 'lines/s', goal: '≥ 100,000', met: pipeRate >= 100_000 },
+    { name: 'pipeline: fee lines', value: pipeRate, unit: 'lines/s', goal: '≥ 50,000', met: pipeRate >= 50_000 },
     { name: 'pipeline: events', value: rate(r.events, r.ms), unit: 'events/s' },
     { name: 'pipeline ÷ slower baseline', value: Math.round((pipeRate / slower) * 100) / 100, unit: '×', goal: '≥ 0.8', met: pipeRate >= 0.8 * slower },
     { name: 'alerts raised (distinct)', value: r.uniqueAlerts ?? 0, unit: 'alerts' },
