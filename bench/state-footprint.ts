@@ -1,10 +1,20 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { createApp } from '../src/app.ts'
+import { configFromEnv } from '../src/config.ts'
 import { createGenerator } from '../src/generator/generate.ts'
+import { KnowledgeBase } from '../src/kb/knowledge-base.ts'
+import { writeKnowledgeBase } from '../src/kb/loader.ts'
 import { sampleKnowledgeBase } from '../src/kb/sample.ts'
+import { createLogger } from '../src/log.ts'
+import { Metrics } from '../src/metrics.ts'
 import { decode } from '../src/pipeline/decode.ts'
-import { applyEvent, newPerson, prune } from '../src/state/apply.ts'
-import { stateBytes } from '../src/state/cache.ts'
+import { generatorSource } from '../src/pipeline/sources.ts'
+import { applyEvent, internedCount, newPerson, prune } from '../src/state/apply.ts'
+import { loadPersons, stateBytes } from '../src/state/cache.ts'
 import type { PersonState, VisitState } from '../src/state/types.ts'
 import type { Figure } from './common.ts'
 
@@ -19,7 +29,9 @@ import type { Figure } from './common.ts'
  * diagnoses and operations, the visits, the persons — and the heap measured
  * after each: what each part holds. Several repeats; medians. The figures
  * set the weights of stateBytes (src/state/cache.ts); `estimate / measured`
- * says how true they are.
+ * says how true they are. Last, the same month is stored by the pipeline in
+ * chDB and every person's state rebuilt from the rows (loadPersons, as after
+ * a restart or an eviction): its heap, measured the same way.
  */
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -71,9 +83,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function benchStateFootprint(): Promise<{ figures: Figure[]; raw: Record<string, number> }> {
   const gen = createGenerator({ seed: 42, persons: PERSONS, days: 30, kb: sampleKnowledgeBase() })
-  const records = [...gen.events()].map((ev) => Buffer.from(JSON.stringify(ev)))
+  const events = [...gen.events()]
+  const records = events.map((ev) => Buffer.from(JSON.stringify(ev)))
   let persons: Map<string, PersonState> | undefined = build(records)
-  const count = { persons: persons.size, visits: 0, lines: 0, settlements: 0, diagnoses: 0, estimate: 0 }
+  // Process-wide, not a person's: the codes held once (src/state/apply.ts, intern).
+  const count = { persons: persons.size, visits: 0, lines: 0, settlements: 0, diagnoses: 0, estimate: 0, interned: internedCount() }
   for (const p of persons.values()) {
     count.estimate += stateBytes(p)
     for (const v of visitsOf(p)) {
@@ -107,6 +121,37 @@ export async function benchStateFootprint(): Promise<{ figures: Figure[]; raw: R
     step('visits', () => { for (const p of persons!.values()) { p.visits = EMPTY; p.cancelled = EMPTY } })
     step('persons', () => { persons = undefined })
   }
+  // Rebuilt from the store.
+  const dataDir = mkdtempSync(join(tmpdir(), 'fw-bench-state-'))
+  const loaded: number[] = []
+  let loadedPersons = 0
+  let loadedEstimate = 0
+  try {
+    await writeKnowledgeBase(join(dataDir, 'kb'), gen.kb, 'jsonl')
+    const config = configFromEnv({ FUNDWATCH_KB: join(dataDir, 'kb'), FUNDWATCH_DATA_DIR: join(dataDir, 'chdb'), FUNDWATCH_DB: 'bench_state', CLICKHOUSE_URL: '' })
+    const app = await createApp(config, { log: createLogger({ level: 'warn' }), metrics: new Metrics() })
+    try {
+      app.setKb(new KnowledgeBase(gen.kb, 'generated'))
+      await app.pipeline().run(generatorSource(events, { batchSize: 5000 }), new AbortController().signal)
+      const psns = (await app.store.query<{ psn_no: string }>(`SELECT DISTINCT psn_no FROM ${app.store.t('visits')}`)).map((r) => r.psn_no)
+      for (let i = 0; i < REPEATS; i++) {
+        let held: Map<string, PersonState> | undefined = await loadPersons(app.store, psns, 0, { alerts: false })
+        loadedPersons = held.size
+        loadedEstimate = [...held.values()].reduce((n, p) => n + stateBytes(p), 0)
+        const h = heap()
+        held = undefined
+        // The async function holds the value it last resumed with (the state) until it resumes again.
+        await null
+        loaded.push(h - heap())
+      }
+    } finally {
+      await app.close()
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  const l = median(loaded)
+
   const m = Object.fromEntries(Object.entries(parts).map(([k, xs]) => [k, median(xs)])) as Record<keyof typeof parts, number>
   const per = (n: number) => Math.round(n / count.persons)
   const figures: Figure[] = [
@@ -123,9 +168,13 @@ export async function benchStateFootprint(): Promise<{ figures: Figure[]; raw: R
     { name: 'per diagnosis (strings blanked)', value: Math.round(m.diagnoses / count.diagnoses), unit: 'bytes' },
     { name: 'per visit (strings blanked, no lines)', value: Math.round(m.visits / count.visits), unit: 'bytes' },
     { name: 'stateBytes estimate per person', value: per(count.estimate), unit: 'bytes' },
+    { name: 'strings interned (process-wide, not counted above)', value: count.interned, unit: 'strings' },
     { name: 'stateBytes estimate / measured', value: Math.round((count.estimate / m.total) * 100) / 100, unit: '×' },
+    { name: `rebuilt from the store (${loadedPersons} persons)`, value: Math.round(l / 2 ** 10), unit: 'KiB' },
+    { name: '  heap per person', value: Math.round(l / loadedPersons), unit: 'bytes' },
+    { name: '  stateBytes estimate / measured', value: Math.round((loadedEstimate / l) * 100) / 100, unit: '×' },
   ]
-  const raw: Record<string, number> = { ...count, repeats: REPEATS }
+  const raw: Record<string, number> = { ...count, repeats: REPEATS, loadedPersons, loadedBytes: l, loadedEstimate, loadedSpread: Math.max(...loaded) - Math.min(...loaded) }
   for (const [k, v] of Object.entries(m)) raw[`${k}Bytes`] = v
   for (const [k, xs] of Object.entries(parts)) raw[`${k}Spread`] = Math.max(...xs) - Math.min(...xs)
   return { figures, raw }

@@ -145,8 +145,13 @@ export function operationsState(os: readonly { oprn_oprt_code: string; oprn_oprt
  * until they are seen again), so a stream of ever-new codes cannot grow it.
  * Equal strings are equal whichever copy is held: no detector can tell.
  */
-const INTERN_MAX = 65_536
+export const INTERN_MAX = 65_536
 let interned = new Map<string, string>()
+
+/** Distinct strings the intern table holds now (at most INTERN_MAX). */
+export function internedCount(): number {
+  return interned.size
+}
 
 export function intern<T extends string>(s: T): T
 export function intern<T extends string>(s: T | undefined): T | undefined
