@@ -62,6 +62,7 @@ function build(records: Buffer[]): Map<string, PersonState> {
 
 const visitsOf = (p: PersonState): VisitState[] => [...p.visits.values(), ...p.cancelled.values()]
 const EMPTY = new Map<string, never>()
+const NONE = Object.freeze([]) as never[]
 
 /** Every own string property of the state's objects set to '' (psn_no and mdtrt_id keys of the Maps stay). */
 function blankStrings(o: unknown, seen = new Set<unknown>()): void {
@@ -117,7 +118,7 @@ export async function benchStateFootprint(): Promise<{ figures: Figure[]; raw: R
     step('strings', () => blankStrings(persons))
     step('lines', () => { for (const p of persons!.values()) for (const v of visitsOf(p)) v.lines = EMPTY })
     step('settlements', () => { for (const p of persons!.values()) for (const v of visitsOf(p)) v.settlements = EMPTY })
-    step('diagnoses', () => { for (const p of persons!.values()) for (const v of visitsOf(p)) { v.diagnoses = []; v.operations = [] } })
+    step('diagnoses', () => { for (const p of persons!.values()) for (const v of visitsOf(p)) { v.diagnoses = NONE; v.operations = NONE } })
     step('visits', () => { for (const p of persons!.values()) { p.visits = EMPTY; p.cancelled = EMPTY } })
     step('persons', () => { persons = undefined })
   }

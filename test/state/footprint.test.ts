@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { decode } from '../../src/pipeline/decode.ts'
-import { applyEvent, INTERN_MAX, intern, internedCount, newPerson } from '../../src/state/apply.ts'
+import type { AnyEvent } from '../../schemas/index.ts'
+import { applyEvent, cancelVisit, INTERN_MAX, intern, internedCount, newPerson } from '../../src/state/apply.ts'
 import { visitClosed, visitOpened } from '../helpers/detect.ts'
 
 /**
@@ -26,6 +27,19 @@ describe('person state footprint', () => {
     const closed = withExtra(visitClosed({ psn_no: 'PSN000001', mdtrt_id: 'M1', endtime: '2026-02-05T08:00:00+08:00', dscg_maindiag_code: 'J18.0', diagnoses: [{ diag_code: 'J18.0', diag_name: '支气管肺炎' }] }))
     applyEvent(p, closed.event, closed.eventTime)
     expect(p.visits.get('M1')!.diagnoses).toStrictEqual([{ diag_code: 'J18.0', diag_name: '支气管肺炎', maindiag_flag: '1' }])
+  })
+
+  it('keeps a visit one person cancelled out of every other person\'s state (persons with none share one empty list)', () => {
+    const [a, b] = [newPerson('PSN00000A', 'test/0'), newPerson('PSN00000B', 'test/0')]
+    for (const [p, m] of [[a, 'MA'], [b, 'MB']] as const) {
+      const ev = visitOpened({ psn_no: p.psn_no, mdtrt_id: m, begntime: '2026-02-02T08:00:00+08:00' }) as AnyEvent
+      applyEvent(p, ev, Date.parse(ev.event_time))
+    }
+    cancelVisit(a, a.visits.get('MA')!)
+    expect([...a.cancelled.keys()]).toEqual(['MA'])
+    expect(b.cancelled.size).toBe(0)
+    expect(newPerson('PSN00000C', 'test/0').cancelled.size).toBe(0)
+    expect(b.visits.has('MB')).toBe(true)
   })
 
   it('interns into a bounded table: an equal string back, and never more than INTERN_MAX held', () => {
