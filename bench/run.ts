@@ -9,6 +9,7 @@ import { benchKafka } from './kafka.ts'
 import { benchPipeline } from './pipeline.ts'
 import { benchPrecheck } from './precheck.ts'
 import { benchSoak } from './soak.ts'
+import { benchStateFootprint } from './state-footprint.ts'
 import { benchTrickle } from './trickle.ts'
 
 /**
@@ -30,6 +31,7 @@ const sections: [string, () => Promise<{ figures: Figure[]; raw: Record<string, 
   ['trickle', () => benchTrickle()],
   ['soak', () => benchSoak(feeLines)],
   ['backtest', () => benchBacktest(feeLines)],
+  ['state-footprint', () => benchStateFootprint()],
 ]
 
 console.log(`fundwatch bench — ${new Date().toISOString()} — ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`)

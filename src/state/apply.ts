@@ -14,12 +14,12 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
       const p = ev.payload
       const v = visitOf(person, p.mdtrt_id, ev.source.fixmedins_code)
       v.opened = true
-      v.med_type = p.med_type
-      v.insutype = p.insutype
+      v.med_type = intern(p.med_type)
+      v.insutype = intern(p.insutype)
       v.begntime = Date.parse(p.begntime)
-      v.atddr_no = p.atddr_no
-      v.adm_dept_codg = p.adm_dept_codg
-      if (v.diagnoses.length === 0 || !v.close_event_id) v.diagnoses = p.diagnoses
+      v.atddr_no = intern(p.atddr_no)
+      v.adm_dept_codg = intern(p.adm_dept_codg)
+      if (v.diagnoses.length === 0 || !v.close_event_id) v.diagnoses = diagnosesState(p.diagnoses)
       v.open_event_id = ev.event_id
       if (p.psn) {
         person.gend = p.psn.gend
@@ -29,9 +29,14 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
     }
     case 'fee.uploaded': {
       const v = visitOf(person, ev.payload.mdtrt_id, ev.source.fixmedins_code)
+      let batch: string | undefined
       for (const l of ev.payload.lines) {
         const prev = v.lines.get(l.feedetl_sn)
-        v.lines.set(l.feedetl_sn, lineState(l, v.mdtrt_id, ev.event_id, prev?.reversed ?? false))
+        const line = lineState(l, v.mdtrt_id, ev.event_id, prev?.reversed ?? false)
+        // The lines of one upload mostly name one charge batch: held once, not once a line.
+        if (line.chrg_bchno === batch) line.chrg_bchno = batch
+        else if (line.chrg_bchno !== undefined) batch = line.chrg_bchno
+        v.lines.set(l.feedetl_sn, line)
       }
       return v
     }
@@ -52,10 +57,10 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
       const p = ev.payload
       const v = visitOf(person, p.mdtrt_id, ev.source.fixmedins_code)
       v.endtime = Date.parse(p.endtime)
-      v.dscg_way = p.dscg_way
-      v.dscg_maindiag_code = p.dscg_maindiag_code
-      if (p.diagnoses?.length) v.diagnoses = p.diagnoses
-      v.operations = (p.operations ?? []).map((o) => ({ oprn_oprt_code: o.oprn_oprt_code, oprn_oprt_date: o.oprn_oprt_date }))
+      v.dscg_way = intern(p.dscg_way)
+      v.dscg_maindiag_code = intern(p.dscg_maindiag_code)
+      if (p.diagnoses?.length) v.diagnoses = diagnosesState(p.diagnoses)
+      v.operations = operationsState(p.operations ?? [])
       v.close_event_id = ev.event_id
       return v
     }
@@ -76,19 +81,19 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
     case 'settlement.completed': {
       const p = ev.payload
       const v = visitOf(person, p.mdtrt_id, ev.source.fixmedins_code)
-      if (!v.opened) v.med_type = p.med_type
+      if (!v.opened) v.med_type = intern(p.med_type)
       v.settlements.set(p.setl_id, {
         setl_id: p.setl_id,
-        mdtrt_id: p.mdtrt_id,
+        mdtrt_id: v.mdtrt_id,
         event_id: ev.event_id,
         setl_time: Date.parse(p.setl_time),
-        med_type: p.med_type,
+        med_type: intern(p.med_type),
         medfee_sumamt: Number(p.medfee_sumamt),
         hifp_pay: Number(p.hifp_pay),
         fund_pay_sumamt: Number(p.fund_pay_sumamt),
         acct_pay: Number(p.acct_pay),
         inscp_scp_amt: Number(p.inscp_scp_amt),
-        pay_grp: p.pay_grp ? { type: p.pay_grp.type, code: p.pay_grp.code, weight: Number(p.pay_grp.weight) } : undefined,
+        pay_grp: p.pay_grp ? { type: intern(p.pay_grp.type), code: intern(p.pay_grp.code), weight: Number(p.pay_grp.weight) } : undefined,
         reversed: v.settlements.get(p.setl_id)?.reversed ?? false,
       })
       return v
@@ -107,10 +112,60 @@ export function applyEvent(person: PersonState, ev: AnyEvent, eventTime: number)
 
 /** visit.updated: each field given replaces the visit's; `diagnoses` replaces the list. */
 export function updateVisit(v: VisitState, p: { med_type?: string; diagnoses?: Diagnosis[]; adm_dept_codg?: string; atddr_no?: string }): void {
-  if (p.med_type !== undefined) v.med_type = p.med_type
-  if (p.diagnoses !== undefined) v.diagnoses = p.diagnoses.map((d) => ({ diag_code: d.diag_code, diag_name: d.diag_name, maindiag_flag: d.maindiag_flag }))
-  if (p.adm_dept_codg !== undefined) v.adm_dept_codg = p.adm_dept_codg
-  if (p.atddr_no !== undefined) v.atddr_no = p.atddr_no
+  if (p.med_type !== undefined) v.med_type = intern(p.med_type)
+  if (p.diagnoses !== undefined) v.diagnoses = diagnosesState(p.diagnoses)
+  if (p.adm_dept_codg !== undefined) v.adm_dept_codg = intern(p.adm_dept_codg)
+  if (p.atddr_no !== undefined) v.atddr_no = intern(p.atddr_no)
+}
+
+/**
+ * A visit's diagnoses as state holds them: the three fields detectors read
+ * (a loose event's extra fields are not stored, so a visit reloaded from the
+ * store has no other), codes and names interned.
+ */
+export function diagnosesState(ds: readonly Diagnosis[]): Diagnosis[] {
+  return ds.map((d) => ({ diag_code: intern(d.diag_code), diag_name: intern(d.diag_name), maindiag_flag: intern(d.maindiag_flag) }))
+}
+
+/** A visit's operations as state holds them; none is one shared empty list (most visits have none). */
+export function operationsState(os: readonly { oprn_oprt_code: string; oprn_oprt_date: string }[]): VisitState['operations'] {
+  if (os.length === 0) return NO_OPERATIONS
+  return os.map((o) => ({ oprn_oprt_code: intern(o.oprn_oprt_code), oprn_oprt_date: intern(o.oprn_oprt_date) }))
+}
+
+const NO_OPERATIONS: VisitState['operations'] = Object.freeze([])
+
+/**
+ * Strings state holds many times over — codes of items, departments,
+ * doctors, institutions, medical types, diagnoses — as one copy each. Every
+ * string a decoded event or a stored row brings is a fresh copy (V8 shares
+ * only the shortest), and they were about a third of a person's heap
+ * (bench/state-footprint.ts). Identifiers (feedetl_sn, event_id, setl_id,
+ * mdtrt_id) are not interned: each is held once already, and they would only
+ * churn the table.
+ *
+ * Bounded: at INTERN_MAX distinct strings the table starts again empty (the
+ * strings state holds stay where they are; only later copies go unshared
+ * until they are seen again), so a stream of ever-new codes cannot grow it.
+ * Equal strings are equal whichever copy is held: no detector can tell.
+ */
+export const INTERN_MAX = 65_536
+let interned = new Map<string, string>()
+
+/** Distinct strings the intern table holds now (at most INTERN_MAX). */
+export function internedCount(): number {
+  return interned.size
+}
+
+export function intern<T extends string>(s: T): T
+export function intern<T extends string>(s: T | undefined): T | undefined
+export function intern<T extends string>(s: T | undefined): T | undefined {
+  if (s === undefined) return undefined
+  const held = interned.get(s)
+  if (held !== undefined) return held as T
+  if (interned.size >= INTERN_MAX) interned = new Map()
+  interned.set(s, s)
+  return s
 }
 
 /**
@@ -122,6 +177,7 @@ export function updateVisit(v: VisitState, p: { med_type?: string; diagnoses?: D
 export function cancelVisit(person: PersonState, v: VisitState): void {
   v.cancelled = true
   person.visits.delete(v.mdtrt_id)
+  if (person.cancelled === NONE_CANCELLED) person.cancelled = new Map()
   person.cancelled.set(v.mdtrt_id, v)
 }
 
@@ -134,7 +190,7 @@ export function cancelDischarge(v: VisitState): void {
   v.endtime = undefined
   v.dscg_way = undefined
   v.dscg_maindiag_code = undefined
-  v.operations = []
+  v.operations = NO_OPERATIONS
   v.close_event_id = undefined
 }
 
@@ -177,8 +233,24 @@ export function resolveChargeBatch(ev: AnyEvent, person: PersonState | undefined
 }
 
 export function newPerson(psn_no: string, owner: string): PersonState {
-  return { psn_no, visits: new Map(), cancelled: new Map(), owner, last_event_time: 0, alerts: new Map() }
+  return { psn_no, visits: new Map(), cancelled: NONE_CANCELLED, owner, last_event_time: 0, alerts: new Map() }
 }
+
+/**
+ * The `cancelled` of a person none of whose visits was cancelled — nearly
+ * every person: one empty Map shared by all of them instead of one each (an
+ * empty Map takes 184 bytes, 3% of a person; bench/state-footprint.ts).
+ * cancelVisit gives a person a Map of its own before it adds to it; `set` on
+ * the shared one throws, so a writer that forgets cannot put one person's
+ * visit into every person's state.
+ */
+const NONE_CANCELLED = new Map<string, VisitState>()
+Object.defineProperty(NONE_CANCELLED, 'set', {
+  enumerable: false,
+  value: () => {
+    throw new Error('person state: the shared empty `cancelled` is read-only (cancelVisit gives a person a Map of its own)')
+  },
+})
 
 /** The visit as held, whether it counts or was cancelled. */
 export function heldVisit(person: PersonState, mdtrt_id: string): VisitState | undefined {
@@ -190,8 +262,8 @@ export function visitOf(person: PersonState, mdtrt_id: string, fixmedins_code: s
   let v = heldVisit(person, mdtrt_id)
   if (!v) {
     v = {
-      mdtrt_id, psn_no: person.psn_no, fixmedins_code, opened: false, med_type: '', insutype: '', begntime: 0,
-      atddr_no: '', adm_dept_codg: '', diagnoses: [], operations: [], lines: new Map(), settlements: new Map(),
+      mdtrt_id, psn_no: person.psn_no, fixmedins_code: intern(fixmedins_code), opened: false, med_type: '', insutype: '', begntime: 0,
+      atddr_no: '', adm_dept_codg: '', diagnoses: [], operations: NO_OPERATIONS, lines: new Map(), settlements: new Map(),
     }
     person.visits.set(mdtrt_id, v)
   }
@@ -204,15 +276,15 @@ export function lineState(l: FeeLine, mdtrt_id: string, event_id: string, revers
     mdtrt_id,
     event_id,
     fee_ocur_time: Date.parse(l.fee_ocur_time),
-    med_list_codg: l.med_list_codg,
-    medins_list_codg: l.medins_list_codg,
-    list_type: l.list_type,
-    med_chrgitm_type: l.med_chrgitm_type,
+    med_list_codg: intern(l.med_list_codg),
+    medins_list_codg: intern(l.medins_list_codg),
+    list_type: intern(l.list_type),
+    med_chrgitm_type: intern(l.med_chrgitm_type),
     cnt: Number(l.cnt),
     pric: Number(l.pric),
     amount: Number(l.det_item_fee_sumamt),
-    bilg_dept_codg: l.bilg_dept_codg,
-    bilg_dr_codg: l.bilg_dr_codg,
+    bilg_dept_codg: intern(l.bilg_dept_codg),
+    bilg_dr_codg: intern(l.bilg_dr_codg),
     prd_days: l.prd_days,
     hours: l.hours === undefined ? undefined : Number(l.hours),
     chrg_bchno: chrgBchno(l),

@@ -19,17 +19,23 @@ interface Held {
 }
 
 /**
- * Heap bytes a person's state takes, estimated from what it holds. Measured on
- * generated history (6,197 persons, 18,490 visits, 90,815 lines, 18,572
- * settlements, 20,377 diagnoses applied to state; heap before and after
- * dropping them, Node 20): 66.1 MB, 10.7 KB a person. These weights give
- * 63.8 MB for the same state. An alert held for revision weighs its evidence.
+ * Heap bytes a person's state takes, estimated from what it holds. Measured
+ * with `npm run bench -- state-footprint` (bench/state-footprint.ts: a
+ * generated month decoded and applied as the pipeline does, heap held and
+ * after dropping it, Node 24): 4,825 persons, 9,214 visits, 46,821 lines,
+ * 9,264 settlements, 10,026 diagnoses took 27.1 MB, 5.6 KB a person — lines
+ * 303 B each, settlements 433, visits 356, diagnoses 101 (with their list),
+ * persons 400, and the strings no other state shares (identifiers:
+ * feedetl_sn, event_id, mdtrt_id, setl_id, psn_no) 562 B a person; codes are
+ * interned (intern, src/state/apply.ts). These weights, those strings
+ * included, give 28.0 MB for the same state (1.03×). An alert held for
+ * revision weighs its evidence.
  */
-const PERSON_BYTES = 500
-const VISIT_BYTES = 850
-const LINE_BYTES = 400
-const SETTLEMENT_BYTES = 300
-const DIAGNOSIS_BYTES = 150
+const PERSON_BYTES = 450
+const VISIT_BYTES = 460
+const LINE_BYTES = 340
+const SETTLEMENT_BYTES = 500
+const DIAGNOSIS_BYTES = 100
 const ALERT_BYTES = 3000
 
 export function stateBytes(p: PersonState): number {

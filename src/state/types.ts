@@ -60,7 +60,8 @@ export interface VisitState {
   atddr_no: string
   adm_dept_codg: string
   diagnoses: Diagnosis[]
-  operations: { oprn_oprt_code: string; oprn_oprt_date: string }[]
+  /** Read-only: a visit without operations holds one shared empty list (src/state/apply.ts); a change assigns a new list. */
+  operations: readonly { oprn_oprt_code: string; oprn_oprt_date: string }[]
   lines: Map<string, FeeLineState>
   settlements: Map<string, SettlementState>
   /** event_ids of visit.opened / visit.closed, for alert refs. */
