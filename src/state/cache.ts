@@ -5,7 +5,7 @@ import { DIAGS } from '../store/migrations.ts'
 import { alertFromRow } from '../store/rows.ts'
 import type { Store } from '../store/store.ts'
 import { chTime, fromChTime } from '../util/time.ts'
-import { cancelDischarge, cancelVisit, heldVisit, newPerson, updateVisit, visitOf } from './apply.ts'
+import { cancelDischarge, cancelVisit, diagnosesState, heldVisit, intern, newPerson, operationsState, updateVisit, visitOf } from './apply.ts'
 import type { PersonState } from './types.ts'
 
 const LOAD_CHUNK = 1000
@@ -246,8 +246,8 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
     const s = person(String(r.psn_no))
     const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
     Object.assign(v, {
-      opened: true, med_type: String(r.med_type), insutype: String(r.insutype), begntime: ms(r.begntime), atddr_no: String(r.atddr_no),
-      adm_dept_codg: String(r.adm_dept_codg), diagnoses: diagnoses(r.diagnoses), open_event_id: String(r.event_id),
+      opened: true, med_type: intern(String(r.med_type)), insutype: intern(String(r.insutype)), begntime: ms(r.begntime), atddr_no: intern(String(r.atddr_no)),
+      adm_dept_codg: intern(String(r.adm_dept_codg)), diagnoses: diagnosesState(diagnoses(r.diagnoses)), open_event_id: String(r.event_id),
     })
     // A visit without psn (no resident ID to derive it from) is stored with gend '9' and brdy '': it says nothing about the person.
     if (r.brdy) {
@@ -257,17 +257,20 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
     bump(s, ms(r.begntime))
   }
   const reversed = new Set(fr.map((r) => `${r.mdtrt_id}/${r.feedetl_sn}`))
+  // The rows of one upload repeat its event_id and charge batch: one copy each for this load.
+  const copies = new Map<string, string>()
+  const once = (s: string) => copies.get(s) ?? (copies.set(s, s), s)
   for (const r of lines) {
     const s = person(String(r.psn_no))
     const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
     const t = ms(r.fee_ocur_time)
     v.lines.set(String(r.feedetl_sn), {
-      feedetl_sn: String(r.feedetl_sn), mdtrt_id: String(r.mdtrt_id), event_id: String(r.event_id), fee_ocur_time: t,
-      med_list_codg: String(r.med_list_codg), medins_list_codg: String(r.medins_list_codg), list_type: r.list_type as 'drug',
-      med_chrgitm_type: String(r.med_chrgitm_type), cnt: Number(r.cnt), pric: Number(r.pric), amount: Number(r.amt),
-      bilg_dept_codg: String(r.bilg_dept_codg), bilg_dr_codg: String(r.bilg_dr_codg),
+      feedetl_sn: String(r.feedetl_sn), mdtrt_id: v.mdtrt_id, event_id: once(String(r.event_id)), fee_ocur_time: t,
+      med_list_codg: intern(String(r.med_list_codg)), medins_list_codg: intern(String(r.medins_list_codg)), list_type: intern(r.list_type as 'drug'),
+      med_chrgitm_type: intern(String(r.med_chrgitm_type)), cnt: Number(r.cnt), pric: Number(r.pric), amount: Number(r.amt),
+      bilg_dept_codg: intern(String(r.bilg_dept_codg)), bilg_dr_codg: intern(String(r.bilg_dr_codg)),
       prd_days: r.prd_days === null ? undefined : Number(r.prd_days), hours: r.hours === null || r.hours === '\\N' ? undefined : Number(r.hours),
-      ...(r.chrg_bchno ? { chrg_bchno: String(r.chrg_bchno) } : {}),
+      chrg_bchno: r.chrg_bchno ? once(String(r.chrg_bchno)) : undefined,
       reversed: reversed.has(`${r.mdtrt_id}/${r.feedetl_sn}`),
     })
     // The upload's time, as applyEvent counts it (a line may be dated ahead: bed days billed for the planned stay).
@@ -283,12 +286,12 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
     const s = person(String(r.psn_no))
     const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
     v.settlements.set(String(r.setl_id), {
-      setl_id: String(r.setl_id), mdtrt_id: String(r.mdtrt_id), event_id: String(r.event_id), setl_time: ms(r.setl_time), med_type: String(r.med_type),
+      setl_id: String(r.setl_id), mdtrt_id: v.mdtrt_id, event_id: String(r.event_id), setl_time: ms(r.setl_time), med_type: intern(String(r.med_type)),
       medfee_sumamt: Number(r.medfee_sumamt), hifp_pay: Number(r.hifp_pay), fund_pay_sumamt: Number(r.fund_pay_sumamt), acct_pay: Number(r.acct_pay), inscp_scp_amt: Number(r.inscp_scp_amt),
-      pay_grp: r.pay_grp_type ? { type: r.pay_grp_type as 'DRG', code: String(r.pay_grp_code), weight: Number(r.pay_grp_weight) } : undefined,
+      pay_grp: r.pay_grp_type ? { type: intern(r.pay_grp_type as 'DRG'), code: intern(String(r.pay_grp_code)), weight: Number(r.pay_grp_weight) } : undefined,
       reversed: setlReversed.has(String(r.setl_id)),
     })
-    if (!v.opened) v.med_type = String(r.med_type)
+    if (!v.opened) v.med_type = intern(String(r.med_type))
     bump(s, ms(r.setl_time))
   }
   // What changed the visits after they began — discharges, visit.updated, visit.cancelled — in the order
@@ -305,12 +308,12 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
     if (kind === 'discharge') {
       const v = visitOf(s, String(r.mdtrt_id), String(r.fixmedins_code))
       v.endtime = ms(r.endtime)
-      v.dscg_way = String(r.dscg_way)
-      v.dscg_maindiag_code = String(r.dscg_maindiag_code)
+      v.dscg_way = intern(String(r.dscg_way))
+      v.dscg_maindiag_code = intern(String(r.dscg_maindiag_code))
       const d = diagnoses(r.diagnoses)
-      if (d.length) v.diagnoses = d
-      v.operations = (r.operations as [string, string][] | { oprn_oprt_code: string; oprn_oprt_date: string }[]).map((o) =>
-        Array.isArray(o) ? { oprn_oprt_code: o[0], oprn_oprt_date: o[1] } : o)
+      if (d.length) v.diagnoses = diagnosesState(d)
+      v.operations = operationsState((r.operations as [string, string][] | { oprn_oprt_code: string; oprn_oprt_date: string }[]).map((o) =>
+        Array.isArray(o) ? { oprn_oprt_code: o[0], oprn_oprt_date: o[1] } : o))
       v.close_event_id = String(r.event_id)
       bump(s, v.endtime)
       continue
