@@ -181,43 +181,9 @@ export function reversalsByPerson(store: Store): { lines: string; settlements: s
   }
 }
 
-type PersonRead = 'visits' | 'discharges' | 'lines' | 'fr' | 'setls' | 'sr' | 'visitChanges' | 'alerts'
-
-/**
- * The reads that rebuild persons' state ({psns:Array(String)}, {since:DateTime64}),
- * by what they hold: FINAL where replays may have written rows twice before a merge.
- */
-function personReads(store: Store, withAlerts: boolean): Partial<Record<PersonRead, string>> {
-  const reversals = reversalsByPerson(store)
-  return {
-    visits: `SELECT * FROM ${store.t('visits')} FINAL WHERE psn_no IN {psns:Array(String)} AND begntime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`,
-    discharges: `SELECT * FROM ${store.t('discharges')} FINAL WHERE psn_no IN {psns:Array(String)} AND endtime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`,
-    lines: `SELECT psn_no, mdtrt_id, feedetl_sn, fixmedins_code, fee_ocur_time, med_list_codg, medins_list_codg, list_type, med_chrgitm_type,
-        toString(cnt) AS cnt, toString(pric) AS pric, toString(det_item_fee_sumamt) AS amt, bilg_dept_codg, bilg_dr_codg, prd_days, toString(hours) AS hours, chrg_bchno, event_id, event_time
-      FROM ${store.t('fee_lines')} FINAL WHERE psn_no IN {psns:Array(String)} AND fee_ocur_time >= {since:DateTime64(3,'UTC')}`,
-    fr: reversals.lines,
-    setls: `SELECT setl_id, mdtrt_id, psn_no, fixmedins_code, setl_time, med_type, toString(medfee_sumamt) AS medfee_sumamt, toString(hifp_pay) AS hifp_pay,
-        toString(fund_pay_sumamt) AS fund_pay_sumamt, toString(acct_pay) AS acct_pay, toString(inscp_scp_amt) AS inscp_scp_amt, pay_grp_type, pay_grp_code, toString(pay_grp_weight) AS pay_grp_weight, event_id
-      FROM ${store.t('settlements')} FINAL WHERE psn_no IN {psns:Array(String)} AND setl_time >= {since:DateTime64(3,'UTC')}`,
-    sr: reversals.settlements,
-    // Changes come after the visit began, so the visits' bound holds them all.
-    visitChanges: `SELECT 'update' AS kind, psn_no, mdtrt_id, med_type, adm_dept_codg, atddr_no, has_diagnoses, diagnoses, '' AS cancels, event_time
-        FROM ${store.t('visit_updates')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY
-      UNION ALL SELECT 'cancel' AS kind, psn_no, mdtrt_id, '', '', '', 0, CAST([] AS ${DIAGS}), cancels, event_time
-        FROM ${store.t('visit_cancellations')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`,
-    // Every stored revision of the streaming alerts on these persons (few: alerts are rare); the latest of each is kept.
-    // From both tables: a shadow detector's alerts are revised and withdrawn exactly as a live one's, and the
-    // latest revision wins wherever it is (a demoted detector's next revision of a live alert is in shadow_alerts).
-    ...(withAlerts ? {
-      alerts: ALERT_TABLES.map((t) => `SELECT * FROM ${store.t(t)} WHERE psn_no IN {psns:Array(String)} AND stage = 'in'
-      AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`).join(' UNION ALL '),
-    } : {}),
-  }
-}
-
 /**
  * Rebuilds person state from stored rows (FINAL: replays may have written rows
- * twice before a merge): one query per batch (personReads).
+ * twice before a merge). The queries run together, one round per batch.
  */
 export async function loadPersons(store: Store, candidates: string[], sinceMs: number, opts: { alerts?: boolean; probe?: boolean } = {}): Promise<Map<string, PersonState>> {
   // Most misses are persons never seen before. One query on the sorting-key
@@ -238,15 +204,29 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
   )).map((r) => r.psn_no)
   if (psns.length === 0) return new Map()
   const p = { psns, since: chTime(sinceMs) }
-  const reads = personReads(store, opts.alerts !== false)
-  // One round trip: the store answers one query at a time, so the reads issued at once ran one after another, and
-  // each paid a query's fixed cost. Each branch renders its own row as JSONEachRow under the query's settings
-  // (decimals quoted, as a per-table read gives them), tagged with the read it belongs to.
-  const tagged = await store.query<{ tag: string; row: string }>(
-    Object.entries(reads).map(([tag, sql]) => `SELECT '${tag}' AS tag, formatRowNoNewline('JSONEachRow', *) AS row FROM (${sql})`).join('\nUNION ALL\n'), p)
-  const got: Record<PersonRead, Row[]> = { visits: [], discharges: [], lines: [], fr: [], setls: [], sr: [], visitChanges: [], alerts: [] }
-  for (const r of tagged) got[r.tag as PersonRead].push(JSON.parse(r.row) as Row)
-  const { visits, discharges, lines, fr, setls, sr, visitChanges, alerts } = got
+  const [visits, discharges, lines, fr, setls, sr, visitChanges, alerts] = await Promise.all([
+    store.query<Row>(`SELECT * FROM ${store.t('visits')} FINAL WHERE psn_no IN {psns:Array(String)} AND begntime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
+    store.query<Row>(`SELECT * FROM ${store.t('discharges')} FINAL WHERE psn_no IN {psns:Array(String)} AND endtime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
+    store.query<Row>(`SELECT psn_no, mdtrt_id, feedetl_sn, fixmedins_code, fee_ocur_time, med_list_codg, medins_list_codg, list_type, med_chrgitm_type,
+        toString(cnt) AS cnt, toString(pric) AS pric, toString(det_item_fee_sumamt) AS amt, bilg_dept_codg, bilg_dr_codg, prd_days, toString(hours) AS hours, chrg_bchno, event_id, event_time
+      FROM ${store.t('fee_lines')} FINAL WHERE psn_no IN {psns:Array(String)} AND fee_ocur_time >= {since:DateTime64(3,'UTC')}`, p),
+    store.query<Row>(reversalsByPerson(store).lines, p),
+    store.query<Row>(`SELECT setl_id, mdtrt_id, psn_no, fixmedins_code, setl_time, med_type, toString(medfee_sumamt) AS medfee_sumamt, toString(hifp_pay) AS hifp_pay,
+        toString(fund_pay_sumamt) AS fund_pay_sumamt, toString(acct_pay) AS acct_pay, toString(inscp_scp_amt) AS inscp_scp_amt, pay_grp_type, pay_grp_code, toString(pay_grp_weight) AS pay_grp_weight, event_id
+      FROM ${store.t('settlements')} FINAL WHERE psn_no IN {psns:Array(String)} AND setl_time >= {since:DateTime64(3,'UTC')}`, p),
+    store.query<Row>(reversalsByPerson(store).settlements, p),
+    // Changes come after the visit began, so the visits' bound holds them all.
+    // Both kinds of visit change in one read: the store answers one query at a time, and a pre-check waits for every read.
+    store.query<Row>(`SELECT 'update' AS kind, psn_no, mdtrt_id, med_type, adm_dept_codg, atddr_no, has_diagnoses, diagnoses, '' AS cancels, event_time
+        FROM ${store.t('visit_updates')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY
+      UNION ALL SELECT 'cancel' AS kind, psn_no, mdtrt_id, '', '', '', 0, CAST([] AS ${DIAGS}), cancels, event_time
+        FROM ${store.t('visit_cancellations')} FINAL WHERE psn_no IN {psns:Array(String)} AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
+    // Every stored revision of the streaming alerts on these persons (few: alerts are rare); the latest of each is kept.
+    // From both tables: a shadow detector's alerts are revised and withdrawn exactly as a live one's, and the
+    // latest revision wins wherever it is (a demoted detector's next revision of a live alert is in shadow_alerts).
+    opts.alerts === false ? [] : store.query<Row>(ALERT_TABLES.map((t) => `SELECT * FROM ${store.t(t)} WHERE psn_no IN {psns:Array(String)} AND stage = 'in'
+      AND event_time >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`).join(' UNION ALL '), p),
+  ])
   const out = new Map<string, PersonState>()
   const person = (psn_no: string) => {
     let s = out.get(psn_no)

@@ -8,10 +8,12 @@ import { loadPersons } from '../../src/state/cache.ts'
 import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
 
 /**
- * loadPersons reads a person's history in one query (src/state/cache.ts,
- * personReads). A pre-check loads one person without probing first; the
- * pipeline loads a batch after a probe: both must build the same state, alerts
- * included — and a row stored twice (a replay before a merge) counts once.
+ * loadPersons (src/state/cache.ts) has two paths: a pre-check loads one person
+ * without probing first; the pipeline loads a batch after a probe. Both must
+ * build the same state, alerts included. And the store may hold a row twice
+ * (a replay before a merge) or in two versions: the state counts it once, in
+ * its newest version, as FINAL keeps it — what any cheaper read of the history
+ * must keep too.
  */
 let app: TestApp
 let events: AnyEvent[]
@@ -61,5 +63,23 @@ describe('loadPersons: one person (the pre-check path) and a batch (the pipeline
     const [dup] = await app.store.query<{ c: string }>(`SELECT count() AS c FROM ${app.store.t('fee_lines')} WHERE psn_no = {psn:String}`, { psn })
     expect(Number(dup!.c)).toBe(2 * lines)
     expect((await loadPersons(app.store, [psn], 0)).get(psn)).toEqual(before)
+  })
+
+  it('keeps the newest version of a row, as FINAL does, whichever was written last', async () => {
+    const psn = persons().filter((p) => events.some((e) => e.event_type === 'fee.uploaded' && e.payload.psn_no === p))[3]!
+    const before = (await loadPersons(app.store, [psn], 0)).get(psn)!
+    const [v] = [...before.visits.values()].filter((x) => x.lines.size > 0)
+    const [sn, line] = [...v!.lines.entries()][0]!
+    const t = app.store.t('fee_lines')
+    const where = `psn_no = {psn:String} AND mdtrt_id = {m:String} AND feedetl_sn = {sn:String}`
+    const params = { psn, m: v!.mdtrt_id, sn }
+    // A newer version of the line (another count), then an older one (written after it, as a late replay would).
+    await app.store.command(`INSERT INTO ${t} SELECT * REPLACE (cnt + 7 AS cnt, event_time + INTERVAL 1 HOUR AS event_time) FROM ${t} WHERE ${where} LIMIT 1`, params)
+    await app.store.command(`INSERT INTO ${t} SELECT * REPLACE (cnt + 3 AS cnt, event_time - INTERVAL 1 HOUR AS event_time) FROM ${t} WHERE ${where} ORDER BY event_time LIMIT 1`, params)
+    const [final] = await app.store.query<{ cnt: string }>(`SELECT toString(cnt) AS cnt FROM ${t} FINAL WHERE ${where}`, params)
+    expect(Number(final!.cnt)).toBe(line.cnt + 7)
+    const after = (await loadPersons(app.store, [psn], 0)).get(psn)!
+    expect(after.visits.get(v!.mdtrt_id)!.lines.get(sn)!.cnt).toBe(line.cnt + 7)
+    expect(after.visits.get(v!.mdtrt_id)!.lines.size).toBe(v!.lines.size)
   })
 })
