@@ -211,7 +211,9 @@ export async function loadPersons(store: Store, candidates: string[], sinceMs: n
   if (psns.length === 0) return new Map()
   const p = { psns, since: chTime(sinceMs) }
   const [visits, discharges, lines, fr, setls, sr, visitChanges, alerts] = await Promise.all([
-    store.query<Row>(`SELECT * FROM ${store.t('visits')} FINAL WHERE psn_no IN {psns:Array(String)} AND begntime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
+    // The columns the state holds: never the person's name or ID number (certno), which no detector reads.
+    store.query<Row>(`SELECT psn_no, mdtrt_id, fixmedins_code, med_type, insutype, begntime, atddr_no, adm_dept_codg, gend, brdy, diagnoses, event_id, event_time
+      FROM ${store.t('visits')} FINAL WHERE psn_no IN {psns:Array(String)} AND begntime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     store.query<Row>(`SELECT * FROM ${store.t('discharges')} FINAL WHERE psn_no IN {psns:Array(String)} AND endtime >= {since:DateTime64(3,'UTC')} - INTERVAL 366 DAY`, p),
     store.query<Row>(`SELECT psn_no, mdtrt_id, feedetl_sn, fixmedins_code, fee_ocur_time, med_list_codg, medins_list_codg, list_type, med_chrgitm_type,
         toString(cnt) AS cnt, toString(pric) AS pric, toString(det_item_fee_sumamt) AS amt, bilg_dept_codg, bilg_dr_codg, prd_days, toString(hours) AS hours, chrg_bchno, event_id, event_time
