@@ -1,4 +1,5 @@
 import type { Alert, AnyEvent, EventType, FeeLine, WithdrawnReason } from '../../schemas/index.ts'
+import { ownAlerts } from '../state/apply.ts'
 import type { FeeLineState, PersonState, VisitState } from '../state/types.ts'
 import { cnIso } from '../util/time.ts'
 
@@ -63,7 +64,7 @@ export class Reviser {
 
   private emit(a: Alert): void {
     this.into.set(a.alert_id, a)
-    this.person.alerts.set(a.alert_id, a)
+    ownAlerts(this.person).set(a.alert_id, a)
   }
 
   /** Made earlier in this batch and not stored yet: changed in place, not revised again. */

@@ -1,4 +1,4 @@
-import type { AnyEvent, Diagnosis, FeeLine } from '../../schemas/index.ts'
+import type { Alert, AnyEvent, Diagnosis, FeeLine } from '../../schemas/index.ts'
 import type { FeeLineState, PersonState, VisitState } from './types.ts'
 
 /**
@@ -233,24 +233,35 @@ export function resolveChargeBatch(ev: AnyEvent, person: PersonState | undefined
 }
 
 export function newPerson(psn_no: string, owner: string): PersonState {
-  return { psn_no, visits: new Map(), cancelled: NONE_CANCELLED, owner, last_event_time: 0, alerts: new Map() }
+  return { psn_no, visits: new Map(), cancelled: NONE_CANCELLED, owner, last_event_time: 0, alerts: NO_ALERTS }
 }
 
 /**
- * The `cancelled` of a person none of whose visits was cancelled — nearly
- * every person: one empty Map shared by all of them instead of one each (an
- * empty Map takes 184 bytes, 3% of a person; bench/state-footprint.ts).
- * cancelVisit gives a person a Map of its own before it adds to it; `set` on
- * the shared one throws, so a writer that forgets cannot put one person's
- * visit into every person's state.
+ * What most persons hold none of — a cancelled visit, an alert raised on
+ * their facts — is one empty Map shared by all of them instead of one each
+ * (an empty Map takes 184 bytes, 3% of a person; bench/state-footprint.ts).
+ * A writer gives the person a Map of its own first (cancelVisit, ownAlerts);
+ * `set` on a shared one throws, so a writer that forgets cannot put one
+ * person's visit or alert into every person's state.
  */
-const NONE_CANCELLED = new Map<string, VisitState>()
-Object.defineProperty(NONE_CANCELLED, 'set', {
-  enumerable: false,
-  value: () => {
-    throw new Error('person state: the shared empty `cancelled` is read-only (cancelVisit gives a person a Map of its own)')
-  },
-})
+function sharedEmpty<V>(what: string, writer: string): Map<string, V> {
+  const m = new Map<string, V>()
+  Object.defineProperty(m, 'set', {
+    enumerable: false,
+    value: () => {
+      throw new Error(`person state: the shared empty \`${what}\` is read-only (${writer} gives a person a Map of its own)`)
+    },
+  })
+  return m
+}
+const NONE_CANCELLED = sharedEmpty<VisitState>('cancelled', 'cancelVisit')
+const NO_ALERTS = sharedEmpty<Alert>('alerts', 'ownAlerts')
+
+/** The person's alerts, as a Map of its own to add to. */
+export function ownAlerts(person: PersonState): Map<string, Alert> {
+  if (person.alerts === NO_ALERTS) person.alerts = new Map()
+  return person.alerts
+}
 
 /** The visit as held, whether it counts or was cancelled. */
 export function heldVisit(person: PersonState, mdtrt_id: string): VisitState | undefined {

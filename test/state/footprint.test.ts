@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { decode } from '../../src/pipeline/decode.ts'
 import type { AnyEvent } from '../../schemas/index.ts'
-import { applyEvent, cancelVisit, INTERN_MAX, intern, internedCount, newPerson } from '../../src/state/apply.ts'
+import { applyEvent, cancelVisit, INTERN_MAX, intern, internedCount, newPerson, ownAlerts } from '../../src/state/apply.ts'
+import type { Alert } from '../../schemas/index.ts'
 import { visitClosed, visitOpened } from '../helpers/detect.ts'
 
 /**
@@ -40,6 +41,18 @@ describe('person state footprint', () => {
     expect(b.cancelled.size).toBe(0)
     expect(newPerson('PSN00000C', 'test/0').cancelled.size).toBe(0)
     expect(b.visits.has('MB')).toBe(true)
+  })
+
+  it('keeps an alert on one person out of every other person\'s state (persons with none share one empty Map)', () => {
+    const [a, b] = [newPerson('PSN00000A', 'test/0'), newPerson('PSN00000B', 'test/0')]
+    const alert = { alert_id: 'A1', refs: { mdtrt_ids: ['MA'] } } as unknown as Alert
+    ownAlerts(a).set(alert.alert_id, alert)
+    expect([...a.alerts.keys()]).toEqual(['A1'])
+    expect(b.alerts.size).toBe(0)
+    expect(newPerson('PSN00000C', 'test/0').alerts.size).toBe(0)
+    // A writer that bypasses ownAlerts is refused, not allowed to write into every person's state.
+    expect(() => b.alerts.set('A2', alert)).toThrow(/read-only/)
+    expect(ownAlerts(a)).toBe(a.alerts)
   })
 
   it('interns into a bounded table: an equal string back, and never more than INTERN_MAX held', () => {
