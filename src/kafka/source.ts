@@ -26,7 +26,6 @@ export interface KafkaSourceOptions {
   lingerMs?: number
 }
 
-
 /** Longest a stopping source waits for the commits of batches it handed over before it leaves the group. */
 export const DRAIN_MS = 30_000
 

@@ -29,8 +29,8 @@ interface Held {
  * each), and the strings no other state shares (identifiers: feedetl_sn,
  * event_id, mdtrt_id, setl_id, psn_no) 560 B a person; codes are interned
  * (intern, src/state/apply.ts). These weights, those strings included, give
- * 1.03× the measured heap for the same state (1.01× rebuilt from the store). An alert held for revision
- * weighs its evidence.
+ * 1.03× the measured heap for the same state (1.01× rebuilt from the store).
+ * An alert held for revision weighs its evidence.
  */
 const PERSON_BYTES = 270
 const VISIT_BYTES = 460
