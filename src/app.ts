@@ -51,8 +51,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const metrics = opts.metrics ?? new Metrics({ defaultMetrics: true })
   const store = await Store.open({ url: config.clickhouseUrl, dataDir: config.dataDir, database: config.database, cluster: config.cluster })
   if (config.migrate === 'auto') {
-    const { applied } = await migrate(store, undefined, { retention: config.retention })
-    if (applied.length) log.info({ applied }, 'migrations applied')
+    const { applied, rebuilt, notRebuilt } = await migrate(store, undefined, { retention: config.retention })
+    if (applied.length) log.info({ applied, rebuilt }, 'migrations applied')
+    if (notRebuilt.length) log.warn({ tables: notRebuilt }, 'tables left in large granules: a cluster\'s tables are rebuilt by hand (docs/clickhouse.md "Rebuilding a table")')
   } else {
     await requireCurrentSchema(store).catch(async (err: unknown) => {
       await store.close()

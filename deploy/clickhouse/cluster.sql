@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS fundwatch.visits_local ON CLUSTER '{cluster}' (
   adm_dept_codg LowCardinality(String), atddr_no String, gend LowCardinality(String), brdy String,
   certno String, psn_name String, diagnoses Array(Tuple(diag_code String, diag_name String, maindiag_flag String)), event_id String, event_time DateTime64(3, 'UTC'),
   INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4
-  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', event_time) PARTITION BY toYYYYMM(begntime) ORDER BY (psn_no, mdtrt_id);
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', event_time) PARTITION BY toYYYYMM(begntime) ORDER BY (psn_no, mdtrt_id) SETTINGS index_granularity = 256;
 
 CREATE TABLE IF NOT EXISTS fundwatch.visits ON CLUSTER '{cluster}' AS fundwatch.visits_local ENGINE = Distributed('{cluster}', fundwatch, visits_local, cityHash64(psn_no));
 
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS fundwatch.discharges_local ON CLUSTER '{cluster}' (
   mdtrt_id String, psn_no String, fixmedins_code LowCardinality(String), endtime DateTime64(3, 'UTC'),
   dscg_way LowCardinality(String), dscg_maindiag_code String, diagnoses Array(Tuple(diag_code String, diag_name String, maindiag_flag String)),
   operations Array(Tuple(oprn_oprt_code String, oprn_oprt_date String)), event_id String, event_time DateTime64(3, 'UTC')
-  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', event_time) PARTITION BY toYYYYMM(endtime) ORDER BY (psn_no, mdtrt_id);
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', event_time) PARTITION BY toYYYYMM(endtime) ORDER BY (psn_no, mdtrt_id) SETTINGS index_granularity = 256;
 
 CREATE TABLE IF NOT EXISTS fundwatch.discharges ON CLUSTER '{cluster}' AS fundwatch.discharges_local ENGINE = Distributed('{cluster}', fundwatch, discharges_local, cityHash64(psn_no));
 
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS fundwatch.fee_lines_local ON CLUSTER '{cluster}' (
   event_id String, event_time DateTime64(3, 'UTC'),
   INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4,
   INDEX ix_visit mdtrt_id TYPE bloom_filter GRANULARITY 4
-  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', event_time) PARTITION BY toYYYYMM(fee_ocur_time) ORDER BY (psn_no, mdtrt_id, feedetl_sn);
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', event_time) PARTITION BY toYYYYMM(fee_ocur_time) ORDER BY (psn_no, mdtrt_id, feedetl_sn) SETTINGS index_granularity = 256;
 
 CREATE TABLE IF NOT EXISTS fundwatch.fee_lines ON CLUSTER '{cluster}' AS fundwatch.fee_lines_local ENGINE = Distributed('{cluster}', fundwatch, fee_lines_local, cityHash64(psn_no));
 
@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS fundwatch.settlements_local ON CLUSTER '{cluster}' (
   pay_grp_type LowCardinality(String), pay_grp_code String, pay_grp_weight Decimal(9, 4),
   event_id String, event_time DateTime64(3, 'UTC'),
   INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4
-  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', event_time) PARTITION BY toYYYYMM(setl_time) ORDER BY (psn_no, setl_id);
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', event_time) PARTITION BY toYYYYMM(setl_time) ORDER BY (psn_no, setl_id) SETTINGS index_granularity = 256;
 
 CREATE TABLE IF NOT EXISTS fundwatch.settlements ON CLUSTER '{cluster}' AS fundwatch.settlements_local ENGINE = Distributed('{cluster}', fundwatch, settlements_local, cityHash64(psn_no));
 
@@ -282,13 +282,13 @@ ALTER TABLE fundwatch.settlement_reversals_local ON CLUSTER '{cluster}' MATERIAL
 CREATE TABLE IF NOT EXISTS fundwatch.visit_updates_local ON CLUSTER '{cluster}' (
   psn_no String, mdtrt_id String, fixmedins_code LowCardinality(String), med_type LowCardinality(String),
   adm_dept_codg LowCardinality(String), atddr_no String, has_diagnoses UInt8, diagnoses Array(Tuple(diag_code String, diag_name String, maindiag_flag String)), event_id String, event_time DateTime64(3, 'UTC')
-  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id);
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id) SETTINGS index_granularity = 256;
 
 CREATE TABLE IF NOT EXISTS fundwatch.visit_updates ON CLUSTER '{cluster}' AS fundwatch.visit_updates_local ENGINE = Distributed('{cluster}', fundwatch, visit_updates_local, cityHash64(psn_no));
 
 CREATE TABLE IF NOT EXISTS fundwatch.visit_cancellations_local ON CLUSTER '{cluster}' (
   psn_no String, mdtrt_id String, fixmedins_code LowCardinality(String), cancels LowCardinality(String), event_id String, event_time DateTime64(3, 'UTC')
-  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id);
+  ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}') PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id) SETTINGS index_granularity = 256;
 
 CREATE TABLE IF NOT EXISTS fundwatch.visit_cancellations ON CLUSTER '{cluster}' AS fundwatch.visit_cancellations_local ENGINE = Distributed('{cluster}', fundwatch, visit_cancellations_local, cityHash64(psn_no));
 
@@ -413,6 +413,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS fundwatch.ingest_inventory_movements_mv O
   FROM (SELECT event_id, JSONExtract(if(doc = '', raw, doc), 'Tuple(event_time String, source Tuple(fixmedins_code String), payload Tuple(fixmedins_code String, med_list_codg String, kind String, cnt Decimal(18, 4), movement_time String,
   batch_no String, mdtrt_id String, setl_id String))') AS h FROM fundwatch.ingest WHERE event_type = 'inventory.movement');
 
+-- migration 15: the tables of a person's history in small granules
 -- retention, the documented defaults (docs/clickhouse.md#retention)
 ALTER TABLE fundwatch.events_local ON CLUSTER '{cluster}' MODIFY COLUMN raw TTL toDateTime(event_time) + INTERVAL 1827 DAY;
 
@@ -435,7 +436,8 @@ INSERT INTO fundwatch.schema_migrations (version, name, applied_at) VALUES
   (11, 'versioned rule base: reason and parent of each change', now64(3)),
   (12, 'shadow alerts', now64(3)),
   (13, 'backtest runs', now64(3)),
-  (14, 'ingest: the bytes received in, views build events and the typed tables', now64(3));
+  (14, 'ingest: the bytes received in, views build events and the typed tables', now64(3)),
+  (15, 'the tables of a person''s history in small granules', now64(3));
 
 INSERT INTO fundwatch.retention_applied (rule, days, applied_at) VALUES
   ('events_raw', 1827, now64(3)),

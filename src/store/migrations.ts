@@ -1,4 +1,4 @@
-import { clusterStatements } from './cluster.ts'
+import { clusterStatements, localName } from './cluster.ts'
 import { withMigrationLock, type LockOptions } from './lock.ts'
 import { DEFAULT_RETENTION, RETENTION_RULES, retentionStatement, type Retention } from './retention.ts'
 import type { Store } from './store.ts'
@@ -19,9 +19,24 @@ export interface Migration {
   version: number
   name: string
   statements: string[]
+  /**
+   * Tables rebuilt with a smaller index granularity, a setting a table cannot
+   * change once it exists: each is copied while its views write both copies,
+   * then swapped in by name (rebuildTable). One node only: on a cluster,
+   * migrate leaves them and names them (docs/clickhouse.md).
+   */
+  rebuild?: { tables: string[]; granularity: number }
 }
 
 const T = `DateTime64(3, 'UTC')`
+/**
+ * Rows per granule of the tables a person's history is read from (a state
+ * load, a pre-check). Such a read finds one person's rows in every part of
+ * the table and decompresses whole granules around them: with ClickHouse's
+ * default 8,192 rows, a few rows of one person cost thousands (docs/design.md).
+ */
+export const PERSON_GRANULARITY = 256
+const PERSON_SETTINGS = `SETTINGS index_granularity = ${PERSON_GRANULARITY}`
 /** The column type of a diagnosis list (visits, discharges, visit_updates). */
 export const DIAGS = `Array(Tuple(diag_code String, diag_name String, maindiag_flag String))`
 
@@ -134,12 +149,12 @@ export const MIGRATIONS: Migration[] = [
         adm_dept_codg LowCardinality(String), atddr_no String, gend LowCardinality(String), brdy String,
         certno String, psn_name String, diagnoses ${DIAGS}, event_id String, event_time ${T},
         INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4
-      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(begntime) ORDER BY (psn_no, mdtrt_id)`,
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(begntime) ORDER BY (psn_no, mdtrt_id) ${PERSON_SETTINGS}`,
       `CREATE TABLE IF NOT EXISTS {db}.discharges (
         mdtrt_id String, psn_no String, fixmedins_code LowCardinality(String), endtime ${T},
         dscg_way LowCardinality(String), dscg_maindiag_code String, diagnoses ${DIAGS},
         operations Array(Tuple(oprn_oprt_code String, oprn_oprt_date String)), event_id String, event_time ${T}
-      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(endtime) ORDER BY (psn_no, mdtrt_id)`,
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(endtime) ORDER BY (psn_no, mdtrt_id) ${PERSON_SETTINGS}`,
       `CREATE TABLE IF NOT EXISTS {db}.fee_lines (
         psn_no String, mdtrt_id String, feedetl_sn String, fixmedins_code LowCardinality(String), fee_ocur_time ${T},
         med_list_codg LowCardinality(String), medins_list_codg String, list_type LowCardinality(String),
@@ -148,7 +163,7 @@ export const MIGRATIONS: Migration[] = [
         event_id String, event_time ${T},
         INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4,
         INDEX ix_visit mdtrt_id TYPE bloom_filter GRANULARITY 4
-      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(fee_ocur_time) ORDER BY (psn_no, mdtrt_id, feedetl_sn)`,
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(fee_ocur_time) ORDER BY (psn_no, mdtrt_id, feedetl_sn) ${PERSON_SETTINGS}`,
       `CREATE TABLE IF NOT EXISTS {db}.fee_reversals (
         psn_no String, mdtrt_id String, feedetl_sn String, fixmedins_code LowCardinality(String), event_id String, event_time ${T}
       ) ENGINE = ReplacingMergeTree PARTITION BY tuple() ORDER BY (mdtrt_id, feedetl_sn)`,
@@ -160,7 +175,7 @@ export const MIGRATIONS: Migration[] = [
         pay_grp_type LowCardinality(String), pay_grp_code String, pay_grp_weight Decimal(9, 4),
         event_id String, event_time ${T},
         INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4
-      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(setl_time) ORDER BY (psn_no, setl_id)`,
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(setl_time) ORDER BY (psn_no, setl_id) ${PERSON_SETTINGS}`,
       `CREATE TABLE IF NOT EXISTS {db}.settlement_reversals (
         psn_no String, setl_id String, mdtrt_id String, fixmedins_code LowCardinality(String), event_id String, event_time ${T}
       ) ENGINE = ReplacingMergeTree PARTITION BY tuple() ORDER BY (setl_id)`,
@@ -408,11 +423,11 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TABLE IF NOT EXISTS {db}.visit_updates (
         psn_no String, mdtrt_id String, fixmedins_code LowCardinality(String), med_type LowCardinality(String),
         adm_dept_codg LowCardinality(String), atddr_no String, has_diagnoses UInt8, diagnoses ${DIAGS}, event_id String, event_time ${T}
-      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id)`,
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id) ${PERSON_SETTINGS}`,
       // visit.cancelled (national 2202/2404 'visit', 2405 'discharge'), likewise.
       `CREATE TABLE IF NOT EXISTS {db}.visit_cancellations (
         psn_no String, mdtrt_id String, fixmedins_code LowCardinality(String), cancels LowCardinality(String), event_id String, event_time ${T}
-      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id)`,
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id) ${PERSON_SETTINGS}`,
       // The 收费批次号 a line was uploaded in: what a reversal by batch (national 2205) names. '' for lines without one.
       `ALTER TABLE {db}.fee_lines ADD COLUMN IF NOT EXISTS chrg_bchno String DEFAULT ''`,
     ],
@@ -522,6 +537,13 @@ export const MIGRATIONS: Migration[] = [
       ...INGEST_VIEWS,
     ],
   },
+  {
+    version: 15,
+    name: 'the tables of a person\'s history in small granules',
+    // Created so from version 15 on (the statements above); a store made before is rebuilt.
+    statements: [],
+    rebuild: { tables: ['visits', 'discharges', 'fee_lines', 'settlements', 'visit_updates', 'visit_cancellations'], granularity: PERSON_GRANULARITY },
+  },
 ]
 
 /**
@@ -555,7 +577,7 @@ export interface MigrateOptions {
  * meanwhile (every role migrates at start; a rollout starts several) waits,
  * then finds nothing left to do.
  */
-export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS, opts: MigrateOptions = {}): Promise<{ applied: number[]; current: number; retention: string[] }> {
+export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS, opts: MigrateOptions = {}): Promise<{ applied: number[]; current: number; retention: string[]; rebuilt: string[]; notRebuilt: string[] }> {
   if (store.cluster) await store.command(`CREATE DATABASE IF NOT EXISTS ${store.db} ON CLUSTER '${store.cluster}'`)
   for (const sql of BOOTSTRAP) for (const s of statementsFor(store, sql)) await store.command(s)
   const read = store.consistency.read
@@ -563,6 +585,8 @@ export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS
     // Read under the lock: what a migrator that held it before us applied.
     const done = new Set((await store.query<{ version: number }>(`SELECT version FROM ${store.t('schema_migrations')} FINAL`, {}, read)).map((r) => Number(r.version)))
     const applied: number[] = []
+    const rebuilt: string[] = []
+    const notRebuilt: string[] = []
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(m.version)) continue
       // Each statement is idempotent (IF NOT EXISTS), so a crash halfway through is
@@ -571,12 +595,79 @@ export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS
         for (const s of statementsFor(store, sql)) await store.command(s)
         await lease.renew()
       }
+      for (const table of m.rebuild?.tables ?? []) {
+        if (store.cluster) {
+          // Replicated tables under Distributed ones: rebuilt by hand (docs/clickhouse.md), not by this migrator.
+          if ((await granularityOf(store, localName(table))) !== m.rebuild!.granularity) notRebuilt.push(table)
+          continue
+        }
+        if (await rebuildTable(store, table, m.rebuild!.granularity, () => lease.renew())) rebuilt.push(table)
+      }
       await store.insert('schema_migrations', [{ version: m.version, name: m.name, applied_at: now() }], store.consistency.write)
       applied.push(m.version)
     }
     const retention = await applyRetention(store, opts.retention ?? DEFAULT_RETENTION)
-    return { applied, current: Math.max(0, ...migrations.map((m) => m.version)), retention }
+    return { applied, current: Math.max(0, ...migrations.map((m) => m.version)), retention, rebuilt, notRebuilt }
   })
+}
+
+interface TableInfo { engine_full: string; create_table_query: string }
+async function tableInfo(store: Store, name: string): Promise<TableInfo | undefined> {
+  return (await store.query<TableInfo>(`SELECT engine_full, create_table_query FROM system.tables WHERE database = {db:String} AND name = {name:String}`, { db: store.db, name }))[0]
+}
+const GRANULARITY = /\bindex_granularity = (\d+)/
+async function granularityOf(store: Store, table: string): Promise<number> {
+  const info = await tableInfo(store, table)
+  if (!info) throw new Error(`no table ${store.t(table)} to rebuild`)
+  return Number(GRANULARITY.exec(info.engine_full)?.[1] ?? 8192)
+}
+
+/** The materialized views that write into `table`, as system.tables shows them (CREATE … TO db.table (columns) AS …). */
+async function viewsInto(store: Store, table: string): Promise<{ name: string; create_table_query: string }[]> {
+  const views = await store.query<{ name: string; create_table_query: string }>(
+    `SELECT name, create_table_query FROM system.tables WHERE database = {db:String} AND engine = 'MaterializedView' ORDER BY name`, { db: store.db })
+  return views.filter((v) => v.create_table_query.startsWith(`CREATE MATERIALIZED VIEW ${store.t(v.name)} TO ${store.t(table)} `))
+}
+
+/**
+ * Rebuilds one table with another index granularity, in place and online:
+ * 1. a copy `<table>_rebuild` is made as the table stands now (columns added
+ *    since, indexes, projections, TTLs), with the new granularity;
+ * 2. every view that writes the table writes the copy too (`<view>_rebuild`),
+ *    so whatever a processor stores meanwhile reaches both;
+ * 3. the table's rows are copied, a partition at a time (the migration lock's
+ *    lease renewed between them);
+ * 4. EXCHANGE TABLES swaps the two names at once. Readers and views name the
+ *    table, so from then on they use the rebuilt one;
+ * 5. the second views and the old rows, now under `<table>_rebuild`, are dropped.
+ * A crash anywhere is repaired by running it again: until the swap every step
+ * repeats harmlessly (rows copied twice collapse by their ids, as a replay's
+ * do), the swap happens only while the table is not yet rebuilt, and the
+ * steps after it are drops of what is left. Returns whether it swapped.
+ */
+export async function rebuildTable(store: Store, table: string, granularity: number, renew: () => Promise<void> = async () => undefined): Promise<boolean> {
+  const next = `${table}_rebuild`
+  let swapped = false
+  if ((await granularityOf(store, table)) !== granularity) {
+    const info = (await tableInfo(store, table))!
+    const head = `CREATE TABLE ${store.t(table)} `
+    if (!info.create_table_query.startsWith(head) || !GRANULARITY.test(info.create_table_query)) throw new Error(`cannot read the definition of ${store.t(table)} to rebuild it`)
+    await store.command(info.create_table_query.replace(head, `CREATE TABLE IF NOT EXISTS ${store.t(next)} `).replace(GRANULARITY, `index_granularity = ${granularity}`))
+    for (const v of await viewsInto(store, table)) {
+      await store.command(v.create_table_query.replace(`CREATE MATERIALIZED VIEW ${store.t(v.name)} TO ${store.t(table)} `, `CREATE MATERIALIZED VIEW IF NOT EXISTS ${store.t(`${v.name}_rebuild`)} TO ${store.t(next)} `))
+    }
+    const partitions = await store.query<{ partition_id: string }>(
+      `SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} AND table = {table:String} AND active ORDER BY partition_id`, { db: store.db, table })
+    for (const { partition_id } of partitions) {
+      await store.command(`INSERT INTO ${store.t(next)} SELECT * FROM ${store.t(table)} WHERE _partition_id = {p:String}`, { p: partition_id })
+      await renew()
+    }
+    await store.command(`EXCHANGE TABLES ${store.t(table)} AND ${store.t(next)}`)
+    swapped = true
+  }
+  for (const v of await viewsInto(store, next)) await store.command(`DROP VIEW IF EXISTS ${store.t(v.name)}`)
+  await store.command(`DROP TABLE IF EXISTS ${store.t(next)}`)
+  return swapped
 }
 
 /** Sets each retention rule's TTL where the configured days differ from those last applied; returns the rules changed. */

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadPersons, reversalsByPerson } from '../../src/state/cache.ts'
-import { MIGRATIONS, migrate, type Migration } from '../../src/store/migrations.ts'
+import { MIGRATIONS, PERSON_GRANULARITY, migrate, type Migration } from '../../src/store/migrations.ts'
 import { DEFAULT_RETENTION } from '../../src/store/retention.ts'
 import { Store } from '../../src/store/store.ts'
 import { ingestLine, insertIngest } from '../../src/store/rows.ts'
 import { chTime } from '../../src/util/time.ts'
 import { removeDir } from '../helpers/app.ts'
-import { feeUploaded, visitOpened } from '../helpers/detect.ts'
+import { feeUploaded, settlementCompleted, visitClosed, visitOpened } from '../helpers/detect.ts'
 import { EVENT_TABLES, addEventRows, emptyEventRows } from '../helpers/legacy-rows.ts'
 
 /**
@@ -212,5 +212,106 @@ describe('ingest and its views (migration 14)', () => {
     const person = (await loadPersons(store, ['PSN140001'], Date.now() - 30 * 86_400_000)).get('PSN140001')!
     expect([...person.visits.keys()].sort()).toEqual(['V14A', 'V14B'])
     expect([...person.visits.get('V14A')!.lines.keys()].sort()).toEqual(['V14A-1', 'V14A-2'])
+  })
+})
+
+describe('the tables of a person\'s history in small granules (migration 15)', () => {
+  const PERSON_TABLES = ['visits', 'discharges', 'fee_lines', 'settlements', 'visit_updates', 'visit_cancellations']
+  /** Migrations 1–14 as the code before 15 ran them: the person tables in ClickHouse's default granules. */
+  const before15 = MIGRATIONS.filter((m) => m.version < 15).map((m) => ({ ...m, statements: m.statements.map((x) => x.replace(/ SETTINGS index_granularity = \d+/, '')) }))
+  const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10)
+  const t = (h: number) => `${day}T${String(h).padStart(2, '0')}:00:00+08:00`
+  const visit = (n: number) => [
+    visitOpened({ event_id: `m15-o${n}`, mdtrt_id: `V15-${n}`, psn_no: 'PSN150001', begntime: t(8), fixmedins_code: 'H37070200001' }),
+    feeUploaded({ event_id: `m15-f${n}`, mdtrt_id: `V15-${n}`, psn_no: 'PSN150001', fixmedins_code: 'H37070200001', lines: [1, 2, 3].map((k) => ({ feedetl_sn: `V15-${n}-${k}`, fee_ocur_time: t(9), med_list_codg: 'SVC-1' })) }),
+    visitClosed({ event_id: `m15-c${n}`, mdtrt_id: `V15-${n}`, psn_no: 'PSN150001', endtime: t(12), dscg_maindiag_code: 'J18.9', fixmedins_code: 'H37070200001' }),
+    settlementCompleted({ event_id: `m15-s${n}`, mdtrt_id: `V15-${n}`, psn_no: 'PSN150001', setl_time: t(13), fixmedins_code: 'H37070200001' }),
+  ]
+  const store15 = async (visits: number[]) => {
+    const store = await freshStore()
+    await migrate(store, before15, fast)
+    await insertIngest(store, visits.flatMap(visit).map((ev) => ingestLine(ev, Date.parse(ev.event_time), JSON.stringify(ev), true, 'old', chTime(Date.now()))))
+    return store
+  }
+  const store = async (s: Store, visits: number[]) =>
+    insertIngest(s, visits.flatMap(visit).map((ev) => ingestLine(ev, Date.parse(ev.event_time), JSON.stringify(ev), true, 'new', chTime(Date.now()))))
+  const granules = async (s: Store) => Object.fromEntries((await s.query<{ name: string; engine_full: string }>(
+    `SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN {names:Array(String)} ORDER BY name`, { db: s.db, names: PERSON_TABLES }))
+    .map((r) => [r.name, Number(/index_granularity = (\d+)/.exec(r.engine_full)?.[1])]))
+  const small = Object.fromEntries([...PERSON_TABLES].sort().map((x) => [x, PERSON_GRANULARITY]))
+  const ids = async (s: Store, table: string, final = '') => (await s.query<{ event_id: string }>(`SELECT event_id FROM ${s.t(table)} ${final} ORDER BY event_id, ${table === 'fee_lines' ? 'feedetl_sn' : 'event_id'}`)).map((r) => r.event_id)
+  const leftovers = async (s: Store) => (await s.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE '%rebuild%'`, { db: s.db })).map((r) => r.name)
+  const definitions = async (s: Store) => (await s.query<{ name: string; q: string }>(
+    `SELECT name, replaceRegexpOne(create_table_query, 'index_granularity = \\d+', '') AS q FROM system.tables WHERE database = {db:String} ORDER BY name`, { db: s.db })).map((r) => `${r.name}: ${r.q}`)
+
+  it('a data directory of version 14 upgrades in place: the six tables rebuilt, their rows, columns, TTLs and views kept, and what is stored from then on reaches them', async () => {
+    const s = await store15([1, 2])
+    expect(Object.values(await granules(s))).toEqual(PERSON_TABLES.map(() => 8192))
+    const defs = await definitions(s)
+    const rows = Object.fromEntries(await Promise.all(PERSON_TABLES.map(async (x) => [x, await ids(s, x)] as const)))
+    expect(rows.fee_lines).toHaveLength(6)
+
+    const r = await migrate(s, MIGRATIONS, fast)
+    expect(r.applied).toEqual([15])
+    expect([...r.rebuilt].sort()).toEqual([...PERSON_TABLES].sort())
+    expect(await granules(s)).toEqual(small)
+    // The same definitions but for the granularity (columns added by later migrations, indexes, retention TTLs), the same views, nothing left over.
+    expect(await definitions(s)).toEqual(defs)
+    expect(await leftovers(s)).toEqual([])
+    for (const x of PERSON_TABLES) expect(await ids(s, x), x).toEqual(rows[x])
+
+    await store(s, [3])
+    expect(await ids(s, 'fee_lines')).toEqual([...rows.fee_lines!, 'm15-f3', 'm15-f3', 'm15-f3'])
+    expect(await ids(s, 'settlements')).toEqual(['m15-s1', 'm15-s2', 'm15-s3'])
+    const person = (await loadPersons(s, ['PSN150001'], Date.now() - 30 * 86_400_000)).get('PSN150001')!
+    expect([...person.visits.keys()].sort()).toEqual(['V15-1', 'V15-2', 'V15-3'])
+    expect(person.visits.get('V15-3')!.lines.size).toBe(3)
+    // A store made by this code has its tables so from the start: nothing to rebuild.
+    const fresh = await freshStore()
+    const made = await migrate(fresh, MIGRATIONS, fast)
+    expect(made.rebuilt).toEqual([])
+    expect(await granules(fresh)).toEqual(small)
+  })
+
+  /** The real store, failing once at the first command that matches: a migrator that died at that point. */
+  const dyingAt = (s: Store, at: RegExp) => {
+    let died = false
+    return new Proxy(s, {
+      get(target, prop, recv) {
+        if (prop !== 'command') return Reflect.get(target, prop, recv)
+        return async (sql: string, ...rest: unknown[]) => {
+          if (!died && at.test(sql)) {
+            died = true
+            throw new Error(`migrator died before: ${sql.slice(0, 60)}`)
+          }
+          return (target.command as (...a: unknown[]) => Promise<void>).call(target, sql, ...rest)
+        }
+      },
+    })
+  }
+
+  it('a migrator that dies before the swap: the next run finishes it, with what was stored in between, each row once', async () => {
+    const s = await store15([1, 2])
+    await expect(migrate(dyingAt(s, /^EXCHANGE TABLES \S+\.fee_lines /), MIGRATIONS, fast)).rejects.toThrow('migrator died')
+    // Killed after the copy: fee_lines_rebuild holds the rows, and its view writes it too, alongside fee_lines.
+    expect(await leftovers(s)).toContain('fee_lines_rebuild')
+    await store(s, [3])
+    expect(await ids(s, 'fee_lines_rebuild')).toContain('m15-f3')
+    expect((await migrate(s, MIGRATIONS, fast)).applied).toEqual([15])
+    expect(await granules(s)).toEqual(small)
+    expect(await leftovers(s)).toEqual([])
+    // Copied twice (once per run): the same rows once through FINAL, as a replay's are.
+    expect(await ids(s, 'fee_lines', 'FINAL')).toEqual(['m15-f1', 'm15-f1', 'm15-f1', 'm15-f2', 'm15-f2', 'm15-f2', 'm15-f3', 'm15-f3', 'm15-f3'])
+  })
+
+  it('a migrator that dies after the swap: the next run does not swap back, it only drops what is left', async () => {
+    const s = await store15([1, 2])
+    await expect(migrate(dyingAt(s, /^DROP TABLE IF EXISTS \S+\.visits_rebuild/), MIGRATIONS, fast)).rejects.toThrow('migrator died')
+    expect((await granules(s)).visits).toBe(PERSON_GRANULARITY)
+    await store(s, [3])
+    expect((await migrate(s, MIGRATIONS, fast)).applied).toEqual([15])
+    expect(await granules(s)).toEqual(small)
+    expect(await leftovers(s)).toEqual([])
+    expect(await ids(s, 'visits', 'FINAL')).toEqual(['m15-o1', 'm15-o2', 'm15-o3'])
   })
 })
