@@ -53,7 +53,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   if (config.migrate === 'auto') {
     const { applied, rebuilt, notRebuilt } = await migrate(store, undefined, { retention: config.retention })
     if (applied.length) log.info({ applied, rebuilt }, 'migrations applied')
-    if (notRebuilt.length) log.warn({ tables: notRebuilt }, 'tables left in large granules: a cluster\'s tables are rebuilt by hand (docs/clickhouse.md "Rebuilding a table")')
+    if (notRebuilt.length) log.warn({ tables: notRebuilt }, 'tables left in their large granules: a cluster\'s are not rebuilt (docs/clickhouse.md "Rebuilding a table")')
   } else {
     await requireCurrentSchema(store).catch(async (err: unknown) => {
       await store.close()

@@ -10,7 +10,7 @@ export async function migrateCmd(flags: CommonFlags): Promise<number> {
     const { applied, current, retention, rebuilt, notRebuilt } = await migrate(store, undefined, { retention: config.retention })
     console.log(applied.length ? `applied migrations ${applied.join(', ')}; schema at version ${current}` : `schema already at version ${current}`)
     if (rebuilt.length) console.log(`rebuilt in small granules: ${rebuilt.join(', ')}`)
-    if (notRebuilt.length) console.log(`left as they were (a cluster's tables are rebuilt by hand, docs/clickhouse.md "Rebuilding a table"): ${notRebuilt.join(', ')}`)
+    if (notRebuilt.length) console.log(`left in their large granules (a cluster's are not rebuilt: docs/clickhouse.md "Rebuilding a table"): ${notRebuilt.join(', ')}`)
     if (retention.length) console.log(`retention set: ${retention.map((k) => `${k} ${config.retention[k as keyof typeof config.retention] || 'for ever'}${config.retention[k as keyof typeof config.retention] ? ' days' : ''}`).join(', ')}`)
     return 0
   } finally {

@@ -30,13 +30,14 @@ export interface Migration {
 
 const T = `DateTime64(3, 'UTC')`
 /**
- * Rows per granule of the tables a person's history is read from (a state
- * load, a pre-check). Such a read finds one person's rows in every part of
- * the table and decompresses whole granules around them: with ClickHouse's
- * default 8,192 rows, a few rows of one person cost thousands (docs/design.md).
+ * Rows per granule of the tables read a few rows at a time: a person's
+ * history (a state load, a pre-check) and the admission indexes (an event id,
+ * a visit id). Such a read finds its rows in every part of the table and
+ * decompresses whole granules around them: with ClickHouse's default 8,192
+ * rows, a few rows cost thousands (docs/design.md).
  */
-export const PERSON_GRANULARITY = 256
-const PERSON_SETTINGS = `SETTINGS index_granularity = ${PERSON_GRANULARITY}`
+export const POINT_GRANULARITY = 256
+const POINT_SETTINGS = `SETTINGS index_granularity = ${POINT_GRANULARITY}`
 /** The column type of a diagnosis list (visits, discharges, visit_updates). */
 export const DIAGS = `Array(Tuple(diag_code String, diag_name String, maindiag_flag String))`
 
@@ -149,12 +150,12 @@ export const MIGRATIONS: Migration[] = [
         adm_dept_codg LowCardinality(String), atddr_no String, gend LowCardinality(String), brdy String,
         certno String, psn_name String, diagnoses ${DIAGS}, event_id String, event_time ${T},
         INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4
-      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(begntime) ORDER BY (psn_no, mdtrt_id) ${PERSON_SETTINGS}`,
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(begntime) ORDER BY (psn_no, mdtrt_id) ${POINT_SETTINGS}`,
       `CREATE TABLE IF NOT EXISTS {db}.discharges (
         mdtrt_id String, psn_no String, fixmedins_code LowCardinality(String), endtime ${T},
         dscg_way LowCardinality(String), dscg_maindiag_code String, diagnoses ${DIAGS},
         operations Array(Tuple(oprn_oprt_code String, oprn_oprt_date String)), event_id String, event_time ${T}
-      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(endtime) ORDER BY (psn_no, mdtrt_id) ${PERSON_SETTINGS}`,
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(endtime) ORDER BY (psn_no, mdtrt_id) ${POINT_SETTINGS}`,
       `CREATE TABLE IF NOT EXISTS {db}.fee_lines (
         psn_no String, mdtrt_id String, feedetl_sn String, fixmedins_code LowCardinality(String), fee_ocur_time ${T},
         med_list_codg LowCardinality(String), medins_list_codg String, list_type LowCardinality(String),
@@ -163,7 +164,7 @@ export const MIGRATIONS: Migration[] = [
         event_id String, event_time ${T},
         INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4,
         INDEX ix_visit mdtrt_id TYPE bloom_filter GRANULARITY 4
-      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(fee_ocur_time) ORDER BY (psn_no, mdtrt_id, feedetl_sn) ${PERSON_SETTINGS}`,
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(fee_ocur_time) ORDER BY (psn_no, mdtrt_id, feedetl_sn) ${POINT_SETTINGS}`,
       `CREATE TABLE IF NOT EXISTS {db}.fee_reversals (
         psn_no String, mdtrt_id String, feedetl_sn String, fixmedins_code LowCardinality(String), event_id String, event_time ${T}
       ) ENGINE = ReplacingMergeTree PARTITION BY tuple() ORDER BY (mdtrt_id, feedetl_sn)`,
@@ -175,7 +176,7 @@ export const MIGRATIONS: Migration[] = [
         pay_grp_type LowCardinality(String), pay_grp_code String, pay_grp_weight Decimal(9, 4),
         event_id String, event_time ${T},
         INDEX ix_inst fixmedins_code TYPE set(1000) GRANULARITY 4
-      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(setl_time) ORDER BY (psn_no, setl_id) ${PERSON_SETTINGS}`,
+      ) ENGINE = ReplacingMergeTree(event_time) PARTITION BY toYYYYMM(setl_time) ORDER BY (psn_no, setl_id) ${POINT_SETTINGS}`,
       `CREATE TABLE IF NOT EXISTS {db}.settlement_reversals (
         psn_no String, setl_id String, mdtrt_id String, fixmedins_code LowCardinality(String), event_id String, event_time ${T}
       ) ENGINE = ReplacingMergeTree PARTITION BY tuple() ORDER BY (setl_id)`,
@@ -297,7 +298,7 @@ export const MIGRATIONS: Migration[] = [
       // one row per id; the first by time is the one that stands.
       `CREATE TABLE IF NOT EXISTS {db}.event_index (
         event_id String, content_sha256 String, first_ingested SimpleAggregateFunction(min, ${T})
-      ) ENGINE = AggregatingMergeTree PARTITION BY tuple() ORDER BY (event_id, content_sha256)`,
+      ) ENGINE = AggregatingMergeTree PARTITION BY tuple() ORDER BY (event_id, content_sha256) ${POINT_SETTINGS}`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.event_index_mv TO {db}.event_index AS
         SELECT event_id, lower(hex(SHA256(raw))) AS content_sha256, ingested_at AS first_ingested FROM {db}.events`,
       // visit_index: who each visit belongs to — the person and the institution
@@ -306,7 +307,7 @@ export const MIGRATIONS: Migration[] = [
       // id reused under another psn_no is found too.
       `CREATE TABLE IF NOT EXISTS {db}.visit_index (
         mdtrt_id String, psn_no String, fixmedins_code LowCardinality(String), first_seen SimpleAggregateFunction(min, ${T})
-      ) ENGINE = AggregatingMergeTree PARTITION BY tuple() ORDER BY (mdtrt_id, psn_no, fixmedins_code)`,
+      ) ENGINE = AggregatingMergeTree PARTITION BY tuple() ORDER BY (mdtrt_id, psn_no, fixmedins_code) ${POINT_SETTINGS}`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.visit_index_mv TO {db}.visit_index AS
         SELECT mdtrt_id, psn_no, fixmedins_code, event_time AS first_seen FROM {db}.events
         WHERE mdtrt_id != '' AND event_type IN ('visit.opened', 'fee.uploaded', 'visit.closed', 'settlement.completed')`,
@@ -423,11 +424,11 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TABLE IF NOT EXISTS {db}.visit_updates (
         psn_no String, mdtrt_id String, fixmedins_code LowCardinality(String), med_type LowCardinality(String),
         adm_dept_codg LowCardinality(String), atddr_no String, has_diagnoses UInt8, diagnoses ${DIAGS}, event_id String, event_time ${T}
-      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id) ${PERSON_SETTINGS}`,
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id) ${POINT_SETTINGS}`,
       // visit.cancelled (national 2202/2404 'visit', 2405 'discharge'), likewise.
       `CREATE TABLE IF NOT EXISTS {db}.visit_cancellations (
         psn_no String, mdtrt_id String, fixmedins_code LowCardinality(String), cancels LowCardinality(String), event_id String, event_time ${T}
-      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id) ${PERSON_SETTINGS}`,
+      ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (psn_no, mdtrt_id, event_id) ${POINT_SETTINGS}`,
       // The 收费批次号 a line was uploaded in: what a reversal by batch (national 2205) names. '' for lines without one.
       `ALTER TABLE {db}.fee_lines ADD COLUMN IF NOT EXISTS chrg_bchno String DEFAULT ''`,
     ],
@@ -539,10 +540,13 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 15,
-    name: 'the tables of a person\'s history in small granules',
+    name: 'tables read a few rows at a time in small granules',
     // Created so from version 15 on (the statements above); a store made before is rebuilt.
     statements: [],
-    rebuild: { tables: ['visits', 'discharges', 'fee_lines', 'settlements', 'visit_updates', 'visit_cancellations'], granularity: PERSON_GRANULARITY },
+    rebuild: {
+      tables: ['visits', 'discharges', 'fee_lines', 'settlements', 'visit_updates', 'visit_cancellations', 'event_index', 'visit_index'],
+      granularity: POINT_GRANULARITY,
+    },
   },
 ]
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadPersons, reversalsByPerson } from '../../src/state/cache.ts'
-import { MIGRATIONS, PERSON_GRANULARITY, migrate, type Migration } from '../../src/store/migrations.ts'
+import { MIGRATIONS, POINT_GRANULARITY, migrate, type Migration } from '../../src/store/migrations.ts'
 import { DEFAULT_RETENTION } from '../../src/store/retention.ts'
 import { Store } from '../../src/store/store.ts'
 import { ingestLine, insertIngest } from '../../src/store/rows.ts'
@@ -215,8 +215,8 @@ describe('ingest and its views (migration 14)', () => {
   })
 })
 
-describe('the tables of a person\'s history in small granules (migration 15)', () => {
-  const PERSON_TABLES = ['visits', 'discharges', 'fee_lines', 'settlements', 'visit_updates', 'visit_cancellations']
+describe('tables read a few rows at a time in small granules (migration 15)', () => {
+  const PERSON_TABLES = MIGRATIONS.find((m) => m.version === 15)!.rebuild!.tables
   /** Migrations 1–14 as the code before 15 ran them: the person tables in ClickHouse's default granules. */
   const before15 = MIGRATIONS.filter((m) => m.version < 15).map((m) => ({ ...m, statements: m.statements.map((x) => x.replace(/ SETTINGS index_granularity = \d+/, '')) }))
   const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10)
@@ -238,18 +238,20 @@ describe('the tables of a person\'s history in small granules (migration 15)', (
   const granules = async (s: Store) => Object.fromEntries((await s.query<{ name: string; engine_full: string }>(
     `SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN {names:Array(String)} ORDER BY name`, { db: s.db, names: PERSON_TABLES }))
     .map((r) => [r.name, Number(/index_granularity = (\d+)/.exec(r.engine_full)?.[1])]))
-  const small = Object.fromEntries([...PERSON_TABLES].sort().map((x) => [x, PERSON_GRANULARITY]))
+  const small = Object.fromEntries([...PERSON_TABLES].sort().map((x) => [x, POINT_GRANULARITY]))
   const ids = async (s: Store, table: string, final = '') => (await s.query<{ event_id: string }>(`SELECT event_id FROM ${s.t(table)} ${final} ORDER BY event_id, ${table === 'fee_lines' ? 'feedetl_sn' : 'event_id'}`)).map((r) => r.event_id)
   const leftovers = async (s: Store) => (await s.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE '%rebuild%'`, { db: s.db })).map((r) => r.name)
   const definitions = async (s: Store) => (await s.query<{ name: string; q: string }>(
     `SELECT name, replaceRegexpOne(create_table_query, 'index_granularity = \\d+', '') AS q FROM system.tables WHERE database = {db:String} ORDER BY name`, { db: s.db })).map((r) => `${r.name}: ${r.q}`)
 
-  it('a data directory of version 14 upgrades in place: the six tables rebuilt, their rows, columns, TTLs and views kept, and what is stored from then on reaches them', async () => {
+  it('a data directory of version 14 upgrades in place: the person tables and admission indexes rebuilt, their rows, columns, TTLs and views kept, and what is stored from then on reaches them', async () => {
     const s = await store15([1, 2])
     expect(Object.values(await granules(s))).toEqual(PERSON_TABLES.map(() => 8192))
     const defs = await definitions(s)
-    const rows = Object.fromEntries(await Promise.all(PERSON_TABLES.map(async (x) => [x, await ids(s, x)] as const)))
+    const all = async (x: string) => s.query(`SELECT * FROM ${s.t(x)} ORDER BY ALL`)
+    const rows = Object.fromEntries(await Promise.all(PERSON_TABLES.map(async (x) => [x, await all(x)] as const)))
     expect(rows.fee_lines).toHaveLength(6)
+    expect(rows.event_index).toHaveLength(8)
 
     const r = await migrate(s, MIGRATIONS, fast)
     expect(r.applied).toEqual([15])
@@ -258,10 +260,11 @@ describe('the tables of a person\'s history in small granules (migration 15)', (
     // The same definitions but for the granularity (columns added by later migrations, indexes, retention TTLs), the same views, nothing left over.
     expect(await definitions(s)).toEqual(defs)
     expect(await leftovers(s)).toEqual([])
-    for (const x of PERSON_TABLES) expect(await ids(s, x), x).toEqual(rows[x])
+    for (const x of PERSON_TABLES) expect(await all(x), x).toEqual(rows[x])
 
     await store(s, [3])
-    expect(await ids(s, 'fee_lines')).toEqual([...rows.fee_lines!, 'm15-f3', 'm15-f3', 'm15-f3'])
+    expect(await ids(s, 'fee_lines')).toEqual(['m15-f1', 'm15-f1', 'm15-f1', 'm15-f2', 'm15-f2', 'm15-f2', 'm15-f3', 'm15-f3', 'm15-f3'])
+    expect(await ids(s, 'event_index')).toEqual(['m15-c1', 'm15-c2', 'm15-c3', 'm15-f1', 'm15-f2', 'm15-f3', 'm15-o1', 'm15-o2', 'm15-o3', 'm15-s1', 'm15-s2', 'm15-s3'])
     expect(await ids(s, 'settlements')).toEqual(['m15-s1', 'm15-s2', 'm15-s3'])
     const person = (await loadPersons(s, ['PSN150001'], Date.now() - 30 * 86_400_000)).get('PSN150001')!
     expect([...person.visits.keys()].sort()).toEqual(['V15-1', 'V15-2', 'V15-3'])
@@ -307,7 +310,7 @@ describe('the tables of a person\'s history in small granules (migration 15)', (
   it('a migrator that dies after the swap: the next run does not swap back, it only drops what is left', async () => {
     const s = await store15([1, 2])
     await expect(migrate(dyingAt(s, /^DROP TABLE IF EXISTS \S+\.visits_rebuild/), MIGRATIONS, fast)).rejects.toThrow('migrator died')
-    expect((await granules(s)).visits).toBe(PERSON_GRANULARITY)
+    expect((await granules(s)).visits).toBe(POINT_GRANULARITY)
     await store(s, [3])
     expect((await migrate(s, MIGRATIONS, fast)).applied).toEqual([15])
     expect(await granules(s)).toEqual(small)
