@@ -640,7 +640,8 @@ async function viewsInto(store: Store, table: string): Promise<{ name: string; c
  * 2. every view that writes the table writes the copy too (`<view>_rebuild`),
  *    so whatever a processor stores meanwhile reaches both;
  * 3. the table's rows are copied, a partition at a time (the migration lock's
- *    lease renewed between them);
+ *    lease renewed between them), skipping a partition a run that died later
+ *    had copied whole;
  * 4. EXCHANGE TABLES swaps the two names at once. Readers and views name the
  *    table, so from then on they use the rebuilt one;
  * 5. the second views and the old rows, now under `<table>_rebuild`, are dropped.
@@ -663,6 +664,10 @@ export async function rebuildTable(store: Store, table: string, granularity: num
     const partitions = await store.query<{ partition_id: string }>(
       `SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} AND table = {table:String} AND active ORDER BY partition_id`, { db: store.db, table })
     for (const { partition_id } of partitions) {
+      // Copied by a run that died later: as many rows there as here (both count what the views wrote since), so not again.
+      const [{ done }] = await store.query<{ done: number }>(`SELECT (SELECT count() FROM ${store.t(table)} FINAL WHERE _partition_id = {p:String})
+        <= (SELECT count() FROM ${store.t(next)} FINAL WHERE _partition_id = {p:String}) AS done`, { p: partition_id }) as [{ done: number }]
+      if (Number(done)) continue
       await store.command(`INSERT INTO ${store.t(next)} SELECT * FROM ${store.t(table)} WHERE _partition_id = {p:String}`, { p: partition_id })
       await renew()
     }

@@ -219,7 +219,8 @@ describe('tables read a few rows at a time in small granules (migration 15)', ()
   const PERSON_TABLES = MIGRATIONS.find((m) => m.version === 15)!.rebuild!.tables
   /** Migrations 1–14 as the code before 15 ran them: the person tables in ClickHouse's default granules. */
   const before15 = MIGRATIONS.filter((m) => m.version < 15).map((m) => ({ ...m, statements: m.statements.map((x) => x.replace(/ SETTINGS index_granularity = \d+/, '')) }))
-  const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10)
+  const dayAgo = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString().slice(0, 10)
+  let day = dayAgo(2)
   const t = (h: number) => `${day}T${String(h).padStart(2, '0')}:00:00+08:00`
   const visit = (n: number) => [
     visitOpened({ event_id: `m15-o${n}`, mdtrt_id: `V15-${n}`, psn_no: 'PSN150001', begntime: t(8), fixmedins_code: 'H37070200001' }),
@@ -276,17 +277,15 @@ describe('tables read a few rows at a time in small granules (migration 15)', ()
     expect(await granules(fresh)).toEqual(small)
   })
 
-  /** The real store, failing once at the first command that matches: a migrator that died at that point. */
-  const dyingAt = (s: Store, at: RegExp) => {
-    let died = false
+  /** The real store, recording the commands it runs and failing once at the nth that matches: a migrator that died at that point. */
+  const dyingAt = (s: Store, at: RegExp, nth = 1, issued: string[] = []) => {
+    let seen = 0
     return new Proxy(s, {
       get(target, prop, recv) {
         if (prop !== 'command') return Reflect.get(target, prop, recv)
         return async (sql: string, ...rest: unknown[]) => {
-          if (!died && at.test(sql)) {
-            died = true
-            throw new Error(`migrator died before: ${sql.slice(0, 60)}`)
-          }
+          issued.push(sql)
+          if (at.test(sql) && ++seen === nth) throw new Error(`migrator died before: ${sql.slice(0, 60)}`)
           return (target.command as (...a: unknown[]) => Promise<void>).call(target, sql, ...rest)
         }
       },
@@ -303,8 +302,28 @@ describe('tables read a few rows at a time in small granules (migration 15)', ()
     expect((await migrate(s, MIGRATIONS, fast)).applied).toEqual([15])
     expect(await granules(s)).toEqual(small)
     expect(await leftovers(s)).toEqual([])
-    // Copied twice (once per run): the same rows once through FINAL, as a replay's are.
+    // Each row once through FINAL (a partition copied again collapses onto its rows, as a replay's do).
     expect(await ids(s, 'fee_lines', 'FINAL')).toEqual(['m15-f1', 'm15-f1', 'm15-f1', 'm15-f2', 'm15-f2', 'm15-f2', 'm15-f3', 'm15-f3', 'm15-f3'])
+  })
+
+  it('a migrator that dies in the copy resumes it: a month it copied whole is not copied again', async () => {
+    // Visit 1 a month and more before visit 2: two monthly partitions in each table.
+    day = dayAgo(70)
+    const s = await store15([1])
+    day = dayAgo(2)
+    await store(s, [2])
+    const months = async () => (await s.query<{ n: string }>(`SELECT toString(uniqExact(partition_id)) AS n FROM system.parts WHERE database = {db:String} AND table = 'fee_lines' AND active`, { db: s.db }))[0]!.n
+    expect(await months()).toBe('2')
+    const copy = /^INSERT INTO \S+\.fee_lines_rebuild SELECT/
+    const first: string[] = []
+    await expect(migrate(dyingAt(s, copy, 2, first), MIGRATIONS, fast)).rejects.toThrow('migrator died')
+    expect(first.filter((x) => copy.test(x))).toHaveLength(2)
+    // The second run copies the month the first could not, and only that one.
+    const second: string[] = []
+    expect((await migrate(dyingAt(s, /^$/, 1, second), MIGRATIONS, fast)).applied).toEqual([15])
+    expect(second.filter((x) => copy.test(x))).toHaveLength(1)
+    expect(await granules(s)).toEqual(small)
+    expect(await ids(s, 'fee_lines', 'FINAL')).toEqual(['m15-f1', 'm15-f1', 'm15-f1', 'm15-f2', 'm15-f2', 'm15-f2'])
   })
 
   it('a migrator that dies after the swap: the next run does not swap back, it only drops what is left', async () => {
