@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { malformedSamples } from '../src/generator/malformed.ts'
+import { withAllocatorEnv } from '../src/util/allocator.ts'
 import { fen, yuan } from '../src/util/money.ts'
 import { ROOT, dataset, rate, type Figure } from './common.ts'
 import type { MemorySample } from './soak-child.ts'
@@ -109,7 +110,8 @@ export async function benchSoak(benchFeeLines: number): Promise<{ figures: Figur
   const report = await new Promise<SoakReport>((resolve, reject) => {
     const records = valid + bad
     const first = Math.min(FIRST_MARK, Math.ceil(records / 10))
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'soak-child.ts'), file, ds.kbDir, join(dir, 'data'), String(records), String(first), SOAK_STATE_MB], { stdio: ['ignore', 'pipe', 'inherit'] })
+    // Under the malloc settings the product runs with (bin/fundwatch.mjs, the image): glibc reads them only at start.
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'soak-child.ts'), file, ds.kbDir, join(dir, 'data'), String(records), String(first), SOAK_STATE_MB], { stdio: ['ignore', 'pipe', 'inherit'], env: withAllocatorEnv(process.env) })
     let text = ''
     child.stdout.on('data', (b: Buffer) => { text += b.toString() })
     child.on('error', reject)
