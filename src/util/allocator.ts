@@ -14,10 +14,13 @@
  * A value the operator set is kept.
  */
 export const ALLOCATOR_ENV: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: '2' })
+/** The glibc tunable each variable is the old name of: an operator may set it in GLIBC_TUNABLES instead. */
+const TUNABLE: Readonly<Record<string, string>> = Object.freeze({ MALLOC_ARENA_MAX: 'glibc.malloc.arena_max' })
 
-/** `env` with every ALLOCATOR_ENV variable it does not set already. */
+/** `env` with every ALLOCATOR_ENV variable it does not set already, by its name or as a glibc tunable. */
 export function withAllocatorEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const missing = Object.entries(ALLOCATOR_ENV).filter(([k]) => env[k] === undefined)
+  const tunables = (env.GLIBC_TUNABLES ?? '').split(':').map((t) => t.split('=')[0])
+  const missing = Object.entries(ALLOCATOR_ENV).filter(([k]) => env[k] === undefined && !tunables.includes(TUNABLE[k]))
   return missing.length ? { ...env, ...Object.fromEntries(missing) } : env
 }
 

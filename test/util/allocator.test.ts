@@ -22,7 +22,7 @@ writeFileSync(probe, `process.on('exit', () => process.stderr.write('probe ' + J
 const canReexec = process.platform === 'linux' && typeof (process as { execve?: unknown }).execve === 'function'
 
 function fundwatch(args: string[], env: Record<string, string>): Promise<{ pid: number; code: number | null; stdout: string; probes: { pid: number; MALLOC_ARENA_MAX: string | null }[] }> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in ALLOCATOR_ENV)))
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in ALLOCATOR_ENV) && k !== 'GLIBC_TUNABLES'))
   const child = spawn(process.execPath, ['--import', probe, join(root, 'bin/fundwatch.mjs'), ...args], { cwd: dir, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
@@ -42,6 +42,9 @@ describe('withAllocatorEnv', () => {
     expect(withAllocatorEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', MALLOC_ARENA_MAX: '2' })
     const own = { PATH: '/bin', MALLOC_ARENA_MAX: '8' }
     expect(withAllocatorEnv(own)).toBe(own)
+    const tunable = { GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0:glibc.malloc.arena_max=4' }
+    expect(withAllocatorEnv(tunable)).toBe(tunable)
+    expect(withAllocatorEnv({ GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0' })).toEqual({ GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0', MALLOC_ARENA_MAX: '2' })
   })
 })
 
