@@ -106,12 +106,11 @@ const sample = (records: number, feeLines: number) => {
   // On stderr as it goes, so a long soak can be watched (stdout carries only the report).
   process.stderr.write(`soak sample ${JSON.stringify(samples.at(-1))}\n`)
 }
-/** A memory sample every this many records. */
-const SAMPLE_EVERY = 250_000
-
 mark('start', 0)
 sample(0, 0)
 const first = Number(firstArg)
+/** A memory sample every this many records: 250k in a full soak, four before the first mark in a smaller one. */
+const SAMPLE_EVERY = Math.max(1, Math.min(250_000, Math.floor(first / 4)))
 const r = await replayFile(app, file, {
   onProgress: (_done, _total, sum) => {
     if (!rss.first && sum.records >= first) mark('first', sum.records)
