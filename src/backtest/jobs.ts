@@ -61,7 +61,8 @@ interface Running { job: BacktestJob; ac: AbortController; done: Promise<void> }
  * Backtests as background jobs of one API process: one at a time (a backtest
  * reads the whole window and holds two person states; two would only halve
  * each other's speed), each cancellable, its progress readable while it runs.
- * A finished job (done, cancelled or failed) is written to backtest_runs, so
+ * A finished job (done, cancelled or failed) is written to backtest_runs before
+ * it reads as finished, so
  * any API replica can show it and it stays on record; the job that is
  * running is known only to its process.
  */
@@ -87,28 +88,31 @@ export class BacktestJobs {
     const baseline = this.app.engine()
     const kb = this.app.kb()
     const run = async () => {
+      // How it ended is recorded first and shown after: a job that reads as finished is in backtest_runs, for any replica.
+      const ended: Pick<BacktestJob, 'status' | 'result' | 'error'> = { status: 'running' }
       try {
         const result = await backtest({
           store: this.app.store, kb, baseline: { engine: baseline, hash: job.baseline_hash }, candidate: { engine: p.engine, hash: p.hash },
           from: p.from, to: p.to, ...(p.labels ? { labels: p.labels } : {}), signal: ac.signal, onProgress: (x) => { job.progress = x },
         })
         // A cancel that came while the last reads ran still wins: what the caller was told (cancelled) is what is recorded.
-        if (ac.signal.aborted) job.status = 'cancelled'
+        if (ac.signal.aborted) ended.status = 'cancelled'
         else {
-          job.result = result
-          job.status = 'done'
+          ended.result = result
+          ended.status = 'done'
         }
       } catch (err) {
-        if (ac.signal.aborted) job.status = 'cancelled'
+        if (ac.signal.aborted) ended.status = 'cancelled'
         else {
-          job.status = 'failed'
-          job.error = err instanceof FundwatchError ? err.message : 'the backtest failed; see the log'
+          ended.status = 'failed'
+          ended.error = err instanceof FundwatchError ? err.message : 'the backtest failed; see the log'
           this.app.log.error({ err, job_id: job.job_id }, 'backtest failed')
         }
       }
-      job.finished_at = new Date(this.now()).toISOString()
-      this.app.log.info({ job_id: job.job_id, status: job.status, events: job.progress.events_done, by }, 'backtest finished')
-      await this.persist(job).catch((err: unknown) => this.app.log.error({ err, job_id: job.job_id }, 'backtest result not recorded; it stays readable from this process'))
+      const finished: BacktestJob = { ...job, ...ended, finished_at: new Date(this.now()).toISOString() }
+      this.app.log.info({ job_id: job.job_id, status: finished.status, events: job.progress.events_done, by }, 'backtest finished')
+      await this.persist(finished).catch((err: unknown) => this.app.log.error({ err, job_id: job.job_id }, 'backtest result not recorded; it stays readable from this process'))
+      Object.assign(job, finished)
     }
     this.jobs.set(job.job_id, { job, ac, done: run() })
     // Finished jobs beyond the last few are read back from the store.

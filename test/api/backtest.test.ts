@@ -58,6 +58,24 @@ describe('rule backtest over HTTP', () => {
     expect(elsewhere.status).toBe('done')
   })
 
+  it('a job reads as finished only once it is recorded: another replica finds it the moment this one says done', async () => {
+    // The store records slowly, as under load: a job that said done before its row was written was not found elsewhere.
+    const slow = new Proxy(fx.app.store, { get: (target, prop, recv) => prop !== 'insert' ? Reflect.get(target, prop, recv)
+      : async (table: string, ...rest: unknown[]) => {
+        if (table === 'backtest_runs') await new Promise((r) => setTimeout(r, 500))
+        return (target.insert as (...a: unknown[]) => Promise<void>).call(target, table, ...rest)
+      } })
+    const jobs = new BacktestJobs({ ...fx.app, store: slow })
+    const { job_id } = await jobs.start({ text: OFF, ...WINDOW }, 'test')
+    let seen = await jobs.get(job_id)
+    while (seen.status === 'running') {
+      await new Promise((r) => setTimeout(r, 10))
+      seen = await jobs.get(job_id)
+    }
+    expect(seen.status).toBe('done')
+    expect((await new BacktestJobs(fx.app).get(job_id)).status).toBe('done')
+  })
+
   it('refuses a second job while one runs (409), cancels the running one, and refuses to cancel it twice', async () => {
     const a = await fx.call('admin', 'POST', '/api/v1/rules/backtest', { text: OFF, ...WINDOW })
     expect(a.statusCode).toBe(202)
