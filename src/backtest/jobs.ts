@@ -61,10 +61,9 @@ interface Running { job: BacktestJob; ac: AbortController; done: Promise<void> }
  * Backtests as background jobs of one API process: one at a time (a backtest
  * reads the whole window and holds two person states; two would only halve
  * each other's speed), each cancellable, its progress readable while it runs.
- * A finished job (done, cancelled or failed) is written to backtest_runs before
- * it reads as finished, so
- * any API replica can show it and it stays on record; the job that is
- * running is known only to its process.
+ * A finished job (done, cancelled or failed) is written to backtest_runs
+ * before it reads as finished, so any API replica can show it and it stays
+ * on record; the job that is running is known only to its process.
  */
 export class BacktestJobs {
   private readonly jobs = new Map<string, Running>()
