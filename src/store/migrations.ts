@@ -602,7 +602,7 @@ export async function migrate(store: Store, migrations: Migration[] = MIGRATIONS
       for (const table of m.rebuild?.tables ?? []) {
         if (store.cluster) {
           // Replicated tables under Distributed ones: rebuilt by hand (docs/clickhouse.md), not by this migrator.
-          if ((await granularityOf(store, localName(table))) !== m.rebuild!.granularity) notRebuilt.push(table)
+          if ((await granularityOf(store, localName(table))).granularity !== m.rebuild!.granularity) notRebuilt.push(table)
           continue
         }
         if (await rebuildTable(store, table, m.rebuild!.granularity, () => lease.renew())) rebuilt.push(table)
@@ -620,10 +620,10 @@ async function tableInfo(store: Store, name: string): Promise<TableInfo | undefi
   return (await store.query<TableInfo>(`SELECT engine_full, create_table_query FROM system.tables WHERE database = {db:String} AND name = {name:String}`, { db: store.db, name }))[0]
 }
 const GRANULARITY = /\bindex_granularity = (\d+)/
-async function granularityOf(store: Store, table: string): Promise<number> {
+async function granularityOf(store: Store, table: string): Promise<{ granularity: number; info: TableInfo }> {
   const info = await tableInfo(store, table)
   if (!info) throw new Error(`no table ${store.t(table)} to rebuild`)
-  return Number(GRANULARITY.exec(info.engine_full)?.[1] ?? 8192)
+  return { granularity: Number(GRANULARITY.exec(info.engine_full)?.[1] ?? 8192), info }
 }
 
 /** The materialized views that write into `table`, as system.tables shows them (CREATE … TO db.table (columns) AS …). */
@@ -652,9 +652,9 @@ async function viewsInto(store: Store, table: string): Promise<{ name: string; c
  */
 export async function rebuildTable(store: Store, table: string, granularity: number, renew: () => Promise<void> = async () => undefined): Promise<boolean> {
   const next = `${table}_rebuild`
-  let swapped = false
-  if ((await granularityOf(store, table)) !== granularity) {
-    const info = (await tableInfo(store, table))!
+  const { granularity: now, info } = await granularityOf(store, table)
+  const stale = now !== granularity
+  if (stale) {
     const head = `CREATE TABLE ${store.t(table)} `
     if (!info.create_table_query.startsWith(head) || !GRANULARITY.test(info.create_table_query)) throw new Error(`cannot read the definition of ${store.t(table)} to rebuild it`)
     await store.command(info.create_table_query.replace(head, `CREATE TABLE IF NOT EXISTS ${store.t(next)} `).replace(GRANULARITY, `index_granularity = ${granularity}`))
@@ -672,11 +672,10 @@ export async function rebuildTable(store: Store, table: string, granularity: num
       await renew()
     }
     await store.command(`EXCHANGE TABLES ${store.t(table)} AND ${store.t(next)}`)
-    swapped = true
   }
   for (const v of await viewsInto(store, next)) await store.command(`DROP VIEW IF EXISTS ${store.t(v.name)}`)
   await store.command(`DROP TABLE IF EXISTS ${store.t(next)}`)
-  return swapped
+  return stale
 }
 
 /** Sets each retention rule's TTL where the configured days differ from those last applied; returns the rules changed. */
