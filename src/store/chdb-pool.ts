@@ -1,4 +1,5 @@
 import type { createClient } from '@clickhouse/client'
+import { inlineParams } from './literals.ts'
 
 type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>
 
@@ -13,12 +14,17 @@ type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['c
  * connection with the fewest calls in flight (the first such, so a quiet
  * process keeps using one).
  *
+ * chDB runs its parameterised queries one at a time in the whole process
+ * (chdb 3.4 serialises its own parameter binding: the parameter state is not
+ * isolated between connections). So the parameters are bound here, in the SQL
+ * text, the way a ClickHouse server binds them (literals.ts); a query whose
+ * values literals.ts does not take goes to chDB's binding as it came.
+ *
  * Nothing fundwatch sends depends on a connection's session state: the same
  * SQL runs over HTTP, where consecutive requests share none either.
  */
 export function chdbPool(connections: readonly Connection[]): Connection {
   if (connections.length === 0) throw new Error('chdbPool: no connections')
-  if (connections.length === 1) return connections[0]!
   const busy = connections.map(() => 0)
   const on = async <T>(call: (c: Connection) => Promise<T>): Promise<T> => {
     let i = 0
@@ -32,12 +38,30 @@ export function chdbPool(connections: readonly Connection[]): Connection {
   }
   return {
     ping: (p) => on((c) => c.ping(p)),
-    query: (p) => on((c) => c.query(p)),
+    query: (p) => on((c) => c.query(bound(p))),
     insert: (p) => on((c) => c.insert(p)),
-    command: (p) => on((c) => c.command(p)),
-    exec: (p) => on((c) => c.exec(p)),
+    command: (p) => on((c) => c.command(bound(p))),
+    exec: (p) => on((c) => c.exec(bound(p))),
     close: async () => {
       await Promise.all(connections.map((c) => c.close()))
     },
   }
+}
+
+/** ClickHouse's default max_query_size: the parser reads at most this many bytes of a statement. */
+const MAX_QUERY_SIZE = 262_144
+
+/**
+ * The call with its parameters bound in its SQL, when literals.ts takes them
+ * all. Bound values count toward the statement's size, as parameters do not:
+ * a long one (an admission lookup's keys, up to 512 KiB) raises the parser's
+ * limit for that statement.
+ */
+function bound<P extends { query: string; query_params?: Record<string, unknown>; clickhouse_settings?: Record<string, unknown> }>(p: P): P {
+  if (!p.query_params || Object.keys(p.query_params).length === 0) return p
+  const query = inlineParams(p.query, p.query_params)
+  if (query === undefined) return p
+  const size = Buffer.byteLength(query)
+  if (size < MAX_QUERY_SIZE / 2) return { ...p, query, query_params: {} }
+  return { ...p, query, query_params: {}, clickhouse_settings: { ...p.clickhouse_settings, max_query_size: String(2 * size) } }
 }

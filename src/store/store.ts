@@ -80,6 +80,8 @@ const READ_SETTINGS = { output_format_json_quote_decimals: 1 } as const
  * The one way fundwatch talks to ClickHouse: `@clickhouse/client`, pointed at a
  * server or at the in-process chDB engine. Same SQL, same client, both modes.
  * Every query is parameterised ({name:Type}); nothing is string-built from input.
+ * (Embedded, the parameters are bound in the SQL text as a server binds them:
+ * chdb-pool.ts, literals.ts.)
  */
 export class Store {
   readonly db: string

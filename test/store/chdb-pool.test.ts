@@ -36,6 +36,15 @@ describe('embedded connections', () => {
     expect(await store.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${database}.t`)).toEqual([{ n: '8' }])
   })
 
+  it('run parameterised statements side by side too (their values bound in the SQL text, src/store/literals.ts)', async () => {
+    let slowDone = false
+    const slow = store.query(`SELECT count() FROM numbers(8) WHERE sleepEachRow(0.25) = 0 AND number < {n:UInt32} SETTINGS max_block_size = 1`, { n: 100 }).then(() => { slowDone = true })
+    await new Promise((r) => setTimeout(r, 200))
+    expect(await store.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${database}.t WHERE id < {max:UInt32}`, { max: 4 })).toEqual([{ n: '4' }])
+    expect(slowDone).toBe(false)
+    await slow
+  })
+
   it('are one connection when asked for one: the read then waits for the insert', async () => {
     const one = await Store.open({ dataDir: join(dir, 'chdb'), database, connections: 1 })
     try {
