@@ -18,7 +18,13 @@ import { lookupKnown, type VisitOwner } from '../store/lookups.ts'
  * in the draft — so no finding is computed on, or filed against, another
  * institution's visit. Nothing of the draft is remembered.
  */
-export async function admitDraft(app: App, caller: Principal, events: readonly { ev: AnyEvent }[], now: number): Promise<void> {
+/**
+ * The checks that need no store (the sender, values that cannot be true) run
+ * at the call and throw there; what it returns is the ownership check, which
+ * reads the store — so a caller may read the person's history meanwhile, and
+ * no history is read for a draft refused before it.
+ */
+export function admitDraft(app: App, caller: Principal, events: readonly { ev: AnyEvent }[], now: number): Promise<void> {
   const kb = app.kb()
   const limits = { ...DEFAULT_DECODE, now: () => now }
   events.forEach(({ ev }, i) => {
@@ -29,6 +35,11 @@ export async function admitDraft(app: App, caller: Principal, events: readonly {
     const r = checkEvent(ev, {}, kb, limits)
     if (r) throw refused(i, r)
   })
+  return ownership(app, events)
+}
+
+/** A draft touches only visits its sender owns, in the store or earlier in the draft. */
+async function ownership(app: App, events: readonly { ev: AnyEvent }[]): Promise<void> {
   const mdtrtIds = events.flatMap(({ ev }) => (ev.event_type === 'inventory.movement' ? [] : [ev.payload.mdtrt_id]))
   const known = await lookupKnown(app.store, { mdtrtIds })
   const draft = new Map<string, VisitOwner>()

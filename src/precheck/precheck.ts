@@ -78,11 +78,14 @@ export async function precheck(app: App, caller: Principal, drafts: readonly unk
   const psns = new Set(events.map((e) => psnOf(e.ev)))
   if (psns.size !== 1) throw new FundwatchError('BAD_REQUEST', `a draft is about one person; got ${psns.size} (${[...psns].join(', ')})`)
   const psn = [...psns][0]!
-  await admitDraft(app, caller, events, now)
+  // The sender and the values are judged here (a refusal throws before anything is read);
+  // whether the draft's visits are its sender's is read from the store alongside the history.
+  const owned = admitDraft(app, caller, events, now)
   const since = Math.min(...events.map((e) => e.t)) - engine.lookbackDays * DAY_MS
   // The answer is about the draft: what it raises, and what its own reversals
   // withdraw again. Stored 事中 alerts are not the draft's findings: not loaded.
-  const person = (await loadPersons(app.store, [psn], since, { alerts: false })).get(psn) ?? newPerson(psn, 'precheck')
+  const [, history] = await Promise.all([owned, loadPersons(app.store, [psn], since, { alerts: false })])
+  const person = history.get(psn) ?? newPerson(psn, 'precheck')
   const findings = new Map<string, { alert: Alert; eventTime: string }>()
   const notices = new Map<string, Notice>()
   for (const { ev, t } of events) {

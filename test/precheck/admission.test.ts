@@ -62,6 +62,30 @@ describe('pre-check admission', () => {
     expect([res2.statusCode, res2.json().message]).toEqual([400, expect.stringMatching(/^events\[0\]: unknown_institution /)])
   })
 
+  it('reads no history for a draft refused before its visits are looked up; an admitted draft reads it alongside the ownership check', async () => {
+    const sql: string[] = []
+    const store = fx.app.store
+    const query = store.query.bind(store)
+    store.query = (q, ...rest) => {
+      sql.push(q)
+      return query(q, ...rest)
+    }
+    const history = () => sql.filter((q) => / FROM \S+\.(visits|fee_lines|settlements)\b/.test(q)).length
+    try {
+      const q = people(1, INST_A, 904)[0]!
+      const open = visitOpened({ event_id: 'own-open-904', mdtrt_id: 'MDTOWN0904', psn_no: q.psn_no, begntime: at(9), med_type: '11', brdy: q.brdy, fixmedins_code: INST_A })
+      const born = { ...open, payload: { ...open.payload, psn: { ...open.payload.psn, brdy: '2026-05-01' } } }
+      expect((await fx.call('precheck', 'POST', '/api/v1/precheck', { events: [born] })).statusCode).toBe(400)
+      const foreign = { ...open, source: { fixmedins_code: INST_A2 } }
+      expect((await fx.call('precheck', 'POST', '/api/v1/precheck', { events: [foreign] })).statusCode).toBe(403)
+      expect(history()).toBe(0)
+      expect((await fx.call('precheck', 'POST', '/api/v1/precheck', { events: [open] })).statusCode).toBe(200)
+      expect(history()).toBeGreaterThan(0)
+    } finally {
+      store.query = query
+    }
+  })
+
   it('a precheck token speaks for the institutions it names, not for its whole region', async () => {
     // Created through the API, so this replica knows the token at once (one made by the CLI is known within a second).
     const created = await fx.call('admin', 'POST', '/api/v1/users', { name: 'HIS-区域', role: 'precheck', admdvs: ['3707'], fixmedins_codes: [] })
