@@ -32,7 +32,7 @@ export interface PipelineDeps {
   maxInFlight?: number
   retry?: { baseMs: number; maxMs: number }
   now?: () => number
-  /** Fault injection for the crash tests: called at each named point with the batch sequence number. */
+  /** Fault injection for the crash tests: called at each named point with the batch number (PersonCache.begin: in a processor, the Nth batch of the process). */
   fault?: FaultHook
 }
 
@@ -81,7 +81,6 @@ export interface RunSummary {
  * changes nothing.
  */
 export class Pipeline {
-  private seq = 0
   private readonly admission = new Admission()
   private readonly decodeOpts: DecodeOptions
   private readonly now: () => number
@@ -141,7 +140,8 @@ export class Pipeline {
 
   /** Decode, admit, restore state, apply, detect: everything but the writes. */
   async prepare(batch: SourceBatch, signal: AbortSignal = new AbortController().signal): Promise<PreparedBatch> {
-    const seq = ++this.seq
+    // Numbered by the cache, across the pipelines it serves: its bookkeeping of what is stored is by batch number.
+    const seq = this.d.cache.begin()
     const m = this.d.metrics
     const kb = this.d.kb()
     const engine = this.d.engine()
@@ -190,7 +190,7 @@ export class Pipeline {
     // unreachable, wait and retry like a sink.
     let known = emptyKnown()
     await Promise.all([
-      this.retry('state', signal, () => this.d.cache.ensure(persons.values(), seq, minTime - engine.lookbackDays * DAY_MS)),
+      this.retry('state', signal, () => this.d.cache.ensure(persons.values(), seq, minTime - engine.lookbackDays * DAY_MS, signal)),
       this.retry('admission', signal, async () => { known = await this.admission.lookup(this.d.store, candidates) }),
     ])
     // A reversal in the earlier form names no person: it is about the person
@@ -221,7 +221,7 @@ export class Pipeline {
         reject(c.rec, { reason: 'unresolved_person', detail: `${c.ev.event_type} of visit ${m} names no psn_no, and no stored visit says whose it is` }, c.part)
       }
       if (still.size > 0) candidates = candidates.filter((c) => !still.has(c))
-      if (resolved.size > 0) await this.retry('state', signal, () => this.d.cache.ensure(resolved.values(), seq, minTime - engine.lookbackDays * DAY_MS))
+      if (resolved.size > 0) await this.retry('state', signal, () => this.d.cache.ensure(resolved.values(), seq, minTime - engine.lookbackDays * DAY_MS, signal))
     }
     const t2 = performance.now()
 

@@ -16,6 +16,12 @@ interface Held {
   batch: number
   /** stateBytes(state) when last measured (at load, and after each batch that touched it was stored). */
   bytes: number
+  /**
+   * Its partition was revoked while a batch that touched it was not yet
+   * stored (dropOwner). Kept for the batches already under way; dropped once
+   * they are stored, and never used by a later batch without a reload.
+   */
+  revoked?: true
 }
 
 /**
@@ -59,12 +65,32 @@ export function stateBytes(p: PersonState): number {
  * (stateBytes) stay under `maxBytes`, and their number under `maxPersons`;
  * beyond either, the least recently touched go first (the Map's order: a
  * person touched again moves to its end).
+ *
+ * A rebalance (dropOwner) never takes a person from under a batch under way:
+ * the persons of a revoked partition that a batch not yet stored touched
+ * stay, for that batch (it may still be handed over records fetched before
+ * the revoke, and its commit may yet succeed), and go once it is stored. A
+ * later batch that meets one (the partition came back, or it was fetched
+ * before the revoke) waits until the batches that touched it are stored,
+ * then reloads it: the store then holds what this processor wrote, and
+ * whatever the partition's other owner wrote meanwhile.
+ *
+ * Batch numbers come from `begin()`, one sequence for every pipeline the
+ * cache serves (`npm start` runs two, one after the other).
  */
 export class PersonCache {
   private readonly held = new Map<string, Held>()
   private heldBytes = 0
   /** The persons each batch not yet trimmed touched: their state grew while the batch was applied. */
   private readonly touched = new Map<number, string[]>()
+  /** The last batch number handed out by begin(). */
+  private begun = 0
+  /** Every batch up to this one is stored (trim). */
+  private stored = 0
+  /** Per owner, the last batch number handed out when it was last revoked. */
+  private readonly revokedAt = new Map<string, number>()
+  /** Batches waiting in ensure() for an earlier batch to be stored. */
+  private readonly waiting = new Set<{ batch: number; done: () => void }>()
 
   constructor(private readonly store: Store, private readonly opts: { maxPersons: number; maxBytes: number; metrics?: Metrics }) {}
 
@@ -81,14 +107,31 @@ export class PersonCache {
     return this.held.get(psn_no)?.state
   }
 
-  /** Makes every person of the batch present, loading misses from ClickHouse history since `sinceMs`. */
-  async ensure(psns: Iterable<{ psn_no: string; owner: string }>, batch: number, sinceMs: number): Promise<void> {
+  /** A new batch's number: larger than every number handed out before, whichever pipeline asked. */
+  begin(): number {
+    return ++this.begun
+  }
+
+  /**
+   * Makes every person of the batch present, loading misses from ClickHouse
+   * history since `sinceMs`. A person whose partition was revoked is loaded
+   * again, after the earlier batches that touched it are stored: `signal`
+   * ends that wait.
+   */
+  async ensure(psns: Iterable<{ psn_no: string; owner: string }>, batch: number, sinceMs: number, signal?: AbortSignal): Promise<void> {
     const missing = new Map<string, string>()
     const touched: string[] = []
+    let after = 0
     for (const { psn_no, owner } of psns) {
       touched.push(psn_no)
       const h = this.held.get(psn_no)
-      if (h) {
+      if (h?.revoked && h.batch !== batch) {
+        // Held for a batch under way when its partition was revoked: this
+        // batch reads it again once that batch is stored. A number above this
+        // batch's is a batch that will never be stored (its pipeline ended).
+        if (h.batch > this.stored && h.batch < batch) after = Math.max(after, h.batch)
+        missing.set(psn_no, owner)
+      } else if (h) {
         h.batch = batch
         h.state.owner = owner
         // Most recently used last.
@@ -98,6 +141,11 @@ export class PersonCache {
     }
     this.touched.set(batch, [...(this.touched.get(batch) ?? []), ...touched])
     if (missing.size === 0) return
+    if (after > this.stored) await this.storedThrough(after, signal)
+    for (const psn_no of missing.keys()) {
+      const h = this.held.get(psn_no)
+      if (h?.revoked) this.forget(psn_no, h)
+    }
     // Persons travel as a query parameter, i.e. in the request URI: bounded per query.
     const ids = [...missing.keys()]
     const loaded = new Map<string, PersonState>()
@@ -108,7 +156,8 @@ export class PersonCache {
       const state = loaded.get(psn_no) ?? newPerson(psn_no, owner)
       state.owner = owner
       const bytes = stateBytes(state)
-      this.held.set(psn_no, { state, batch, bytes })
+      // Loaded for a batch begun before its partition was revoked (the revoke came while it loaded): held for this batch only.
+      this.held.set(psn_no, (this.revokedAt.get(owner) ?? 0) >= batch ? { state, batch, bytes, revoked: true } : { state, batch, bytes })
       this.heldBytes += bytes
     }
     this.opts.metrics?.stateLoads.inc(missing.size)
@@ -121,6 +170,8 @@ export class PersonCache {
    * bounds hold — never one a batch not yet stored touched.
    */
   trim(storedBatch: number): void {
+    if (storedBatch > this.stored) this.stored = storedBatch
+    for (const w of this.waiting) if (w.batch <= this.stored) w.done()
     for (const [b, psns] of this.touched) {
       if (b > storedBatch) continue
       for (const k of psns) {
@@ -132,12 +183,13 @@ export class PersonCache {
       }
       this.touched.delete(b)
     }
+    // Revoked persons no batch under way needs any more.
+    for (const [k, h] of this.held) if (h.revoked && h.batch <= storedBatch) this.forget(k, h)
     let evicted = 0
     for (const [k, h] of this.held) {
       if (this.held.size <= this.opts.maxPersons && this.heldBytes <= this.opts.maxBytes) break
       if (h.batch > storedBatch) continue
-      this.held.delete(k)
-      this.heldBytes -= h.bytes
+      this.forget(k, h)
       evicted++
     }
     if (evicted) this.opts.metrics?.stateEvictions.inc(evicted)
@@ -149,17 +201,49 @@ export class PersonCache {
     this.opts.metrics?.stateBytes.set(this.heldBytes)
   }
 
-  /** A partition was revoked: its persons now belong to another processor. */
+  /**
+   * A partition was revoked: its persons now belong to another processor.
+   * Those no batch under way touched are dropped now; the others are marked,
+   * and dropped when their batch is stored (trim). Returns how many it marked
+   * or dropped.
+   */
   dropOwner(owner: string): number {
+    this.revokedAt.set(owner, this.begun)
     let n = 0
     for (const [k, h] of this.held) {
       if (h.state.owner !== owner) continue
-      this.held.delete(k)
-      this.heldBytes -= h.bytes
+      if (h.batch > this.stored) h.revoked = true
+      else this.forget(k, h)
       n++
     }
     this.report()
     return n
+  }
+
+  private forget(psn_no: string, h: Held): void {
+    this.held.delete(psn_no)
+    this.heldBytes -= h.bytes
+  }
+
+  /** Resolves once batch `batch` is stored (trim), rejects when `signal` aborts first. */
+  private storedThrough(batch: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      signal?.throwIfAborted()
+      const w = {
+        batch,
+        done: () => {
+          this.waiting.delete(w)
+          signal?.removeEventListener('abort', abort)
+          resolve()
+        },
+      }
+      const abort = () => {
+        this.waiting.delete(w)
+        reject(signal!.reason)
+      }
+      this.waiting.add(w)
+      signal?.addEventListener('abort', abort, { once: true })
+    })
   }
 
   clear(): void {

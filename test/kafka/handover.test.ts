@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createKafka, withAdmin } from '../../src/kafka/admin.ts'
 import { createTopics, topicNames } from '../../src/kafka/topics.ts'
@@ -7,7 +8,8 @@ import { kafkaBrokers } from '../helpers/kafka.ts'
 import { feeReversed, feeUploaded, visitOpened } from '../helpers/detect.ts'
 
 /**
- * Done-when 3: two processors in one group, one killed mid-stream → the other
+ * Done-when 3: two processors in one group (the second joining mid-stream,
+ * taking partitions from the first), one killed mid-stream → the other
  * takes its partitions; exact counts; a split hospitalization whose admissions
  * straddle the handover is still caught (the survivor loads the person's first
  * stay from ClickHouse).
@@ -44,10 +46,16 @@ describe('consumer-group handover', () => {
     const kafka = createKafka({ brokers })
     const topics = topicNames(c.prefix)
     const small = { FUNDWATCH_FETCH_MAX_BYTES: String(32 * 1024) }
-    const a = spawnProcessor(c, brokers, 'a', small)
+    // b works alone first; a joins mid-stream and takes half of b's partitions
+    // while b has batches of them under way (their persons must not vanish
+    // from under those batches: test/state/revoke.test.ts).
     const b = spawnProcessor(c, brokers, 'b', small)
     await produce(kafka, topics.claims, [...stayOne, ...duplicates, ...first.events])
-    await waitFor('both members working', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')}`)) > 2000, 120_000, 200)
+    await waitFor('b working alone', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')}`)) > 300, 120_000, 100)
+    const a = spawnProcessor(c, brokers, 'a', small)
+    await waitFor('a took partitions from b', async () => /"revoked":\["[^"]+/.test(readFileSync(b.logFile, 'utf8')), 120_000, 200)
+    const joined = await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')}`)
+    await waitFor('both members working', async () => (await count(c.store, `SELECT count() AS c FROM ${c.store.t('events')}`)) > joined + 1000, 120_000, 200)
     a.child.kill('SIGKILL')
     expect((await a.exited).signal).toBe('SIGKILL')
     await produce(kafka, topics.claims, [...readmissions, ...reversals])
