@@ -149,7 +149,7 @@ export class Pipeline {
     const t0 = performance.now()
     const rows = emptyRows()
     const deadLetters: DeadLetterOut[] = []
-    let candidates: (Candidate & { t: number; rec: SourceRecord; text: string; part?: number })[] = []
+    let candidates: (Candidate & { t: number; rec: SourceRecord; part?: number })[] = []
     const ingestedAt = chTime(now)
     const reject = (rec: SourceRecord, r: { reason: string; detail: string }, part?: number) =>
       deadLetters.push({ dlq_id: dlqId(rec, part), reason: r.reason, detail: part === undefined ? r.detail : `event ${part} of the record: ${r.detail}`, record: rec, received_at: cnIso(now) })
@@ -174,7 +174,7 @@ export class Pipeline {
         // event can widen the history window loaded for its person.
         const refused = checkEvent(event, rec, kb, this.decodeOpts)
         if (refused) reject(rec, refused, part)
-        else candidates.push({ ev: event, t: eventTime, rec, text: r.text, sha256, part })
+        else candidates.push({ ev: event, t: eventTime, rec, sha256, part })
       }
     }
     const t1 = performance.now()
@@ -243,7 +243,7 @@ export class Pipeline {
         continue
       }
       events++
-      rows.ingest.push(ingestLine(ev, t, c.text, (c.rec.format ?? 'contract') === 'contract', c.rec.pos, ingestedAt))
+      rows.ingest.push(ingestLine(ev, t, c.rec.value, (c.rec.format ?? 'contract') === 'contract', c.rec.pos, ingestedAt))
       for (const f of verdict.flags) rows.data_quality.push(dataQualityRow(ev, f, ingestedAt))
       if (ev.event_type === 'fee.uploaded') feeLines += ev.payload.lines.length
       if (person) touched.add(person)

@@ -24,8 +24,16 @@ export interface IngestLine {
   event_type: string
   /** The event's time, epoch ms (for the freshness metric). */
   eventMs: number
-  /** The TabSeparated line, newline included. */
-  line: string
+  /**
+   * The TabSeparated line, newline included, in three pieces: the fields
+   * before `raw`, `raw` itself as bytes (the record as received, TSV-escaped
+   * only if it must be), and the fields after it. insertIngest writes them
+   * into one buffer, so the received bytes are never decoded and encoded
+   * again on their way to the store.
+   */
+  head: string
+  raw: Buffer
+  tail: string
 }
 
 /** The tables written with row objects (ingest is written as lines, insertIngest). */
@@ -49,6 +57,19 @@ export function tsv(s: string): string {
   return TSV_SPECIAL.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => TSV_ESCAPES[c]!) : s
 }
 
+/** Bytes TabSeparated must escape: backslash, tab, newline, carriage return. */
+const TSV_BYTES = [0x5c, 0x09, 0x0a, 0x0d] as const
+
+/**
+ * `raw` TSV-escaped as bytes: the same buffer when it holds no byte to escape
+ * — the common case, JSON escapes no character it does not have to — else
+ * escaped through its text.
+ */
+export function tsvBytes(raw: Buffer): Buffer {
+  for (const b of TSV_BYTES) if (raw.indexOf(b) !== -1) return Buffer.from(tsv(raw.toString('utf8')))
+  return raw
+}
+
 /**
  * The `ingest` line of one admitted event: its id and type, the person it is
  * about (as admission resolved it), the lines a reversal withdraws (as
@@ -56,23 +77,37 @@ export function tsv(s: string): string {
  * bytes received (`raw`, stored in events.raw as they are), and `doc` — the
  * contract event as JSON when `raw` is not it (a national transaction), else ''.
  */
-export function ingestLine(ev: AnyEvent, eventMs: number, raw: string, rawIsContract: boolean, sourcePos: string, ingestedAt: string): IngestLine {
+export function ingestLine(ev: AnyEvent, eventMs: number, raw: Buffer | string, rawIsContract: boolean, sourcePos: string, ingestedAt: string): IngestLine {
   // Ids are checked printable ASCII (no tab, newline or backslash); line ids are [0-9A-Za-z_-].
   const sns = ev.event_type === 'fee.reversed' ? (ev.payload.feedetl_sns ?? []) : []
   const list = sns.length === 0 ? '[]' : `['${sns.join("','")}']`
   const doc = rawIsContract ? '' : tsv(JSON.stringify(ev))
   return {
     event_type: ev.event_type, eventMs,
-    line: `${tsv(ev.event_id)}\t${ev.event_type}\t${psnOf(ev)}\t${list}\t${tsv(sourcePos)}\t${ingestedAt}\t${tsv(raw)}\t${doc}\n`,
+    head: `${tsv(ev.event_id)}\t${ev.event_type}\t${psnOf(ev)}\t${list}\t${tsv(sourcePos)}\t${ingestedAt}\t`,
+    raw: tsvBytes(typeof raw === 'string' ? Buffer.from(raw) : raw),
+    tail: `\t${doc}\n`,
   }
+}
+
+/** The lines as one TabSeparated body: the pieces copied once into one buffer. */
+export function ingestBody(lines: readonly IngestLine[]): Buffer {
+  let size = 0
+  for (const l of lines) size += Buffer.byteLength(l.head) + l.raw.length + Buffer.byteLength(l.tail)
+  const body = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const l of lines) {
+    at += body.write(l.head, at)
+    at += l.raw.copy(body, at)
+    at += body.write(l.tail, at)
+  }
+  return body
 }
 
 /** Writes admitted events to `ingest` (and so, through its views, to `events` and the typed tables). */
 export async function insertIngest(store: Store, lines: readonly IngestLine[]): Promise<void> {
   if (lines.length === 0) return
-  let body = ''
-  for (const l of lines) body += l.line
-  await store.insertText('ingest', body, 'TabSeparated', INGEST_COLUMNS)
+  await store.insertText('ingest', ingestBody(lines), 'TabSeparated', INGEST_COLUMNS)
 }
 
 /**

@@ -45,7 +45,7 @@ export class InsertSpool {
    * `use` did. Returns false (nothing run) when the file could not be written
    * — the caller sends the rows another way.
    */
-  async with(name: string, body: string, use: (path: string) => Promise<void>): Promise<boolean> {
+  async with(name: string, body: string | Buffer, use: (path: string) => Promise<void>): Promise<boolean> {
     try {
       this.dir ??= mkdtempSync(join(this.base, 'fundwatch-insert-'))
     } catch {

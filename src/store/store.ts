@@ -190,7 +190,7 @@ export class Store {
    * event. Embedded: through a spool file, as insert; server: the text is
    * the HTTP insert's body.
    */
-  async insertText(table: string, body: string, format: 'TabSeparated', structure: string, settings: ClickHouseSettings = {}): Promise<void> {
+  async insertText(table: string, body: string | Buffer, format: 'TabSeparated', structure: string, settings: ClickHouseSettings = {}): Promise<void> {
     if (body.length === 0) return
     // "name Type, name Type(a, b), …" → the names (a comma inside a type's parentheses does not split).
     const columns = structure.split(/,\s*(?![^(]*\))/).map((c) => c.trim().split(/\s+/)[0]!)
@@ -199,10 +199,10 @@ export class Store {
         const clause = settingsClause(settings)
         const into = `INSERT INTO ${this.t(table)} (${columns.join(', ')})${clause}`
         if (await this.spool.with(table, body, (path) => this.client.command({ query: `${into} SELECT * FROM file('${path}', ${format}, '${structure.replace(/'/g, "\\'")}')` }).then(() => {}))) return
-        await this.client.command({ query: `${into} FORMAT ${format}\n${body}` })
+        await this.client.command({ query: `${into} FORMAT ${format}\n${body.toString()}` })
         return
       }
-      await this.client.insert({ table: this.t(table), values: Readable.from([Buffer.from(body)], { objectMode: false }), format, columns: columns as [string, ...string[]], clickhouse_settings: settings })
+      await this.client.insert({ table: this.t(table), values: Readable.from([typeof body === 'string' ? Buffer.from(body) : body], { objectMode: false }), format, columns: columns as [string, ...string[]], clickhouse_settings: settings })
     } catch (cause) {
       throw new FundwatchError('STORE_INSERT_FAILED', `insert into ${table} failed: ${(cause as Error).message}`, { cause })
     }

@@ -11,7 +11,7 @@ import { sampleKnowledgeBase } from '../../src/kb/sample.ts'
 import type { SourceRecord } from '../../src/pipeline/types.ts'
 import { migrate } from '../../src/store/migrations.ts'
 import { Store } from '../../src/store/store.ts'
-import type { IngestLine } from '../../src/store/rows.ts'
+import { ingestBody, type IngestLine } from '../../src/store/rows.ts'
 import { removeDir, testApp, type TestApp } from '../helpers/app.ts'
 import { EVENT_TABLES, addEventRows, emptyEventRows } from '../helpers/legacy-rows.ts'
 
@@ -60,8 +60,9 @@ function records(): SourceRecord[] {
       text = JSON.stringify(doc)
       stats.legacy++
     } else if (psn && bucket(psn) === 2 && n % 5 === 0) {
-      // Bytes as a producer may send them: pretty-printed, a backslash in the id, microseconds and another offset.
-      doc.event_id = `${doc.event_id}\\x`
+      // Bytes as a producer may send them: pretty-printed, a backslash in the id (every other one: the rest hold
+      // tabs, newlines and a carriage return and no backslash), microseconds and another offset.
+      if (n % 10 === 0) doc.event_id = `${doc.event_id}\\x`
       doc.event_time = doc.event_time.replace(/(\d\d:\d\d:\d\d)\+08:00$/, (_m, hms: string) => `${hms}.123456+08:00`)
       if (event.event_type === 'fee.uploaded') {
         const lines = doc.payload.lines as Record<string, unknown>[]
@@ -118,7 +119,7 @@ afterAll(async () => {
 /** The event an ingest line stands for, as the pipeline held it: the contract JSON, with the person and lines admission resolved. */
 function eventOf(line: IngestLine): { ev: AnyEvent; raw: string; pos: string; at: string } {
   const unescape = (s: string) => s.replace(/\\(.)/g, (_m, c: string) => ({ t: '\t', n: '\n', r: '\r', '\\': '\\' })[c] ?? c)
-  const [, , psn, sns, pos, at, raw, doc] = line.line.slice(0, -1).split('\t').map(unescape)
+  const [, , psn, sns, pos, at, raw, doc] = ingestBody([line]).toString().slice(0, -1).split('\t').map(unescape)
   const ev = JSON.parse(doc || raw!) as AnyEvent
   if (ev.event_type !== 'inventory.movement') ev.payload.psn_no = psn!
   if (ev.event_type === 'fee.reversed' && sns !== '[]') ev.payload.feedetl_sns = sns!.slice(2, -2).split("','")
@@ -155,6 +156,13 @@ describe('ingest views (migration 14)', () => {
     for (const t of ['visit.opened', 'visit.updated', 'visit.cancelled', 'visit.closed', 'fee.uploaded', 'fee.reversed', 'settlement.completed', 'settlement.reversed', 'inventory.movement']) {
       expect(byType.get(t) ?? 0, t).toBeGreaterThan(0)
     }
+    // events.raw holds each record's bytes as received: tabs, carriage returns, backslashes and all.
+    const sentBytes = new Map(recs.map((r) => [r.pos, r.value.toString('utf8')]))
+    const stored = await app.store.query<{ source_pos: string; raw: string }>(`SELECT source_pos, raw FROM ${app.store.t('events')} FINAL`)
+    expect(stored.length).toBeGreaterThan(recs.length / 2)
+    const differ = stored.filter((r) => r.raw !== sentBytes.get(r.source_pos))
+    expect(differ.slice(0, 3)).toEqual([])
+    expect(stored.filter((r) => /[\t\r\\]/.test(r.raw)).length).toBeGreaterThan(stats.stressed / 2)
     // Reversals that named no person, stored with the one admission found.
     const unresolved = await app.store.query<{ n: string }>(`SELECT count() AS n FROM ${app.store.t('events')} WHERE event_type IN ('fee.reversed', 'settlement.reversed') AND NOT position(raw, '"psn_no"')`)
     expect(Number(unresolved[0]!.n)).toBeGreaterThan(0)
