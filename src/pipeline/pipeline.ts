@@ -104,7 +104,16 @@ export class Pipeline {
         const next = await it.next()
         if (next.done) break
         const batch = next.value
-        const p = await this.prepare(batch, signal)
+        let p: PreparedBatch
+        try {
+          p = await this.prepare(batch, signal)
+        } catch (err) {
+          // Stopped while preparing (waiting on the store, or for a batch ahead
+          // of it: src/state/cache.ts): this batch is neither stored nor
+          // committed, the ones in flight still are, below.
+          if (signal.aborted) break
+          throw err
+        }
         // Persist in order: a later batch's commit must never overtake an earlier one's store.
         const prev = inFlight.at(-1) ?? Promise.resolve()
         const done = prev.then(() => this.persist(p, signal)).then(() => {

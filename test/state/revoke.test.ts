@@ -131,4 +131,37 @@ describe('the pipeline across a revoke', () => {
       `SELECT DISTINCT psn_no FROM ${app.store.t('alerts')} FINAL WHERE detector_id = 'split-hospitalization' AND psn_no LIKE 'PSNRVP%' ORDER BY psn_no`)
     expect(rows.map((r) => r.psn_no)).toEqual(psns)
   })
+
+  it('a stop while a batch waits for the one before it to be stored: that one is stored and committed, the run ends cleanly', async () => {
+    const psn = 'PSNRVSTOP'
+    let pos = 0
+    const rec = (ev: AnyEvent): SourceRecord => ({ value: Buffer.from(JSON.stringify(ev)), pos: `claims/1/${pos++}`, owner: 'claims/1' })
+    let release!: () => void
+    const released = new Promise<void>((r) => { release = r })
+    let waiting!: () => void
+    const second = new Promise<void>((r) => { waiting = r })
+    const commits: number[] = []
+    const source: Source = {
+      name: 'stopped while waiting',
+      async *batches() {
+        // The first batch's commit is held, so the cache does not hear that it is stored.
+        yield { records: firstStay(psn).map(rec), commit: async () => { await released; commits.push(1) } }
+        app.cache.dropOwner('claims/1')
+        waiting()
+        yield { records: [rec(readmission(psn))], commit: async () => { commits.push(2) } }
+      },
+    }
+    const ac = new AbortController()
+    const run = app.pipeline().run(source, ac.signal)
+    await second
+    // Batch 2 is now being prepared, waiting for batch 1: stop, then let batch 1's commit through.
+    await new Promise((r) => setTimeout(r, 200))
+    ac.abort()
+    release()
+    const sum = await run
+    expect(commits).toEqual([1])
+    expect(sum.batches).toBe(1)
+    expect(await app.store.query(`SELECT event_id FROM ${app.store.t('events')} FINAL WHERE psn_no = '${psn}' ORDER BY event_id`)).toEqual(firstStay(psn).map((e) => ({ event_id: e.event_id })).sort((a, b) => a.event_id.localeCompare(b.event_id)))
+  })
 })
+
