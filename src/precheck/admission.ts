@@ -17,8 +17,7 @@ import { lookupKnown, type VisitOwner } from '../store/lookups.ts'
  * the first institution, and person, to establish it, in the store or earlier
  * in the draft — so no finding is computed on, or filed against, another
  * institution's visit. Nothing of the draft is remembered.
- */
-/**
+ *
  * The checks that need no store (the sender, values that cannot be true) run
  * at the call and throw there; what it returns is the ownership check, which
  * reads the store — so a caller may read the person's history meanwhile, and

@@ -246,9 +246,11 @@ export class PersonCache {
     })
   }
 
+  /** Forgets every person, as a restart would: revokes included (batches under way are left to finish). */
   clear(): void {
     this.held.clear()
     this.touched.clear()
+    this.revokedAt.clear()
     this.heldBytes = 0
     this.report()
   }

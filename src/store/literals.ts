@@ -11,8 +11,9 @@
  * backslash and quote escaped (and NUL written as an escape), a number must be
  * finite, an array is a flat list of such values; anything else — an object,
  * a Date, a non-finite number, nested arrays, an Identifier parameter — is not
- * inlined, and the caller binds the query the engine's way. test/store/literals.test.ts checks hostile strings store and
- * read back exactly as the engine's own binding gives them.
+ * inlined, and the caller binds the query the engine's way.
+ * test/store/literals.test.ts checks hostile strings store and read back
+ * exactly as the engine's own binding gives them.
  */
 
 /** A string as a ClickHouse string literal: backslash and quote escaped, NUL as `\0`. */
