@@ -320,9 +320,12 @@ const LOAD_ARG = 'latency-load'
  * consumer on the alerts topic — runs in a child process, so the processor's
  * work can neither hold back the producer's pace nor delay the probe's clock;
  * both timestamps are taken in that one process. An alert's latency is its
- * arrival at the probe minus the send time of the newest event among its
- * refs.event_ids, the event that completed the finding (for a detector
- * whose refs leave out the triggering event this overstates). With
+ * arrival at the probe minus the send time of the event whose processing
+ * raised it (`revision_event_id`). Not the newest of its refs.event_ids: a
+ * finding made at discharge rests on fee lines sent long before and names the
+ * lines, not the discharge, so timing it from its refs measured the wait for
+ * the patient's discharge, not the processor (those refs are the fallback for
+ * an alert that names no event). With
  * BENCH_LATENCY_DUMP=<file> the probe writes one line per alert: detector,
  * send time since start, latency (ms), number of refs.
  */
@@ -428,13 +431,15 @@ async function loadProcess(): Promise<void> {
       const arrived = performance.now()
       received += batch.messages.length
       for (const m of batch.messages) {
-        const refs = (JSON.parse(m.value?.toString('utf8') ?? '{}') as { refs?: { event_ids?: string[] } }).refs?.event_ids ?? []
-        let newest = -Infinity
-        for (const id of refs) newest = Math.max(newest, sentAt.get(id) ?? -Infinity)
-        if (newest === -Infinity) skipped++
+        const alert = JSON.parse(m.value?.toString('utf8') ?? '{}') as { revision_event_id?: string; refs?: { event_ids?: string[] } }
+        const refs = alert.refs?.event_ids ?? []
+        // The event whose processing raised the alert; the newest of its refs only where it names none.
+        let sent = alert.revision_event_id === undefined ? undefined : sentAt.get(alert.revision_event_id)
+        if (sent === undefined) for (const id of refs) sent = Math.max(sent ?? -Infinity, sentAt.get(id) ?? -Infinity)
+        if (sent === undefined || sent === -Infinity) skipped++
         else {
-          latencies.push(arrived - newest)
-          if (process.env.BENCH_LATENCY_DUMP) dump.push(`${m.headers?.detector?.toString() ?? ''}\t${Math.round(newest - start)}\t${Math.round(arrived - newest)}\t${refs.length}`)
+          latencies.push(arrived - sent)
+          if (process.env.BENCH_LATENCY_DUMP) dump.push(`${m.headers?.detector?.toString() ?? ''}\t${Math.round(sent - start)}\t${Math.round(arrived - sent)}\t${refs.length}`)
         }
       }
     },
