@@ -62,6 +62,16 @@ export interface MemorySample {
   /** Anonymous RSS outside V8's heap (RssAnon − V8's resident heap), and the part of it not in glibc's arenas (direct mmaps, thread stacks). */
   nativeAnonMb: number
   otherNativeMb: number
+  /** chDB's own view (system.metrics): its memory tracker, its global thread pool (threads held, and busy), its caches, the primary keys held in memory. */
+  chdb?: Record<string, number>
+}
+/** What chDB says about its memory and threads at a sample (embedded store). */
+const CHDB_METRICS = ['MemoryTracking', 'GlobalThread', 'GlobalThreadActive', 'MarkCacheBytes', 'PrimaryIndexCacheBytes', 'QueryConditionCacheBytes', 'CompiledExpressionCacheBytes', 'IndexMarkCacheBytes']
+async function chdbFigures(): Promise<Record<string, number>> {
+  const s = app.store
+  const rows = await s.query<{ metric: string; value: string }>(`SELECT metric, toString(value) AS value FROM system.metrics WHERE metric IN {m:Array(String)}
+    UNION ALL SELECT 'PrimaryKeyBytesInMemory', toString(sum(primary_key_bytes_in_memory_allocated)) FROM system.parts WHERE active`, { m: CHDB_METRICS })
+  return Object.fromEntries(rows.map((r) => [r.metric, /Bytes|Tracking/.test(r.metric) ? mb(Number(r.value)) : Number(r.value)]))
 }
 const ARENA_HEAP = 64 * 2 ** 20
 const statusField = (status: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0)
@@ -103,9 +113,12 @@ const sample = (records: number, feeLines: number) => {
     arenaHeaps: a.heaps, arenaRssMb: mb(a.rssKb * 1024), brkHeapRssMb: mb(a.brkKb * 1024),
     nativeAnonMb: mb(anonKb * 1024 - v8Physical), otherNativeMb: mb((anonKb - a.rssKb - a.brkKb) * 1024 - v8Physical),
   })
-  // On stderr as it goes, so a long soak can be watched (stdout carries only the report).
-  process.stderr.write(`soak sample ${JSON.stringify(samples.at(-1))}\n`)
+  // chDB's figures come a moment later (a query); the sample is printed with them,
+  // on stderr as it goes, so a long soak can be watched (stdout carries only the report).
+  const taken = samples.at(-1)!
+  pending.push(chdbFigures().then((c) => { taken.chdb = c }, () => undefined).then(() => { process.stderr.write(`soak sample ${JSON.stringify(taken)}\n`) }))
 }
+const pending: Promise<void>[] = []
 mark('start', 0)
 sample(0, 0)
 const first = Number(firstArg)
@@ -120,6 +133,7 @@ const r = await replayFile(app, file, {
 })
 mark('end', r.records)
 sample(r.records, r.feeLines)
+await Promise.all(pending)
 const s = app.store
 const one = async (sql: string) => Number(Object.values((await s.query<Record<string, string>>(sql))[0]!)[0])
 const storedEvents = await one(`SELECT count() FROM ${s.t('events')} FINAL`)
