@@ -32,6 +32,29 @@ export interface StoreOptions {
 export const CHDB_CONNECTIONS = 4
 
 /**
+ * The embedded engine's server configuration, given to the first connection
+ * that opens a data directory (chDB starts one engine per process, configured
+ * by its first connection's arguments). ClickHouse's defaults are a server's,
+ * sized for a machine of its own, and in a processor they let memory grow:
+ * - the global thread pool keeps up to 1,000 idle threads, each holding the
+ *   stack and malloc caches it used. One burst (several of its pools may
+ *   take 100 threads or more at once: part cleaning, part removal, reads)
+ *   took a soak's replay from 33 pool threads to 132 at 1.28M records, for
+ *   good, and RSS outside V8 and glibc's arenas up 80 MB with them
+ *   (docs/design.md). Here 32 idle threads stay; the rest exit, and a later
+ *   burst starts new ones;
+ * - the mark cache and the skip-index mark cache may each hold 5 GiB. A
+ *   processor's point reads use a few MiB (under 1 MiB in a 2M-record
+ *   replay), so they are bounded at 128 and 32 MiB: what chDB may keep stays
+ *   well inside a pod's memory limit (docs/operations.md).
+ */
+export const CHDB_SERVER_ARGS: readonly string[] = [
+  '--max_thread_pool_free_size=32',
+  '--mark_cache_size=134217728',
+  '--index_mark_cache_size=33554432',
+]
+
+/**
  * The embedded engine. chdb/connection is CommonJS with a native addon (half a
  * gigabyte): loaded only in embedded mode, and absent from the server-mode
  * image (deploy/Dockerfile), whose roles reach ClickHouse over HTTP.
@@ -43,6 +66,17 @@ export async function loadChdb(): Promise<typeof ChdbConnection> {
     if ((cause as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw cause
     throw new FundwatchError('CONFIG_INVALID', 'embedded chDB is not installed here (the server-mode image leaves it out): set CLICKHOUSE_URL to a ClickHouse server, or use the embedded image', { cause })
   }
+}
+
+/**
+ * A connection to `dataDir` opened with CHDB_SERVER_ARGS, held for as long as
+ * the store: when it is the process's first, the engine starts with them.
+ * When the engine is already running (another store on the same directory)
+ * chDB ignores the arguments, and the engine keeps what it started with.
+ */
+async function openEngine(dataDir: string): Promise<{ close(): void }> {
+  const { Session } = await import('chdb')
+  return new Session(dataDir, { connectionArgs: CHDB_SERVER_ARGS })
 }
 
 /**
@@ -93,6 +127,9 @@ export class Store {
   /** Embedded mode: where inserts stage their rows for file() (see insert). */
   private readonly spool: InsertSpool | undefined
 
+  /** Embedded mode with a data directory: the connection that started the engine with CHDB_SERVER_ARGS. */
+  private engine: { close(): void } | undefined
+
   private constructor(readonly client: ClickHouseClient, opts: StoreOptions) {
     this.db = opts.database
     this.embedded = !opts.url
@@ -107,6 +144,7 @@ export class Store {
     if (opts.cluster !== undefined && !CLUSTER_NAME.test(opts.cluster)) throw new FundwatchError('CONFIG_INVALID', `cluster name "${opts.cluster}" is not a plain identifier`)
     if (opts.cluster && !opts.url) throw new FundwatchError('CONFIG_INVALID', 'a ClickHouse cluster (FUNDWATCH_CLUSTER) needs CLICKHOUSE_URL; embedded chDB is one node')
     let client: ClickHouseClient
+    let engine: { close(): void } | undefined
     if (opts.url) {
       // The client's own error log is off: every failure is wrapped in a
       // FundwatchError and logged (or retried) by the caller, once.
@@ -116,10 +154,18 @@ export class Store {
       // chdb types its Connection against @clickhouse/client-common, which the
       // client now bundles as its own copy: same shape, distinct declarations.
       const path = opts.dataDir ?? ':memory:'
-      const connections = Array.from({ length: Math.max(1, opts.connections ?? CHDB_CONNECTIONS) }, () => createChdbConnection({ path }) as unknown as NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>)
-      client = createClient({ connection: chdbPool(connections) })
+      // Opened first, so that the engine starts with our configuration (':memory:' is chdb's own directory: its defaults).
+      engine = opts.dataDir === undefined ? undefined : await openEngine(opts.dataDir)
+      try {
+        const connections = Array.from({ length: Math.max(1, opts.connections ?? CHDB_CONNECTIONS) }, () => createChdbConnection({ path }) as unknown as NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>)
+        client = createClient({ connection: chdbPool(connections) })
+      } catch (err) {
+        engine?.close()
+        throw err
+      }
     }
     const store = new Store(client, opts)
+    store.engine = engine
     // On a cluster the migrator creates it on every node (migrate).
     if (!opts.cluster) await store.command(`CREATE DATABASE IF NOT EXISTS ${opts.database}`)
     return store
@@ -211,6 +257,8 @@ export class Store {
   async close(): Promise<void> {
     this.spool?.close()
     await this.client.close()
+    this.engine?.close()
+    this.engine = undefined
   }
 }
 
