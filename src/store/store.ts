@@ -44,8 +44,8 @@ export const CHDB_CONNECTIONS = 4
  *   (docs/design.md). Here 32 idle threads stay; the rest exit, and a later
  *   burst starts new ones;
  * - the mark cache and the skip-index mark cache may each hold 5 GiB. A
- *   processor's point reads use a few MiB (under 1 MiB in a 2M-record
- *   replay), so they are bounded at 128 and 32 MiB: what chDB may keep stays
+ *   processor's point reads use a few MiB (at most 6 MiB in the 11M-record
+ *   soak), so they are bounded at 128 and 32 MiB: what chDB may keep stays
  *   well inside a pod's memory limit (docs/operations.md).
  */
 export const CHDB_SERVER_ARGS: readonly string[] = [

@@ -42,10 +42,13 @@ describe('the embedded engine', () => {
       await new Promise((r) => setTimeout(r, 20))
     }
     await burst
-    const held = await metric('GlobalThread')
-    const busy = await metric('GlobalThreadActive')
-    // The burst took more threads than the bound, and the idle ones beyond it are gone.
-    expect(peak).toBeGreaterThan(bound + busy)
-    expect(held - busy).toBeLessThanOrEqual(bound)
+    // The threads beyond the bound exit as their jobs end: a moment, not never (a server's pool keeps them).
+    let idle = Infinity
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      idle = (await metric('GlobalThread')) - (await metric('GlobalThreadActive'))
+      if (idle <= bound) break
+    }
+    expect(peak).toBeGreaterThan(bound + 16)
+    expect(idle).toBeLessThanOrEqual(bound)
   })
 })
