@@ -62,7 +62,7 @@ export interface MemorySample {
   /** Anonymous RSS outside V8's heap (RssAnon − V8's resident heap), and the part of it not in glibc's arenas (direct mmaps, thread stacks). */
   nativeAnonMb: number
   otherNativeMb: number
-  /** chDB's own view (system.metrics): its memory tracker, its global thread pool (threads held, and busy), its caches, the primary keys held in memory. */
+  /** chDB's own view (system.metrics): its memory tracker, its global thread pool (threads held, and busy), its caches, the primary keys held in memory; and its active parts and merges under way. */
   chdb?: Record<string, number>
 }
 /** What chDB says about its memory and threads at a sample (embedded store). */
@@ -70,7 +70,9 @@ const CHDB_METRICS = ['MemoryTracking', 'GlobalThread', 'GlobalThreadActive', 'M
 async function chdbFigures(): Promise<Record<string, number>> {
   const s = app.store
   const rows = await s.query<{ metric: string; value: string }>(`SELECT metric, toString(value) AS value FROM system.metrics WHERE metric IN {m:Array(String)}
-    UNION ALL SELECT 'PrimaryKeyBytesInMemory', toString(sum(primary_key_bytes_in_memory_allocated)) FROM system.parts WHERE active`, { m: CHDB_METRICS })
+    UNION ALL SELECT 'PrimaryKeyBytesInMemory', toString(sum(primary_key_bytes_in_memory_allocated)) FROM system.parts WHERE active
+    UNION ALL SELECT 'ActiveParts', toString(count()) FROM system.parts WHERE active
+    UNION ALL SELECT 'Merges', toString(count()) FROM system.merges`, { m: CHDB_METRICS })
   return Object.fromEntries(rows.map((r) => [r.metric, /Bytes|Tracking/.test(r.metric) ? mb(Number(r.value)) : Number(r.value)]))
 }
 const ARENA_HEAP = 64 * 2 ** 20
